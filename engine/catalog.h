@@ -1,0 +1,64 @@
+/* catalog: what a dump contains, read inside the dump's snapshot.
+ *
+ * Name patterns follow pg_dump (psql's \d rules): "schema.table", '*' and '?' wildcards,
+ * unquoted letters folded to lower case, double quotes keep case and make wildcards
+ * literal. Unlike pg_dump's default, an include pattern (-t, -n) that matches nothing is
+ * an error naming the pattern (pg_dump's --strict-names). */
+#ifndef PF_CATALOG_H
+#define PF_CATALOG_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    const char **include_tables;  size_t n_include_tables;   /* -t */
+    const char **exclude_tables;  size_t n_exclude_tables;   /* -T */
+    const char **include_schemas; size_t n_include_schemas;  /* -n */
+    const char **exclude_schemas; size_t n_exclude_schemas;  /* -N */
+} catalog_filter;
+
+typedef struct {
+    uint32_t oid;
+    char *schema, *name;
+    char persistence;       /* 'p' permanent, 'u' unlogged */
+    int is_heap;            /* table access method is heap: ctid ranges are meaningful */
+    char *parent_schema, *parent_name; /* partition root, or NULL */
+    uint64_t main_bytes;    /* pg_relation_size(main fork) */
+    uint64_t toast_bytes;   /* TOAST heap size */
+    size_t ncols;
+    char **cols;            /* COPY column list: no dropped, no generated columns */
+    int binary_ok;          /* every column's binary I/O is portable between databases */
+} catalog_table;
+
+typedef struct {
+    char *schema, *name;
+    int64_t last_value;
+    int is_called;
+} catalog_sequence;
+
+typedef struct {
+    catalog_table *tables;
+    size_t ntables;
+    catalog_sequence *seqs;
+    size_t nseqs;
+    int with_large_objects; /* as pg_dump: only when no -t/-n narrows the dump */
+    uint64_t n_large_objects;
+    /* Partitions of a table excluded by -T, quoted as "schema"."name": pg_dump 15 needs
+     * them named to leave their definitions out too. */
+    char **partition_excludes;
+    size_t n_partition_excludes;
+} catalog;
+
+/* Converts one pattern to anchored POSIX regexes for the schema part (NULL when the
+ * pattern has no schema) and the name part. Returns 0, or -1 for a pattern with too many
+ * dots or an unterminated quote. Results malloc'd. */
+int catalog_pattern_regex(const char *pattern, char **schema_re, char **name_re,
+                          char *err, size_t errlen);
+
+/* Reads tables (leaf tables with data to copy), their columns, sequences with their
+ * values, and the large-object count. Must run inside the dump's snapshot transaction. */
+int catalog_load(PGconn *c, const catalog_filter *f, catalog *out, char *err, size_t errlen);
+void catalog_free(catalog *cat);
+
+#endif

@@ -1,0 +1,940 @@
+#include "engine/dump.h"
+
+#include "codec/copyrows.h"
+#include "common/pf_util.h"
+#include "engine/manifest.h"
+#include "engine/pgconn.h"
+#include "engine/pgtools.h"
+#include "engine/plan.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#ifndef PGFERRY_VERSION
+#define PGFERRY_VERSION "0"
+#endif
+
+#define SCHEMA_FILE "schema.dump"
+#define DATA_DIR "data"
+#define STAGE_SIZE (256u << 10)
+#define MAX_RECONNECTS 3
+
+/* One unit of COPY work: a table (or the large objects) and the range of one chunk. */
+typedef struct {
+    char *select_sql;  /* "SELECT <cols> FROM ONLY <table>" (no range) */
+    char *label;       /* schema.name for messages */
+    int binary;
+    manifest_table mt; /* filled as chunks finish */
+} dtable;
+
+typedef struct {
+    size_t table;
+    plan_chunk pc;
+    manifest_chunk res;
+} djob;
+
+typedef struct dump_ctx dump_ctx;
+
+typedef struct {
+    dump_ctx *ctx;
+    int id;
+    pthread_t thread;
+    PGconn *conn;
+    PGcancel *cancel; /* guarded by ctx->mu: the main thread cancels a stuck COPY */
+    int started;
+} dworker;
+
+struct dump_ctx {
+    const dump_options *o;
+    char snapshot[64];
+    dtable *tables;
+    size_t ntables;
+    djob *jobs;
+    size_t njobs;
+    uint64_t est_total;
+    pthread_mutex_t mu;
+    size_t next_job;
+    atomic_int stop;
+    int failed;
+    char first_err[PF_ERRLEN];
+    atomic_uint_fast64_t chunks_done, rows, raw, stored, est_done, reconnects;
+    atomic_int uring_used;
+    dworker *workers;
+};
+
+static void fail(dump_ctx *ctx, const char *msg)
+{
+    pthread_mutex_lock(&ctx->mu);
+    if (!ctx->failed) {
+        ctx->failed = 1;
+        snprintf(ctx->first_err, sizeof ctx->first_err, "%s", msg);
+    }
+    pthread_mutex_unlock(&ctx->mu);
+    atomic_store(&ctx->stop, 1);
+}
+
+static djob *next_job(dump_ctx *ctx)
+{
+    djob *j = NULL;
+    pthread_mutex_lock(&ctx->mu);
+    if (ctx->next_job < ctx->njobs)
+        j = &ctx->jobs[ctx->next_job++];
+    pthread_mutex_unlock(&ctx->mu);
+    return j;
+}
+
+/* ---- worker ---------------------------------------------------------------------------- */
+
+static int worker_connect(dworker *w, char *err, size_t errlen)
+{
+    dump_ctx *ctx = w->ctx;
+    PGconn *c = pgconn_open(ctx->o->conninfo, err, errlen);
+    if (!c)
+        return -1;
+    char sql[160];
+    snprintf(sql, sizeof sql,
+             "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '%s'",
+             ctx->snapshot);
+    if (pgconn_exec(c, sql, "import snapshot", err, errlen) < 0) {
+        PQfinish(c);
+        return -1;
+    }
+    pthread_mutex_lock(&ctx->mu);
+    w->conn = c;
+    w->cancel = PQgetCancel(c);
+    pthread_mutex_unlock(&ctx->mu);
+    return 0;
+}
+
+static void worker_disconnect(dworker *w)
+{
+    pthread_mutex_lock(&w->ctx->mu);
+    PGconn *c = w->conn;
+    PGcancel *k = w->cancel;
+    w->conn = NULL;
+    w->cancel = NULL;
+    pthread_mutex_unlock(&w->ctx->mu);
+    if (k)
+        PQfreeCancel(k);
+    if (c)
+        PQfinish(c);
+}
+
+typedef struct {
+    chunk_encoder *enc;
+    copyrows *rows[2]; /* text, binary */
+    uint8_t *stage;
+    size_t staged;
+} wstate;
+
+static int sink_to_writer(void *ctx, const void *buf, size_t len, char *err, size_t errlen)
+{
+    return io_writer_write(ctx, buf, len, err, errlen);
+}
+
+static void chunk_file_name(const djob *j, const dtable *t, char *out, size_t outlen)
+{
+    (void)t;
+    snprintf(out, outlen, DATA_DIR "/%zu.%u.chunk", j->table, j->pc.seq);
+}
+
+/* Drains a connection after an error so it can be reused (or found dead). */
+static void drain(PGconn *c)
+{
+    PGresult *r;
+    while ((r = PQgetResult(c)) != NULL)
+        PQclear(r);
+}
+
+static int run_chunk(dworker *w, wstate *ws, djob *j, char *err, size_t errlen)
+{
+    dump_ctx *ctx = w->ctx;
+    dtable *t = &ctx->tables[j->table];
+    char file[256], path[4096];
+    chunk_file_name(j, t, file, sizeof file);
+    snprintf(path, sizeof path, "%s/%s", ctx->o->dir, file);
+
+    char *sql = NULL;
+    int n;
+    if (j->pc.ranged && j->pc.end_page != PLAN_OPEN_END)
+        n = asprintf(&sql, "COPY (%s WHERE ctid >= '(%llu,0)'::pg_catalog.tid AND ctid < '(%llu,0)'::pg_catalog.tid) TO STDOUT%s",
+                     t->select_sql, (unsigned long long)j->pc.start_page,
+                     (unsigned long long)j->pc.end_page, t->binary ? " (FORMAT binary)" : "");
+    else if (j->pc.ranged)
+        n = asprintf(&sql, "COPY (%s WHERE ctid >= '(%llu,0)'::pg_catalog.tid) TO STDOUT%s", t->select_sql,
+                     (unsigned long long)j->pc.start_page, t->binary ? " (FORMAT binary)" : "");
+    else
+        n = asprintf(&sql, "COPY (%s) TO STDOUT%s", t->select_sql, t->binary ? " (FORMAT binary)" : "");
+    if (n < 0)
+        return pf_err(err, errlen, "out of memory");
+
+    io_writer *wr = io_writer_open(path, 0600, ctx->o->io, err, errlen);
+    if (!wr) {
+        free(sql);
+        return -1;
+    }
+    if (io_writer_uses_uring(wr))
+        atomic_store(&ctx->uring_used, 1);
+    copyrows *cr = ws->rows[t->binary];
+    copyrows_reset(cr);
+    chunk_encoder_reset(ws->enc, sink_to_writer, wr);
+    ws->staged = 0;
+
+    PGresult *r = PQexec(w->conn, sql);
+    free(sql);
+    if (PQresultStatus(r) != PGRES_COPY_OUT) {
+        char line[PF_ERRLEN];
+        pf_err(err, errlen, "table %s: %s", t->label, pgconn_result_errline(r, line, sizeof line));
+        if (!r)
+            pf_err(err, errlen, "table %s: %s", t->label, pgconn_errline(w->conn, line, sizeof line));
+        PQclear(r);
+        io_writer_abort(wr);
+        return -1;
+    }
+    PQclear(r);
+
+    uint64_t bytes = 0;
+    char *buf;
+    int len;
+    int rc = 0;
+    while ((len = PQgetCopyData(w->conn, &buf, 0)) > 0) {
+        if (copyrows_feed(cr, buf, (size_t)len, err, errlen) < 0) {
+            PQfreemem(buf);
+            rc = -1;
+            break;
+        }
+        /* Rows are small; gather them so zstd and the hash see large buffers. */
+        if (ws->staged + (size_t)len > STAGE_SIZE && ws->staged > 0) {
+            if (chunk_encoder_write(ws->enc, ws->stage, ws->staged, err, errlen) < 0) {
+                PQfreemem(buf);
+                rc = -1;
+                break;
+            }
+            ws->staged = 0;
+        }
+        if ((size_t)len > STAGE_SIZE) {
+            rc = chunk_encoder_write(ws->enc, buf, (size_t)len, err, errlen);
+        } else {
+            memcpy(ws->stage + ws->staged, buf, (size_t)len);
+            ws->staged += (size_t)len;
+        }
+        PQfreemem(buf);
+        if (rc < 0)
+            break;
+        bytes += (uint64_t)len;
+        atomic_fetch_add(&ctx->raw, (uint64_t)len);
+        if (atomic_load(&ctx->stop)) {
+            rc = pf_err(err, errlen, "stopped");
+            break;
+        }
+    }
+    if (rc == 0 && len == -2) {
+        char line[PF_ERRLEN];
+        rc = pf_err(err, errlen, "table %s: %s", t->label, pgconn_errline(w->conn, line, sizeof line));
+    }
+    if (rc == 0) {
+        r = PQgetResult(w->conn);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            char line[PF_ERRLEN];
+            rc = pf_err(err, errlen, "table %s: %s", t->label, pgconn_result_errline(r, line, sizeof line));
+        }
+        PQclear(r);
+    }
+    if (rc < 0) {
+        /* A COPY abandoned midway leaves the connection in COPY state: the main thread's
+         * cancel (or a dead connection) ends it; drain what is left. */
+        if (PQstatus(w->conn) == CONNECTION_OK) {
+            PQrequestCancel(w->conn);
+            char *b;
+            while (PQgetCopyData(w->conn, &b, 0) > 0)
+                PQfreemem(b);
+        }
+        drain(w->conn);
+        io_writer_abort(wr);
+        return -1;
+    }
+    drain(w->conn);
+
+    chunk_stats st;
+    if ((ws->staged && chunk_encoder_write(ws->enc, ws->stage, ws->staged, err, errlen) < 0) ||
+        chunk_encoder_finish(ws->enc, &st, err, errlen) < 0 || copyrows_finish(cr, err, errlen) < 0) {
+        io_writer_abort(wr);
+        return -1;
+    }
+    if (io_writer_commit(wr, err, errlen) < 0)
+        return -1;
+
+    manifest_chunk *mc = &j->res;
+    mc->file = strdup(file);
+    mc->ranged = j->pc.ranged;
+    mc->start_page = j->pc.start_page;
+    mc->end_page = j->pc.end_page;
+    mc->rows = copyrows_rows(cr);
+    mc->raw_bytes = st.raw_bytes;
+    mc->stored_bytes = st.stored_bytes;
+    mc->raw_hash = st.raw_hash;
+    mc->stored_hash = st.stored_hash;
+    mc->content = copyrows_hash(cr);
+    if (st.raw_bytes != bytes)
+        return pf_err(err, errlen, "table %s: encoder saw %llu bytes, COPY sent %llu", t->label,
+                      (unsigned long long)st.raw_bytes, (unsigned long long)bytes);
+    atomic_fetch_add(&ctx->rows, mc->rows);
+    atomic_fetch_add(&ctx->stored, st.stored_bytes);
+    atomic_fetch_add(&ctx->est_done, j->pc.est_bytes);
+    atomic_fetch_add(&ctx->chunks_done, 1);
+    return 0;
+}
+
+static void *worker_main(void *arg)
+{
+    dworker *w = arg;
+    dump_ctx *ctx = w->ctx;
+    char err[PF_ERRLEN], msg[PF_ERRLEN + 64];
+    wstate ws = {0};
+    ws.enc = chunk_encoder_new(ctx->o->codec, ctx->o->level, err, sizeof err);
+    ws.rows[0] = copyrows_new(COPYROWS_TEXT);
+    ws.rows[1] = copyrows_new(COPYROWS_BINARY);
+    ws.stage = malloc(STAGE_SIZE);
+    if (!ws.enc || !ws.rows[0] || !ws.rows[1] || !ws.stage) {
+        fail(ctx, ws.enc ? "out of memory" : err);
+        goto out;
+    }
+    if (worker_connect(w, err, sizeof err) < 0) {
+        snprintf(msg, sizeof msg, "worker %d: %s", w->id, err);
+        fail(ctx, msg);
+        goto out;
+    }
+    djob *j;
+    while (!atomic_load(&ctx->stop) && (j = next_job(ctx)) != NULL) {
+        for (int attempt = 0;; attempt++) {
+            if (run_chunk(w, &ws, j, err, sizeof err) == 0)
+                break;
+            if (atomic_load(&ctx->stop))
+                goto out;
+            /* A worker whose own connection died (terminated backend, network) reconnects
+             * and re-imports the snapshot: that works for as long as the coordinator
+             * holds it, and the chunk's rows are the same. Any other error is final. */
+            if (PQstatus(w->conn) != CONNECTION_BAD || attempt >= MAX_RECONNECTS) {
+                fail(ctx, err);
+                goto out;
+            }
+            char why[PF_ERRLEN];
+            snprintf(why, sizeof why, "%s", err);
+            worker_disconnect(w);
+            if (worker_connect(w, err, sizeof err) < 0) {
+                snprintf(msg, sizeof msg,
+                         "worker %d lost its connection (%s) and could not rejoin the snapshot: %s",
+                         w->id, why, err);
+                fail(ctx, msg);
+                goto out;
+            }
+            atomic_fetch_add(&ctx->reconnects, 1);
+        }
+    }
+out:
+    worker_disconnect(w);
+    chunk_encoder_free(ws.enc);
+    copyrows_free(ws.rows[0]);
+    copyrows_free(ws.rows[1]);
+    free(ws.stage);
+    return NULL;
+}
+
+/* ---- directory ------------------------------------------------------------------------- */
+
+static int check_dir(const char *dir, int *exists, char *err, size_t errlen)
+{
+    struct stat sb;
+    *exists = 0;
+    if (stat(dir, &sb) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        return pf_err(err, errlen, "%s: %s", dir, strerror(errno));
+    }
+    if (!S_ISDIR(sb.st_mode))
+        return pf_err(err, errlen, "%s exists and is not a directory", dir);
+    DIR *d = opendir(dir);
+    if (!d)
+        return pf_err(err, errlen, "%s: %s", dir, strerror(errno));
+    struct dirent *de;
+    int empty = 1;
+    while ((de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            empty = 0;
+    closedir(d);
+    if (!empty)
+        return pf_err(err, errlen, "%s exists and is not empty: dump into a new or empty directory", dir);
+    *exists = 1;
+    return 0;
+}
+
+/* Removes what a failed dump wrote, so nothing is left looking like a dump. */
+static void cleanup_dir(const char *dir, int created)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/" DATA_DIR, dir);
+    DIR *d = opendir(path);
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            if (de->d_name[0] == '.')
+                continue;
+            char f[4096 + 256];
+            snprintf(f, sizeof f, "%s/%s", path, de->d_name);
+            unlink(f);
+        }
+        closedir(d);
+        rmdir(path);
+    }
+    const char *files[] = {SCHEMA_FILE, SCHEMA_FILE ".tmp", ".pg_dump.log", MANIFEST_FILE ".tmp"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    if (created)
+        rmdir(dir);
+}
+
+static int hash_file(const char *path, chunk_hash *h, uint64_t *size, char *err, size_t errlen)
+{
+    io_reader *r = io_reader_open(path, err, errlen);
+    if (!r)
+        return -1;
+    XXH3_state_t *s = XXH3_createState();
+    XXH3_128bits_reset(s);
+    uint8_t *buf = malloc(1 << 20);
+    size_t got;
+    *size = 0;
+    int rc = 0;
+    while ((rc = io_reader_read(r, buf, 1 << 20, &got, err, errlen)) == 0 && got > 0) {
+        XXH3_128bits_update(s, buf, got);
+        *size += got;
+    }
+    XXH128_canonical_t canon;
+    XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(s));
+    memcpy(h->b, canon.digest, 16);
+    XXH3_freeState(s);
+    free(buf);
+    io_reader_close(r);
+    return rc;
+}
+
+static int fsync_and_rename(const char *from, const char *to, const char *dir, char *err, size_t errlen)
+{
+    int fd = open(from, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return pf_err(err, errlen, "open %s: %s", from, strerror(errno));
+    if (fchmod(fd, 0600) != 0 || fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        return pf_err(err, errlen, "fsync %s: %s", from, strerror(e));
+    }
+    close(fd);
+    if (rename(from, to) != 0)
+        return pf_err(err, errlen, "rename %s: %s", from, strerror(errno));
+    return io_fsync_dir(dir, err, errlen);
+}
+
+static void utc_now(char *out, size_t outlen)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- progress -------------------------------------------------------------------------- */
+
+static void draw_progress(dump_ctx *ctx, double start, int final)
+{
+    double el = pf_now() - start;
+    uint64_t raw = atomic_load(&ctx->raw), stored = atomic_load(&ctx->stored);
+    uint64_t est_done = atomic_load(&ctx->est_done);
+    char a[32], b[32], rate[32], eta[32] = "--:--";
+    if (est_done > 0 && !final) {
+        double left = el * (double)(ctx->est_total - est_done) / (double)est_done;
+        snprintf(eta, sizeof eta, "%d:%02d", (int)left / 60, (int)left % 60);
+    } else if (final)
+        snprintf(eta, sizeof eta, "done");
+    pf_fmt_bytes(el > 0 ? (uint64_t)((double)raw / el) : 0, rate, sizeof rate);
+    fprintf(stderr, "\r\033[Kdump: chunks %llu/%zu  rows %llu  raw %s  stored %s  %s/s  ETA %s%s",
+            (unsigned long long)atomic_load(&ctx->chunks_done), ctx->njobs,
+            (unsigned long long)atomic_load(&ctx->rows), pf_fmt_bytes(raw, a, sizeof a),
+            pf_fmt_bytes(stored, b, sizeof b), rate, eta, final ? "\n" : "");
+    fflush(stderr);
+}
+
+/* ---- driver ---------------------------------------------------------------------------- */
+
+static char *build_select(PGconn *c, const catalog_table *t)
+{
+    char *q = pgconn_qualified(c, t->schema, t->name);
+    size_t cap = 64 + (q ? strlen(q) : 0);
+    for (size_t i = 0; i < t->ncols; i++)
+        cap += 2 * strlen(t->cols[i]) + 4;
+    char *s = malloc(cap);
+    if (!s || !q) {
+        free(q);
+        free(s);
+        return NULL;
+    }
+    size_t n = (size_t)sprintf(s, "SELECT ");
+    for (size_t i = 0; i < t->ncols; i++) {
+        char *qc = pgconn_quote_ident(c, t->cols[i]);
+        n += (size_t)sprintf(s + n, "%s%s", i ? ", " : "", qc ? qc : "");
+        free(qc);
+    }
+    sprintf(s + n, " FROM ONLY %s", q);
+    free(q);
+    return s;
+}
+
+static int lock_tables(PGconn *c, const catalog *cat, char *err, size_t errlen)
+{
+    /* ACCESS SHARE keeps concurrent DDL (DROP, ALTER, TRUNCATE) from pulling tables away
+     * from under the snapshot, as pg_dump does. Batched: one round trip per 500 tables. */
+    for (size_t start = 0; start < cat->ntables; start += 500) {
+        size_t end = start + 500 < cat->ntables ? start + 500 : cat->ntables;
+        size_t cap = 64, n = 0;
+        char *sql = malloc(cap);
+        n = (size_t)sprintf(sql, "LOCK TABLE ");
+        for (size_t i = start; i < end; i++) {
+            char *q = pgconn_qualified(c, cat->tables[i].schema, cat->tables[i].name);
+            size_t need = n + strlen(q) + 16;
+            if (need + 64 > cap) {
+                cap = 2 * (need + 64);
+                sql = realloc(sql, cap);
+            }
+            n += (size_t)sprintf(sql + n, "%sONLY %s", i > start ? ", " : "", q);
+            free(q);
+        }
+        sprintf(sql + n, " IN ACCESS SHARE MODE");
+        int rc = pgconn_exec(c, sql, "lock tables", err, errlen);
+        free(sql);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int start_schema_dump(const dump_options *o, PGconn *coord, const catalog *cat,
+                             const char *snapshot, pid_t *pid, char *err, size_t errlen)
+{
+    char pg_dump[4096];
+    if (pgtools_find("pg_dump", pgconn_server_major(coord), pg_dump, sizeof pg_dump, err, errlen) < 0)
+        return -1;
+    char *conn_nopw = NULL, *password = NULL;
+    if (pgconn_split_password(o->conninfo, &conn_nopw, &password, err, errlen) < 0)
+        return -1;
+    size_t maxargs = 32 + 2 * (o->filter.n_include_tables + o->filter.n_exclude_tables +
+                               o->filter.n_include_schemas + o->filter.n_exclude_schemas +
+                               cat->ntables + cat->n_partition_excludes);
+    char **argv = calloc(maxargs, sizeof(char *));
+    char **owned = calloc(maxargs, sizeof(char *));
+    size_t a = 0, no = 0;
+    char snaparg[128], fileArg[4096 + 64];
+    snprintf(snaparg, sizeof snaparg, "--snapshot=%s", snapshot);
+    snprintf(fileArg, sizeof fileArg, "--file=%s/" SCHEMA_FILE ".tmp", o->dir);
+    argv[a++] = pg_dump;
+    argv[a++] = "--format=custom";
+    argv[a++] = "--schema-only";
+    argv[a++] = "--no-sync";
+    argv[a++] = snaparg;
+    argv[a++] = fileArg;
+    argv[a++] = "--dbname";
+    argv[a++] = conn_nopw;
+    for (size_t i = 0; i < o->filter.n_include_tables; i++) {
+        argv[a++] = "--table";
+        argv[a++] = (char *)o->filter.include_tables[i];
+    }
+    /* pg_dump 15's -t does not take a partitioned table's partitions along; name each data
+     * table so its definition travels with its rows. */
+    if (o->filter.n_include_tables)
+        for (size_t i = 0; i < cat->ntables; i++) {
+            if (!cat->tables[i].parent_name)
+                continue;
+            argv[a++] = "--table";
+            argv[a++] = owned[no++] = pgconn_qualified(coord, cat->tables[i].schema, cat->tables[i].name);
+        }
+    for (size_t i = 0; i < o->filter.n_exclude_tables; i++) {
+        argv[a++] = "--exclude-table";
+        argv[a++] = (char *)o->filter.exclude_tables[i];
+    }
+    for (size_t i = 0; i < cat->n_partition_excludes; i++) {
+        argv[a++] = "--exclude-table";
+        argv[a++] = cat->partition_excludes[i];
+    }
+    for (size_t i = 0; i < o->filter.n_include_schemas; i++) {
+        argv[a++] = "--schema";
+        argv[a++] = (char *)o->filter.include_schemas[i];
+    }
+    for (size_t i = 0; i < o->filter.n_exclude_schemas; i++) {
+        argv[a++] = "--exclude-schema";
+        argv[a++] = (char *)o->filter.exclude_schemas[i];
+    }
+    argv[a] = NULL;
+    char logf[4096 + 32];
+    snprintf(logf, sizeof logf, "%s/.pg_dump.log", o->dir);
+    int rc = pgtools_spawn(argv, logf, password, pid, err, errlen);
+    for (size_t i = 0; i < no; i++)
+        free(owned[i]);
+    free(owned);
+    free(argv);
+    free(conn_nopw);
+    if (password) {
+        explicit_bzero(password, strlen(password));
+        free(password);
+    }
+    return rc;
+}
+
+static void cancel_workers(dump_ctx *ctx, int nworkers)
+{
+    char buf[256];
+    pthread_mutex_lock(&ctx->mu);
+    for (int i = 0; i < nworkers; i++)
+        if (ctx->workers[i].cancel)
+            PQcancel(ctx->workers[i].cancel, buf, sizeof buf);
+    pthread_mutex_unlock(&ctx->mu);
+}
+
+int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    double start = pf_now();
+    char started_at[32];
+    utc_now(started_at, sizeof started_at);
+    int dir_existed;
+    if (check_dir(o->dir, &dir_existed, err, errlen) < 0)
+        return -1;
+
+    dump_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.o = o;
+    pthread_mutex_init(&ctx.mu, NULL);
+    catalog cat = {0};
+    plan_chunk *chunks = NULL;
+    size_t nchunks = 0;
+    manifest m = {0};
+    int rc = -1, created = 0, nworkers = 0;
+    pid_t schema_pid = -1;
+    char path[4096], tmp[4096];
+    char logf[4096 + 32];
+    snprintf(logf, sizeof logf, "%s/.pg_dump.log", o->dir);
+
+    PGconn *coord = pgconn_open(o->conninfo, err, errlen);
+    if (!coord)
+        goto out;
+    if (pgconn_exec(coord, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", "begin snapshot", err, errlen) < 0)
+        goto out;
+    PGresult *r = pgconn_query(coord,
+                               "SELECT pg_catalog.pg_export_snapshot(),"
+                               " CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn()"
+                               "      ELSE pg_catalog.pg_current_wal_lsn() END,"
+                               " pg_catalog.to_char(pg_catalog.now(), 'YYYY-MM-DD\"T\"HH24:MI:SS.USOF'),"
+                               " pg_catalog.current_setting('server_version'), pg_catalog.current_database()",
+                               0, NULL, "export snapshot", err, errlen);
+    if (!r)
+        goto out;
+    snprintf(ctx.snapshot, sizeof ctx.snapshot, "%s", PQgetvalue(r, 0, 0));
+    snprintf(s->snapshot_id, sizeof s->snapshot_id, "%s", PQgetvalue(r, 0, 0));
+    snprintf(s->snapshot_lsn, sizeof s->snapshot_lsn, "%s", PQgetvalue(r, 0, 1));
+    m.snapshot_id = strdup(PQgetvalue(r, 0, 0));
+    m.snapshot_lsn = strdup(PQgetvalue(r, 0, 1));
+    m.snapshot_time = strdup(PQgetvalue(r, 0, 2));
+    m.server_version = strdup(PQgetvalue(r, 0, 3));
+    m.database = strdup(PQgetvalue(r, 0, 4));
+    PQclear(r);
+    m.server_version_num = PQserverVersion(coord);
+    m.host = strdup(PQhost(coord) ? PQhost(coord) : "");
+    m.port = strdup(PQport(coord) ? PQport(coord) : "");
+
+    if (catalog_load(coord, &o->filter, &cat, err, errlen) < 0)
+        goto out;
+    if (lock_tables(coord, &cat, err, errlen) < 0)
+        goto out;
+
+    /* Tables to copy, then the chunk plan. */
+    ctx.ntables = cat.ntables + (cat.with_large_objects && cat.n_large_objects > 0);
+    ctx.tables = calloc(ctx.ntables + 1, sizeof *ctx.tables);
+    plan_input *pin = calloc(ctx.ntables + 1, sizeof *pin);
+    if (!ctx.tables || !pin) {
+        free(pin);
+        pf_err(err, errlen, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < cat.ntables; i++) {
+        catalog_table *ct = &cat.tables[i];
+        dtable *t = &ctx.tables[i];
+        t->select_sql = build_select(coord, ct);
+        if (asprintf(&t->label, "%s.%s", ct->schema, ct->name) < 0)
+            t->label = NULL;
+        t->binary = !o->text_format && ct->binary_ok;
+        t->mt.schema = strdup(ct->schema);
+        t->mt.name = strdup(ct->name);
+        t->mt.parent_schema = ct->parent_schema ? strdup(ct->parent_schema) : NULL;
+        t->mt.parent_name = ct->parent_name ? strdup(ct->parent_name) : NULL;
+        t->mt.format = strdup(t->binary ? "binary" : "text");
+        t->mt.persistence = ct->persistence;
+        t->mt.ncols = ct->ncols;
+        t->mt.cols = calloc(ct->ncols + 1, sizeof(char *));
+        for (size_t k = 0; k < ct->ncols; k++)
+            t->mt.cols[k] = strdup(ct->cols[k]);
+        pin[i] = (plan_input){ct->main_bytes, ct->toast_bytes, ct->is_heap};
+    }
+    if (ctx.ntables > cat.ntables) {
+        /* Large objects travel as one more "table": one row per object, so they are
+         * chunked, hashed, verified and counted by the same code as table rows. */
+        dtable *t = &ctx.tables[cat.ntables];
+        t->select_sql = strdup("SELECT m.oid, pg_catalog.pg_get_userbyid(m.lomowner)::text, m.lomacl::text,"
+                               " pg_catalog.lo_get(m.oid) FROM pg_catalog.pg_largeobject_metadata m");
+        t->label = strdup("large objects");
+        t->binary = 1;
+        t->mt.schema = strdup("pg_catalog");
+        t->mt.name = strdup("pg_largeobject");
+        t->mt.format = strdup("binary");
+        t->mt.persistence = 'p';
+        const char *cols[] = {"oid", "owner", "acl", "data"};
+        t->mt.ncols = 4;
+        t->mt.cols = calloc(5, sizeof(char *));
+        for (int k = 0; k < 4; k++)
+            t->mt.cols[k] = strdup(cols[k]);
+        /* unknown size: plan it as big so it starts first */
+        pin[cat.ntables] = (plan_input){UINT64_MAX / 4, 0, 0};
+    }
+    int tid_range = PQserverVersion(coord) >= 140000;
+    int prc = plan_chunks(pin, ctx.ntables, o->chunk_size, tid_range, &chunks, &nchunks);
+    free(pin);
+    if (prc < 0) {
+        pf_err(err, errlen, "out of memory");
+        goto out;
+    }
+    ctx.njobs = nchunks;
+    ctx.jobs = calloc(nchunks + 1, sizeof *ctx.jobs);
+    for (size_t i = 0; i < nchunks; i++) {
+        ctx.jobs[i].table = chunks[i].table;
+        ctx.jobs[i].pc = chunks[i];
+        if (chunks[i].est_bytes < UINT64_MAX / 8)
+            ctx.est_total += chunks[i].est_bytes;
+        else
+            ctx.jobs[i].pc.est_bytes = 0;
+    }
+
+    /* Only now, with the catalog read and the tables locked, create the directory. */
+    if (!dir_existed) {
+        if (mkdir(o->dir, 0700) != 0) {
+            pf_err(err, errlen, "create %s: %s", o->dir, strerror(errno));
+            goto out;
+        }
+        created = 1;
+    } else if (chmod(o->dir, 0700) != 0) {
+        pf_err(err, errlen, "chmod %s: %s", o->dir, strerror(errno));
+        goto out;
+    }
+    snprintf(path, sizeof path, "%s/" DATA_DIR, o->dir);
+    if (mkdir(path, 0700) != 0) {
+        pf_err(err, errlen, "create %s: %s", path, strerror(errno));
+        goto out;
+    }
+
+    if (start_schema_dump(o, coord, &cat, ctx.snapshot, &schema_pid, err, errlen) < 0)
+        goto out;
+
+    int jobs = o->jobs > 0 ? o->jobs : 1;
+    if ((size_t)jobs > nchunks && nchunks > 0)
+        jobs = (int)nchunks;
+    ctx.workers = calloc((size_t)jobs, sizeof *ctx.workers);
+    for (int i = 0; i < jobs; i++) {
+        ctx.workers[i].ctx = &ctx;
+        ctx.workers[i].id = i + 1;
+        if (pthread_create(&ctx.workers[i].thread, NULL, worker_main, &ctx.workers[i]) != 0) {
+            fail(&ctx, "cannot start worker thread");
+            break;
+        }
+        ctx.workers[i].started = 1;
+        nworkers++;
+    }
+
+    /* Main loop: progress, interrupts, the coordinator's health and pg_dump's exit. */
+    int schema_done = 0;
+    double last_draw = 0, last_ping = pf_now();
+    for (;;) {
+        if (o->interrupted && *o->interrupted && !atomic_load(&ctx.stop))
+            fail(&ctx, "interrupted");
+        if (atomic_load(&ctx.stop))
+            cancel_workers(&ctx, nworkers);
+        if (!schema_done && schema_pid > 0) {
+            char e2[PF_ERRLEN];
+            int w = pgtools_wait(schema_pid, 0, "pg_dump --schema-only", logf, e2, sizeof e2);
+            if (w <= 0) {
+                schema_done = 1;
+                schema_pid = -1;
+                if (w < 0)
+                    fail(&ctx, e2);
+            }
+        }
+        int running = 0;
+        if (atomic_load(&ctx.chunks_done) < ctx.njobs && !atomic_load(&ctx.stop))
+            running = 1;
+        if (!running && (schema_done || atomic_load(&ctx.stop)))
+            break;
+        double now = pf_now();
+        if (now - last_ping > 1.0 && !atomic_load(&ctx.stop)) {
+            /* The snapshot lives only as long as this connection and its transaction. */
+            char e2[PF_ERRLEN], msg[PF_ERRLEN + 64];
+            if (pgconn_exec(coord, "SELECT 1", "coordinator", e2, sizeof e2) < 0) {
+                snprintf(msg, sizeof msg, "coordinator connection lost, snapshot %s is gone: %s",
+                         ctx.snapshot, e2);
+                fail(&ctx, msg);
+            }
+            last_ping = now;
+        }
+        if (o->progress && now - last_draw > 0.25) {
+            draw_progress(&ctx, start, 0);
+            last_draw = now;
+        }
+        usleep(20000);
+    }
+    for (int i = 0; i < nworkers; i++)
+        pthread_join(ctx.workers[i].thread, NULL);
+    if (schema_pid > 0) {
+        kill(schema_pid, SIGTERM);
+        char e2[PF_ERRLEN];
+        pgtools_wait(schema_pid, 1, "pg_dump", NULL, e2, sizeof e2);
+        schema_pid = -1;
+    }
+    if (o->progress)
+        draw_progress(&ctx, start, !ctx.failed);
+    if (ctx.failed) {
+        if (o->progress && ctx.failed)
+            fputc('\n', stderr);
+        if (o->interrupted && *o->interrupted)
+            pf_err(err, errlen, "interrupted: dump stopped, no manifest written");
+        else
+            pf_err(err, errlen, "%s", ctx.first_err);
+        goto out;
+    }
+
+    /* Schema archive: fsync, rename, hash. */
+    snprintf(tmp, sizeof tmp, "%s/" SCHEMA_FILE ".tmp", o->dir);
+    snprintf(path, sizeof path, "%s/" SCHEMA_FILE, o->dir);
+    if (fsync_and_rename(tmp, path, o->dir, err, errlen) < 0 ||
+        hash_file(path, &m.schema_hash, &m.schema_bytes, err, errlen) < 0)
+        goto out;
+    unlink(logf);
+    snprintf(path, sizeof path, "%s/" DATA_DIR, o->dir);
+    if (io_fsync_dir(path, err, errlen) < 0)
+        goto out;
+
+    /* Release the snapshot only after every chunk is in. */
+    if (pgconn_exec(coord, "COMMIT", "end snapshot", err, errlen) < 0)
+        goto out;
+
+    /* Assemble the manifest: chunks per table in page order. */
+    for (size_t i = 0; i < ctx.njobs; i++)
+        ctx.tables[ctx.jobs[i].table].mt.nchunks++;
+    for (size_t t = 0; t < ctx.ntables; t++) {
+        ctx.tables[t].mt.chunks = calloc(ctx.tables[t].mt.nchunks + 1, sizeof(manifest_chunk));
+        ctx.tables[t].mt.nchunks = 0;
+    }
+    for (size_t i = 0; i < ctx.njobs; i++) {
+        djob *j = &ctx.jobs[i];
+        manifest_table *mt = &ctx.tables[j->table].mt;
+        mt->chunks[j->pc.seq] = j->res;
+        j->res.file = NULL; /* moved */
+        mt->nchunks++;
+        mt->rows += mt->chunks[j->pc.seq].rows;
+        mt->raw_bytes += mt->chunks[j->pc.seq].raw_bytes;
+        mt->stored_bytes += mt->chunks[j->pc.seq].stored_bytes;
+        rowhash_add(&mt->content, &mt->chunks[j->pc.seq].content);
+    }
+    m.format_version = MANIFEST_FORMAT_VERSION;
+    m.tool_version = strdup(PGFERRY_VERSION);
+    m.started_at = strdup(started_at);
+    char fin[32];
+    utc_now(fin, sizeof fin);
+    m.finished_at = strdup(fin);
+    m.compression = strdup(chunk_codec_name(o->codec));
+    m.compression_level = o->codec == CHUNK_CODEC_ZSTD ? o->level : 0;
+    m.format = strdup(o->text_format ? "text" : "binary");
+    m.chunk_size = o->chunk_size;
+    m.jobs = jobs;
+    m.schema_file = strdup(SCHEMA_FILE);
+    m.ntables = cat.ntables;
+    m.tables = calloc(cat.ntables + 1, sizeof *m.tables);
+    for (size_t t = 0; t < cat.ntables; t++) {
+        m.tables[t] = ctx.tables[t].mt;
+        memset(&ctx.tables[t].mt, 0, sizeof ctx.tables[t].mt);
+    }
+    if (ctx.ntables > cat.ntables) {
+        m.has_large_objects = 1;
+        m.large_objects = ctx.tables[cat.ntables].mt;
+        memset(&ctx.tables[cat.ntables].mt, 0, sizeof(manifest_table));
+    }
+    m.nseqs = cat.nseqs;
+    m.seqs = calloc(cat.nseqs + 1, sizeof *m.seqs);
+    for (size_t i = 0; i < cat.nseqs; i++) {
+        m.seqs[i].schema = strdup(cat.seqs[i].schema);
+        m.seqs[i].name = strdup(cat.seqs[i].name);
+        m.seqs[i].last_value = cat.seqs[i].last_value;
+        m.seqs[i].is_called = cat.seqs[i].is_called;
+    }
+    if (manifest_write(&m, o->dir, err, errlen) < 0)
+        goto out;
+
+    s->tables = cat.ntables;
+    s->chunks = ctx.njobs;
+    s->rows = atomic_load(&ctx.rows);
+    s->raw_bytes = atomic_load(&ctx.raw);
+    s->stored_bytes = atomic_load(&ctx.stored);
+    s->sequences = cat.nseqs;
+    s->large_objects = m.has_large_objects ? m.large_objects.rows : 0;
+    s->reconnects = atomic_load(&ctx.reconnects);
+    s->used_uring = atomic_load(&ctx.uring_used);
+    rc = 0;
+out:
+    if (schema_pid > 0) {
+        kill(schema_pid, SIGTERM);
+        char e2[PF_ERRLEN];
+        pgtools_wait(schema_pid, 1, "pg_dump", NULL, e2, sizeof e2);
+    }
+    if (rc < 0 && (created || dir_existed))
+        cleanup_dir(o->dir, created);
+    if (coord)
+        PQfinish(coord);
+    manifest_free(&m);
+    for (size_t t = 0; t < ctx.ntables; t++) {
+        free(ctx.tables[t].select_sql);
+        free(ctx.tables[t].label);
+        manifest_table *mt = &ctx.tables[t].mt;
+        free(mt->schema);
+        free(mt->name);
+        free(mt->parent_schema);
+        free(mt->parent_name);
+        free(mt->format);
+        for (size_t k = 0; k < mt->ncols; k++)
+            free(mt->cols[k]);
+        free(mt->cols);
+        free(mt->chunks);
+    }
+    for (size_t i = 0; i < ctx.njobs; i++)
+        free(ctx.jobs[i].res.file);
+    free(ctx.tables);
+    free(ctx.jobs);
+    free(ctx.workers);
+    free(chunks);
+    catalog_free(&cat);
+    pthread_mutex_destroy(&ctx.mu);
+    s->seconds = pf_now() - start;
+    return rc;
+}

@@ -1,0 +1,47 @@
+/* dump: one consistent, parallel dump of a database into a directory.
+ *
+ *   coordinator: BEGIN REPEATABLE READ READ ONLY; pg_export_snapshot(); catalog; LOCK
+ *                tables ACCESS SHARE; plan chunks; hold the snapshot until the end
+ *   workers x N: own connection, SET TRANSACTION SNAPSHOT, take chunks largest first:
+ *                COPY out -> split rows (content hash) -> encode (zstd, xxh3) -> io writer
+ *   pg_dump --schema-only --snapshot for the schema, alongside the workers
+ *   manifest last, atomically; without it the directory is an incomplete dump. */
+#ifndef PF_DUMP_H
+#define PF_DUMP_H
+
+#include "codec/chunk.h"
+#include "engine/catalog.h"
+#include "io/pf_io.h"
+
+#include <signal.h>
+#include <stdint.h>
+
+typedef struct {
+    const char *conninfo;
+    const char *dir;
+    int jobs;
+    catalog_filter filter;
+    chunk_codec codec;
+    int level;
+    int text_format;          /* --format text: every table as text */
+    uint64_t chunk_size;
+    int progress;             /* draw a progress line on stderr */
+    io_mode io;
+    volatile sig_atomic_t *interrupted; /* set by the caller's SIGINT/SIGTERM handler */
+} dump_options;
+
+typedef struct {
+    uint64_t tables, chunks, rows, raw_bytes, stored_bytes, sequences, large_objects;
+    uint64_t reconnects;      /* worker connections re-established during the dump */
+    double seconds;
+    int used_uring;           /* writes went through io_uring */
+    char snapshot_id[64];
+    char snapshot_lsn[32];
+} dump_summary;
+
+#define DUMP_DEFAULT_CHUNK_SIZE (64ULL << 20)
+
+/* 0 on success; -1 with err. When *interrupted was set, the error says so. */
+int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen);
+
+#endif

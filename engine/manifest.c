@@ -1,0 +1,432 @@
+#include "engine/manifest.h"
+
+#include "common/pf_util.h"
+#include "io/pf_io.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CHECKSUM_KEY "\"manifest_checksum\": \""
+
+/* ---- writing ---------------------------------------------------------------------------- */
+
+static json_t *jstr(const char *s) { return s ? json_string(s) : json_null(); }
+
+static json_t *jhash(const chunk_hash *h)
+{
+    char hex[33];
+    chunk_hash_hex(h, hex);
+    return json_string(hex);
+}
+
+static json_t *jrowhash(const rowhash *h)
+{
+    char hex[33];
+    rowhash_hex(h, hex);
+    return json_string(hex);
+}
+
+static json_t *table_json(const manifest_table *t)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "schema", jstr(t->schema));
+    json_object_set_new(o, "name", jstr(t->name));
+    if (t->parent_name) {
+        json_object_set_new(o, "partition_of_schema", jstr(t->parent_schema));
+        json_object_set_new(o, "partition_of", jstr(t->parent_name));
+    }
+    json_object_set_new(o, "format", jstr(t->format));
+    json_object_set_new(o, "unlogged", json_boolean(t->persistence == 'u'));
+    json_t *cols = json_array();
+    for (size_t i = 0; i < t->ncols; i++)
+        json_array_append_new(cols, json_string(t->cols[i]));
+    json_object_set_new(o, "columns", cols);
+    json_object_set_new(o, "rows", json_integer((json_int_t)t->rows));
+    json_object_set_new(o, "raw_bytes", json_integer((json_int_t)t->raw_bytes));
+    json_object_set_new(o, "stored_bytes", json_integer((json_int_t)t->stored_bytes));
+    json_object_set_new(o, "content_hash", jrowhash(&t->content));
+    json_t *chunks = json_array();
+    for (size_t i = 0; i < t->nchunks; i++) {
+        const manifest_chunk *c = &t->chunks[i];
+        json_t *co = json_object();
+        json_object_set_new(co, "file", jstr(c->file));
+        if (c->ranged) {
+            json_object_set_new(co, "start_page", json_integer((json_int_t)c->start_page));
+            json_object_set_new(co, "end_page", c->end_page == UINT64_MAX
+                                                    ? json_null()
+                                                    : json_integer((json_int_t)c->end_page));
+        }
+        json_object_set_new(co, "rows", json_integer((json_int_t)c->rows));
+        json_object_set_new(co, "raw_bytes", json_integer((json_int_t)c->raw_bytes));
+        json_object_set_new(co, "stored_bytes", json_integer((json_int_t)c->stored_bytes));
+        json_object_set_new(co, "raw_hash", jhash(&c->raw_hash));
+        json_object_set_new(co, "stored_hash", jhash(&c->stored_hash));
+        json_object_set_new(co, "content_hash", jrowhash(&c->content));
+        json_array_append_new(chunks, co);
+    }
+    json_object_set_new(o, "chunks", chunks);
+    return o;
+}
+
+static void sha256_hex(const void *data, size_t len, char out[65])
+{
+    uint8_t md[32];
+    unsigned int mdlen = 0;
+    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+    pf_hex(md, 32, out);
+}
+
+char *manifest_serialize(const manifest *m, char *err, size_t errlen)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "pgferry_manifest_version", json_integer(m->format_version));
+    json_object_set_new(o, "tool_version", jstr(m->tool_version));
+    json_t *src = json_object();
+    json_object_set_new(src, "host", jstr(m->host));
+    json_object_set_new(src, "port", jstr(m->port));
+    json_object_set_new(src, "database", jstr(m->database));
+    json_object_set_new(src, "server_version", jstr(m->server_version));
+    json_object_set_new(src, "server_version_num", json_integer(m->server_version_num));
+    json_object_set_new(o, "source", src);
+    json_t *snap = json_object();
+    json_object_set_new(snap, "id", jstr(m->snapshot_id));
+    json_object_set_new(snap, "lsn", jstr(m->snapshot_lsn));
+    json_object_set_new(snap, "time", jstr(m->snapshot_time));
+    json_object_set_new(o, "snapshot", snap);
+    json_object_set_new(o, "started_at", jstr(m->started_at));
+    json_object_set_new(o, "finished_at", jstr(m->finished_at));
+    json_t *opt = json_object();
+    json_object_set_new(opt, "compression", jstr(m->compression));
+    json_object_set_new(opt, "compression_level", json_integer(m->compression_level));
+    json_object_set_new(opt, "format", jstr(m->format));
+    json_object_set_new(opt, "chunk_size", json_integer((json_int_t)m->chunk_size));
+    json_object_set_new(opt, "jobs", json_integer(m->jobs));
+    json_object_set_new(o, "options", opt);
+    json_t *schema = json_object();
+    json_object_set_new(schema, "file", jstr(m->schema_file));
+    json_object_set_new(schema, "bytes", json_integer((json_int_t)m->schema_bytes));
+    json_object_set_new(schema, "hash", jhash(&m->schema_hash));
+    json_object_set_new(o, "schema", schema);
+    json_t *tables = json_array();
+    for (size_t i = 0; i < m->ntables; i++)
+        json_array_append_new(tables, table_json(&m->tables[i]));
+    json_object_set_new(o, "tables", tables);
+    json_t *seqs = json_array();
+    for (size_t i = 0; i < m->nseqs; i++) {
+        json_t *so = json_object();
+        json_object_set_new(so, "schema", jstr(m->seqs[i].schema));
+        json_object_set_new(so, "name", jstr(m->seqs[i].name));
+        json_object_set_new(so, "last_value", json_integer(m->seqs[i].last_value));
+        json_object_set_new(so, "is_called", json_boolean(m->seqs[i].is_called));
+        json_array_append_new(seqs, so);
+    }
+    json_object_set_new(o, "sequences", seqs);
+    json_object_set_new(o, "large_objects",
+                        m->has_large_objects ? table_json(&m->large_objects) : json_null());
+
+    char *body = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (!body) {
+        pf_err(err, errlen, "manifest: cannot serialise");
+        return NULL;
+    }
+    /* body is "{\n ... \n}": the checksum goes in as the last member, covering all
+     * bytes up to and including the ",\n" that introduces it. */
+    size_t blen = strlen(body);
+    if (blen < 2 || body[blen - 1] != '}') {
+        free(body);
+        pf_err(err, errlen, "manifest: unexpected serialisation");
+        return NULL;
+    }
+    blen--; /* the closing brace */
+    while (blen > 0 && body[blen - 1] == '\n')
+        blen--;
+    char *out = malloc(blen + 256);
+    if (!out) {
+        free(body);
+        pf_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    memcpy(out, body, blen);
+    free(body);
+    size_t n = blen;
+    memcpy(out + n, ",\n", 2);
+    n += 2;
+    char hex[65];
+    sha256_hex(out, n, hex);
+    n += (size_t)sprintf(out + n, "  " CHECKSUM_KEY "%s\"\n}\n", hex);
+    return out;
+}
+
+int manifest_write(const manifest *m, const char *dir, char *err, size_t errlen)
+{
+    char *text = manifest_serialize(m, err, errlen);
+    if (!text)
+        return -1;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, MANIFEST_FILE);
+    int rc = io_write_file_atomic(path, text, strlen(text), 0600, err, errlen);
+    free(text);
+    return rc;
+}
+
+/* ---- reading ---------------------------------------------------------------------------- */
+
+static char *gstr(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? strdup(json_string_value(v)) : NULL;
+}
+
+static int gu64(json_t *o, const char *k, uint64_t *out)
+{
+    json_t *v = json_object_get(o, k);
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return -1;
+    *out = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+static int ghash(json_t *o, const char *k, chunk_hash *h)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? chunk_hash_from_hex(json_string_value(v), h) : -1;
+}
+
+static int growhash(json_t *o, const char *k, rowhash *h)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? rowhash_from_hex(json_string_value(v), h) : -1;
+}
+
+static int parse_table(json_t *o, manifest_table *t, char *err, size_t errlen)
+{
+    t->schema = gstr(o, "schema");
+    t->name = gstr(o, "name");
+    t->parent_schema = gstr(o, "partition_of_schema");
+    t->parent_name = gstr(o, "partition_of");
+    t->format = gstr(o, "format");
+    t->persistence = json_is_true(json_object_get(o, "unlogged")) ? 'u' : 'p';
+    const char *who = t->name ? t->name : "?";
+    if (!t->schema || !t->name || !t->format)
+        return pf_err(err, errlen, "manifest: table entry without schema, name or format");
+    json_t *cols = json_object_get(o, "columns");
+    if (!json_is_array(cols))
+        return pf_err(err, errlen, "manifest: table %s.%s: columns missing", t->schema, who);
+    t->ncols = json_array_size(cols);
+    t->cols = calloc(t->ncols + 1, sizeof(char *));
+    for (size_t i = 0; i < t->ncols; i++) {
+        json_t *c = json_array_get(cols, i);
+        if (!json_is_string(c))
+            return pf_err(err, errlen, "manifest: table %s.%s: bad column name", t->schema, who);
+        t->cols[i] = strdup(json_string_value(c));
+    }
+    if (gu64(o, "rows", &t->rows) || gu64(o, "raw_bytes", &t->raw_bytes) ||
+        gu64(o, "stored_bytes", &t->stored_bytes) || growhash(o, "content_hash", &t->content))
+        return pf_err(err, errlen, "manifest: table %s.%s: bad totals", t->schema, who);
+    json_t *chunks = json_object_get(o, "chunks");
+    if (!json_is_array(chunks))
+        return pf_err(err, errlen, "manifest: table %s.%s: chunks missing", t->schema, who);
+    t->nchunks = json_array_size(chunks);
+    t->chunks = calloc(t->nchunks + 1, sizeof *t->chunks);
+    for (size_t i = 0; i < t->nchunks; i++) {
+        json_t *co = json_array_get(chunks, i);
+        manifest_chunk *c = &t->chunks[i];
+        c->file = gstr(co, "file");
+        json_t *sp = json_object_get(co, "start_page");
+        if (sp) {
+            c->ranged = 1;
+            json_t *ep = json_object_get(co, "end_page");
+            if (gu64(co, "start_page", &c->start_page) < 0 ||
+                (json_is_null(ep) ? (c->end_page = UINT64_MAX, 0) : gu64(co, "end_page", &c->end_page)) < 0)
+                return pf_err(err, errlen, "manifest: table %s.%s chunk %zu: bad range", t->schema, who, i);
+        }
+        if (!c->file || strstr(c->file, "..") || c->file[0] == '/' || gu64(co, "rows", &c->rows) ||
+            gu64(co, "raw_bytes", &c->raw_bytes) || gu64(co, "stored_bytes", &c->stored_bytes) ||
+            ghash(co, "raw_hash", &c->raw_hash) || ghash(co, "stored_hash", &c->stored_hash) ||
+            growhash(co, "content_hash", &c->content))
+            return pf_err(err, errlen, "manifest: table %s.%s chunk %zu: bad entry", t->schema, who, i);
+    }
+    return 0;
+}
+
+int manifest_parse(const char *text, size_t len, manifest *m, char *err, size_t errlen)
+{
+    memset(m, 0, sizeof *m);
+    /* The checksum line is the last member; find it from the end so a manifest that
+     * merely mentions the key inside a name cannot fool us. */
+    const char *key = NULL;
+    for (size_t i = len; i-- > 0;) {
+        if (i + strlen(CHECKSUM_KEY) <= len && memcmp(text + i, CHECKSUM_KEY, strlen(CHECKSUM_KEY)) == 0) {
+            key = text + i;
+            break;
+        }
+    }
+    if (!key)
+        return pf_err(err, errlen, "manifest is truncated or damaged: no checksum line");
+    const char *line = key;
+    while (line > text && line[-1] == ' ')
+        line--;
+    const char *hex = key + strlen(CHECKSUM_KEY);
+    if ((size_t)(text + len - hex) < 64 + 5 || memcmp(hex + 64, "\"\n}\n", 4) != 0 ||
+        (size_t)(hex + 64 + 4 - text) != len)
+        return pf_err(err, errlen, "manifest is truncated or damaged: bad checksum line");
+    char want[65], got[65];
+    memcpy(want, hex, 64);
+    want[64] = '\0';
+    sha256_hex(text, (size_t)(line - text), got);
+    if (strcmp(want, got) != 0)
+        return pf_err(err, errlen, "manifest checksum mismatch: the manifest was edited or damaged");
+
+    json_error_t jerr;
+    json_t *o = json_loadb(text, len, 0, &jerr);
+    if (!o)
+        return pf_err(err, errlen, "manifest: invalid JSON at line %d: %s", jerr.line, jerr.text);
+    int rc = -1;
+    json_t *v = json_object_get(o, "pgferry_manifest_version");
+    if (!json_is_integer(v)) {
+        pf_err(err, errlen, "manifest: not a pgferry manifest");
+        goto out;
+    }
+    m->format_version = (int)json_integer_value(v);
+    if (m->format_version != MANIFEST_FORMAT_VERSION) {
+        pf_err(err, errlen, "manifest: format version %d is not supported (this pgferry reads %d)",
+               m->format_version, MANIFEST_FORMAT_VERSION);
+        goto out;
+    }
+    m->tool_version = gstr(o, "tool_version");
+    json_t *src = json_object_get(o, "source");
+    m->host = gstr(src, "host");
+    m->port = gstr(src, "port");
+    m->database = gstr(src, "database");
+    m->server_version = gstr(src, "server_version");
+    m->server_version_num = (int)json_integer_value(json_object_get(src, "server_version_num"));
+    json_t *snap = json_object_get(o, "snapshot");
+    m->snapshot_id = gstr(snap, "id");
+    m->snapshot_lsn = gstr(snap, "lsn");
+    m->snapshot_time = gstr(snap, "time");
+    m->started_at = gstr(o, "started_at");
+    m->finished_at = gstr(o, "finished_at");
+    json_t *opt = json_object_get(o, "options");
+    m->compression = gstr(opt, "compression");
+    m->compression_level = (int)json_integer_value(json_object_get(opt, "compression_level"));
+    m->format = gstr(opt, "format");
+    gu64(opt, "chunk_size", &m->chunk_size);
+    m->jobs = (int)json_integer_value(json_object_get(opt, "jobs"));
+    json_t *schema = json_object_get(o, "schema");
+    m->schema_file = gstr(schema, "file");
+    if (!m->schema_file || strstr(m->schema_file, "..") || m->schema_file[0] == '/' ||
+        gu64(schema, "bytes", &m->schema_bytes) < 0 || ghash(schema, "hash", &m->schema_hash) < 0) {
+        pf_err(err, errlen, "manifest: bad schema entry");
+        goto out;
+    }
+    json_t *tables = json_object_get(o, "tables");
+    if (!json_is_array(tables)) {
+        pf_err(err, errlen, "manifest: tables missing");
+        goto out;
+    }
+    m->ntables = json_array_size(tables);
+    m->tables = calloc(m->ntables + 1, sizeof *m->tables);
+    for (size_t i = 0; i < m->ntables; i++)
+        if (parse_table(json_array_get(tables, i), &m->tables[i], err, errlen) < 0)
+            goto out;
+    json_t *seqs = json_object_get(o, "sequences");
+    m->nseqs = json_array_size(seqs);
+    m->seqs = calloc(m->nseqs + 1, sizeof *m->seqs);
+    for (size_t i = 0; i < m->nseqs; i++) {
+        json_t *so = json_array_get(seqs, i);
+        m->seqs[i].schema = gstr(so, "schema");
+        m->seqs[i].name = gstr(so, "name");
+        json_t *lv = json_object_get(so, "last_value");
+        if (!m->seqs[i].schema || !m->seqs[i].name || !json_is_integer(lv)) {
+            pf_err(err, errlen, "manifest: bad sequence entry %zu", i);
+            goto out;
+        }
+        m->seqs[i].last_value = json_integer_value(lv);
+        m->seqs[i].is_called = json_is_true(json_object_get(so, "is_called"));
+    }
+    json_t *lo = json_object_get(o, "large_objects");
+    if (json_is_object(lo)) {
+        m->has_large_objects = 1;
+        if (parse_table(lo, &m->large_objects, err, errlen) < 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    json_decref(o);
+    if (rc < 0) {
+        char keep[PF_ERRLEN];
+        snprintf(keep, sizeof keep, "%s", err ? err : "");
+        manifest_free(m);
+        if (err)
+            snprintf(err, errlen, "%s", keep);
+    }
+    return rc;
+}
+
+int manifest_read(const char *dir, manifest *m, char *err, size_t errlen)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, MANIFEST_FILE);
+    char *text = NULL;
+    size_t len = 0;
+    char ioerr[PF_ERRLEN];
+    if (io_read_file(path, &text, &len, ioerr, sizeof ioerr) < 0) {
+        memset(m, 0, sizeof *m);
+        if (access(path, F_OK) != 0 && errno == ENOENT)
+            return pf_err(err, errlen, "%s: no %s: the dump is incomplete (interrupted or failed)",
+                          dir, MANIFEST_FILE);
+        return pf_err(err, errlen, "%s", ioerr);
+    }
+    int rc = manifest_parse(text, len, m, err, errlen);
+    free(text);
+    return rc;
+}
+
+static void free_table(manifest_table *t)
+{
+    free(t->schema);
+    free(t->name);
+    free(t->parent_schema);
+    free(t->parent_name);
+    free(t->format);
+    for (size_t i = 0; i < t->ncols; i++)
+        free(t->cols[i]);
+    free(t->cols);
+    for (size_t i = 0; i < t->nchunks; i++)
+        free(t->chunks[i].file);
+    free(t->chunks);
+}
+
+void manifest_free(manifest *m)
+{
+    free(m->tool_version);
+    free(m->server_version);
+    free(m->host);
+    free(m->port);
+    free(m->database);
+    free(m->snapshot_id);
+    free(m->snapshot_lsn);
+    free(m->snapshot_time);
+    free(m->started_at);
+    free(m->finished_at);
+    free(m->compression);
+    free(m->format);
+    free(m->schema_file);
+    for (size_t i = 0; i < m->ntables; i++)
+        free_table(&m->tables[i]);
+    free(m->tables);
+    for (size_t i = 0; i < m->nseqs; i++) {
+        free(m->seqs[i].schema);
+        free(m->seqs[i].name);
+    }
+    free(m->seqs);
+    if (m->has_large_objects)
+        free_table(&m->large_objects);
+    memset(m, 0, sizeof *m);
+}

@@ -1,0 +1,209 @@
+#include "engine/pgconn.h"
+
+#include "common/pf_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The settings pg_dump applies (pg_backup_db.c / pg_dump.c setup_connection), so COPY
+ * output is the same whatever the role's or database's defaults are. */
+static const char *const session_sql =
+    "SELECT pg_catalog.set_config('search_path', '', false);"
+    "SET client_encoding = 'UTF8';"
+    "SET DateStyle = ISO; SET IntervalStyle = postgres; SET TimeZone = 'UTC';"
+    "SET extra_float_digits = 3; SET synchronize_seqscans = off;"
+    "SET statement_timeout = 0; SET lock_timeout = 0;"
+    "SET idle_in_transaction_session_timeout = 0; SET row_security = off;"
+    "SET application_name = 'pgferry'";
+
+static void strip_line(char *s)
+{
+    char *nl = strchr(s, '\n');
+    if (nl)
+        *nl = '\0';
+}
+
+static const char *clean_errline(const char *msg, char *out, size_t outlen)
+{
+    if (!msg || !*msg)
+        msg = "unknown error";
+    if (strncmp(msg, "ERROR:  ", 8) == 0)
+        msg += 8;
+    else if (strncmp(msg, "FATAL:  ", 8) == 0)
+        msg += 8;
+    snprintf(out, outlen, "%s", msg);
+    strip_line(out);
+    return out;
+}
+
+const char *pgconn_errline(PGconn *c, char *out, size_t outlen)
+{
+    return clean_errline(c ? PQerrorMessage(c) : NULL, out, outlen);
+}
+
+const char *pgconn_result_errline(const PGresult *r, char *out, size_t outlen)
+{
+    const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    if (!m)
+        return clean_errline(r ? PQresultErrorMessage(r) : NULL, out, outlen);
+    return clean_errline(m, out, outlen);
+}
+
+void pgconn_describe(PGconn *c, char *out, size_t outlen)
+{
+    const char *host = PQhost(c), *port = PQport(c), *db = PQdb(c);
+    snprintf(out, outlen, "%s:%s/%s", host && *host ? host : "localhost", port ? port : "",
+             db ? db : "");
+}
+
+PGconn *pgconn_open(const char *conninfo, char *err, size_t errlen)
+{
+    /* expand_dbname lets "conninfo" be a URI or key=value string as everywhere in libpq;
+     * fallback_application_name keeps the user's own application_name when set. */
+    const char *keys[] = {"dbname", "fallback_application_name", NULL};
+    const char *vals[] = {conninfo ? conninfo : "", "pgferry", NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    if (!c) {
+        pf_err(err, errlen, "connect: out of memory");
+        return NULL;
+    }
+    if (PQstatus(c) != CONNECTION_OK) {
+        char line[PF_ERRLEN];
+        pgconn_errline(c, line, sizeof line);
+        /* libpq's message already names the server ("connection to server at ... failed: ...") */
+        pf_err(err, errlen, "connect: %s", line);
+        PQfinish(c);
+        return NULL;
+    }
+    if (PQserverVersion(c) < 90600) {
+        pf_err(err, errlen, "connect: server version %d is not supported (9.6 or later needed)",
+               PQserverVersion(c));
+        PQfinish(c);
+        return NULL;
+    }
+    PGresult *r = PQexec(c, session_sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+        char line[PF_ERRLEN];
+        pf_err(err, errlen, "session settings: %s", pgconn_result_errline(r, line, sizeof line));
+        PQclear(r);
+        PQfinish(c);
+        return NULL;
+    }
+    PQclear(r);
+    return c;
+}
+
+int pgconn_exec(PGconn *c, const char *sql, const char *what, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        char line[PF_ERRLEN];
+        if (r)
+            pgconn_result_errline(r, line, sizeof line);
+        else
+            pgconn_errline(c, line, sizeof line);
+        PQclear(r);
+        return pf_err(err, errlen, "%s: %s", what, line);
+    }
+    PQclear(r);
+    return 0;
+}
+
+PGresult *pgconn_query(PGconn *c, const char *sql, int nparams, const char *const *params,
+                       const char *what, char *err, size_t errlen)
+{
+    PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        char line[PF_ERRLEN];
+        if (r)
+            pgconn_result_errline(r, line, sizeof line);
+        else
+            pgconn_errline(c, line, sizeof line);
+        pf_err(err, errlen, "%s: %s", what, line);
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+int pgconn_split_password(const char *conninfo, char **without_pw, char **password,
+                          char *err, size_t errlen)
+{
+    *without_pw = NULL;
+    *password = NULL;
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo ? conninfo : "", &perr);
+    if (!opts) {
+        char line[PF_ERRLEN];
+        clean_errline(perr, line, sizeof line);
+        PQfreemem(perr);
+        return pf_err(err, errlen, "connection string: %s", line);
+    }
+    size_t cap = 256, len = 0;
+    char *out = malloc(cap);
+    if (!out) {
+        PQconninfoFree(opts);
+        return pf_err(err, errlen, "out of memory");
+    }
+    out[0] = '\0';
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!o->val)
+            continue;
+        if (strcmp(o->keyword, "password") == 0) {
+            *password = strdup(o->val);
+            continue;
+        }
+        /* key='value' with ' and \ escaped, as libpq's conninfo grammar wants */
+        size_t need = strlen(o->keyword) + 2 * strlen(o->val) + 8;
+        if (len + need >= cap) {
+            cap = (len + need) * 2;
+            char *n = realloc(out, cap);
+            if (!n) {
+                free(out);
+                PQconninfoFree(opts);
+                return pf_err(err, errlen, "out of memory");
+            }
+            out = n;
+        }
+        len += (size_t)sprintf(out + len, "%s%s='", len ? " " : "", o->keyword);
+        for (const char *p = o->val; *p; p++) {
+            if (*p == '\'' || *p == '\\')
+                out[len++] = '\\';
+            out[len++] = *p;
+        }
+        out[len++] = '\'';
+        out[len] = '\0';
+    }
+    PQconninfoFree(opts);
+    *without_pw = out;
+    return 0;
+}
+
+char *pgconn_quote_ident(PGconn *c, const char *ident)
+{
+    char *q = PQescapeIdentifier(c, ident, strlen(ident));
+    if (!q)
+        return NULL;
+    char *out = strdup(q); /* callers free() without caring which allocator made it */
+    PQfreemem(q);
+    return out;
+}
+
+char *pgconn_qualified(PGconn *c, const char *schema, const char *name)
+{
+    char *a = pgconn_quote_ident(c, schema), *b = pgconn_quote_ident(c, name);
+    char *out = NULL;
+    if (a && b && asprintf(&out, "%s.%s", a, b) < 0)
+        out = NULL;
+    free(a);
+    free(b);
+    return out;
+}
+
+int pgconn_server_major(PGconn *c)
+{
+    int v = PQserverVersion(c);
+    return v >= 100000 ? v / 10000 : v / 100;
+}

@@ -1,0 +1,26 @@
+/* pgtools: finding and running PostgreSQL's client programs (pg_dump, pg_restore).
+ *
+ * pg_dump must be at least the server's major version. Candidates, in order:
+ * $PGFERRY_PG_BINDIR, /usr/lib/postgresql/<server major>/bin, `pg_config --bindir`,
+ * PATH, then the newest /usr/lib/postgresql/<N>/bin. The first whose --version is new
+ * enough wins; when none is, the error names each one tried and its version. */
+#ifndef PF_PGTOOLS_H
+#define PF_PGTOOLS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+int pgtools_find(const char *prog, int server_major, char *path, size_t pathlen, char *err,
+                 size_t errlen);
+
+/* Starts argv[0] with stdin from /dev/null, stdout to /dev/null, stderr to `errfile`, and
+ * PGPASSWORD set to `password` when not NULL (secrets never go in argv). */
+int pgtools_spawn(char *const argv[], const char *errfile, const char *password, pid_t *pid,
+                  char *err, size_t errlen);
+
+/* Waits for pid; on failure fills err with "<what> failed: <first meaningful line of
+ * errfile>" (or its exit status). blocking=0: returns 1 if still running. */
+int pgtools_wait(pid_t pid, int blocking, const char *what, const char *errfile, char *err,
+                 size_t errlen);
+
+#endif

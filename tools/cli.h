@@ -1,0 +1,27 @@
+/* cli: what the command files of the pgferry CLI share. Each command lives in
+ * tools/cmd_<name>.c and is listed in tools/pgferry.c. */
+#ifndef PF_CLI_H
+#define PF_CLI_H
+
+#include <signal.h>
+
+#define EXIT_USAGE 2
+#define EXIT_INTERRUPTED 130
+
+/* Set by SIGINT/SIGTERM once cli_install_signals() ran. */
+extern volatile sig_atomic_t cli_interrupted;
+void cli_install_signals(void);
+
+/* Prints "pgferry CMD: <fmt with arg> (try 'pgferry CMD --help')" and returns EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, const char *arg);
+/* True when argv asks for help (-h/--help anywhere before "--"). */
+int cli_wants_help(int argc, char **argv);
+/* Parses a job count 1..256. */
+int cli_parse_jobs(const char *s, int *out);
+/* Appends to a growable array of strings. */
+int cli_push(const char ***arr, size_t *n, const char *v);
+
+int cmd_dump(int argc, char **argv);
+int cmd_cat(int argc, char **argv);
+
+#endif

@@ -1,0 +1,173 @@
+/* pgferry dump */
+#include "codec/chunk.h"
+#include "common/pf_util.h"
+#include "engine/dump.h"
+#include "io/pf_io.h"
+#include "tools/cli.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const dump_help =
+    "Usage: pgferry dump -d CONNINFO -f DIR [OPTIONS]\n"
+    "\n"
+    "Dumps a database into DIR from one snapshot, with N workers reading chunks of tables in\n"
+    "parallel. Each chunk is compressed and checksummed; the schema comes from\n"
+    "pg_dump --schema-only in the same snapshot; manifest.json is written last.\n"
+    "\n"
+    "  -d, --dbname=CONNINFO     what to dump: URI, key=value string, or \"\" for PG* variables\n"
+    "  -f, --file=DIR            output directory: must not exist or be empty (created 0700)\n"
+    "  -j, --jobs=N              parallel workers (default 2)\n"
+    "  -t, --table=PATTERN       dump only matching tables (repeatable; pg_dump patterns)\n"
+    "  -T, --exclude-table=PATTERN  leave matching tables out (repeatable)\n"
+    "  -n, --schema=PATTERN      dump only matching schemas (repeatable)\n"
+    "  -N, --exclude-schema=PATTERN leave matching schemas out (repeatable)\n"
+    "      --compress=zstd[:LEVEL]|none  chunk compression (default zstd:1)\n"
+    "      --format=binary|text  COPY format (default binary; tables with types whose binary\n"
+    "                            form is not portable use text anyway, recorded per table)\n"
+    "      --chunk-size=SIZE     target chunk size, e.g. 64MB (kB, MB, GB; default 64MB)\n"
+    "      --progress            show a progress line even when stderr is not a terminal\n"
+    "      --no-progress         never show progress\n"
+    "      --json                print a JSON summary on stdout\n"
+    "  -h, --help                this help\n"
+    "\n"
+    "An include pattern (-t, -n) that matches nothing is an error.\n"
+    "Exit codes: 0 dump complete, 1 failed (no manifest written), 2 usage error,\n"
+    "130 interrupted (no manifest written).\n";
+
+static int parse_compress(const char *s, chunk_codec *codec, int *level)
+{
+    char name[16];
+    const char *colon = strchr(s, ':');
+    size_t n = colon ? (size_t)(colon - s) : strlen(s);
+    if (n >= sizeof name)
+        return -1;
+    memcpy(name, s, n);
+    name[n] = '\0';
+    if (chunk_codec_parse(name, codec) < 0)
+        return -1;
+    *level = *codec == CHUNK_CODEC_ZSTD ? 1 : 0;
+    if (colon) {
+        if (*codec != CHUNK_CODEC_ZSTD)
+            return -1;
+        char *end;
+        long v = strtol(colon + 1, &end, 10);
+        if (*end || end == colon + 1 || v < -7 || v > 19 || v == 0)
+            return -1;
+        *level = (int)v;
+    }
+    return 0;
+}
+
+int cmd_dump(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"dbname", required_argument, NULL, 'd'},   {"file", required_argument, NULL, 'f'},
+        {"jobs", required_argument, NULL, 'j'},     {"table", required_argument, NULL, 't'},
+        {"exclude-table", required_argument, NULL, 'T'}, {"schema", required_argument, NULL, 'n'},
+        {"exclude-schema", required_argument, NULL, 'N'}, {"compress", required_argument, NULL, 1},
+        {"format", required_argument, NULL, 2},     {"chunk-size", required_argument, NULL, 3},
+        {"progress", no_argument, NULL, 4},         {"no-progress", no_argument, NULL, 5},
+        {"json", no_argument, NULL, 6},             {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    dump_options o;
+    memset(&o, 0, sizeof o);
+    o.jobs = 2;
+    o.codec = CHUNK_CODEC_ZSTD;
+    o.level = 1;
+    o.chunk_size = DUMP_DEFAULT_CHUNK_SIZE;
+    int progress = isatty(2), json = 0, have_d = 0, rc;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":d:f:j:t:T:n:N:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': o.conninfo = optarg; have_d = 1; break;
+        case 'f': o.dir = optarg; break;
+        case 'j':
+            if (cli_parse_jobs(optarg, &o.jobs) < 0)
+                return cli_usage_error("dump", "invalid --jobs value \"%s\": expected 1 to 256", optarg);
+            break;
+        case 't': cli_push(&o.filter.include_tables, &o.filter.n_include_tables, optarg); break;
+        case 'T': cli_push(&o.filter.exclude_tables, &o.filter.n_exclude_tables, optarg); break;
+        case 'n': cli_push(&o.filter.include_schemas, &o.filter.n_include_schemas, optarg); break;
+        case 'N': cli_push(&o.filter.exclude_schemas, &o.filter.n_exclude_schemas, optarg); break;
+        case 1:
+            if (parse_compress(optarg, &o.codec, &o.level) < 0)
+                return cli_usage_error("dump", "invalid --compress value \"%s\": expected zstd, zstd:LEVEL (1-19, -7..-1) or none", optarg);
+            break;
+        case 2:
+            if (strcmp(optarg, "binary") == 0)
+                o.text_format = 0;
+            else if (strcmp(optarg, "text") == 0)
+                o.text_format = 1;
+            else
+                return cli_usage_error("dump", "invalid --format value \"%s\": expected binary or text", optarg);
+            break;
+        case 3:
+            if (pf_parse_size(optarg, &o.chunk_size) < 0 || o.chunk_size < 8192)
+                return cli_usage_error("dump", "invalid --chunk-size value \"%s\": expected a size such as 64MB (at least 8kB)", optarg);
+            break;
+        case 4: progress = 1; break;
+        case 5: progress = 0; break;
+        case 6: json = 1; break;
+        case 'h': fputs(dump_help, stdout); return 0;
+        case ':': return cli_usage_error("dump", "option %s needs a value", argv[optind - 1]);
+        default: return cli_usage_error("dump", "unknown option %s", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("dump", "unexpected argument \"%s\"", argv[optind]);
+    if (!o.dir)
+        return cli_usage_error("dump", "%s", "missing -f DIR");
+    if (!have_d)
+        o.conninfo = ""; /* libpq's PG* environment, as pg_dump without -d */
+    char err[PF_ERRLEN];
+    if (io_mode_from_env(&o.io, err, sizeof err) < 0) {
+        fprintf(stderr, "pgferry dump: %s\n", err);
+        return EXIT_USAGE;
+    }
+    o.progress = progress;
+    o.interrupted = &cli_interrupted;
+    cli_install_signals();
+    dump_summary s;
+    rc = dump_run(&o, &s, err, sizeof err);
+    free(o.filter.include_tables);
+    free(o.filter.exclude_tables);
+    free(o.filter.include_schemas);
+    free(o.filter.exclude_schemas);
+    if (rc < 0) {
+        fprintf(stderr, "pgferry dump: %s\n", err);
+        if (json) {
+            json_t *j = json_pack("{s:b, s:s}", "ok", 0, "error", err);
+            json_dumpf(j, stdout, JSON_INDENT(2));
+            fputc('\n', stdout);
+            json_decref(j);
+        }
+        return cli_interrupted ? EXIT_INTERRUPTED : 1;
+    }
+    if (json) {
+        json_t *j = json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:s}",
+                              "ok", 1, "dir", o.dir, "snapshot", s.snapshot_id, "snapshot_lsn", s.snapshot_lsn,
+                              "tables", (json_int_t)s.tables, "chunks", (json_int_t)s.chunks,
+                              "rows", (json_int_t)s.rows, "raw_bytes", (json_int_t)s.raw_bytes,
+                              "stored_bytes", (json_int_t)s.stored_bytes, "sequences", (json_int_t)s.sequences,
+                              "large_objects", (json_int_t)s.large_objects,
+                              "reconnects", (json_int_t)s.reconnects, "seconds", s.seconds,
+                              "writer", s.used_uring ? "io_uring" : "plain");
+        json_dumpf(j, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        json_decref(j);
+    } else if (progress) {
+        char a[32], b[32];
+        fprintf(stderr, "dump: %llu tables, %llu chunks, %llu rows, %s raw -> %s stored in %.1f s (%s)\n",
+                (unsigned long long)s.tables, (unsigned long long)s.chunks, (unsigned long long)s.rows,
+                pf_fmt_bytes(s.raw_bytes, a, sizeof a), pf_fmt_bytes(s.stored_bytes, b, sizeof b),
+                s.seconds, o.dir);
+    }
+    return 0;
+}
+
