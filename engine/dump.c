@@ -2,6 +2,7 @@
 
 #include "codec/copyrows.h"
 #include "common/pf_util.h"
+#include "engine/dumpdir.h"
 #include "engine/manifest.h"
 #include "engine/pgconn.h"
 #include "engine/pgtools.h"
@@ -18,14 +19,13 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #ifndef PGFERRY_VERSION
 #define PGFERRY_VERSION "0"
 #endif
 
-#define SCHEMA_FILE "schema.dump"
-#define DATA_DIR "data"
+#define SCHEMA_FILE DUMPDIR_SCHEMA_FILE
+#define DATA_DIR DUMPDIR_DATA
 #define STAGE_SIZE (256u << 10)
 #define MAX_RECONNECTS 3
 
@@ -403,30 +403,6 @@ static void cleanup_dir(const char *dir, int created)
     }
     if (created)
         rmdir(dir);
-}
-
-static int hash_file(const char *path, chunk_hash *h, uint64_t *size, char *err, size_t errlen)
-{
-    io_reader *r = io_reader_open(path, err, errlen);
-    if (!r)
-        return -1;
-    XXH3_state_t *s = XXH3_createState();
-    XXH3_128bits_reset(s);
-    uint8_t *buf = malloc(1 << 20);
-    size_t got;
-    *size = 0;
-    int rc = 0;
-    while ((rc = io_reader_read(r, buf, 1 << 20, &got, err, errlen)) == 0 && got > 0) {
-        XXH3_128bits_update(s, buf, got);
-        *size += got;
-    }
-    XXH128_canonical_t canon;
-    XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(s));
-    memcpy(h->b, canon.digest, 16);
-    XXH3_freeState(s);
-    free(buf);
-    io_reader_close(r);
-    return rc;
 }
 
 static int fsync_and_rename(const char *from, const char *to, const char *dir, char *err, size_t errlen)
@@ -829,7 +805,7 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
     snprintf(tmp, sizeof tmp, "%s/" SCHEMA_FILE ".tmp", o->dir);
     snprintf(path, sizeof path, "%s/" SCHEMA_FILE, o->dir);
     if (fsync_and_rename(tmp, path, o->dir, err, errlen) < 0 ||
-        hash_file(path, &m.schema_hash, &m.schema_bytes, err, errlen) < 0)
+        dumpdir_hash_file(path, &m.schema_hash, &m.schema_bytes, err, errlen) < 0)
         goto out;
     unlink(logf);
     snprintf(path, sizeof path, "%s/" DATA_DIR, o->dir);

@@ -273,7 +273,7 @@ int manifest_parse(const char *text, size_t len, manifest *m, char *err, size_t 
     while (line > text && line[-1] == ' ')
         line--;
     const char *hex = key + strlen(CHECKSUM_KEY);
-    if ((size_t)(text + len - hex) < 64 + 5 || memcmp(hex + 64, "\"\n}\n", 4) != 0 ||
+    if ((size_t)(text + len - hex) < 64 + 4 || memcmp(hex + 64, "\"\n}\n", 4) != 0 ||
         (size_t)(hex + 64 + 4 - text) != len)
         return pf_err(err, errlen, "manifest is truncated or damaged: bad checksum line");
     char want[65], got[65];
@@ -282,6 +282,8 @@ int manifest_parse(const char *text, size_t len, manifest *m, char *err, size_t 
     sha256_hex(text, (size_t)(line - text), got);
     if (strcmp(want, got) != 0)
         return pf_err(err, errlen, "manifest checksum mismatch: the manifest was edited or damaged");
+
+    memcpy(m->checksum, want, sizeof m->checksum);
 
     json_error_t jerr;
     json_t *o = json_loadb(text, len, 0, &jerr);

@@ -46,6 +46,7 @@ typedef struct {
 } manifest_sequence;
 
 typedef struct {
+    char checksum[65];          /* the manifest's own SHA-256 (set when read) */
     int format_version;
     char *tool_version;
     char *server_version;       /* e.g. "15.8" */

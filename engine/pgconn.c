@@ -98,7 +98,7 @@ int pgconn_exec(PGconn *c, const char *sql, const char *what, char *err, size_t 
 {
     PGresult *r = PQexec(c, sql);
     ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
         char line[PF_ERRLEN];
         if (r)
             pgconn_result_errline(r, line, sizeof line);

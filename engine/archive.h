@@ -1,0 +1,49 @@
+/* archive: reads a pg_dump custom-format archive (the dump's schema.dump) so restore can
+ * schedule its entries itself.
+ *
+ * The table of contents gives each entry's id, kind ("TABLE", "INDEX", "FK CONSTRAINT"),
+ * section, schema, name and dependencies. The SQL of the entries comes from pg_restore
+ * itself, rendered once as a script (`pg_restore -v -f -`) and split at its
+ * "-- TOC entry N" markers, so owners, ACLs and every object kind are produced exactly
+ * as pg_restore would, while pgferry decides when and on which connection each runs. */
+#ifndef PF_ARCHIVE_H
+#define PF_ARCHIVE_H
+
+#include <stddef.h>
+
+enum { ARCHIVE_SECTION_NONE = 1, ARCHIVE_SECTION_PRE_DATA, ARCHIVE_SECTION_DATA, ARCHIVE_SECTION_POST_DATA };
+
+typedef struct {
+    int id;
+    char *desc;       /* "TABLE", "INDEX", "CONSTRAINT", "COMMENT", "ACL", ... */
+    int section;
+    char *namespace;  /* NULL for objects outside schemas */
+    char *tag;        /* object name (for constraints "table conname") */
+    char *owner;
+    char *drop;       /* the entry's DROP statement, for --clean */
+    int *deps;
+    size_t ndeps;
+    char *sql;        /* filled by archive_render(): what pg_restore would run, with the
+                         tablespace / access method settings it needs in front */
+} archive_entry;
+
+typedef struct {
+    archive_entry *entries;
+    size_t n;
+    char *header_sql; /* pg_restore's session settings (psql meta-commands removed) */
+} archive;
+
+/* Reads the TOC of a custom-format archive. Errors name the file. */
+int archive_read_toc(const char *path, archive *a, char *err, size_t errlen);
+
+/* Runs `pg_restore -v -f - -L <list of wanted ids>` and attaches each entry's SQL.
+ * wanted[i] != 0 selects a->entries[i]. no_owner / no_acl as pg_restore's options. */
+int archive_render(archive *a, const char *path, const char *pg_restore, const unsigned char *wanted,
+                   int no_owner, int no_acl, const char *tmpdir, char *err, size_t errlen);
+
+/* Index of the entry with that dump id, or -1. */
+long archive_find(const archive *a, int id);
+
+void archive_free(archive *a);
+
+#endif

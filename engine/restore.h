@@ -1,0 +1,53 @@
+/* restore: loads a dump into a database, in parallel, verifying every chunk before its
+ * COPY commits.
+ *
+ *   checks:     manifest valid; schema archive hash; chunk files all there, sizes right,
+ *               none extra; target empty (or --clean, or --resume)
+ *   pre-data:   the archive's pre-data entries in one transaction
+ *   data+post:  N workers share one queue: chunk loads (largest first; several workers
+ *               on one table at once) and post-data entries (indexes, constraints,
+ *               triggers...), each entry released as soon as the tables it needs have
+ *               all their rows and the entries it depends on are done
+ *   then:       sequences, large objects, ACLs, materialized view refresh, ANALYZE
+ *
+ * Every unit of work commits together with a row naming it in _pgferry.journal on the
+ * target, so --resume after a crash, kill -9 or lost connection skips exactly what
+ * committed. The journal schema is dropped when the restore completes. */
+#ifndef PF_RESTORE_H
+#define PF_RESTORE_H
+
+#include "io/pf_io.h"
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    const char *from, *to; /* "schema.table" (either may be quoted), to may omit schema */
+} restore_rename;
+
+typedef struct {
+    const char *dir;
+    const char *conninfo;
+    int jobs;
+    int create, clean, resume;
+    int schema_only, data_only;
+    int no_owner, no_acl;
+    const char **tables;  size_t ntables;   /* -t patterns */
+    const char **schemas; size_t nschemas;  /* -n patterns */
+    restore_rename *renames; size_t nrenames;
+    const char *into_schema;
+    int progress;
+    io_mode io;
+    volatile sig_atomic_t *interrupted;
+} restore_options;
+
+typedef struct {
+    uint64_t tables, chunks, chunks_skipped, rows, raw_bytes, entries;
+    double seconds, t_checks, t_pre, t_data_post, t_finish;
+    char database[256];
+} restore_summary;
+
+int restore_run(const restore_options *o, restore_summary *s, char *err, size_t errlen);
+
+#endif
