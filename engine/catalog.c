@@ -183,6 +183,53 @@ static int expand_patterns(PGconn *c, const char **pats, size_t n, int is_table,
     return 0;
 }
 
+/* Oids of an exact list of tables, as an oid[] literal ("{}" when none exist). */
+static int expand_exact(PGconn *c, const catalog_filter *f, char **out, char *err, size_t errlen)
+{
+    sbuf s = {0}, n = {0};
+    sb_putc(&s, '{');
+    sb_putc(&n, '{');
+    for (size_t i = 0; i < f->n_exact; i++) {
+        /* array literal elements, double-quoted with \ and " escaped */
+        const char *parts[2] = {f->exact_schemas[i], f->exact_names[i]};
+        sbuf *dst[2] = {&s, &n};
+        for (int k = 0; k < 2; k++) {
+            if (i)
+                sb_putc(dst[k], ',');
+            sb_putc(dst[k], '"');
+            for (const char *p = parts[k]; *p; p++) {
+                if (*p == '"' || *p == '\\')
+                    sb_putc(dst[k], '\\');
+                sb_putc(dst[k], *p);
+            }
+            sb_putc(dst[k], '"');
+        }
+    }
+    sb_putc(&s, '}');
+    sb_putc(&n, '}');
+    *out = NULL;
+    if (s.oom || n.oom) {
+        free(s.s);
+        free(n.s);
+        return pf_err(err, errlen, "out of memory");
+    }
+    const char *params[2] = {s.s, n.s};
+    PGresult *r = pgconn_query(c,
+        "SELECT coalesce(pg_catalog.array_agg(c.oid)::text, '{}') FROM pg_catalog.pg_class c"
+        " JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace"
+        " JOIN ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[])) AS x(s, r)"
+        "   ON ns.nspname = x.s AND c.relname = x.r"
+        " WHERE c.relkind IN ('r', 'p')",
+        2, params, "look up tables", err, errlen);
+    free(s.s);
+    free(n.s);
+    if (!r)
+        return -1;
+    *out = strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return 0;
+}
+
 /* ---- catalog --------------------------------------------------------------------------- */
 
 static char *dupv(PGresult *r, int row, int col)
@@ -350,6 +397,8 @@ int catalog_load(PGconn *c, const catalog_filter *f, catalog *cat, char *err, si
     if (pgconn_exec(c, "SELECT pg_catalog.set_config('search_path', '', false)",
                     "set search_path", err, errlen) < 0)
         goto out;
+    if (f->n_exact > 0 && expand_exact(c, f, &inc_t, err, errlen) < 0)
+        goto out;
 
     const char *params[5] = {inc_t, exc_t, inc_n, exc_n, NULL};
     r = pgconn_query(c, tables_sql, 4, params, "read tables", err, errlen);
@@ -439,7 +488,8 @@ int catalog_load(PGconn *c, const catalog_filter *f, catalog *cat, char *err, si
     }
 
     /* pg_dump includes large objects when no -t or -n narrows the dump. */
-    cat->with_large_objects = f->n_include_tables == 0 && f->n_include_schemas == 0;
+    cat->with_large_objects = f->n_exact > 0 ? f->exact_large_objects
+                                             : f->n_include_tables == 0 && f->n_include_schemas == 0;
     if (cat->with_large_objects) {
         r = pgconn_query(c, "SELECT count(*) FROM pg_catalog.pg_largeobject_metadata", 0, NULL,
                          "count large objects", err, errlen);

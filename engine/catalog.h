@@ -16,6 +16,10 @@ typedef struct {
     const char **exclude_tables;  size_t n_exclude_tables;   /* -T */
     const char **include_schemas; size_t n_include_schemas;  /* -n */
     const char **exclude_schemas; size_t n_exclude_schemas;  /* -N */
+    /* Exactly these tables (schema[i], name[i]), no patterns: verify --db reads what a
+     * manifest lists. Tables that do not exist are simply absent from the result. */
+    const char **exact_schemas, **exact_names; size_t n_exact;
+    int exact_large_objects;  /* with an exact list: include large objects */
 } catalog_filter;
 
 typedef struct {

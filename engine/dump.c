@@ -178,16 +178,20 @@ static int run_chunk(dworker *w, wstate *ws, djob *j, char *err, size_t errlen)
     if (n < 0)
         return pf_err(err, errlen, "out of memory");
 
-    io_writer *wr = io_writer_open(path, 0600, ctx->o->io, err, errlen);
-    if (!wr) {
-        free(sql);
-        return -1;
+    /* hash-only (verify --db): no file; the encoder (codec none) still hashes */
+    io_writer *wr = NULL;
+    if (!ctx->o->hash_only) {
+        wr = io_writer_open(path, 0600, ctx->o->io, err, errlen);
+        if (!wr) {
+            free(sql);
+            return -1;
+        }
+        if (io_writer_uses_uring(wr))
+            atomic_store(&ctx->uring_used, 1);
     }
-    if (io_writer_uses_uring(wr))
-        atomic_store(&ctx->uring_used, 1);
     copyrows *cr = ws->rows[t->binary];
     copyrows_reset(cr);
-    chunk_encoder_reset(ws->enc, sink_to_writer, wr);
+    chunk_encoder_reset(ws->enc, wr ? sink_to_writer : NULL, wr);
     ws->staged = 0;
 
     PGresult *r = PQexec(w->conn, sql);
@@ -198,7 +202,8 @@ static int run_chunk(dworker *w, wstate *ws, djob *j, char *err, size_t errlen)
         if (!r)
             pf_err(err, errlen, "table %s: %s", t->label, pgconn_errline(w->conn, line, sizeof line));
         PQclear(r);
-        io_writer_abort(wr);
+        if (wr)
+            io_writer_abort(wr);
         return -1;
     }
     PQclear(r);
@@ -260,7 +265,8 @@ static int run_chunk(dworker *w, wstate *ws, djob *j, char *err, size_t errlen)
                 PQfreemem(b);
         }
         drain(w->conn);
-        io_writer_abort(wr);
+        if (wr)
+            io_writer_abort(wr);
         return -1;
     }
     drain(w->conn);
@@ -268,10 +274,11 @@ static int run_chunk(dworker *w, wstate *ws, djob *j, char *err, size_t errlen)
     chunk_stats st;
     if ((ws->staged && chunk_encoder_write(ws->enc, ws->stage, ws->staged, err, errlen) < 0) ||
         chunk_encoder_finish(ws->enc, &st, err, errlen) < 0 || copyrows_finish(cr, err, errlen) < 0) {
-        io_writer_abort(wr);
+        if (wr)
+            io_writer_abort(wr);
         return -1;
     }
-    if (io_writer_commit(wr, err, errlen) < 0)
+    if (wr && io_writer_commit(wr, err, errlen) < 0)
         return -1;
 
     manifest_chunk *mc = &j->res;
@@ -560,7 +567,7 @@ static int start_schema_dump(const dump_options *o, PGconn *coord, const catalog
     }
     argv[a] = NULL;
     char logf[4096 + 32];
-    snprintf(logf, sizeof logf, "%s/.pg_dump.log", o->dir);
+    snprintf(logf, sizeof logf, "%s/.pg_dump.log", o->dir ? o->dir : ".");
     int rc = pgtools_spawn(argv, logf, password, pid, err, errlen);
     for (size_t i = 0; i < no; i++)
         free(owned[i]);
@@ -590,8 +597,8 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
     double start = pf_now();
     char started_at[32];
     utc_now(started_at, sizeof started_at);
-    int dir_existed;
-    if (check_dir(o->dir, &dir_existed, err, errlen) < 0)
+    int dir_existed = 0;
+    if (!o->hash_only && check_dir(o->dir, &dir_existed, err, errlen) < 0)
         return -1;
 
     dump_ctx ctx;
@@ -606,7 +613,7 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
     pid_t schema_pid = -1;
     char path[4096], tmp[4096];
     char logf[4096 + 32];
-    snprintf(logf, sizeof logf, "%s/.pg_dump.log", o->dir);
+    snprintf(logf, sizeof logf, "%s/.pg_dump.log", o->dir ? o->dir : ".");
 
     PGconn *coord = pgconn_open(o->conninfo, err, errlen);
     if (!coord)
@@ -707,24 +714,26 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
     }
 
     /* Only now, with the catalog read and the tables locked, create the directory. */
-    if (!dir_existed) {
-        if (mkdir(o->dir, 0700) != 0) {
-            pf_err(err, errlen, "create %s: %s", o->dir, strerror(errno));
+    if (!o->hash_only) {
+        if (!dir_existed) {
+            if (mkdir(o->dir, 0700) != 0) {
+                pf_err(err, errlen, "create %s: %s", o->dir, strerror(errno));
+                goto out;
+            }
+            created = 1;
+        } else if (chmod(o->dir, 0700) != 0) {
+            pf_err(err, errlen, "chmod %s: %s", o->dir, strerror(errno));
             goto out;
         }
-        created = 1;
-    } else if (chmod(o->dir, 0700) != 0) {
-        pf_err(err, errlen, "chmod %s: %s", o->dir, strerror(errno));
-        goto out;
-    }
-    snprintf(path, sizeof path, "%s/" DATA_DIR, o->dir);
-    if (mkdir(path, 0700) != 0) {
-        pf_err(err, errlen, "create %s: %s", path, strerror(errno));
-        goto out;
-    }
+        snprintf(path, sizeof path, "%s/" DATA_DIR, o->dir);
+        if (mkdir(path, 0700) != 0) {
+            pf_err(err, errlen, "create %s: %s", path, strerror(errno));
+            goto out;
+        }
 
-    if (start_schema_dump(o, coord, &cat, ctx.snapshot, &schema_pid, err, errlen) < 0)
-        goto out;
+        if (start_schema_dump(o, coord, &cat, ctx.snapshot, &schema_pid, err, errlen) < 0)
+            goto out;
+    }
 
     int jobs = o->jobs > 0 ? o->jobs : 1;
     if ((size_t)jobs > nchunks && nchunks > 0)
@@ -742,7 +751,7 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
     }
 
     /* Main loop: progress, interrupts, the coordinator's health and pg_dump's exit. */
-    int schema_done = 0;
+    int schema_done = o->hash_only;
     double last_draw = 0, last_ping = pf_now();
     for (;;) {
         if (o->interrupted && *o->interrupted && !atomic_load(&ctx.stop))
@@ -794,27 +803,39 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
     if (ctx.failed) {
         if (o->progress && ctx.failed)
             fputc('\n', stderr);
+        char e2[PF_ERRLEN];
         if (o->interrupted && *o->interrupted)
             pf_err(err, errlen, "interrupted: dump stopped, no manifest written");
+        else if (strncmp(ctx.first_err, "coordinator", 11) != 0 &&
+                 pgconn_exec(coord, "SELECT 1", "coordinator", e2, sizeof e2) < 0)
+            /* A lost coordinator takes the snapshot along, so pg_dump or a rejoining
+             * worker may fail first ("invalid snapshot identifier"): name the cause. */
+            pf_err(err, errlen, "coordinator connection lost, snapshot %s is gone: %s", ctx.snapshot, e2);
         else
             pf_err(err, errlen, "%s", ctx.first_err);
         goto out;
     }
 
-    /* Schema archive: fsync, rename, hash. */
-    snprintf(tmp, sizeof tmp, "%s/" SCHEMA_FILE ".tmp", o->dir);
-    snprintf(path, sizeof path, "%s/" SCHEMA_FILE, o->dir);
-    if (fsync_and_rename(tmp, path, o->dir, err, errlen) < 0 ||
-        dumpdir_hash_file(path, &m.schema_hash, &m.schema_bytes, err, errlen) < 0)
-        goto out;
-    unlink(logf);
-    snprintf(path, sizeof path, "%s/" DATA_DIR, o->dir);
-    if (io_fsync_dir(path, err, errlen) < 0)
-        goto out;
+    if (!o->hash_only) {
+        /* Schema archive: fsync, rename, hash. */
+        snprintf(tmp, sizeof tmp, "%s/" SCHEMA_FILE ".tmp", o->dir);
+        snprintf(path, sizeof path, "%s/" SCHEMA_FILE, o->dir);
+        if (fsync_and_rename(tmp, path, o->dir, err, errlen) < 0 ||
+            dumpdir_hash_file(path, &m.schema_hash, &m.schema_bytes, err, errlen) < 0)
+            goto out;
+        unlink(logf);
+        snprintf(path, sizeof path, "%s/" DATA_DIR, o->dir);
+        if (io_fsync_dir(path, err, errlen) < 0)
+            goto out;
+    }
 
     /* Release the snapshot only after every chunk is in. */
-    if (pgconn_exec(coord, "COMMIT", "end snapshot", err, errlen) < 0)
+    char e3[PF_ERRLEN];
+    if (pgconn_exec(coord, "COMMIT", "end snapshot", e3, sizeof e3) < 0) {
+        /* the coordinator died after the last chunk, before the next health check */
+        pf_err(err, errlen, "coordinator connection lost, snapshot %s is gone: %s", ctx.snapshot, e3);
         goto out;
+    }
 
     /* Assemble the manifest: chunks per table in page order. */
     for (size_t i = 0; i < ctx.njobs; i++)
@@ -865,7 +886,7 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
         m.seqs[i].last_value = cat.seqs[i].last_value;
         m.seqs[i].is_called = cat.seqs[i].is_called;
     }
-    if (manifest_write(&m, o->dir, err, errlen) < 0)
+    if (!o->hash_only && manifest_write(&m, o->dir, err, errlen) < 0)
         goto out;
 
     s->tables = cat.ntables;
@@ -888,6 +909,10 @@ out:
         cleanup_dir(o->dir, created);
     if (coord)
         PQfinish(coord);
+    if (rc == 0 && o->out_manifest) {
+        *o->out_manifest = m; /* the caller owns it now */
+        memset(&m, 0, sizeof m);
+    }
     manifest_free(&m);
     for (size_t t = 0; t < ctx.ntables; t++) {
         free(ctx.tables[t].select_sql);

@@ -28,6 +28,11 @@ typedef struct {
     int progress;             /* draw a progress line on stderr */
     io_mode io;
     volatile sig_atomic_t *interrupted; /* set by the caller's SIGINT/SIGTERM handler */
+    /* Read and hash every row as a dump would, but write nothing (no directory, no
+     * pg_dump): how `verify --db` proves a live database equals a dump. */
+    int hash_only;
+    /* When set, receives the manifest model (rows, content hashes) on success. */
+    struct manifest_s *out_manifest;
 } dump_options;
 
 typedef struct {

@@ -45,7 +45,7 @@ typedef struct {
     int is_called;
 } manifest_sequence;
 
-typedef struct {
+typedef struct manifest_s {
     char checksum[65];          /* the manifest's own SHA-256 (set when read) */
     int format_version;
     char *tool_version;

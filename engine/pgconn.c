@@ -128,47 +128,53 @@ PGresult *pgconn_query(PGconn *c, const char *sql, int nparams, const char *cons
     return r;
 }
 
-int pgconn_split_password(const char *conninfo, char **without_pw, char **password,
-                          char *err, size_t errlen)
+/* Rebuilds conninfo as key='value' pairs, leaving the password out (returned apart in
+ * *password when not NULL) and replacing dbname when dbname is not NULL. */
+static char *rebuild_conninfo(const char *conninfo, const char *dbname, char **password, char *err,
+                              size_t errlen)
 {
-    *without_pw = NULL;
-    *password = NULL;
     char *perr = NULL;
     PQconninfoOption *opts = PQconninfoParse(conninfo ? conninfo : "", &perr);
     if (!opts) {
         char line[PF_ERRLEN];
         clean_errline(perr, line, sizeof line);
         PQfreemem(perr);
-        return pf_err(err, errlen, "connection string: %s", line);
+        pf_err(err, errlen, "connection string: %s", line);
+        return NULL;
     }
     size_t cap = 256, len = 0;
     char *out = malloc(cap);
     if (!out) {
         PQconninfoFree(opts);
-        return pf_err(err, errlen, "out of memory");
+        pf_err(err, errlen, "out of memory");
+        return NULL;
     }
     out[0] = '\0';
     for (PQconninfoOption *o = opts; o->keyword; o++) {
-        if (!o->val)
+        const char *val = o->val;
+        if (dbname && strcmp(o->keyword, "dbname") == 0)
+            val = dbname;
+        if (!val)
             continue;
-        if (strcmp(o->keyword, "password") == 0) {
-            *password = strdup(o->val);
+        if (password && strcmp(o->keyword, "password") == 0) {
+            *password = strdup(val);
             continue;
         }
         /* key='value' with ' and \ escaped, as libpq's conninfo grammar wants */
-        size_t need = strlen(o->keyword) + 2 * strlen(o->val) + 8;
+        size_t need = strlen(o->keyword) + 2 * strlen(val) + 8;
         if (len + need >= cap) {
             cap = (len + need) * 2;
             char *n = realloc(out, cap);
             if (!n) {
                 free(out);
                 PQconninfoFree(opts);
-                return pf_err(err, errlen, "out of memory");
+                pf_err(err, errlen, "out of memory");
+                return NULL;
             }
             out = n;
         }
         len += (size_t)sprintf(out + len, "%s%s='", len ? " " : "", o->keyword);
-        for (const char *p = o->val; *p; p++) {
+        for (const char *p = val; *p; p++) {
             if (*p == '\'' || *p == '\\')
                 out[len++] = '\\';
             out[len++] = *p;
@@ -176,9 +182,28 @@ int pgconn_split_password(const char *conninfo, char **without_pw, char **passwo
         out[len++] = '\'';
         out[len] = '\0';
     }
+    if (dbname && !strstr(out, "dbname=")) {
+        /* dbname was not among the parsed options (it always is in libpq, but be sure) */
+        free(out);
+        PQconninfoFree(opts);
+        pf_err(err, errlen, "connection string: no dbname option");
+        return NULL;
+    }
     PQconninfoFree(opts);
-    *without_pw = out;
-    return 0;
+    return out;
+}
+
+int pgconn_split_password(const char *conninfo, char **without_pw, char **password,
+                          char *err, size_t errlen)
+{
+    *password = NULL;
+    *without_pw = rebuild_conninfo(conninfo, NULL, password, err, errlen);
+    return *without_pw ? 0 : -1;
+}
+
+char *pgconn_with_dbname(const char *conninfo, const char *dbname, char *err, size_t errlen)
+{
+    return rebuild_conninfo(conninfo, dbname, NULL, err, errlen);
 }
 
 char *pgconn_quote_ident(PGconn *c, const char *ident)

@@ -33,6 +33,10 @@ void pgconn_describe(PGconn *c, char *out, size_t outlen);
 int pgconn_split_password(const char *conninfo, char **without_pw, char **password,
                           char *err, size_t errlen);
 
+/* A copy of conninfo (any form libpq takes) as key='value' pairs with dbname replaced:
+ * for connecting to another database of the same server. malloc'd, NULL on error. */
+char *pgconn_with_dbname(const char *conninfo, const char *dbname, char *err, size_t errlen);
+
 /* Quotes an identifier with libpq (PQescapeIdentifier). Result malloc'd (free()), NULL
  * on failure. */
 char *pgconn_quote_ident(PGconn *c, const char *ident);

@@ -96,6 +96,7 @@ struct restore_ctx {
     uint64_t total_raw;
     rworker *workers;
     int nworkers;
+    double data_end;             /* when the last chunk committed (under mu) */
 };
 
 static void fail(restore_ctx *ctx, const char *msg)
@@ -623,7 +624,8 @@ static void *worker_main(void *arg)
                 break;
             }
             ch->done = 1;
-            atomic_fetch_add(&ctx->chunks_done, 1);
+            if (atomic_fetch_add(&ctx->chunks_done, 1) + 1 == ctx->nchunks)
+                ctx->data_end = pf_now();
             if (--t->chunks_left == 0)
                 table_data_done(ctx, ch->table);
         }
@@ -889,6 +891,27 @@ static int add_rep(rep **reps, size_t *n, size_t *cap, char *from, char *to)
     return 0;
 }
 
+/* Quotes like pg_dump does (only where needed), which is how names appear in the SQL
+ * pg_restore renders: the server's quote_ident() follows the same rules. */
+static char *dump_quote(PGconn *c, const char *ident)
+{
+    const char *p[1] = {ident};
+    PGresult *r = PQexecParams(c, "SELECT pg_catalog.quote_ident($1)", 1, NULL, p, NULL, NULL, 0);
+    char *out = PQresultStatus(r) == PGRES_TUPLES_OK ? strdup(PQgetvalue(r, 0, 0)) : NULL;
+    PQclear(r);
+    return out;
+}
+
+static char *dump_qualified(PGconn *c, const char *schema, const char *name)
+{
+    char *a = dump_quote(c, schema), *b = dump_quote(c, name), *out = NULL;
+    if (a && b && asprintf(&out, "%s.%s", a, b) < 0)
+        out = NULL;
+    free(a);
+    free(b);
+    return out;
+}
+
 /* Builds the replacements for one renamed table and applies them to the entries that
  * belong to it: its own, and comments or ACLs on those. */
 static int apply_rename(restore_ctx *ctx, PGconn *c, size_t ti, char *err, size_t errlen)
@@ -921,8 +944,8 @@ static int apply_rename(restore_ctx *ctx, PGconn *c, size_t ti, char *err, size_
             }
         }
     }
-    add_rep(&reps, &n, &cap, pgconn_qualified(c, t->mt->schema, t->mt->name),
-            pgconn_qualified(c, t->dst_schema, t->dst_name));
+    add_rep(&reps, &n, &cap, dump_qualified(c, t->mt->schema, t->mt->name),
+            dump_qualified(c, t->dst_schema, t->dst_name));
     for (size_t i = 0; i < ctx->a.n; i++) {
         archive_entry *e = &ctx->a.entries[i];
         if (!mine[i] || ctx->entry_table[i] == (long)ti)
@@ -938,10 +961,10 @@ static int apply_rename(restore_ctx *ctx, PGconn *c, size_t ti, char *err, size_
             continue;
         char *nn = owned_new_name(obj, t->mt->name, t->dst_name);
         if (entry_is(e, "SEQUENCE")) /* identity sequence: a new one, never the live one */
-            add_rep(&reps, &n, &cap, pgconn_qualified(c, e->namespace, obj),
-                    pgconn_qualified(c, t->dst_schema, nn));
+            add_rep(&reps, &n, &cap, dump_qualified(c, e->namespace, obj),
+                    dump_qualified(c, t->dst_schema, nn));
         else if (same_schema) /* index names are unique per schema */
-            add_rep(&reps, &n, &cap, pgconn_quote_ident(c, obj), pgconn_quote_ident(c, nn));
+            add_rep(&reps, &n, &cap, dump_quote(c, obj), dump_quote(c, nn));
         free(nn);
     }
     for (size_t i = 0; i < ctx->a.n; i++) {
@@ -1339,7 +1362,7 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
     pthread_mutex_init(&ctx.mu, NULL);
     pthread_cond_init(&ctx.cv, NULL);
     PGconn *c = NULL;
-    int rc = -1, filtered = 0;
+    int rc = -1, filtered = 0, created_journal = 0;
     char **schema_sel = NULL;
     size_t nschema_sel = 0;
     char tmp[PF_ERRLEN];
@@ -1444,6 +1467,7 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
                            " at timestamptz NOT NULL DEFAULT now())",
                         "create journal", err, errlen) < 0)
             goto out;
+        created_journal = 1;
     }
 
     /* 4. pre-data */
@@ -1625,7 +1649,12 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
             pf_err(err, errlen, "%s (what committed is kept: fix the cause and run again with --resume)", ctx.first_err);
         goto out;
     }
-    s->t_data_post = pf_now() - t0;
+    {
+        /* data and post-data overlap; split at the last chunk's commit */
+        double end = pf_now(), dend = ctx.data_end > t0 ? ctx.data_end : t0;
+        s->t_data = dend - t0;
+        s->t_post = end - dend;
+    }
 
     /* 6. sequences, large objects, ACLs, materialized views, statistics */
     t0 = pf_now();
@@ -1692,6 +1721,13 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
     s->entries = ctx.njobs;
     rc = 0;
 out:
+    if (c && rc < 0 && created_journal) {
+        /* nothing committed yet: leave no journal that would ask for --resume */
+        PGresult *jr = PQexec(c, "SELECT count(*) FROM " JOURNAL_SCHEMA ".journal");
+        if (PQresultStatus(jr) == PGRES_TUPLES_OK && strcmp(PQgetvalue(jr, 0, 0), "0") == 0)
+            PQclear(PQexec(c, "DROP SCHEMA " JOURNAL_SCHEMA " CASCADE"));
+        PQclear(jr);
+    }
     if (c)
         PQfinish(c);
     for (size_t t = 0; t < ctx.ntables; t++) {

@@ -44,7 +44,12 @@ typedef struct {
 
 typedef struct {
     uint64_t tables, chunks, chunks_skipped, rows, raw_bytes, entries;
-    double seconds, t_checks, t_pre, t_data_post, t_finish;
+    double seconds;
+    double t_checks;  /* manifest, files, schema archive */
+    double t_pre;     /* pre-data: schemas, types, tables */
+    double t_data;    /* until the last chunk committed (index builds of finished tables overlap it) */
+    double t_post;    /* from then until the last index and constraint */
+    double t_finish;  /* sequences, large objects, ACLs, materialized views, ANALYZE */
     char database[256];
 } restore_summary;
 

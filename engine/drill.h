@@ -1,0 +1,44 @@
+/* drill: a timed restore drill, the evidence that a backup restores.
+ *
+ * Creates a scratch database with a unique name on the target server, restores the dump
+ * into it, proves it equal to the dump (verify_db), records each phase's wall time and
+ * throughput, and drops the scratch database (unless kept), also on failure. */
+#ifndef PF_DRILL_H
+#define PF_DRILL_H
+
+#include "engine/restore.h"
+#include "engine/verify_db.h"
+
+#include <signal.h>
+
+typedef struct {
+    const char *dir;
+    const char *target;       /* conninfo of a database on the target server (e.g. postgres) */
+    int jobs;
+    int keep;
+    int progress;
+    volatile sig_atomic_t *interrupted;
+} drill_options;
+
+typedef struct {
+    char scratch_db[128];
+    int ok;                   /* restored and identical */
+    int restored;
+    char error[512];          /* why not ok */
+    restore_summary restore;
+    verify_db_result verify;
+    double t_verify, t_total;
+    int dropped;              /* scratch database removed */
+    char started_at[32];
+    uint64_t dump_raw_bytes, dump_rows;
+} drill_report;
+
+/* Returns 0 when the drill ran to a verdict (see report->ok), -1 when it could not start. */
+int drill_run(const drill_options *o, drill_report *r, char *err, size_t errlen);
+/* The report as Markdown (malloc'd). */
+char *drill_markdown(const drill_options *o, const drill_report *r);
+/* The report as JSON text (malloc'd). */
+char *drill_json(const drill_options *o, const drill_report *r);
+void drill_report_free(drill_report *r);
+
+#endif
