@@ -123,6 +123,10 @@ static int64_t binary_item_len(copyrows *p, const uint8_t *s, size_t n, int *is_
         uint32_t ext = (uint32_t)s[15] << 24 | (uint32_t)s[16] << 16 | (uint32_t)s[17] << 8 | s[18];
         if (ext > (1u << 30))
             return pf_err(err, errlen, "COPY stream: bad binary header extension length");
+        /* the extension area must be complete too: consuming a header longer than n
+         * bytes would step past the end of the input */
+        if (n < 19 + (size_t)ext)
+            return 0;
         return 19 + (int64_t)ext;
     }
     if (n < 2)
