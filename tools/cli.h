@@ -23,5 +23,9 @@ int cli_push(const char ***arr, size_t *n, const char *v);
 
 int cmd_dump(int argc, char **argv);
 int cmd_cat(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+int cmd_drill(int argc, char **argv);
+int cmd_verify(int, char **);
+int cmd_list(int, char **);
 
 #endif

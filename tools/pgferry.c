@@ -34,10 +34,10 @@ static const char *const main_help =
     "\n"
     "Commands:\n"
     "  dump      parallel consistent dump of a database into a directory\n"
-    "  restore   parallel verified restore of a dump            (not built yet)\n"
-    "  verify    prove a dump is whole, optionally against a database (not built yet)\n"
-    "  list      show what a dump holds                           (not built yet)\n"
-    "  drill     timed restore drill into a scratch database      (not built yet)\n"
+    "  restore   parallel verified restore of a dump\n"
+    "  verify    prove a dump is whole (offline: every file, chunk, hash and row count)\n"
+    "  list      show what a dump holds\n"
+    "  drill     timed restore drill into a scratch database\n"
     "  prune     apply a retention policy to a backup repository  (not built yet)\n"
     "  status    alert on stale or failed backups                 (not built yet)\n"
     "  cat       decode one chunk file to standard output (COPY data)\n"
@@ -114,9 +114,17 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "dump") == 0)
         return cmd_dump(argc - 1, argv + 1);
+    if (strcmp(cmd, "drill") == 0)
+        return cmd_drill(argc - 1, argv + 1);
+    if (strcmp(cmd, "restore") == 0)
+        return cmd_restore(argc - 1, argv + 1);
     if (strcmp(cmd, "cat") == 0)
         return cmd_cat(argc - 1, argv + 1);
-    static const char *const unbuilt[] = {"restore", "verify", "list", "drill", "prune", "status"};
+    if (strcmp(cmd, "verify") == 0)
+        return cmd_verify(argc - 1, argv + 1);
+    if (strcmp(cmd, "list") == 0)
+        return cmd_list(argc - 1, argv + 1);
+    static const char *const unbuilt[] = {"prune", "status"};
     for (size_t i = 0; i < sizeof unbuilt / sizeof *unbuilt; i++)
         if (strcmp(cmd, unbuilt[i]) == 0)
             return cmd_unbuilt(cmd, argc - 1, argv + 1);

@@ -1,0 +1,707 @@
+#include "engine/verify.h"
+
+#include "codec/chunk.h"
+#include "codec/copyrows.h"
+#include "common/pf_util.h"
+#include "io/pf_io.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <xxhash.h>
+
+#define READ_SIZE (1u << 20)
+
+struct verify_session {
+    char *dir;
+    verify_report_fn report;
+    void *report_ctx;
+    pthread_mutex_t mu;   /* serialises reports and totals: workers report as they go */
+    int have_manifest;
+    manifest m;
+    verify_totals t;
+    char **bad_files;     /* files named by problems, for problem_files (deduplicated on read) */
+    size_t nbad, capbad;
+};
+
+/* ---- problems -------------------------------------------------------------------------- */
+
+__attribute__((format(printf, 5, 6)))
+static void report(verify_session *s, const char *file, const char *table, long chunk, const char *fmt, ...)
+{
+    char msg[PF_ERRLEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    verify_problem p = {file, table, chunk, msg};
+    pthread_mutex_lock(&s->mu);
+    s->t.problems++;
+    if (file) {
+        if (s->nbad == s->capbad) {
+            size_t cap = s->capbad ? 2 * s->capbad : 16;
+            char **b = realloc(s->bad_files, cap * sizeof *b);
+            if (b) {
+                s->bad_files = b;
+                s->capbad = cap;
+            }
+        }
+        /* Out of memory here only makes problem_files an undercount: the problem itself
+         * is still reported. */
+        if (s->nbad < s->capbad && (s->bad_files[s->nbad] = strdup(file)) != NULL)
+            s->nbad++;
+    }
+    if (s->report)
+        s->report(s->report_ctx, &p);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* ---- session --------------------------------------------------------------------------- */
+
+verify_session *verify_open(const char *dir, verify_report_fn fn, void *ctx, char *err, size_t errlen)
+{
+    verify_session *s = calloc(1, sizeof *s);
+    if (!s || !(s->dir = strdup(dir))) {
+        free(s);
+        pf_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->report = fn;
+    s->report_ctx = ctx;
+    pthread_mutex_init(&s->mu, NULL);
+    char merr[PF_ERRLEN];
+    if (manifest_read(dir, &s->m, merr, sizeof merr) < 0)
+        report(s, MANIFEST_FILE, NULL, -1, "%s", merr);
+    else
+        s->have_manifest = 1;
+    return s;
+}
+
+void verify_close(verify_session *s)
+{
+    if (!s)
+        return;
+    if (s->have_manifest)
+        manifest_free(&s->m);
+    for (size_t i = 0; i < s->nbad; i++)
+        free(s->bad_files[i]);
+    free(s->bad_files);
+    pthread_mutex_destroy(&s->mu);
+    free(s->dir);
+    free(s);
+}
+
+const manifest *verify_session_manifest(const verify_session *s)
+{
+    return s->have_manifest ? &s->m : NULL;
+}
+
+int verify_session_ok(const verify_session *s)
+{
+    return s->have_manifest && s->t.problems == 0;
+}
+
+void verify_session_totals(const verify_session *s, verify_totals *out)
+{
+    verify_session *w = (verify_session *)s; /* the lock is not part of the value */
+    pthread_mutex_lock(&w->mu);
+    *out = s->t;
+    if (w->nbad > 1)
+        qsort(w->bad_files, w->nbad, sizeof *w->bad_files, cmp_str);
+    uint64_t n = 0;
+    for (size_t i = 0; i < s->nbad; i++)
+        if (i == 0 || strcmp(s->bad_files[i], s->bad_files[i - 1]) != 0)
+            n++;
+    out->problem_files = n;
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* ---- --require-table ------------------------------------------------------------------- */
+
+/* Splits NAME into at most two parts at unquoted dots. Quotes group, "" inside quotes is
+ * one quote. Returns the number of parts (1 or 2), or -1 when malformed. */
+static int split_name(const char *name, char *part[2], size_t cap)
+{
+    int np = 0;
+    size_t n = 0;
+    int inq = 0;
+    part[0][0] = part[1][0] = '\0';
+    for (const char *p = name;; p++) {
+        if (*p == '\0' || (!inq && *p == '.')) {
+            if (n == 0 || np == 2)
+                return -1;
+            part[np++][n] = '\0';
+            n = 0;
+            if (*p == '\0')
+                break;
+            continue;
+        }
+        if (*p == '"') {
+            if (inq && p[1] == '"') {
+                p++;
+            } else {
+                inq = !inq;
+                continue;
+            }
+        }
+        if (np == 2 || n + 1 >= cap)
+            return -1;
+        part[np][n++] = *p;
+    }
+    return inq ? -1 : np;
+}
+
+static int name_matches(const char *schema, const char *name, const char *ws, const char *wn)
+{
+    return schema && name && strcmp(name, wn) == 0 && (!ws || strcmp(schema, ws) == 0);
+}
+
+int verify_require_tables(verify_session *s, const char *const *names, size_t n, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    if (!s->have_manifest)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char a[256], b[256];
+        char *part[2] = {a, b};
+        int np = split_name(names[i], part, sizeof a);
+        if (np < 0) {
+            report(s, NULL, names[i], -1, "required table %s: not a valid name (schema.table or table)", names[i]);
+            continue;
+        }
+        const char *ws = np == 2 ? a : NULL, *wn = np == 2 ? b : a;
+        int found = 0;
+        for (size_t k = 0; k < s->m.ntables && !found; k++) {
+            const manifest_table *t = &s->m.tables[k];
+            found = name_matches(t->schema, t->name, ws, wn) ||
+                    name_matches(t->parent_schema, t->parent_name, ws, wn);
+        }
+        if (!found)
+            report(s, NULL, names[i], -1, "required table %s is not in the dump", names[i]);
+    }
+    return 0;
+}
+
+/* ---- files ----------------------------------------------------------------------------- */
+
+typedef struct {
+    const manifest_table *table; /* NULL for the schema archive */
+    const char *label;           /* "schema.name" */
+    long index;
+    const char *file;
+    uint64_t size;               /* for ordering: largest first */
+    int fmt;                     /* COPYROWS_*, or -1 when the manifest names no known format */
+    int is_lo;
+} vjob;
+
+typedef struct {
+    verify_session *s;
+    vjob *jobs;
+    size_t njobs;
+    pthread_mutex_t mu;
+    size_t next;
+    int stop;                    /* guarded by mu: interrupted or a worker could not start */
+    char fatal[PF_ERRLEN];
+    volatile sig_atomic_t *interrupted;
+} vrun;
+
+typedef struct {
+    copyrows *rows;
+    int failed;                  /* the COPY data could not be split: kept until finish */
+    char err[PF_ERRLEN];
+} rowsink;
+
+typedef struct {
+    vrun *run;
+    chunk_decoder *dec;
+    copyrows *rows[2];           /* COPYROWS_TEXT, COPYROWS_BINARY */
+    uint8_t *buf;
+    pthread_t thread;
+} vworker;
+
+static int run_stopped(vrun *r)
+{
+    pthread_mutex_lock(&r->mu);
+    if (!r->stop && r->interrupted && *r->interrupted) {
+        r->stop = 1;
+        snprintf(r->fatal, sizeof r->fatal, "interrupted");
+    }
+    int st = r->stop;
+    pthread_mutex_unlock(&r->mu);
+    return st;
+}
+
+static void run_fail(vrun *r, const char *msg)
+{
+    pthread_mutex_lock(&r->mu);
+    if (!r->stop) {
+        r->stop = 1;
+        snprintf(r->fatal, sizeof r->fatal, "%s", msg);
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* Raw bytes are provisional until the decoder's finish checks the trailer, so a COPY
+ * splitting error is held back: when the file is damaged, the decoder's finding (which
+ * names the real cause) is the one reported, not garbage the damage produced. */
+static int rows_sink(void *ctx, const void *buf, size_t len, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    rowsink *rs = ctx;
+    if (!rs->failed && copyrows_feed(rs->rows, buf, len, rs->err, sizeof rs->err) < 0)
+        rs->failed = 1;
+    return 0;
+}
+
+static void hex128(const chunk_hash *h, char out[33])
+{
+    chunk_hash_hex(h, out);
+}
+
+/* Stats the file a job names; reports a missing or odd file. 0 when it can be read. */
+static int check_present(verify_session *s, const vjob *j, const char *path, uint64_t want, uint64_t *size)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        if (errno == ENOENT)
+            report(s, j->file, j->label, j->index, "missing file");
+        else
+            report(s, j->file, j->label, j->index, "stat: %s", strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        report(s, j->file, j->label, j->index, "not a regular file");
+        return -1;
+    }
+    *size = (uint64_t)sb.st_size;
+    if (*size != want)
+        report(s, j->file, j->label, j->index, "size %llu bytes, manifest says %llu",
+               (unsigned long long)*size, (unsigned long long)want);
+    return 0;
+}
+
+static void check_schema(vworker *w, const vjob *j)
+{
+    verify_session *s = w->run->s;
+    const manifest *m = &s->m;
+    char path[4096], err[PF_ERRLEN];
+    snprintf(path, sizeof path, "%s/%s", s->dir, j->file);
+    uint64_t size;
+    if (check_present(s, j, path, m->schema_bytes, &size) < 0)
+        return;
+    io_reader *r = io_reader_open(path, err, sizeof err);
+    if (!r) {
+        report(s, j->file, NULL, -1, "%s", err);
+        return;
+    }
+    XXH3_state_t *x = XXH3_createState();
+    if (!x) {
+        io_reader_close(r);
+        run_fail(w->run, "out of memory");
+        return;
+    }
+    XXH3_128bits_reset(x);
+    uint64_t total = 0;
+    size_t got;
+    int rc;
+    while ((rc = io_reader_read(r, w->buf, READ_SIZE, &got, err, sizeof err)) == 0 && got > 0) {
+        XXH3_128bits_update(x, w->buf, got);
+        total += got;
+        if (run_stopped(w->run))
+            break;
+    }
+    XXH128_canonical_t canon;
+    XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(x));
+    XXH3_freeState(x);
+    io_reader_close(r);
+    pthread_mutex_lock(&s->mu);
+    s->t.bytes_read += total;
+    pthread_mutex_unlock(&s->mu);
+    if (run_stopped(w->run))
+        return;
+    if (rc < 0) {
+        report(s, j->file, NULL, -1, "%s", err);
+        return;
+    }
+    chunk_hash h;
+    memcpy(h.b, canon.digest, sizeof h.b);
+    /* A size difference already says the archive is damaged; its hash adds nothing. */
+    if (size == m->schema_bytes && !chunk_hash_equal(&h, &m->schema_hash)) {
+        char a[33], b[33];
+        hex128(&m->schema_hash, a);
+        hex128(&h, b);
+        report(s, j->file, NULL, -1, "schema archive hash mismatch (manifest %s, file %s)", a, b);
+    }
+}
+
+static void check_chunk(vworker *w, const vjob *j)
+{
+    verify_session *s = w->run->s;
+    const manifest_chunk *c = &j->table->chunks[j->index];
+    char path[4096], err[PF_ERRLEN], a[33], b[33];
+    snprintf(path, sizeof path, "%s/%s", s->dir, j->file);
+    uint64_t size;
+    if (check_present(s, j, path, c->stored_bytes, &size) < 0)
+        return;
+    io_reader *r = io_reader_open(path, err, sizeof err);
+    if (!r) {
+        report(s, j->file, j->label, j->index, "%s", err);
+        return;
+    }
+    rowsink rs = {0};
+    if (j->fmt >= 0) {
+        rs.rows = w->rows[j->fmt];
+        copyrows_reset(rs.rows);
+    }
+    chunk_decoder_reset(w->dec, j->fmt >= 0 ? rows_sink : NULL, &rs);
+    uint64_t total = 0;
+    size_t got;
+    int rc, stopped = 0;
+    while ((rc = io_reader_read(r, w->buf, READ_SIZE, &got, err, sizeof err)) == 0 && got > 0) {
+        total += got;
+        if ((rc = chunk_decoder_feed(w->dec, w->buf, got, err, sizeof err)) < 0)
+            break;
+        if (run_stopped(w->run)) {
+            stopped = 1;
+            break;
+        }
+    }
+    io_reader_close(r);
+    chunk_stats st = {0};
+    if (rc == 0 && !stopped)
+        rc = chunk_decoder_finish(w->dec, &st, err, sizeof err);
+    uint64_t rows = 0;
+    rowhash content = {0, 0};
+    int rows_ok = 0;
+    if (rc == 0 && !stopped && j->fmt >= 0) {
+        if (!rs.failed && copyrows_finish(rs.rows, rs.err, sizeof rs.err) < 0)
+            rs.failed = 1;
+        rows_ok = !rs.failed;
+        rows = copyrows_rows(rs.rows);
+        content = copyrows_hash(rs.rows);
+    }
+    pthread_mutex_lock(&s->mu);
+    s->t.bytes_read += total;
+    if (!stopped) {
+        s->t.chunks++;
+        if (rc == 0)
+            s->t.raw_bytes += st.raw_bytes;
+        if (rows_ok)
+            *(j->is_lo ? &s->t.large_objects : &s->t.rows) += rows;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (stopped)
+        return;
+    if (rc < 0) {
+        report(s, j->file, j->label, j->index, "%s", err);
+        return;
+    }
+    /* The file is a whole, self-consistent chunk; now it must be the one the manifest names. */
+    if (!chunk_hash_equal(&st.stored_hash, &c->stored_hash)) {
+        hex128(&c->stored_hash, a);
+        hex128(&st.stored_hash, b);
+        report(s, j->file, j->label, j->index, "chunk stored hash mismatch (manifest %s, file %s)", a, b);
+    }
+    if (st.raw_bytes != c->raw_bytes)
+        report(s, j->file, j->label, j->index, "raw length %llu bytes, manifest says %llu",
+               (unsigned long long)st.raw_bytes, (unsigned long long)c->raw_bytes);
+    if (!chunk_hash_equal(&st.raw_hash, &c->raw_hash)) {
+        hex128(&c->raw_hash, a);
+        hex128(&st.raw_hash, b);
+        report(s, j->file, j->label, j->index, "chunk raw hash mismatch (manifest %s, decoded %s)", a, b);
+    }
+    if (j->fmt < 0)
+        return; /* reported once per table when the jobs were built */
+    if (rs.failed) {
+        report(s, j->file, j->label, j->index, "COPY data (%s): %s", j->fmt == COPYROWS_BINARY ? "binary" : "text",
+               rs.err);
+        return;
+    }
+    if (rows != c->rows)
+        report(s, j->file, j->label, j->index, "%s %llu, manifest says %llu",
+               j->is_lo ? "large object count" : "row count", (unsigned long long)rows,
+               (unsigned long long)c->rows);
+    if (!rowhash_equal(&content, &c->content)) {
+        rowhash_hex(&c->content, a);
+        rowhash_hex(&content, b);
+        report(s, j->file, j->label, j->index, "content hash mismatch (manifest %s, decoded %s)", a, b);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    vworker *w = arg;
+    vrun *r = w->run;
+    for (;;) {
+        if (run_stopped(r))
+            break;
+        pthread_mutex_lock(&r->mu);
+        vjob *j = r->next < r->njobs ? &r->jobs[r->next++] : NULL;
+        pthread_mutex_unlock(&r->mu);
+        if (!j)
+            break;
+        if (j->table)
+            check_chunk(w, j);
+        else
+            check_schema(w, j);
+    }
+    return NULL;
+}
+
+static int worker_init(vworker *w, vrun *r, char *err, size_t errlen)
+{
+    memset(w, 0, sizeof *w);
+    w->run = r;
+    w->dec = chunk_decoder_new(err, errlen);
+    w->rows[COPYROWS_TEXT] = copyrows_new(COPYROWS_TEXT);
+    w->rows[COPYROWS_BINARY] = copyrows_new(COPYROWS_BINARY);
+    w->buf = malloc(READ_SIZE);
+    if (!w->dec || !w->rows[0] || !w->rows[1] || !w->buf) {
+        if (w->dec)
+            pf_err(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static void worker_free(vworker *w)
+{
+    chunk_decoder_free(w->dec);
+    copyrows_free(w->rows[0]);
+    copyrows_free(w->rows[1]);
+    free(w->buf);
+}
+
+static int cmp_job_size(const void *a, const void *b)
+{
+    const vjob *x = a, *y = b;
+    return x->size < y->size ? 1 : x->size > y->size ? -1 : 0;
+}
+
+/* Checks the manifest's per-table totals against its chunks. The manifest's checksum
+ * proves it was not changed since it was written, not that the writer summed right. */
+static void check_table_totals(verify_session *s, const manifest_table *t, const char *label)
+{
+    uint64_t rows = 0, raw = 0, stored = 0;
+    rowhash content = {0, 0};
+    for (size_t i = 0; i < t->nchunks; i++) {
+        rows += t->chunks[i].rows;
+        raw += t->chunks[i].raw_bytes;
+        stored += t->chunks[i].stored_bytes;
+        rowhash_add(&content, &t->chunks[i].content);
+    }
+    if (rows != t->rows || raw != t->raw_bytes || stored != t->stored_bytes || !rowhash_equal(&content, &t->content))
+        report(s, MANIFEST_FILE, label, -1, "table totals (rows, bytes or content hash) disagree with its chunks");
+}
+
+typedef struct {
+    char **files;  /* sorted relative paths the manifest names */
+    size_t nfiles;
+    char **dirs;   /* sorted directories those live in ("data") */
+    size_t ndirs;
+} expected;
+
+static int in_set(char **set, size_t n, const char *name)
+{
+    return bsearch(&name, set, n, sizeof *set, cmp_str) != NULL;
+}
+
+/* Walks dir/rel and reports every entry the manifest does not name. Only directories
+ * that hold listed files are entered; any other directory is itself unexpected. */
+static void scan_dir(verify_session *s, const expected *e, const char *rel)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s%s%s", s->dir, *rel ? "/" : "", rel);
+    DIR *d = opendir(path);
+    if (!d) {
+        report(s, *rel ? rel : ".", NULL, -1, "cannot list directory: %s", strerror(errno));
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        char sub[4096], full[8192];
+        snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
+        if (!*rel && strcmp(de->d_name, MANIFEST_FILE) == 0)
+            continue;
+        if (in_set(e->files, e->nfiles, sub))
+            continue; /* its own check reports a wrong type or size */
+        snprintf(full, sizeof full, "%s/%s", s->dir, sub);
+        struct stat sb;
+        int isdir = lstat(full, &sb) == 0 && S_ISDIR(sb.st_mode);
+        if (isdir && in_set(e->dirs, e->ndirs, sub))
+            scan_dir(s, e, sub);
+        else
+            report(s, sub, NULL, -1, isdir ? "unexpected directory" : "unexpected file");
+    }
+    closedir(d);
+}
+
+static void expected_free(expected *e)
+{
+    for (size_t i = 0; i < e->ndirs; i++)
+        free(e->dirs[i]);
+    free(e->dirs);
+    free(e->files); /* the strings belong to the manifest */
+}
+
+static int expected_build(verify_session *s, const vjob *jobs, size_t njobs, expected *e)
+{
+    memset(e, 0, sizeof *e);
+    e->files = calloc(njobs + 1, sizeof *e->files);
+    e->dirs = calloc(njobs + 1, sizeof *e->dirs);
+    if (!e->files || !e->dirs)
+        return -1;
+    for (size_t i = 0; i < njobs; i++) {
+        e->files[e->nfiles++] = (char *)jobs[i].file;
+        /* Each parent directory of a listed file ("data", and "a", "a/b" for "a/b/f"). */
+        for (const char *p = strchr(jobs[i].file, '/'); p; p = strchr(p + 1, '/')) {
+            char *dir = strndup(jobs[i].file, (size_t)(p - jobs[i].file));
+            if (!dir)
+                return -1;
+            size_t k;
+            for (k = 0; k < e->ndirs && strcmp(e->dirs[k], dir) != 0; k++)
+                ;
+            if (k < e->ndirs) {
+                free(dir);
+                continue;
+            }
+            char **nd = realloc(e->dirs, (e->ndirs + 2) * sizeof *nd);
+            if (!nd) {
+                free(dir);
+                return -1;
+            }
+            e->dirs = nd;
+            e->dirs[e->ndirs++] = dir;
+        }
+    }
+    qsort(e->files, e->nfiles, sizeof *e->files, cmp_str);
+    qsort(e->dirs, e->ndirs, sizeof *e->dirs, cmp_str);
+    for (size_t i = 1; i < e->nfiles; i++)
+        if (strcmp(e->files[i], e->files[i - 1]) == 0 && (i < 2 || strcmp(e->files[i], e->files[i - 2]) != 0))
+            report(s, e->files[i], NULL, -1, "named more than once in the manifest");
+    return 0;
+}
+
+static int add_table_jobs(verify_session *s, const manifest_table *t, const char *label, int is_lo, vjob *jobs,
+                          size_t *n)
+{
+    int fmt = -1;
+    if (strcmp(t->format, "binary") == 0 || strcmp(t->format, "lo") == 0)
+        fmt = COPYROWS_BINARY;
+    else if (strcmp(t->format, "text") == 0)
+        fmt = COPYROWS_TEXT;
+    else
+        report(s, MANIFEST_FILE, label, -1, "unknown COPY format \"%s\": rows cannot be recounted", t->format);
+    check_table_totals(s, t, label);
+    for (size_t i = 0; i < t->nchunks; i++)
+        jobs[(*n)++] = (vjob){t, label, (long)i, t->chunks[i].file, t->chunks[i].stored_bytes, fmt, is_lo};
+    return 0;
+}
+
+int verify_files(verify_session *s, int jobs, volatile sig_atomic_t *interrupted, char *err, size_t errlen)
+{
+    if (!s->have_manifest)
+        return 0;
+    const manifest *m = &s->m;
+    size_t total = 1;
+    for (size_t i = 0; i < m->ntables; i++)
+        total += m->tables[i].nchunks;
+    if (m->has_large_objects)
+        total += m->large_objects.nchunks;
+    vrun run;
+    memset(&run, 0, sizeof run);
+    run.s = s;
+    run.interrupted = interrupted;
+    run.jobs = calloc(total, sizeof *run.jobs);
+    char **labels = calloc(m->ntables + 1, sizeof *labels);
+    vworker *workers = NULL;
+    expected e = {0};
+    int rc = -1;
+    if (!run.jobs || !labels) {
+        pf_err(err, errlen, "out of memory");
+        goto out;
+    }
+    pthread_mutex_init(&run.mu, NULL);
+    for (size_t i = 0; i < m->ntables; i++) {
+        const manifest_table *t = &m->tables[i];
+        if (asprintf(&labels[i], "%s.%s", t->schema, t->name) < 0) {
+            labels[i] = NULL;
+            pf_err(err, errlen, "out of memory");
+            goto out_mu;
+        }
+        add_table_jobs(s, t, labels[i], 0, run.jobs, &run.njobs);
+    }
+    if (m->has_large_objects)
+        add_table_jobs(s, &m->large_objects, "large objects", 1, run.jobs, &run.njobs);
+    run.jobs[run.njobs++] = (vjob){NULL, NULL, -1, m->schema_file, m->schema_bytes, -1, 0};
+    pthread_mutex_lock(&s->mu);
+    s->t.tables = m->ntables;
+    pthread_mutex_unlock(&s->mu);
+
+    if (expected_build(s, run.jobs, run.njobs, &e) < 0) {
+        pf_err(err, errlen, "out of memory");
+        goto out_mu;
+    }
+    scan_dir(s, &e, "");
+
+    /* Largest first, so the last file to finish is a small one and threads end together. */
+    qsort(run.jobs, run.njobs, sizeof *run.jobs, cmp_job_size);
+    if (jobs < 1)
+        jobs = 1;
+    if ((size_t)jobs > run.njobs)
+        jobs = (int)run.njobs;
+    workers = calloc((size_t)jobs, sizeof *workers);
+    if (!workers) {
+        pf_err(err, errlen, "out of memory");
+        goto out_mu;
+    }
+    int started = 0;
+    for (int i = 0; i < jobs; i++) {
+        char werr[PF_ERRLEN] = "out of memory";
+        if (worker_init(&workers[i], &run, werr, sizeof werr) < 0) {
+            worker_free(&workers[i]);
+            run_fail(&run, werr);
+            break;
+        }
+        if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
+            worker_free(&workers[i]);
+            run_fail(&run, "cannot start a verify thread");
+            break;
+        }
+        started++;
+    }
+    for (int i = 0; i < started; i++) {
+        pthread_join(workers[i].thread, NULL);
+        worker_free(&workers[i]);
+    }
+    if (run.stop) {
+        pf_err(err, errlen, "%s", run.fatal);
+        goto out_mu;
+    }
+    rc = 0;
+out_mu:
+    pthread_mutex_destroy(&run.mu);
+out:
+    expected_free(&e);
+    free(workers);
+    if (labels)
+        for (size_t i = 0; i < m->ntables; i++)
+            free(labels[i]);
+    free(labels);
+    free(run.jobs);
+    return rc;
+}

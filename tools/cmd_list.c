@@ -1,0 +1,262 @@
+/* pgferry list */
+#include "common/pf_util.h"
+#include "engine/manifest.h"
+#include "tools/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const list_help =
+    "Usage: pgferry list DIR [--json]\n"
+    "\n"
+    "Shows what a dump holds, from its manifest alone (no file is read but manifest.json):\n"
+    "when it ran, from which server and database, the snapshot, the options, and per table\n"
+    "its format, rows, chunks, raw and stored bytes and compression ratio; sequences and large\n"
+    "objects; and whether the dump is complete. 'pgferry verify DIR' checks the data itself.\n"
+    "\n"
+    "      --json                print a JSON object on stdout\n"
+    "  -h, --help                this help\n"
+    "\n"
+    "Exit codes: 0 complete dump, 1 incomplete (no manifest.json) or damaged manifest,\n"
+    "2 usage error.\n";
+
+static const char *nz(const char *s) { return s && *s ? s : "?"; }
+
+static json_t *jstr(const char *s) { return s ? json_string(s) : json_null(); }
+
+static char *table_label(const manifest_table *t)
+{
+    char *s;
+    return asprintf(&s, "%s.%s", t->schema, t->name) < 0 ? NULL : s;
+}
+
+static void fmt_ratio(uint64_t raw, uint64_t stored, char *out, size_t outlen)
+{
+    if (stored == 0)
+        snprintf(out, outlen, "-");
+    else
+        snprintf(out, outlen, "%.1fx", (double)raw / (double)stored);
+}
+
+/* Characters a terminal shows for a UTF-8 string (names such as "Sales Ω" are not ASCII). */
+static size_t display_width(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+static void print_padded(const char *s, size_t width)
+{
+    fputs(s, stdout);
+    for (size_t w = display_width(s); w < width; w++)
+        fputc(' ', stdout);
+}
+
+static void print_row(const char *name, size_t namew, const char *fmt, const char *rows, const char *chunks,
+                      const char *raw, const char *stored, const char *ratio)
+{
+    print_padded(name, namew);
+    printf("  %-6s  %12s  %6s  %10s  %10s  %6s\n", fmt, rows, chunks, raw, stored, ratio);
+}
+
+static void print_human(const char *dir, const manifest *m)
+{
+    char a[32], b[32], c[32], d[32], r[32];
+    printf("dump       %s\n", dir);
+    printf("status     complete\n");
+    printf("started    %s\n", nz(m->started_at));
+    printf("finished   %s\n", nz(m->finished_at));
+    printf("source     host %s, port %s, database %s\n", nz(m->host), nz(m->port), nz(m->database));
+    printf("server     PostgreSQL %s\n", nz(m->server_version));
+    printf("snapshot   %s, LSN %s, %s\n", nz(m->snapshot_id), nz(m->snapshot_lsn), nz(m->snapshot_time));
+    if (m->compression && strcmp(m->compression, "zstd") == 0)
+        snprintf(c, sizeof c, "zstd level %d", m->compression_level);
+    else
+        snprintf(c, sizeof c, "%s", nz(m->compression));
+    printf("options    compression %s, format %s, chunk size %s, %d jobs\n", c, nz(m->format),
+           pf_fmt_bytes(m->chunk_size, a, sizeof a), m->jobs);
+    printf("schema     %s, %s\n", nz(m->schema_file), pf_fmt_bytes(m->schema_bytes, a, sizeof a));
+    printf("tool       pgferry %s, manifest version %d\n\n", nz(m->tool_version), m->format_version);
+
+    char **labels = calloc(m->ntables + 1, sizeof *labels);
+    size_t namew = strlen("TABLE");
+    char total_label[64];
+    snprintf(total_label, sizeof total_label, "total: %zu table%s", m->ntables, m->ntables == 1 ? "" : "s");
+    if (display_width(total_label) > namew)
+        namew = display_width(total_label);
+    for (size_t i = 0; labels && i < m->ntables; i++) {
+        labels[i] = table_label(&m->tables[i]);
+        if (labels[i] && display_width(labels[i]) > namew)
+            namew = display_width(labels[i]);
+    }
+    print_row("TABLE", namew, "FORMAT", "ROWS", "CHUNKS", "RAW", "STORED", "RATIO");
+    uint64_t rows = 0, chunks = 0, raw = 0, stored = 0;
+    for (size_t i = 0; i < m->ntables; i++) {
+        const manifest_table *t = &m->tables[i];
+        snprintf(c, sizeof c, "%llu", (unsigned long long)t->rows);
+        snprintf(d, sizeof d, "%zu", t->nchunks);
+        fmt_ratio(t->raw_bytes, t->stored_bytes, r, sizeof r);
+        print_row(labels && labels[i] ? labels[i] : t->name, namew, t->format, c, d,
+                  pf_fmt_bytes(t->raw_bytes, a, sizeof a), pf_fmt_bytes(t->stored_bytes, b, sizeof b), r);
+        rows += t->rows;
+        chunks += t->nchunks;
+        raw += t->raw_bytes;
+        stored += t->stored_bytes;
+    }
+    snprintf(c, sizeof c, "%llu", (unsigned long long)rows);
+    snprintf(d, sizeof d, "%llu", (unsigned long long)chunks);
+    fmt_ratio(raw, stored, r, sizeof r);
+    print_row(total_label, namew, "", c, d, pf_fmt_bytes(raw, a, sizeof a), pf_fmt_bytes(stored, b, sizeof b), r);
+    printf("\nsequences      %zu\n", m->nseqs);
+    if (m->has_large_objects) {
+        const manifest_table *t = &m->large_objects;
+        printf("large objects  %llu (%zu chunk%s, %s raw, %s stored)\n", (unsigned long long)t->rows, t->nchunks,
+               t->nchunks == 1 ? "" : "s", pf_fmt_bytes(t->raw_bytes, a, sizeof a),
+               pf_fmt_bytes(t->stored_bytes, b, sizeof b));
+    } else {
+        printf("large objects  0\n");
+    }
+    for (size_t i = 0; labels && i < m->ntables; i++)
+        free(labels[i]);
+    free(labels);
+}
+
+static json_t *json_listing(const char *dir, const manifest *m)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "dir", json_string(dir));
+    json_object_set_new(o, "complete", json_true());
+    json_object_set_new(o, "status", json_string("complete"));
+    json_object_set_new(o, "tool_version", jstr(m->tool_version));
+    json_object_set_new(o, "manifest_version", json_integer(m->format_version));
+    json_object_set_new(o, "started_at", jstr(m->started_at));
+    json_object_set_new(o, "finished_at", jstr(m->finished_at));
+    json_t *src = json_object();
+    json_object_set_new(src, "host", jstr(m->host));
+    json_object_set_new(src, "port", jstr(m->port));
+    json_object_set_new(src, "database", jstr(m->database));
+    json_object_set_new(src, "server_version", jstr(m->server_version));
+    json_object_set_new(src, "server_version_num", json_integer(m->server_version_num));
+    json_object_set_new(o, "source", src);
+    json_t *snap = json_object();
+    json_object_set_new(snap, "id", jstr(m->snapshot_id));
+    json_object_set_new(snap, "lsn", jstr(m->snapshot_lsn));
+    json_object_set_new(snap, "time", jstr(m->snapshot_time));
+    json_object_set_new(o, "snapshot", snap);
+    json_t *opt = json_object();
+    json_object_set_new(opt, "compression", jstr(m->compression));
+    json_object_set_new(opt, "compression_level", json_integer(m->compression_level));
+    json_object_set_new(opt, "format", jstr(m->format));
+    json_object_set_new(opt, "chunk_size", json_integer((json_int_t)m->chunk_size));
+    json_object_set_new(opt, "jobs", json_integer(m->jobs));
+    json_object_set_new(o, "options", opt);
+    json_t *schema = json_object();
+    json_object_set_new(schema, "file", jstr(m->schema_file));
+    json_object_set_new(schema, "bytes", json_integer((json_int_t)m->schema_bytes));
+    json_object_set_new(o, "schema", schema);
+    json_t *tables = json_array();
+    uint64_t rows = 0, chunks = 0, raw = 0, stored = 0;
+    for (size_t i = 0; i < m->ntables; i++) {
+        const manifest_table *t = &m->tables[i];
+        json_t *to = json_object();
+        json_object_set_new(to, "schema", jstr(t->schema));
+        json_object_set_new(to, "name", jstr(t->name));
+        if (t->parent_name) {
+            json_object_set_new(to, "partition_of_schema", jstr(t->parent_schema));
+            json_object_set_new(to, "partition_of", jstr(t->parent_name));
+        }
+        json_object_set_new(to, "format", jstr(t->format));
+        json_object_set_new(to, "rows", json_integer((json_int_t)t->rows));
+        json_object_set_new(to, "chunks", json_integer((json_int_t)t->nchunks));
+        json_object_set_new(to, "raw_bytes", json_integer((json_int_t)t->raw_bytes));
+        json_object_set_new(to, "stored_bytes", json_integer((json_int_t)t->stored_bytes));
+        json_object_set_new(to, "ratio", t->stored_bytes ? json_real((double)t->raw_bytes / (double)t->stored_bytes)
+                                                         : json_null());
+        json_array_append_new(tables, to);
+        rows += t->rows;
+        chunks += t->nchunks;
+        raw += t->raw_bytes;
+        stored += t->stored_bytes;
+    }
+    json_object_set_new(o, "tables", tables);
+    json_t *tot = json_object();
+    json_object_set_new(tot, "tables", json_integer((json_int_t)m->ntables));
+    json_object_set_new(tot, "rows", json_integer((json_int_t)rows));
+    json_object_set_new(tot, "chunks", json_integer((json_int_t)chunks));
+    json_object_set_new(tot, "raw_bytes", json_integer((json_int_t)raw));
+    json_object_set_new(tot, "stored_bytes", json_integer((json_int_t)stored));
+    json_object_set_new(tot, "ratio", stored ? json_real((double)raw / (double)stored) : json_null());
+    json_object_set_new(o, "totals", tot);
+    json_object_set_new(o, "sequences", json_integer((json_int_t)m->nseqs));
+    const manifest_table *lo = m->has_large_objects ? &m->large_objects : NULL;
+    json_t *loj = json_object();
+    json_object_set_new(loj, "count", json_integer(lo ? (json_int_t)lo->rows : 0));
+    json_object_set_new(loj, "chunks", json_integer(lo ? (json_int_t)lo->nchunks : 0));
+    json_object_set_new(loj, "raw_bytes", json_integer(lo ? (json_int_t)lo->raw_bytes : 0));
+    json_object_set_new(loj, "stored_bytes", json_integer(lo ? (json_int_t)lo->stored_bytes : 0));
+    json_object_set_new(o, "large_objects", loj);
+    return o;
+}
+
+static void print_json(json_t *o)
+{
+    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    fputc('\n', stdout);
+    json_decref(o);
+}
+
+int cmd_list(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 1}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int json = 0, c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case 1: json = 1; break;
+        case 'h': fputs(list_help, stdout); return 0;
+        default: return cli_usage_error("list", "unknown option %s", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error("list", "%s", "missing DIR");
+    if (optind + 1 < argc)
+        return cli_usage_error("list", "unexpected argument \"%s\"", argv[optind + 1]);
+    const char *dir = argv[optind];
+
+    manifest m;
+    char err[PF_ERRLEN];
+    if (manifest_read(dir, &m, err, sizeof err) < 0) {
+        /* Tell the two failures apart: no manifest means the dump never finished, a
+         * manifest that does not check out means the dump was damaged afterwards. */
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, MANIFEST_FILE);
+        int missing = access(path, F_OK) != 0 && errno == ENOENT;
+        const char *status = missing ? "incomplete: no manifest" : "damaged manifest";
+        fprintf(stderr, "pgferry list: %s\n", err);
+        if (json) {
+            json_t *o = json_object();
+            json_object_set_new(o, "dir", json_string(dir));
+            json_object_set_new(o, "complete", json_false());
+            json_object_set_new(o, "status", json_string(status));
+            json_object_set_new(o, "error", json_string(err));
+            print_json(o);
+        } else {
+            printf("dump       %s\nstatus     %s\n", dir, status);
+        }
+        return 1;
+    }
+    if (json)
+        print_json(json_listing(dir, &m));
+    else
+        print_human(dir, &m);
+    manifest_free(&m);
+    return 0;
+}
