@@ -1,5 +1,7 @@
 #include "engine/verify.h"
 
+#include "engine/verify_db.h"
+
 #include "codec/chunk.h"
 #include "codec/copyrows.h"
 #include "common/pf_util.h"
@@ -704,4 +706,29 @@ out:
     free(labels);
     free(run.jobs);
     return rc;
+}
+
+int verify_database(verify_session *s, const char *conninfo, int jobs,
+                    volatile sig_atomic_t *interrupted, char *err, size_t errlen)
+{
+    const manifest *m = verify_session_manifest(s);
+    if (!m)
+        return 0; /* the manifest problem is already reported */
+    verify_db_result res;
+    if (verify_db_run(m, conninfo, jobs, interrupted, 0, &res, err, errlen) < 0)
+        return -1;
+    for (size_t i = 0; i < res.ntables; i++) {
+        const verify_db_table *t = &res.tables[i];
+        if (t->status == VERIFY_DB_OK)
+            continue;
+        char label[1024];
+        snprintf(label, sizeof label, "%s.%s", t->schema, t->name);
+        if (t->status == VERIFY_DB_ROWS_DIFFER)
+            report(s, NULL, label, -1, "database table %s has %llu rows, the dump %llu", label,
+                   (unsigned long long)t->db_rows, (unsigned long long)t->dump_rows);
+        else
+            report(s, NULL, label, -1, "database table %s: %s", label, verify_db_status_text(t->status));
+    }
+    verify_db_result_free(&res);
+    return 0;
 }

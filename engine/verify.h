@@ -77,4 +77,11 @@ int verify_require_tables(verify_session *s, const char *const *names, size_t n,
 int verify_files(verify_session *s, int jobs, volatile sig_atomic_t *interrupted,
                  char *err, size_t errlen);
 
+/* --db: reads every table of the dump from one snapshot of a live database (in parallel
+ * chunks, the dump's session settings, COPY format and column lists) and reports each
+ * table whose row count or order-independent content hash differs from the manifest, or
+ * that is missing. This is how a restore, or a database, is proven equal to the backup. */
+int verify_database(verify_session *s, const char *conninfo, int jobs,
+                    volatile sig_atomic_t *interrupted, char *err, size_t errlen);
+
 #endif

@@ -10,7 +10,7 @@
 #include <string.h>
 
 static const char *const verify_help =
-    "Usage: pgferry verify DIR [OPTIONS]\n"
+    "Usage: pgferry verify DIR [--db CONNINFO] [OPTIONS]\n"
     "\n"
     "Proves a dump is whole without a database: the manifest's checksum; every file it lists\n"
     "is present with its size, and no other file is; every chunk (in parallel) has its stored\n"
@@ -22,6 +22,9 @@ static const char *const verify_help =
     "      --require-table=NAME  fail unless NAME is in the dump: schema.table, or table in any\n"
     "                            schema (repeatable; exact names, \"double quotes\" around a part\n"
     "                            that holds a dot; a partitioned table counts by its partitions)\n"
+    "      --db=CONNINFO         also read every table of the dump from this database (one\n"
+    "                            snapshot, in parallel) and compare its row count and content\n"
+    "                            hash with the dump's: proves a restore equals the backup\n"
     "      --json                print a JSON object (ok, problems, totals) on stdout\n"
     "  -h, --help                this help\n"
     "\n"
@@ -57,9 +60,11 @@ int cmd_verify(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"jobs", required_argument, NULL, 'j'}, {"require-table", required_argument, NULL, 1},
-        {"json", no_argument, NULL, 2},         {"help", no_argument, NULL, 'h'},
+        {"json", no_argument, NULL, 2},         {"db", required_argument, NULL, 3},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int jobs = 2, json = 0, c;
+    const char *db = NULL;
     const char **req = NULL;
     size_t nreq = 0;
     opterr = 0;
@@ -79,6 +84,7 @@ int cmd_verify(int argc, char **argv)
             cli_push(&req, &nreq, optarg);
             break;
         case 2: json = 1; break;
+        case 3: db = optarg; break;
         case 'h': free(req); fputs(verify_help, stdout); return 0;
         case ':': free(req); return cli_usage_error("verify", "option %s needs a value", argv[optind - 1]);
         default: free(req); return cli_usage_error("verify", "unknown option %s", argv[optind - 1]);
@@ -101,7 +107,8 @@ int cmd_verify(int argc, char **argv)
     int rc = -1;
     verify_session *s = verify_open(dir, on_problem, &cli, err, sizeof err);
     if (s && verify_require_tables(s, req, nreq, err, sizeof err) == 0 &&
-        verify_files(s, jobs, &cli_interrupted, err, sizeof err) == 0)
+        verify_files(s, jobs, &cli_interrupted, err, sizeof err) == 0 &&
+        (!db || verify_database(s, db, jobs, &cli_interrupted, err, sizeof err) == 0))
         rc = 0;
     free(req);
     int status;
