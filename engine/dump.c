@@ -864,6 +864,8 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
     m.compression = strdup(chunk_codec_name(o->codec));
     m.compression_level = o->codec == CHUNK_CODEC_ZSTD ? o->level : 0;
     m.format = strdup(o->text_format ? "text" : "binary");
+    m.tag = o->tag ? strdup(o->tag) : NULL;
+    m.keep_forever = o->keep_forever;
     m.chunk_size = o->chunk_size;
     m.jobs = jobs;
     m.schema_file = strdup(SCHEMA_FILE);

@@ -100,6 +100,8 @@ char *manifest_serialize(const manifest *m, char *err, size_t errlen)
     json_object_set_new(o, "snapshot", snap);
     json_object_set_new(o, "started_at", jstr(m->started_at));
     json_object_set_new(o, "finished_at", jstr(m->finished_at));
+    json_object_set_new(o, "tag", jstr(m->tag));
+    json_object_set_new(o, "keep_forever", json_boolean(m->keep_forever));
     json_t *opt = json_object();
     json_object_set_new(opt, "compression", jstr(m->compression));
     json_object_set_new(opt, "compression_level", json_integer(m->compression_level));
@@ -314,6 +316,8 @@ int manifest_parse(const char *text, size_t len, manifest *m, char *err, size_t 
     m->snapshot_time = gstr(snap, "time");
     m->started_at = gstr(o, "started_at");
     m->finished_at = gstr(o, "finished_at");
+    m->tag = gstr(o, "tag");
+    m->keep_forever = json_is_true(json_object_get(o, "keep_forever"));
     json_t *opt = json_object_get(o, "options");
     m->compression = gstr(opt, "compression");
     m->compression_level = (int)json_integer_value(json_object_get(opt, "compression_level"));
@@ -417,6 +421,7 @@ void manifest_free(manifest *m)
     free(m->snapshot_time);
     free(m->started_at);
     free(m->finished_at);
+    free(m->tag);
     free(m->compression);
     free(m->format);
     free(m->schema_file);

@@ -54,6 +54,8 @@ typedef struct manifest_s {
     char *host, *port, *database;
     char *snapshot_id, *snapshot_lsn, *snapshot_time;
     char *started_at, *finished_at;
+    char *tag;                  /* label given with dump --tag, or NULL */
+    int keep_forever;           /* dump --keep-forever: retention never removes it */
     char *compression;          /* "zstd" or "none" */
     int compression_level;
     char *format;               /* requested COPY format */
