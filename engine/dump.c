@@ -450,10 +450,16 @@ static void draw_progress(dump_ctx *ctx, double start, int final)
     } else if (final)
         snprintf(eta, sizeof eta, "done");
     pf_fmt_bytes(el > 0 ? (uint64_t)((double)raw / el) : 0, rate, sizeof rate);
-    fprintf(stderr, "\r\033[Kdump: chunks %llu/%zu  rows %llu  raw %s  stored %s  %s/s  ETA %s%s",
-            (unsigned long long)atomic_load(&ctx->chunks_done), ctx->njobs,
-            (unsigned long long)atomic_load(&ctx->rows), pf_fmt_bytes(raw, a, sizeof a),
-            pf_fmt_bytes(stored, b, sizeof b), rate, eta, final ? "\n" : "");
+    if (ctx->o->hash_only) /* verify --db: nothing is stored */
+        fprintf(stderr, "\r\033[Kverify: chunks %llu/%zu  rows %llu  read %s  %s/s  ETA %s%s",
+                (unsigned long long)atomic_load(&ctx->chunks_done), ctx->njobs,
+                (unsigned long long)atomic_load(&ctx->rows), pf_fmt_bytes(raw, a, sizeof a), rate, eta,
+                final ? "\n" : "");
+    else
+        fprintf(stderr, "\r\033[Kdump: chunks %llu/%zu  rows %llu  raw %s  stored %s  %s/s  ETA %s%s",
+                (unsigned long long)atomic_load(&ctx->chunks_done), ctx->njobs,
+                (unsigned long long)atomic_load(&ctx->rows), pf_fmt_bytes(raw, a, sizeof a),
+                pf_fmt_bytes(stored, b, sizeof b), rate, eta, final ? "\n" : "");
     fflush(stderr);
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pgferry's main job, end to end, on an embedded default: installs what is needed, builds,
-# starts a throwaway PostgreSQL cluster with sample data, dumps it in parallel with
-# progress, and removes the cluster afterwards (also on failure).
+# starts a throwaway PostgreSQL cluster with sample data, dumps it in parallel, verifies
+# the dump offline, restores it into a new database, proves the restore equal to the dump,
+# runs a timed restore drill, and removes the cluster afterwards (also on failure).
 #   bash tools/demo.sh [SCALE]      SCALE 1 = about 70 MB database (default 1)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -28,8 +29,14 @@ psql -XAt -d sample -c "SELECT 'database size: ' || pg_size_pretty(pg_database_s
 
 echo "== pgferry dump -j 2"
 "$PGFERRY" dump -d "dbname=sample" -f "$work/dump" -j 2 --progress
-echo "== dump directory"
-ls -l "$work/dump" "$work/dump/data" | head -20
-echo "== first lines of the manifest"
-head -25 "$work/dump/manifest.json"
+echo "== pgferry list"
+"$PGFERRY" list "$work/dump"
+echo "== pgferry verify (offline: every chunk decoded and recounted)"
+"$PGFERRY" verify "$work/dump" -j 2
+echo "== pgferry restore -j 2 into a new database"
+"$PGFERRY" restore -f "$work/dump" -d "dbname=sample_restored" --create -j 2 --progress
+echo "== pgferry verify --db (the restored database against the dump)"
+"$PGFERRY" verify "$work/dump" --db "dbname=sample_restored" -j 2
+echo "== pgferry drill (timed restore into a scratch database, verified, dropped)"
+"$PGFERRY" drill "$work/dump" --target "dbname=postgres" -j 2 --progress
 echo "demo: done (the dump and the cluster are removed on exit)"
