@@ -2,6 +2,10 @@
 
 #include "common/pf_util.h"
 #include "engine/pgtools.h"
+#include "io/pf_io.h"
+
+#include <fcntl.h>
+#include <pthread.h>
 
 #include <errno.h>
 #include <stdint.h>
@@ -73,13 +77,12 @@ static char *rstr_opt(rd *r)
 
 #define VERS(a, b, c) (((a) * 256 + (b)) * 256 + (c))
 
-int archive_read_toc(const char *path, archive *a, char *err, size_t errlen)
+static int parse_toc(const char *path, archive *a, char *err, size_t errlen)
 {
-    memset(a, 0, sizeof *a);
     rd r = {0};
-    r.f = fopen(path, "rb");
+    r.f = fmemopen(a->data, a->len, "rb");
     if (!r.f)
-        return pf_err(err, errlen, "open %s: %s", path, strerror(errno));
+        return pf_err(err, errlen, "%s: %s", path, strerror(errno));
     char magic[5];
     if (fread(magic, 1, 5, r.f) != 5 || memcmp(magic, "PGDMP", 5) != 0) {
         fclose(r.f);
@@ -161,9 +164,69 @@ int archive_read_toc(const char *path, archive *a, char *err, size_t errlen)
             r.failed = 1;
     }
     fclose(r.f);
-    if (r.failed) {
-        archive_free(a);
+    if (r.failed)
         return pf_err(err, errlen, "%s: damaged or truncated archive table of contents", path);
+    return 0;
+}
+
+typedef struct {
+    unsigned char *buf;
+    size_t len, cap;
+} membuf;
+
+static int mem_sink(void *ctx, const void *data, size_t len, char *err, size_t errlen)
+{
+    membuf *m = ctx;
+    if (m->len + len > m->cap) {
+        size_t c = m->cap ? m->cap : 1 << 16;
+        while (c < m->len + len)
+            c *= 2;
+        unsigned char *b = realloc(m->buf, c);
+        if (!b)
+            return pf_err(err, errlen, "out of memory");
+        m->buf = b;
+        m->cap = c;
+    }
+    memcpy(m->buf + m->len, data, len);
+    m->len += len;
+    return 0;
+}
+
+int archive_load(const char *path, const cipher_key *key, const char *aad, archive *a, char *err,
+                 size_t errlen)
+{
+    memset(a, 0, sizeof *a);
+    char *raw = NULL;
+    size_t rawlen = 0;
+    if (io_read_file(path, &raw, &rawlen, err, errlen) < 0)
+        return -1;
+    if (key) {
+        membuf mb = {0};
+        char e2[PF_ERRLEN];
+        cipher_stream *cs = cipher_stream_new(err, errlen);
+        int rc = cs ? 0 : -1;
+        if (rc == 0)
+            rc = cipher_decrypt_begin(cs, key, aad, mem_sink, &mb, e2, sizeof e2) < 0 ||
+                         cipher_decrypt_feed(cs, raw, rawlen, e2, sizeof e2) < 0 ||
+                         cipher_decrypt_end(cs, e2, sizeof e2) < 0
+                     ? pf_err(err, errlen, "%s: %s", path, e2)
+                     : 0;
+        cipher_stream_free(cs);
+        explicit_bzero(raw, rawlen);
+        free(raw);
+        if (rc < 0) {
+            free(mb.buf);
+            return -1;
+        }
+        a->data = mb.buf;
+        a->len = mb.len;
+    } else {
+        a->data = (unsigned char *)raw;
+        a->len = rawlen;
+    }
+    if (parse_toc(path, a, err, errlen) < 0) {
+        archive_free(a);
+        return -1;
     }
     return 0;
 }
@@ -201,12 +264,34 @@ static int append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
     return 0;
 }
 
-int archive_render(archive *a, const char *path, const char *pg_restore, const unsigned char *wanted,
-                   int no_owner, int no_acl, const char *tmpdir, char *err, size_t errlen)
+typedef struct {
+    int fd;
+    const unsigned char *data;
+    size_t len;
+} feed_job;
+
+/* Feeds the archive to pg_restore's stdin while the caller reads its stdout. */
+static void *feed_stdin(void *arg)
 {
-    char listf[4096], outf[4096], logf[4096];
+    feed_job *j = arg;
+    size_t off = 0;
+    while (off < j->len) {
+        ssize_t n = write(j->fd, j->data + off, j->len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; /* pg_restore stopped reading: its exit status says why */
+        off += (size_t)n;
+    }
+    close(j->fd);
+    return NULL;
+}
+
+int archive_render(archive *a, const char *pg_restore, const unsigned char *wanted, int no_owner,
+                   int no_acl, const char *tmpdir, char *err, size_t errlen)
+{
+    char listf[4096], logf[4096];
     snprintf(listf, sizeof listf, "%s/pgferry-toc.%d.list", tmpdir, (int)getpid());
-    snprintf(outf, sizeof outf, "%s/pgferry-toc.%d.sql", tmpdir, (int)getpid());
     snprintf(logf, sizeof logf, "%s/pgferry-toc.%d.log", tmpdir, (int)getpid());
     FILE *lf = fopen(listf, "w");
     if (!lf)
@@ -219,36 +304,58 @@ int archive_render(archive *a, const char *path, const char *pg_restore, const u
 
     char *argv[16];
     int k = 0;
-    char fileopt[4096 + 8], listopt[4096 + 8];
-    snprintf(fileopt, sizeof fileopt, "--file=%s", outf);
+    char listopt[4096 + 16];
     snprintf(listopt, sizeof listopt, "--use-list=%s", listf);
     argv[k++] = (char *)pg_restore;
     argv[k++] = "--verbose";
-    argv[k++] = fileopt;
+    argv[k++] = "--format=custom";
+    argv[k++] = "--file=-";
     argv[k++] = listopt;
     if (no_owner)
         argv[k++] = "--no-owner";
     if (no_acl)
         argv[k++] = "--no-acl";
-    argv[k++] = (char *)path;
     argv[k] = NULL;
+    int in[2] = {-1, -1}, out[2] = {-1, -1};
     pid_t pid;
-    int rc = pgtools_spawn(argv, logf, NULL, &pid, err, errlen);
-    if (rc == 0)
-        rc = pgtools_wait(pid, 1, "pg_restore", logf, err, errlen);
-    unlink(listf);
-    unlink(logf);
-    if (rc != 0) {
-        unlink(outf);
+    int rc = -1;
+    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) {
+        pf_err(err, errlen, "pipe: %s", strerror(errno));
+        for (int i = 0; i < 2; i++) {
+            if (in[i] >= 0)
+                close(in[i]);
+            if (out[i] >= 0)
+                close(out[i]);
+        }
+        unlink(listf);
         return -1;
     }
-    FILE *f = fopen(outf, "r");
-    if (!f) {
-        unlink(outf);
-        return pf_err(err, errlen, "open %s: %s", outf, strerror(errno));
+    rc = pgtools_spawn(argv, in[0], out[1], logf, NULL, &pid, err, errlen);
+    close(in[0]);
+    close(out[1]);
+    if (rc != 0) {
+        close(in[1]);
+        close(out[0]);
+        unlink(listf);
+        unlink(logf);
+        return -1;
     }
-    unlink(outf);
-
+    feed_job fj = {in[1], a->data, a->len};
+    pthread_t feeder;
+    int fed = pthread_create(&feeder, NULL, feed_stdin, &fj) == 0;
+    if (!fed)
+        close(in[1]);
+    FILE *f = fdopen(out[0], "r");
+    if (!f) {
+        close(out[0]);
+        if (fed)
+            pthread_join(feeder, NULL);
+        char e2[PF_ERRLEN];
+        pgtools_wait(pid, 1, "pg_restore", logf, e2, sizeof e2);
+        unlink(listf);
+        unlink(logf);
+        return pf_err(err, errlen, "pg_restore output: %s", strerror(errno));
+    }
     /* Map dump id -> entry for the markers. */
     int maxid = 0;
     for (size_t i = 0; i < a->n; i++)
@@ -309,11 +416,22 @@ int archive_render(archive *a, const char *path, const char *pg_restore, const u
     else
         free(cur);
     free(line);
+    while (fgetc(f) != EOF) /* drain, so pg_restore can exit */
+        ;
     fclose(f);
     free(byid);
+    if (fed)
+        pthread_join(feeder, NULL);
+    int wrc = pgtools_wait(pid, 1, "pg_restore", logf, err, errlen);
+    unlink(listf);
+    unlink(logf);
+    if (wrc != 0) {
+        free(header);
+        return -1;
+    }
     if (!ok) {
         free(header);
-        return pf_err(err, errlen, "out of memory rendering %s", path);
+        return pf_err(err, errlen, "out of memory rendering the schema archive");
     }
     a->header_sql = header ? header : strdup("");
     return 0;
@@ -333,5 +451,8 @@ void archive_free(archive *a)
     }
     free(a->entries);
     free(a->header_sql);
+    if (a->data)
+        explicit_bzero(a->data, a->len);
+    free(a->data);
     memset(a, 0, sizeof *a);
 }

@@ -9,6 +9,8 @@
 #ifndef PF_ARCHIVE_H
 #define PF_ARCHIVE_H
 
+#include "codec/cipher.h"
+
 #include <stddef.h>
 
 enum { ARCHIVE_SECTION_NONE = 1, ARCHIVE_SECTION_PRE_DATA, ARCHIVE_SECTION_DATA, ARCHIVE_SECTION_POST_DATA };
@@ -31,15 +33,21 @@ typedef struct {
     archive_entry *entries;
     size_t n;
     char *header_sql; /* pg_restore's session settings (psql meta-commands removed) */
+    unsigned char *data; /* the whole archive, decrypted (schema archives are small) */
+    size_t len;
 } archive;
 
-/* Reads the TOC of a custom-format archive. Errors name the file. */
-int archive_read_toc(const char *path, archive *a, char *err, size_t errlen);
+/* Reads a custom-format archive into memory (decrypting it with key and aad when key is
+ * not NULL: an encrypted archive is never written out in the clear) and parses its TOC.
+ * Errors name the file. */
+int archive_load(const char *path, const cipher_key *key, const char *aad, archive *a, char *err,
+                 size_t errlen);
 
-/* Runs `pg_restore -v -f - -L <list of wanted ids>` and attaches each entry's SQL.
- * wanted[i] != 0 selects a->entries[i]. no_owner / no_acl as pg_restore's options. */
-int archive_render(archive *a, const char *path, const char *pg_restore, const unsigned char *wanted,
-                   int no_owner, int no_acl, const char *tmpdir, char *err, size_t errlen);
+/* Runs `pg_restore -v -f - -L <list of wanted ids>` on the archive (fed through a pipe)
+ * and attaches each entry's SQL. wanted[i] != 0 selects a->entries[i]. no_owner / no_acl
+ * as pg_restore's options. */
+int archive_render(archive *a, const char *pg_restore, const unsigned char *wanted, int no_owner,
+                   int no_acl, const char *tmpdir, char *err, size_t errlen);
 
 /* Index of the entry with that dump id, or -1. */
 long archive_find(const archive *a, int id);

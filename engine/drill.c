@@ -34,7 +34,7 @@ int drill_run(const drill_options *o, drill_report *r, char *err, size_t errlen)
     snprintf(r->scratch_db, sizeof r->scratch_db, "pgferry_drill_%s_%d", stamp, (int)getpid());
 
     manifest m;
-    if (manifest_read(o->dir, &m, err, errlen) < 0)
+    if (manifest_read_key(o->dir, o->passphrase, &m, err, errlen) < 0)
         return -1;
     for (size_t i = 0; i < m.ntables; i++) {
         r->dump_raw_bytes += m.tables[i].raw_bytes;
@@ -60,6 +60,7 @@ int drill_run(const drill_options *o, drill_report *r, char *err, size_t errlen)
     ro.jobs = o->jobs;
     ro.progress = o->progress;
     ro.interrupted = o->interrupted;
+    ro.passphrase = o->passphrase;
     char e2[PF_ERRLEN];
     if (restore_run(&ro, &r->restore, e2, sizeof e2) < 0) {
         snprintf(r->error, sizeof r->error, "restore failed: %s", e2);

@@ -18,6 +18,7 @@ typedef struct {
     int keep;
     int progress;
     volatile sig_atomic_t *interrupted;
+    const char *passphrase;   /* for encrypted dumps, or NULL */
 } drill_options;
 
 typedef struct {

@@ -1,6 +1,8 @@
 #include "engine/dump.h"
 
+#include "codec/cipher.h"
 #include "codec/copyrows.h"
+#include "codec/hasher.h"
 #include "common/pf_util.h"
 #include "engine/dumpdir.h"
 #include "engine/manifest.h"
@@ -70,6 +72,7 @@ struct dump_ctx {
     atomic_uint_fast64_t chunks_done, rows, raw, stored, est_done, reconnects;
     atomic_int uring_used;
     dworker *workers;
+    manifest *m;          /* dump id and keys (encryption) */
 };
 
 static void fail(dump_ctx *ctx, const char *msg)
@@ -135,11 +138,24 @@ typedef struct {
     copyrows *rows[2]; /* text, binary */
     uint8_t *stage;
     size_t staged;
+    cipher_stream *cs;
+    chunk_hasher *fh;
 } wstate;
 
-static int sink_to_writer(void *ctx, const void *buf, size_t len, char *err, size_t errlen)
+/* The end of every file pipeline: counts and hashes the bytes as stored, then writes
+ * them. The manifest's stored hash is this hash of the whole file. */
+typedef struct {
+    io_writer *wr;
+    chunk_hasher *h;
+    uint64_t bytes;
+} outsink;
+
+static int outsink_write(void *ctx, const void *buf, size_t len, char *err, size_t errlen)
 {
-    return io_writer_write(ctx, buf, len, err, errlen);
+    outsink *o = ctx;
+    chunk_hasher_update(o->h, buf, len);
+    o->bytes += len;
+    return io_writer_write(o->wr, buf, len, err, errlen);
 }
 
 static void chunk_file_name(const djob *j, const dtable *t, char *out, size_t outlen)
@@ -191,7 +207,20 @@ static int run_chunk(dworker *w, wstate *ws, djob *j, char *err, size_t errlen)
     }
     copyrows *cr = ws->rows[t->binary];
     copyrows_reset(cr);
-    chunk_encoder_reset(ws->enc, wr ? sink_to_writer : NULL, wr);
+    outsink os = {wr, ws->fh, 0};
+    chunk_hasher_reset(ws->fh);
+    int encrypt = wr && ctx->m->encrypted;
+    if (encrypt) {
+        char aad[512];
+        manifest_file_aad(ctx->m, file, aad, sizeof aad);
+        if (cipher_encrypt_begin(ws->cs, &ctx->m->data_key, aad, outsink_write, &os, err, errlen) < 0) {
+            io_writer_abort(wr);
+            free(sql);
+            return -1;
+        }
+        chunk_encoder_reset(ws->enc, cipher_encrypt_sink, ws->cs);
+    } else
+        chunk_encoder_reset(ws->enc, wr ? outsink_write : NULL, wr ? &os : NULL);
     ws->staged = 0;
 
     PGresult *r = PQexec(w->conn, sql);
@@ -273,7 +302,8 @@ static int run_chunk(dworker *w, wstate *ws, djob *j, char *err, size_t errlen)
 
     chunk_stats st;
     if ((ws->staged && chunk_encoder_write(ws->enc, ws->stage, ws->staged, err, errlen) < 0) ||
-        chunk_encoder_finish(ws->enc, &st, err, errlen) < 0 || copyrows_finish(cr, err, errlen) < 0) {
+        chunk_encoder_finish(ws->enc, &st, err, errlen) < 0 || copyrows_finish(cr, err, errlen) < 0 ||
+        (encrypt && cipher_encrypt_end(ws->cs, err, errlen) < 0)) {
         if (wr)
             io_writer_abort(wr);
         return -1;
@@ -288,15 +318,15 @@ static int run_chunk(dworker *w, wstate *ws, djob *j, char *err, size_t errlen)
     mc->end_page = j->pc.end_page;
     mc->rows = copyrows_rows(cr);
     mc->raw_bytes = st.raw_bytes;
-    mc->stored_bytes = st.stored_bytes;
+    mc->stored_bytes = wr ? os.bytes : st.stored_bytes;
     mc->raw_hash = st.raw_hash;
-    mc->stored_hash = st.stored_hash;
+    mc->stored_hash = wr ? chunk_hasher_digest(ws->fh) : st.stored_hash;
     mc->content = copyrows_hash(cr);
     if (st.raw_bytes != bytes)
         return pf_err(err, errlen, "table %s: encoder saw %llu bytes, COPY sent %llu", t->label,
                       (unsigned long long)st.raw_bytes, (unsigned long long)bytes);
     atomic_fetch_add(&ctx->rows, mc->rows);
-    atomic_fetch_add(&ctx->stored, st.stored_bytes);
+    atomic_fetch_add(&ctx->stored, mc->stored_bytes);
     atomic_fetch_add(&ctx->est_done, j->pc.est_bytes);
     atomic_fetch_add(&ctx->chunks_done, 1);
     return 0;
@@ -312,7 +342,9 @@ static void *worker_main(void *arg)
     ws.rows[0] = copyrows_new(COPYROWS_TEXT);
     ws.rows[1] = copyrows_new(COPYROWS_BINARY);
     ws.stage = malloc(STAGE_SIZE);
-    if (!ws.enc || !ws.rows[0] || !ws.rows[1] || !ws.stage) {
+    ws.fh = chunk_hasher_new();
+    ws.cs = ctx->m->encrypted ? cipher_stream_new(err, sizeof err) : NULL;
+    if (!ws.enc || !ws.rows[0] || !ws.rows[1] || !ws.stage || !ws.fh || (ctx->m->encrypted && !ws.cs)) {
         fail(ctx, ws.enc ? "out of memory" : err);
         goto out;
     }
@@ -354,6 +386,9 @@ out:
     copyrows_free(ws.rows[0]);
     copyrows_free(ws.rows[1]);
     free(ws.stage);
+    if (ws.fh)
+        chunk_hasher_free(ws.fh);
+    cipher_stream_free(ws.cs);
     return NULL;
 }
 
@@ -410,22 +445,6 @@ static void cleanup_dir(const char *dir, int created)
     }
     if (created)
         rmdir(dir);
-}
-
-static int fsync_and_rename(const char *from, const char *to, const char *dir, char *err, size_t errlen)
-{
-    int fd = open(from, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return pf_err(err, errlen, "open %s: %s", from, strerror(errno));
-    if (fchmod(fd, 0600) != 0 || fsync(fd) != 0) {
-        int e = errno;
-        close(fd);
-        return pf_err(err, errlen, "fsync %s: %s", from, strerror(e));
-    }
-    close(fd);
-    if (rename(from, to) != 0)
-        return pf_err(err, errlen, "rename %s: %s", from, strerror(errno));
-    return io_fsync_dir(dir, err, errlen);
 }
 
 static void utc_now(char *out, size_t outlen)
@@ -516,8 +535,79 @@ static int lock_tables(PGconn *c, const catalog *cat, char *err, size_t errlen)
     return 0;
 }
 
-static int start_schema_dump(const dump_options *o, PGconn *coord, const catalog *cat,
-                             const char *snapshot, pid_t *pid, char *err, size_t errlen)
+/* pg_dump writes the schema archive to a pipe; this thread streams it through the same
+ * pipeline as chunks (encryption when asked, hashing, the atomic writer), so the archive
+ * is never on disk in the clear. */
+typedef struct {
+    int fd;
+    int encrypt;
+    io_writer *wr;
+    outsink os;
+    cipher_stream *cs;
+    pthread_t thread;
+    int started;
+    int rc;
+    char err[PF_ERRLEN];
+} schema_pipe;
+
+static void *schema_reader(void *arg)
+{
+    schema_pipe *sp = arg;
+    uint8_t *buf = malloc(1 << 20);
+    sp->rc = buf ? 0 : pf_err(sp->err, sizeof sp->err, "out of memory");
+    while (sp->rc == 0) {
+        ssize_t n = read(sp->fd, buf, 1 << 20);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            sp->rc = pf_err(sp->err, sizeof sp->err, "read from pg_dump: %s", strerror(errno));
+            break;
+        }
+        if (n == 0)
+            break;
+        sp->rc = sp->encrypt ? cipher_encrypt_sink(sp->cs, buf, (size_t)n, sp->err, sizeof sp->err)
+                             : outsink_write(&sp->os, buf, (size_t)n, sp->err, sizeof sp->err);
+    }
+    if (sp->rc == 0 && sp->encrypt)
+        sp->rc = cipher_encrypt_end(sp->cs, sp->err, sizeof sp->err);
+    /* closing our end makes a pg_dump still writing fail rather than block forever */
+    close(sp->fd);
+    sp->fd = -1;
+    free(buf);
+    return NULL;
+}
+
+/* Waits for the reader and releases the pipeline; keep: commit the file, else drop it. */
+static int finish_schema_pipe(schema_pipe *sp, int keep, char *err, size_t errlen)
+{
+    int rc = 0;
+    if (sp->started) {
+        pthread_join(sp->thread, NULL);
+        sp->started = 0;
+        if (sp->rc < 0 && keep)
+            rc = pf_err(err, errlen, "schema archive: %s", sp->err);
+    } else if (sp->fd >= 0) {
+        close(sp->fd);
+        sp->fd = -1;
+    }
+    if (sp->wr) {
+        if (keep && rc == 0)
+            rc = io_writer_commit(sp->wr, err, errlen);
+        else
+            io_writer_abort(sp->wr);
+        sp->wr = NULL;
+    }
+    cipher_stream_free(sp->cs);
+    sp->cs = NULL;
+    if (sp->os.h) {
+        chunk_hasher_free(sp->os.h);
+        sp->os.h = NULL;
+    }
+    return rc;
+}
+
+static int start_schema_dump(const dump_options *o, PGconn *coord, const catalog *cat, manifest *m,
+                             const char *snapshot, schema_pipe *sp, pid_t *pid, char *err, size_t errlen)
 {
     char pg_dump[4096];
     if (pgtools_find("pg_dump", pgconn_server_major(coord), pg_dump, sizeof pg_dump, err, errlen) < 0)
@@ -531,15 +621,13 @@ static int start_schema_dump(const dump_options *o, PGconn *coord, const catalog
     char **argv = calloc(maxargs, sizeof(char *));
     char **owned = calloc(maxargs, sizeof(char *));
     size_t a = 0, no = 0;
-    char snaparg[128], fileArg[4096 + 64];
+    char snaparg[128];
     snprintf(snaparg, sizeof snaparg, "--snapshot=%s", snapshot);
-    snprintf(fileArg, sizeof fileArg, "--file=%s/" SCHEMA_FILE ".tmp", o->dir);
     argv[a++] = pg_dump;
     argv[a++] = "--format=custom";
     argv[a++] = "--schema-only";
     argv[a++] = "--no-sync";
     argv[a++] = snaparg;
-    argv[a++] = fileArg;
     argv[a++] = "--dbname";
     argv[a++] = conn_nopw;
     for (size_t i = 0; i < o->filter.n_include_tables; i++) {
@@ -574,7 +662,33 @@ static int start_schema_dump(const dump_options *o, PGconn *coord, const catalog
     argv[a] = NULL;
     char logf[4096 + 32];
     snprintf(logf, sizeof logf, "%s/.pg_dump.log", o->dir ? o->dir : ".");
-    int rc = pgtools_spawn(argv, logf, password, pid, err, errlen);
+    int fds[2] = {-1, -1}, rc = -1;
+    char path[4096 + 64];
+    snprintf(path, sizeof path, "%s/" SCHEMA_FILE, o->dir);
+    sp->encrypt = m->encrypted;
+    sp->os.h = chunk_hasher_new();
+    if (!sp->os.h)
+        pf_err(err, errlen, "out of memory");
+    else if (pipe2(fds, O_CLOEXEC) != 0)
+        pf_err(err, errlen, "pipe: %s", strerror(errno));
+    else if ((sp->wr = io_writer_open(path, 0600, o->io, err, errlen)) != NULL &&
+             (!sp->encrypt || (sp->cs = cipher_stream_new(err, errlen)) != NULL)) {
+        sp->os.wr = sp->wr;
+        char aad[512];
+        manifest_file_aad(m, SCHEMA_FILE, aad, sizeof aad);
+        rc = sp->encrypt ? cipher_encrypt_begin(sp->cs, &m->data_key, aad, outsink_write, &sp->os, err, errlen) : 0;
+        if (rc == 0)
+            rc = pgtools_spawn(argv, -1, fds[1], logf, password, pid, err, errlen);
+    }
+    if (fds[1] >= 0)
+        close(fds[1]);
+    sp->fd = fds[0];
+    if (rc == 0) {
+        if (pthread_create(&sp->thread, NULL, schema_reader, sp) == 0)
+            sp->started = 1;
+        else
+            rc = pf_err(err, errlen, "cannot start the schema reader thread");
+    }
     for (size_t i = 0; i < no; i++)
         free(owned[i]);
     free(owned);
@@ -617,9 +731,25 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
     manifest m = {0};
     int rc = -1, created = 0, nworkers = 0;
     pid_t schema_pid = -1;
-    char path[4096], tmp[4096];
+    schema_pipe sp;
+    memset(&sp, 0, sizeof sp);
+    sp.fd = -1;
+    char path[4096];
     char logf[4096 + 32];
     snprintf(logf, sizeof logf, "%s/.pg_dump.log", o->dir ? o->dir : ".");
+
+    ctx.m = &m;
+    uint8_t id[16];
+    char idhex[33];
+    if (cipher_random(id, sizeof id, err, errlen) < 0)
+        return -1;
+    pf_hex(id, sizeof id, idhex);
+    m.dump_id = strdup(idhex);
+    /* the key exists before any file does: every file of the dump is encrypted */
+    if (o->passphrase && !o->hash_only && manifest_init_encryption(&m, o->passphrase, err, errlen) < 0) {
+        manifest_free(&m);
+        return -1;
+    }
 
     PGconn *coord = pgconn_open(o->conninfo, err, errlen);
     if (!coord)
@@ -737,7 +867,7 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
             goto out;
         }
 
-        if (start_schema_dump(o, coord, &cat, ctx.snapshot, &schema_pid, err, errlen) < 0)
+        if (start_schema_dump(o, coord, &cat, &m, ctx.snapshot, &sp, &schema_pid, err, errlen) < 0)
             goto out;
     }
 
@@ -823,11 +953,18 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
     }
 
     if (!o->hash_only) {
-        /* Schema archive: fsync, rename, hash. */
-        snprintf(tmp, sizeof tmp, "%s/" SCHEMA_FILE ".tmp", o->dir);
-        snprintf(path, sizeof path, "%s/" SCHEMA_FILE, o->dir);
-        if (fsync_and_rename(tmp, path, o->dir, err, errlen) < 0 ||
-            dumpdir_hash_file(path, &m.schema_hash, &m.schema_bytes, err, errlen) < 0)
+        /* Schema archive: everything pg_dump wrote is through the pipeline; commit it. */
+        if (sp.started) {
+            pthread_join(sp.thread, NULL);
+            sp.started = 0;
+        }
+        m.schema_hash = chunk_hasher_digest(sp.os.h);
+        m.schema_bytes = sp.os.bytes;
+        if (sp.rc < 0) {
+            pf_err(err, errlen, "schema archive: %s", sp.err);
+            goto out;
+        }
+        if (finish_schema_pipe(&sp, 1, err, errlen) < 0)
             goto out;
         unlink(logf);
         snprintf(path, sizeof path, "%s/" DATA_DIR, o->dir);
@@ -860,7 +997,12 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
         mt->raw_bytes += mt->chunks[j->pc.seq].raw_bytes;
         mt->stored_bytes += mt->chunks[j->pc.seq].stored_bytes;
         rowhash_add(&mt->content, &mt->chunks[j->pc.seq].content);
+        /* encrypted: hashes of row data are stored keyed, never in the clear */
+        manifest_protect_chunk_hash(&m, &mt->chunks[j->pc.seq].raw_hash);
+        manifest_protect_rowhash(&m, &mt->chunks[j->pc.seq].content);
     }
+    for (size_t t = 0; t < ctx.ntables; t++)
+        manifest_protect_rowhash(&m, &ctx.tables[t].mt.content);
     m.format_version = MANIFEST_FORMAT_VERSION;
     m.tool_version = strdup(PGFERRY_VERSION);
     m.started_at = strdup(started_at);
@@ -913,6 +1055,7 @@ out:
         char e2[PF_ERRLEN];
         pgtools_wait(schema_pid, 1, "pg_dump", NULL, e2, sizeof e2);
     }
+    finish_schema_pipe(&sp, 0, NULL, 0);
     if (rc < 0 && (created || dir_existed))
         cleanup_dir(o->dir, created);
     if (coord)

@@ -28,6 +28,7 @@ typedef struct {
     int progress;             /* draw a progress line on stderr */
     io_mode io;
     volatile sig_atomic_t *interrupted; /* set by the caller's SIGINT/SIGTERM handler */
+    const char *passphrase;   /* encrypt every file under a key wrapped with this, or NULL */
     const char *tag;          /* recorded in the manifest (dump --tag) */
     int keep_forever;         /* recorded in the manifest (dump --keep-forever) */
     /* Read and hash every row as a dump would, but write nothing (no directory, no

@@ -100,6 +100,7 @@ char *manifest_serialize(const manifest *m, char *err, size_t errlen)
     json_object_set_new(o, "snapshot", snap);
     json_object_set_new(o, "started_at", jstr(m->started_at));
     json_object_set_new(o, "finished_at", jstr(m->finished_at));
+    json_object_set_new(o, "dump_id", jstr(m->dump_id));
     json_object_set_new(o, "tag", jstr(m->tag));
     json_object_set_new(o, "keep_forever", json_boolean(m->keep_forever));
     json_t *opt = json_object();
@@ -130,6 +131,22 @@ char *manifest_serialize(const manifest *m, char *err, size_t errlen)
     json_object_set_new(o, "sequences", seqs);
     json_object_set_new(o, "large_objects",
                         m->has_large_objects ? table_json(&m->large_objects) : json_null());
+    if (m->encrypted) {
+        char salt[2 * CIPHER_SALT_LEN + 1], wk[2 * CIPHER_WRAPPED_LEN + 1];
+        pf_hex(m->kdf.salt, CIPHER_SALT_LEN, salt);
+        pf_hex(m->wrapped_key, CIPHER_WRAPPED_LEN, wk);
+        json_t *e = json_object();
+        json_object_set_new(e, "cipher", json_string("aes-256-gcm"));
+        json_object_set_new(e, "kdf", json_string("scrypt"));
+        json_object_set_new(e, "n", json_integer((json_int_t)m->kdf.n));
+        json_object_set_new(e, "r", json_integer(m->kdf.r));
+        json_object_set_new(e, "p", json_integer(m->kdf.p));
+        json_object_set_new(e, "salt", json_string(salt));
+        json_object_set_new(e, "wrapped_key", json_string(wk));
+        json_object_set_new(e, "manifest_checksum", json_string("hmac-sha256"));
+        json_object_set_new(o, "encryption", e);
+    } else
+        json_object_set_new(o, "encryption", json_null());
 
     char *body = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(o);
@@ -160,7 +177,17 @@ char *manifest_serialize(const manifest *m, char *err, size_t errlen)
     memcpy(out + n, ",\n", 2);
     n += 2;
     char hex[65];
-    sha256_hex(out, n, hex);
+    if (m->encrypted) {
+        if (!m->have_keys) {
+            free(out);
+            pf_err(err, errlen, "manifest: encrypted without keys");
+            return NULL;
+        }
+        uint8_t mac[32];
+        cipher_hmac(&m->manifest_key, out, n, mac);
+        pf_hex(mac, 32, hex);
+    } else
+        sha256_hex(out, n, hex);
     n += (size_t)sprintf(out + n, "  " CHECKSUM_KEY "%s\"\n}\n", hex);
     return out;
 }
@@ -257,9 +284,98 @@ static int parse_table(json_t *o, manifest_table *t, char *err, size_t errlen)
     return 0;
 }
 
-int manifest_parse(const char *text, size_t len, manifest *m, char *err, size_t errlen)
+static int derive_keys(manifest *m, const char *passphrase, char *err, size_t errlen)
 {
-    memset(m, 0, sizeof *m);
+    cipher_key kek;
+    char aad[256];
+    snprintf(aad, sizeof aad, "pgferry-key|%s", m->dump_id ? m->dump_id : "");
+    int rc = cipher_derive_kek(passphrase, strlen(passphrase), &m->kdf, &kek, err, errlen) < 0 ||
+                     cipher_unwrap_key(&kek, m->wrapped_key, aad, &m->data_key, err, errlen) < 0 ||
+                     cipher_subkey(&m->data_key, "pgferry manifest", &m->manifest_key, err, errlen) < 0 ||
+                     cipher_subkey(&m->data_key, "pgferry hashes", &m->hash_key, err, errlen) < 0
+                 ? -1
+                 : 0;
+    memset(&kek, 0, sizeof kek);
+    m->have_keys = rc == 0;
+    return rc;
+}
+
+int manifest_init_encryption(manifest *m, const char *passphrase, char *err, size_t errlen)
+{
+    cipher_key kek;
+    char aad[256];
+    if (!m->dump_id)
+        return pf_err(err, errlen, "manifest: no dump id");
+    snprintf(aad, sizeof aad, "pgferry-key|%s", m->dump_id);
+    if (cipher_kdf_default(&m->kdf, err, errlen) < 0 ||
+        cipher_random(m->data_key.k, sizeof m->data_key.k, err, errlen) < 0 ||
+        cipher_derive_kek(passphrase, strlen(passphrase), &m->kdf, &kek, err, errlen) < 0 ||
+        cipher_wrap_key(&kek, &m->data_key, aad, m->wrapped_key, err, errlen) < 0 ||
+        cipher_subkey(&m->data_key, "pgferry manifest", &m->manifest_key, err, errlen) < 0 ||
+        cipher_subkey(&m->data_key, "pgferry hashes", &m->hash_key, err, errlen) < 0) {
+        memset(&kek, 0, sizeof kek);
+        return -1;
+    }
+    memset(&kek, 0, sizeof kek);
+    m->encrypted = 1;
+    m->have_keys = 1;
+    return 0;
+}
+
+static void protect16(const manifest *m, uint8_t b[16])
+{
+    if (!m->encrypted)
+        return;
+    uint8_t mac[32];
+    cipher_hmac(&m->hash_key, b, 16, mac);
+    memcpy(b, mac, 16);
+}
+
+void manifest_protect_chunk_hash(const manifest *m, chunk_hash *h)
+{
+    protect16(m, h->b);
+}
+
+void manifest_protect_rowhash(const manifest *m, rowhash *h)
+{
+    if (!m->encrypted)
+        return;
+    uint8_t b[16];
+    for (int i = 0; i < 8; i++) {
+        b[i] = (uint8_t)(h->hi >> (56 - 8 * i));
+        b[8 + i] = (uint8_t)(h->lo >> (56 - 8 * i));
+    }
+    protect16(m, b);
+    h->hi = h->lo = 0;
+    for (int i = 0; i < 8; i++) {
+        h->hi = h->hi << 8 | b[i];
+        h->lo = h->lo << 8 | b[8 + i];
+    }
+}
+
+int manifest_chunk_hash_matches(const manifest *m, const chunk_hash *computed, const chunk_hash *stored)
+{
+    chunk_hash h = *computed;
+    manifest_protect_chunk_hash(m, &h);
+    return chunk_hash_equal(&h, stored);
+}
+
+int manifest_rowhash_matches(const manifest *m, const rowhash *computed, const rowhash *stored)
+{
+    rowhash h = *computed;
+    manifest_protect_rowhash(m, &h);
+    return rowhash_equal(&h, stored);
+}
+
+void manifest_file_aad(const manifest *m, const char *file, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "pgferry-file|%s|%s", m->dump_id ? m->dump_id : "", file);
+}
+
+/* Where the checksum line starts and what it says; 0 or -1 with err. */
+static int find_checksum(const char *text, size_t len, const char **line_out, char want[65], char *err,
+                         size_t errlen)
+{
     /* The checksum line is the last member; find it from the end so a manifest that
      * merely mentions the key inside a name cannot fool us. */
     const char *key = NULL;
@@ -278,12 +394,84 @@ int manifest_parse(const char *text, size_t len, manifest *m, char *err, size_t 
     if ((size_t)(text + len - hex) < 64 + 4 || memcmp(hex + 64, "\"\n}\n", 4) != 0 ||
         (size_t)(hex + 64 + 4 - text) != len)
         return pf_err(err, errlen, "manifest is truncated or damaged: bad checksum line");
-    char want[65], got[65];
     memcpy(want, hex, 64);
     want[64] = '\0';
+    *line_out = line;
+    return 0;
+}
+
+int manifest_parse(const char *text, size_t len, manifest *m, char *err, size_t errlen)
+{
+    return manifest_parse_key(text, len, NULL, m, err, errlen);
+}
+
+int manifest_parse_key(const char *text, size_t len, const char *passphrase, manifest *m, char *err,
+                       size_t errlen)
+{
+    memset(m, 0, sizeof *m);
+    const char *line;
+    char want[65], got[65];
+    if (find_checksum(text, len, &line, want, err, errlen) < 0)
+        return -1;
     sha256_hex(text, (size_t)(line - text), got);
-    if (strcmp(want, got) != 0)
-        return pf_err(err, errlen, "manifest checksum mismatch: the manifest was edited or damaged");
+    /* A plain manifest closes with a SHA-256; an encrypted one with an HMAC only its
+     * passphrase can check, so the parameters to derive the key come first. */
+    int plain = strcmp(want, got) == 0;
+    json_t *probe = NULL;
+    if (!plain) {
+        json_error_t perr;
+        probe = json_loadb(text, len, 0, &perr);
+        json_t *e = probe ? json_object_get(probe, "encryption") : NULL;
+        if (!json_is_object(e)) {
+            json_decref(probe);
+            return pf_err(err, errlen, "manifest checksum mismatch: the manifest was edited or damaged");
+        }
+        if (!passphrase) {
+            json_decref(probe);
+            return pf_err(err, errlen, "this dump is encrypted: give its passphrase with --passphrase-file FILE or PGFERRY_PASSPHRASE");
+        }
+        json_t *id = json_object_get(probe, "dump_id"), *s = json_object_get(e, "salt"),
+               *w = json_object_get(e, "wrapped_key");
+        m->kdf.n = (uint64_t)json_integer_value(json_object_get(e, "n"));
+        m->kdf.r = (uint32_t)json_integer_value(json_object_get(e, "r"));
+        m->kdf.p = (uint32_t)json_integer_value(json_object_get(e, "p"));
+        if (!json_is_string(id) || !json_is_string(s) || !json_is_string(w) ||
+            pf_unhex(json_string_value(s), m->kdf.salt, CIPHER_SALT_LEN) < 0 ||
+            pf_unhex(json_string_value(w), m->wrapped_key, CIPHER_WRAPPED_LEN) < 0) {
+            json_decref(probe);
+            return pf_err(err, errlen, "manifest: damaged encryption parameters");
+        }
+        m->dump_id = strdup(json_string_value(id));
+        json_decref(probe);
+        m->encrypted = 1;
+        if (derive_keys(m, passphrase, err, errlen) < 0) {
+            free(m->dump_id);
+            memset(m, 0, sizeof *m);
+            return -1;
+        }
+        uint8_t mac[32];
+        cipher_hmac(&m->manifest_key, text, (size_t)(line - text), mac);
+        pf_hex(mac, 32, got);
+        if (strcmp(want, got) != 0) {
+            free(m->dump_id);
+            memset(m, 0, sizeof *m);
+            return pf_err(err, errlen, "manifest authentication failed: the manifest was edited or damaged");
+        }
+    } else if (passphrase) {
+        return pf_err(err, errlen, "a passphrase was given but this dump is not encrypted");
+    }
+    /* keys survive the field parsing below */
+    manifest keys = *m;
+    memset(m, 0, sizeof *m);
+    m->encrypted = keys.encrypted;
+    m->kdf = keys.kdf;
+    memcpy(m->wrapped_key, keys.wrapped_key, sizeof m->wrapped_key);
+    m->have_keys = keys.have_keys;
+    m->data_key = keys.data_key;
+    m->hash_key = keys.hash_key;
+    m->manifest_key = keys.manifest_key;
+    free(keys.dump_id);
+    memset(&keys, 0, sizeof keys);
 
     memcpy(m->checksum, want, sizeof m->checksum);
 
@@ -317,6 +505,12 @@ int manifest_parse(const char *text, size_t len, manifest *m, char *err, size_t 
     m->started_at = gstr(o, "started_at");
     m->finished_at = gstr(o, "finished_at");
     m->tag = gstr(o, "tag");
+    m->dump_id = gstr(o, "dump_id");
+    if (m->encrypted != json_is_object(json_object_get(o, "encryption"))) {
+        /* an HMAC'd manifest that says it is plain, or the reverse: forged */
+        pf_err(err, errlen, "manifest authentication failed: encryption settings do not match");
+        goto out;
+    }
     m->keep_forever = json_is_true(json_object_get(o, "keep_forever"));
     json_t *opt = json_object_get(o, "options");
     m->compression = gstr(opt, "compression");
@@ -377,6 +571,25 @@ out:
 
 int manifest_read(const char *dir, manifest *m, char *err, size_t errlen)
 {
+    return manifest_read_key(dir, NULL, m, err, errlen);
+}
+
+int manifest_looks_complete(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, MANIFEST_FILE);
+    char *text = NULL, e[PF_ERRLEN], want[65];
+    size_t len = 0;
+    const char *line;
+    if (io_read_file(path, &text, &len, e, sizeof e) < 0)
+        return 0;
+    int ok = find_checksum(text, len, &line, want, e, sizeof e) == 0;
+    free(text);
+    return ok;
+}
+
+int manifest_read_key(const char *dir, const char *passphrase, manifest *m, char *err, size_t errlen)
+{
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, MANIFEST_FILE);
     char *text = NULL;
@@ -389,7 +602,7 @@ int manifest_read(const char *dir, manifest *m, char *err, size_t errlen)
                           dir, MANIFEST_FILE);
         return pf_err(err, errlen, "%s", ioerr);
     }
-    int rc = manifest_parse(text, len, m, err, errlen);
+    int rc = manifest_parse_key(text, len, passphrase, m, err, errlen);
     free(text);
     return rc;
 }
@@ -422,6 +635,7 @@ void manifest_free(manifest *m)
     free(m->started_at);
     free(m->finished_at);
     free(m->tag);
+    free(m->dump_id);
     free(m->compression);
     free(m->format);
     free(m->schema_file);

@@ -9,6 +9,7 @@
 #define PF_MANIFEST_H
 
 #include "codec/chunk.h"
+#include "codec/cipher.h"
 #include "codec/copyrows.h"
 
 #include <stddef.h>
@@ -54,6 +55,7 @@ typedef struct manifest_s {
     char *host, *port, *database;
     char *snapshot_id, *snapshot_lsn, *snapshot_time;
     char *started_at, *finished_at;
+    char *dump_id;              /* random id of this dump (hex) */
     char *tag;                  /* label given with dump --tag, or NULL */
     int keep_forever;           /* dump --keep-forever: retention never removes it */
     char *compression;          /* "zstd" or "none" */
@@ -70,7 +72,31 @@ typedef struct manifest_s {
     manifest_sequence *seqs;
     int has_large_objects;
     manifest_table large_objects; /* name "large objects", format "lo" */
+
+    /* Encryption (dump --encrypt). Stored: the scrypt parameters and the data key wrapped
+     * under the passphrase's key. In memory only, once the passphrase opened it: the data
+     * key and the keys derived from it. When encrypted, every file is encrypted (codec/
+     * cipher.h), stored hashes cover the encrypted files, the hashes of row data (raw and
+     * content hashes) are stored keyed (HMAC) so they reveal nothing about the rows, and
+     * the closing checksum is an HMAC, so no edit goes unnoticed. */
+    int encrypted;
+    cipher_kdf kdf;
+    uint8_t wrapped_key[CIPHER_WRAPPED_LEN];
+    int have_keys;
+    cipher_key data_key, hash_key, manifest_key;
 } manifest;
+
+/* Sets up encryption for a new dump: random data key, its wrapping under passphrase. */
+int manifest_init_encryption(manifest *m, const char *passphrase, char *err, size_t errlen);
+
+/* What a row-data hash looks like in the manifest: itself, or keyed when encrypted. */
+void manifest_protect_chunk_hash(const manifest *m, chunk_hash *h);
+void manifest_protect_rowhash(const manifest *m, rowhash *h);
+/* Compares a computed hash with the manifest's (protected) one. */
+int manifest_chunk_hash_matches(const manifest *m, const chunk_hash *computed, const chunk_hash *stored);
+int manifest_rowhash_matches(const manifest *m, const rowhash *computed, const rowhash *stored);
+/* Associated data binding an encrypted file to its dump and name. out needs 512 bytes. */
+void manifest_file_aad(const manifest *m, const char *file, char *out, size_t outlen);
 
 /* Serialises and writes <dir>/manifest.json atomically (temp, fsync, rename, fsync dir). */
 int manifest_write(const manifest *m, const char *dir, char *err, size_t errlen);
@@ -79,8 +105,16 @@ char *manifest_serialize(const manifest *m, char *err, size_t errlen);
 /* Reads and checks <dir>/manifest.json: missing, truncated, checksum mismatch and
  * malformed fields are each a distinct one-line error. */
 int manifest_read(const char *dir, manifest *m, char *err, size_t errlen);
+/* The same with a passphrase (NULL: none): an encrypted dump needs it, and a passphrase
+ * given for a dump that is not encrypted is an error (a dump swapped for a plain one). */
+int manifest_read_key(const char *dir, const char *passphrase, manifest *m, char *err, size_t errlen);
 /* Parses a manifest text (checksum included). */
 int manifest_parse(const char *text, size_t len, manifest *m, char *err, size_t errlen);
+int manifest_parse_key(const char *text, size_t len, const char *passphrase, manifest *m, char *err,
+                       size_t errlen);
+/* 1 when the text at dir/manifest.json is a whole manifest (ends with its checksum line),
+ * without authenticating it: for listing encrypted dumps without their passphrase. */
+int manifest_looks_complete(const char *dir);
 void manifest_free(manifest *m);
 
 #endif

@@ -122,8 +122,8 @@ int pgtools_find(const char *prog, int server_major, char *path, size_t pathlen,
                   prog, server_major);
 }
 
-int pgtools_spawn(char *const argv[], const char *errfile, const char *password, pid_t *pid,
-                  char *err, size_t errlen)
+int pgtools_spawn(char *const argv[], int stdin_fd, int stdout_fd, const char *errfile,
+                  const char *password, pid_t *pid, char *err, size_t errlen)
 {
     size_t n = 0;
     while (environ[n])
@@ -145,8 +145,14 @@ int pgtools_spawn(char *const argv[], const char *errfile, const char *password,
     }
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    if (stdin_fd >= 0)
+        posix_spawn_file_actions_adddup2(&fa, stdin_fd, 0);
+    else
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    if (stdout_fd >= 0)
+        posix_spawn_file_actions_adddup2(&fa, stdout_fd, 1);
+    else
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 2, errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     int rc = posix_spawn(pid, argv[0], &fa, NULL, argv, envp);
     posix_spawn_file_actions_destroy(&fa);

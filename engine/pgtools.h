@@ -13,10 +13,12 @@
 int pgtools_find(const char *prog, int server_major, char *path, size_t pathlen, char *err,
                  size_t errlen);
 
-/* Starts argv[0] with stdin from /dev/null, stdout to /dev/null, stderr to `errfile`, and
- * PGPASSWORD set to `password` when not NULL (secrets never go in argv). */
-int pgtools_spawn(char *const argv[], const char *errfile, const char *password, pid_t *pid,
-                  char *err, size_t errlen);
+/* Starts argv[0] with stdin from /dev/null (or stdin_fd), stdout to /dev/null (or
+ * stdout_fd), stderr to `errfile`, and PGPASSWORD set to `password` when not NULL
+ * (secrets never go in argv). The fds (-1: none) are the child's ends; the caller closes
+ * its copies after the call. */
+int pgtools_spawn(char *const argv[], int stdin_fd, int stdout_fd, const char *errfile,
+                  const char *password, pid_t *pid, char *err, size_t errlen);
 
 /* Waits for pid; on failure fills err with "<what> failed: <first meaningful line of
  * errfile>" (or its exit status). blocking=0: returns 1 if still running. */

@@ -1,7 +1,9 @@
 #include "engine/restore.h"
 
 #include "codec/chunk.h"
+#include "codec/cipher.h"
 #include "codec/copyrows.h"
+#include "codec/hasher.h"
 #include "common/pf_util.h"
 #include "engine/archive.h"
 #include "engine/catalog.h"
@@ -91,6 +93,7 @@ struct restore_ctx {
     atomic_int stop;
     char first_err[PF_ERRLEN];
     char **done_items;           /* sorted journal items already committed (resume) */
+    char **seq_dst;              /* archive entry -> where a SEQUENCE of a renamed table goes */
     size_t ndone;
     atomic_uint_fast64_t rows, raw, chunks_done, entries_done;
     uint64_t total_raw;
@@ -317,6 +320,16 @@ static PGconn *open_target(restore_ctx *ctx, char *err, size_t errlen)
         PQfinish(c);
         return NULL;
     }
+    /* --data-only loads every table's chunks at once into tables whose foreign keys and
+     * triggers already exist, so a referencing row may come before the row it references:
+     * as pg_restore --disable-triggers, skip triggers and FK checks (superuser only; a
+     * full restore adds them after the data anyway) */
+    const char *su = PQparameterStatus(c, "is_superuser");
+    if (ctx->o->data_only && su && strcmp(su, "on") == 0 &&
+        pgconn_exec(c, "SET session_replication_role = replica", "session settings", err, errlen) < 0) {
+        PQfinish(c);
+        return NULL;
+    }
     return c;
 }
 
@@ -343,20 +356,54 @@ typedef struct {
     chunk_decoder *dec;
     copyrows *rows[2];
     uint8_t *buf;
+    chunk_hasher *fh;  /* the file as stored */
+    cipher_stream *cs; /* encrypted dumps */
 } wbufs;
 
-static int check_against_manifest(const manifest_chunk *mc, const chunk_stats *st, copyrows *cr,
+static int wbufs_init(wbufs *b, int encrypted, char *err, size_t errlen)
+{
+    memset(b, 0, sizeof *b);
+    b->dec = chunk_decoder_new(err, errlen);
+    b->rows[0] = copyrows_new(COPYROWS_TEXT);
+    b->rows[1] = copyrows_new(COPYROWS_BINARY);
+    b->buf = malloc(READ_SIZE);
+    b->fh = chunk_hasher_new();
+    if (encrypted)
+        b->cs = cipher_stream_new(err, errlen);
+    if (!b->dec || !b->rows[0] || !b->rows[1] || !b->buf || !b->fh || (encrypted && !b->cs))
+        return pf_err(err, errlen, "out of memory");
+    return 0;
+}
+
+static void wbufs_free(wbufs *b)
+{
+    chunk_decoder_free(b->dec);
+    copyrows_free(b->rows[0]);
+    copyrows_free(b->rows[1]);
+    free(b->buf);
+    if (b->fh)
+        chunk_hasher_free(b->fh);
+    cipher_stream_free(b->cs);
+}
+
+static int decoder_sink(void *ctx, const void *buf, size_t len, char *err, size_t errlen)
+{
+    return chunk_decoder_feed(ctx, buf, len, err, errlen);
+}
+
+static int check_against_manifest(const manifest *m, const manifest_chunk *mc, const chunk_stats *st,
+                                  uint64_t file_bytes, const chunk_hash *file_hash, copyrows *cr,
                                   char *err, size_t errlen)
 {
     rowhash h = copyrows_hash(cr);
-    if (st->stored_bytes != mc->stored_bytes || !chunk_hash_equal(&st->stored_hash, &mc->stored_hash))
+    if (file_bytes != mc->stored_bytes || !chunk_hash_equal(file_hash, &mc->stored_hash))
         return pf_err(err, errlen, "stored hash or size differs from the manifest");
-    if (st->raw_bytes != mc->raw_bytes || !chunk_hash_equal(&st->raw_hash, &mc->raw_hash))
+    if (st->raw_bytes != mc->raw_bytes || !manifest_chunk_hash_matches(m, &st->raw_hash, &mc->raw_hash))
         return pf_err(err, errlen, "raw hash or size differs from the manifest");
     if (copyrows_rows(cr) != mc->rows)
         return pf_err(err, errlen, "%llu rows, the manifest says %llu",
                       (unsigned long long)copyrows_rows(cr), (unsigned long long)mc->rows);
-    if (!rowhash_equal(&h, &mc->content))
+    if (!manifest_rowhash_matches(m, &h, &mc->content))
         return pf_err(err, errlen, "content hash differs from the manifest");
     return 0;
 }
@@ -380,6 +427,18 @@ static int copy_chunk_in(restore_ctx *ctx, PGconn *conn, wbufs *b, const manifes
     copyrows_reset(cr);
     copy_sink_ctx sc = {conn, cr};
     chunk_decoder_reset(b->dec, copy_sink, &sc);
+    chunk_hasher_reset(b->fh);
+    /* file bytes -> hash as stored -> (decrypt) -> decode -> split rows -> COPY */
+    chunk_sink_fn feed = decoder_sink;
+    void *feed_ctx = b->dec;
+    if (ctx->m.encrypted) {
+        char aad[512];
+        manifest_file_aad(&ctx->m, mc->file, aad, sizeof aad);
+        cipher_decrypt_begin(b->cs, &ctx->m.data_key, aad, decoder_sink, b->dec, why, sizeof why);
+        feed = cipher_decrypt_feed;
+        feed_ctx = b->cs;
+    }
+    uint64_t file_bytes = 0;
 
     size_t sl = 64 + strlen(qname);
     for (size_t i = 0; i < mt->ncols; i++)
@@ -409,16 +468,21 @@ static int copy_chunk_in(restore_ctx *ctx, PGconn *conn, wbufs *b, const manifes
             frc = pf_err(why, sizeof why, "stopped");
             break;
         }
-        if ((frc = chunk_decoder_feed(b->dec, b->buf, got, why, sizeof why)) < 0)
+        chunk_hasher_update(b->fh, b->buf, got);
+        file_bytes += got;
+        if ((frc = feed(feed_ctx, b->buf, got, why, sizeof why)) < 0)
             break;
     }
     chunk_stats st;
+    if (frc == 0 && ctx->m.encrypted)
+        frc = cipher_decrypt_end(b->cs, why, sizeof why);
     if (frc == 0)
         frc = chunk_decoder_finish(b->dec, &st, why, sizeof why);
     if (frc == 0)
         frc = copyrows_finish(cr, why, sizeof why);
+    chunk_hash fhash = chunk_hasher_digest(b->fh);
     if (frc == 0)
-        frc = check_against_manifest(mc, &st, cr, why, sizeof why);
+        frc = check_against_manifest(&ctx->m, mc, &st, file_bytes, &fhash, cr, why, sizeof why);
     if (frc < 0) {
         PQputCopyEnd(conn, "pgferry: chunk failed verification");
         while ((res = PQgetResult(conn)))
@@ -559,13 +623,9 @@ static void *worker_main(void *arg)
     rworker *w = arg;
     restore_ctx *ctx = w->ctx;
     char err[PF_ERRLEN];
-    wbufs b = {0};
-    b.dec = chunk_decoder_new(err, sizeof err);
-    b.rows[0] = copyrows_new(COPYROWS_TEXT);
-    b.rows[1] = copyrows_new(COPYROWS_BINARY);
-    b.buf = malloc(READ_SIZE);
-    if (!b.dec || !b.rows[0] || !b.rows[1] || !b.buf) {
-        fail(ctx, "out of memory");
+    wbufs b;
+    if (wbufs_init(&b, ctx->m.encrypted, err, sizeof err) < 0) {
+        fail(ctx, err);
         goto out;
     }
     PGconn *c = open_target(ctx, err, sizeof err);
@@ -645,10 +705,7 @@ out:
         PQfreeCancel(k);
     if (conn)
         PQfinish(conn);
-    chunk_decoder_free(b.dec);
-    copyrows_free(b.rows[0]);
-    copyrows_free(b.rows[1]);
-    free(b.buf);
+    wbufs_free(&b);
     return NULL;
 }
 
@@ -960,10 +1017,13 @@ static int apply_rename(restore_ctx *ctx, PGconn *c, size_t ti, char *err, size_
         if (!obj)
             continue;
         char *nn = owned_new_name(obj, t->mt->name, t->dst_name);
-        if (entry_is(e, "SEQUENCE")) /* identity sequence: a new one, never the live one */
+        if (entry_is(e, "SEQUENCE")) { /* identity sequence: a new one, never the live one */
             add_rep(&reps, &n, &cap, dump_qualified(c, e->namespace, obj),
                     dump_qualified(c, t->dst_schema, nn));
-        else if (same_schema) /* index names are unique per schema */
+            /* and its value goes there too (sequences_sql), not into the live one */
+            free(ctx->seq_dst[i]);
+            ctx->seq_dst[i] = pgconn_qualified(c, t->dst_schema, nn);
+        } else if (same_schema) /* index names are unique per schema */
             add_rep(&reps, &n, &cap, dump_quote(c, obj), dump_quote(c, nn));
         free(nn);
     }
@@ -1166,14 +1226,17 @@ static char *sequences_sql(restore_ctx *ctx, PGconn *c)
     for (size_t i = 0; i < ctx->m.nseqs; i++) {
         manifest_sequence *q = &ctx->m.seqs[i];
         int restored = 0;
-        for (size_t k = 0; k < ctx->a.n && !restored; k++) {
+        size_t k;
+        for (k = 0; k < ctx->a.n; k++) {
             archive_entry *e = &ctx->a.entries[k];
             restored = ctx->wanted[k] && entry_is(e, "SEQUENCE") && e->namespace &&
                        !strcmp(e->namespace, q->schema) && !strcmp(e->tag, q->name);
+            if (restored)
+                break;
         }
         if (!restored)
             continue;
-        char *qn = pgconn_qualified(c, q->schema, q->name);
+        char *qn = ctx->seq_dst[k] ? strdup(ctx->seq_dst[k]) : pgconn_qualified(c, q->schema, q->name);
         char *lit = qn ? PQescapeLiteral(c, qn, strlen(qn)) : NULL;
         char line[1024];
         snprintf(line, sizeof line, "SELECT pg_catalog.setval(%s, %lld, %s);\n", lit ? lit : "NULL",
@@ -1193,17 +1256,10 @@ static int restore_large_objects(restore_ctx *ctx, PGconn *c, char *err, size_t 
 {
     if (journal_has(ctx, "large-objects"))
         return 0;
-    wbufs b = {0};
-    char e2[PF_ERRLEN];
-    b.dec = chunk_decoder_new(e2, sizeof e2);
-    b.rows[0] = copyrows_new(COPYROWS_TEXT);
-    b.rows[1] = copyrows_new(COPYROWS_BINARY);
-    b.buf = malloc(READ_SIZE);
+    wbufs b;
     int rc = -1;
-    if (!b.dec || !b.rows[0] || !b.rows[1] || !b.buf) {
-        pf_err(err, errlen, "out of memory");
+    if (wbufs_init(&b, ctx->m.encrypted, err, errlen) < 0)
         goto out;
-    }
     if (pgconn_exec(c, "BEGIN; CREATE TEMP TABLE pgferry_lo (oid oid, owner text, acl text, data bytea) ON COMMIT DROP",
                     "large objects", err, errlen) < 0)
         goto rollback;
@@ -1212,12 +1268,19 @@ static int restore_large_objects(restore_ctx *ctx, PGconn *c, char *err, size_t 
                           err, errlen) < 0)
             goto rollback;
     {
-        char sql[2048];
+        char sql[4096];
+        /* --clean (also when resuming one): the dump's large objects replace those with
+         * the same OIDs, as pg_restore --clean does */
+        int replace = ctx->o->clean || journal_has(ctx, "clean");
         snprintf(sql, sizeof sql,
+                 "%s"
                  "SELECT count(pg_catalog.lo_from_bytea(oid, data)) FROM pg_temp.pgferry_lo;"
                  "DO $pgferry$ DECLARE r record; BEGIN"
                  "%s%s"
                  " END $pgferry$",
+                 !replace ? "" :
+                 "SELECT count(pg_catalog.lo_unlink(l.oid)) FROM pg_temp.pgferry_lo l"
+                 " WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_largeobject_metadata m WHERE m.oid = l.oid);",
                  ctx->o->no_owner ? "" :
                  " FOR r IN SELECT oid, owner FROM pg_temp.pgferry_lo LOOP"
                  "  EXECUTE pg_catalog.format('ALTER LARGE OBJECT %s OWNER TO %I', r.oid, r.owner);"
@@ -1240,10 +1303,7 @@ static int restore_large_objects(restore_ctx *ctx, PGconn *c, char *err, size_t 
 rollback:
     PQclear(PQexec(c, "ROLLBACK"));
 out:
-    chunk_decoder_free(b.dec);
-    copyrows_free(b.rows[0]);
-    copyrows_free(b.rows[1]);
-    free(b.buf);
+    wbufs_free(&b);
     return rc;
 }
 
@@ -1368,7 +1428,7 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
     char tmp[PF_ERRLEN];
 
     /* 1. the dump */
-    if (manifest_read(o->dir, &ctx.m, tmp, sizeof tmp) < 0) {
+    if (manifest_read_key(o->dir, o->passphrase, &ctx.m, tmp, sizeof tmp) < 0) {
         pf_err(err, errlen, "refusing to restore: %s", tmp);
         goto out;
     }
@@ -1383,13 +1443,16 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
     char path[4096], pg_restore[4096];
     snprintf(path, sizeof path, "%s/%s", o->dir, ctx.m.schema_file);
     int src_major = ctx.m.server_version_num >= 100000 ? ctx.m.server_version_num / 10000 : 10;
+    char aad[512];
+    manifest_file_aad(&ctx.m, ctx.m.schema_file, aad, sizeof aad);
     if (pgtools_find("pg_restore", src_major, pg_restore, sizeof pg_restore, err, errlen) < 0 ||
-        archive_read_toc(path, &ctx.a, err, errlen) < 0)
+        archive_load(path, ctx.m.encrypted ? &ctx.m.data_key : NULL, aad, &ctx.a, err, errlen) < 0)
         goto out;
     ctx.entry_table = malloc((ctx.a.n + 1) * sizeof(long));
     ctx.entry_phase = calloc(ctx.a.n + 1, sizeof(int));
     ctx.wanted = calloc(ctx.a.n + 1, 1);
     ctx.entry_job = malloc((ctx.a.n + 1) * sizeof(long));
+    ctx.seq_dst = calloc(ctx.a.n + 1, sizeof(char *));
     for (size_t i = 0; i < ctx.a.n; i++) {
         ctx.entry_table[i] = -1;
         ctx.entry_job[i] = -1;
@@ -1407,7 +1470,7 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
         if (ctx.wanted[i])
             ctx.entry_phase[i] = entry_phase(&ctx, i);
     const char *tmpdir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    if (archive_render(&ctx.a, path, pg_restore, ctx.wanted, o->no_owner, o->no_acl, tmpdir, err, errlen) < 0)
+    if (archive_render(&ctx.a, pg_restore, ctx.wanted, o->no_owner, o->no_acl, tmpdir, err, errlen) < 0)
         goto out;
     s->t_checks = pf_now() - start;
 
@@ -1468,6 +1531,9 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
                         "create journal", err, errlen) < 0)
             goto out;
         created_journal = 1;
+        /* remembered for --resume: the large objects step replaces existing ones */
+        if (o->clean && journal_add(c, &ctx, "clean", err, errlen) < 0)
+            goto out;
     }
 
     /* 4. pre-data */
@@ -1670,10 +1736,11 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
     if (ctx.m.has_large_objects && !filtered && !o->schema_only &&
         restore_large_objects(&ctx, c, err, errlen) < 0)
         goto out;
-    if (!o->data_only) {
-        if (run_phase(&ctx, c, PH_ACL, "acl", NULL, err, errlen) < 0)
+    {
+        if (!o->data_only && run_phase(&ctx, c, PH_ACL, "acl", NULL, err, errlen) < 0)
             goto out;
-        /* materialized views: filled after their tables' rows and indexes are in */
+        /* materialized views: filled after their tables' rows and indexes are in (their
+         * contents are data: --data-only refreshes them too) */
         size_t cap = 64, len = 0;
         char *mv = malloc(cap);
         mv[0] = '\0';
@@ -1690,7 +1757,7 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
             }
             len += (size_t)sprintf(mv + len, "%s", line);
         }
-        int prc = run_phase(&ctx, c, PH_POSTACL, "post-acl", mv, err, errlen);
+        int prc = run_phase(&ctx, c, o->data_only ? PH_SKIP : PH_POSTACL, "post-acl", mv, err, errlen);
         free(mv);
         if (prc < 0)
             goto out;
@@ -1749,6 +1816,9 @@ out:
     free(ctx.entry_table);
     free(ctx.entry_phase);
     free(ctx.entry_job);
+    for (size_t i = 0; ctx.seq_dst && i < ctx.a.n; i++)
+        free(ctx.seq_dst[i]);
+    free(ctx.seq_dst);
     free(ctx.wanted);
     for (size_t i = 0; i < ctx.ndone; i++)
         free(ctx.done_items[i]);

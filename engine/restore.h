@@ -37,6 +37,7 @@ typedef struct {
     const char **schemas; size_t nschemas;  /* -n patterns */
     restore_rename *renames; size_t nrenames;
     const char *into_schema;
+    const char *passphrase;  /* for encrypted dumps, or NULL */
     int progress;
     io_mode io;
     volatile sig_atomic_t *interrupted;

@@ -55,8 +55,8 @@ typedef struct verify_session verify_session;
 /* Starts a session on dir. A missing or damaged manifest is reported as a problem on
  * "manifest.json" (with manifest_read's message) and leaves the session without a
  * manifest: later stages then do nothing. NULL only when out of memory. */
-verify_session *verify_open(const char *dir, verify_report_fn report, void *report_ctx,
-                            char *err, size_t errlen);
+verify_session *verify_open(const char *dir, const char *passphrase, verify_report_fn report,
+                            void *report_ctx, char *err, size_t errlen);
 void verify_close(verify_session *s);
 
 /* The session's manifest, or NULL when it could not be read. */

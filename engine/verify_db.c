@@ -28,7 +28,8 @@ static int same_columns(const manifest_table *a, const manifest_table *b)
     return 1;
 }
 
-static void compare(const manifest_table *want, const manifest_table *got, verify_db_table *out)
+static void compare(const manifest *m, const manifest_table *want, const manifest_table *got,
+                    verify_db_table *out)
 {
     out->schema = strdup(want->schema);
     out->name = strdup(want->name);
@@ -42,7 +43,7 @@ static void compare(const manifest_table *want, const manifest_table *got, verif
         out->status = VERIFY_DB_COLUMNS_DIFFER;
     else if (want->rows != got->rows)
         out->status = VERIFY_DB_ROWS_DIFFER;
-    else if (!rowhash_equal(&want->content, &got->content))
+    else if (!manifest_rowhash_matches(m, &got->content, &want->content))
         out->status = VERIFY_DB_CONTENT_DIFFERS;
     else
         out->status = VERIFY_DB_OK;
@@ -94,10 +95,10 @@ int verify_db_run(const manifest *m, const char *conninfo, int jobs,
         for (size_t k = 0; k < live.ntables && !got; k++)
             if (!strcmp(live.tables[k].schema, want->schema) && !strcmp(live.tables[k].name, want->name))
                 got = &live.tables[k];
-        compare(want, got, &res->tables[i]);
+        compare(m, want, got, &res->tables[i]);
     }
     if (m->has_large_objects)
-        compare(&m->large_objects, live.has_large_objects ? &live.large_objects : NULL,
+        compare(m, &m->large_objects, live.has_large_objects ? &live.large_objects : NULL,
                 &res->tables[m->ntables]);
     for (size_t i = 0; i < res->ntables; i++) {
         res->rows += res->tables[i].db_rows;

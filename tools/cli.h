@@ -18,6 +18,16 @@ int cli_usage_error(const char *cmd, const char *fmt, const char *arg);
 int cli_wants_help(int argc, char **argv);
 /* Parses a job count 1..256. */
 int cli_parse_jobs(const char *s, int *out);
+/* The passphrase of an encrypted dump: from FILE (--passphrase-file; one trailing newline
+ * dropped), else from PGFERRY_PASSPHRASE (then removed from the environment, so child
+ * processes never see it), else NULL. Never from the command line. Returns 0, or -1
+ * after printing a one-line error for cmd. *out is malloc'd; free with cli_forget(). */
+int cli_passphrase(const char *cmd, const char *file, char **out);
+void cli_forget(char *secret);
+/* Returns a copy (kept for the life of the process) of a connection string and overwrites any password in the original (an
+ * argv element) with '*', so it does not stay readable in /proc/<pid>/cmdline. Prefer
+ * PGPASSWORD, .pgpass or a service file: this only shortens the exposure. */
+char *cli_take_conninfo(char *arg);
 /* Appends to a growable array of strings. */
 int cli_push(const char ***arr, size_t *n, const char *v);
 
@@ -27,5 +37,7 @@ int cmd_restore(int argc, char **argv);
 int cmd_drill(int argc, char **argv);
 int cmd_verify(int, char **);
 int cmd_list(int, char **);
+int cmd_prune(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 #endif

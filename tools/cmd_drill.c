@@ -24,6 +24,7 @@ static const char *const drill_help =
     "  --keep              keep the scratch database for inspection\n"
     "  --report=FILE       also write the report: Markdown if FILE ends in .md, else JSON\n"
     "  --no-progress       never show progress\n"
+    "  --passphrase-file=FILE  passphrase of an encrypted dump (else PGFERRY_PASSPHRASE)\n"
     "  -h, --help          this help\n"
     "\n"
     "Exit codes: 0 drill passed, 1 failed or differed, 2 usage error, 130 interrupted.\n";
@@ -34,12 +35,14 @@ int cmd_drill(int argc, char **argv)
         {"target", required_argument, NULL, 1}, {"jobs", required_argument, NULL, 'j'},
         {"keep", no_argument, NULL, 2},         {"report", required_argument, NULL, 3},
         {"progress", no_argument, NULL, 4},     {"no-progress", no_argument, NULL, 5},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 'h'},       {"passphrase-file", required_argument, NULL, 21},
+        {NULL, 0, NULL, 0}};
     drill_options o;
     memset(&o, 0, sizeof o);
     o.jobs = 2;
     o.progress = isatty(2);
-    const char *report = NULL;
+    const char *report = NULL, *passfile = NULL;
+    char *passphrase = NULL;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":j:h", opts, NULL)) != -1) {
@@ -53,6 +56,7 @@ int cmd_drill(int argc, char **argv)
         case 3: report = optarg; break;
         case 4: o.progress = 1; break;
         case 5: o.progress = 0; break;
+        case 21: passfile = optarg; break;
         case 'h': fputs(drill_help, stdout); return 0;
         case ':': return cli_usage_error("drill", "option %s needs a value", argv[optind - 1]);
         default: return cli_usage_error("drill", "unknown option %s", argv[optind - 1]);
@@ -65,11 +69,16 @@ int cmd_drill(int argc, char **argv)
         return cli_usage_error("drill", "unexpected argument \"%s\"", argv[optind]);
     if (!o.target)
         return cli_usage_error("drill", "%s", "missing --target CONNINFO");
+    if (cli_passphrase("drill", passfile, &passphrase) < 0)
+        return 1;
+    o.passphrase = passphrase;
     o.interrupted = &cli_interrupted;
     cli_install_signals();
     char err[PF_ERRLEN];
     drill_report r;
-    if (drill_run(&o, &r, err, sizeof err) < 0) {
+    int drc = drill_run(&o, &r, err, sizeof err);
+    cli_forget(passphrase);
+    if (drc < 0) {
         fprintf(stderr, "pgferry drill: %s\n", err);
         return cli_interrupted ? EXIT_INTERRUPTED : 1;
     }

@@ -2,6 +2,7 @@
 #include "codec/chunk.h"
 #include "common/pf_util.h"
 #include "engine/dump.h"
+#include "engine/repo.h"
 #include "io/pf_io.h"
 #include "tools/cli.h"
 
@@ -13,7 +14,7 @@
 #include <unistd.h>
 
 static const char *const dump_help =
-    "Usage: pgferry dump -d CONNINFO -f DIR [OPTIONS]\n"
+    "Usage: pgferry dump -d CONNINFO (-f DIR | --repo REPO) [OPTIONS]\n"
     "\n"
     "Dumps a database into DIR from one snapshot, with N workers reading chunks of tables in\n"
     "parallel. Each chunk is compressed and checksummed; the schema comes from\n"
@@ -21,6 +22,11 @@ static const char *const dump_help =
     "\n"
     "  -d, --dbname=CONNINFO     what to dump: URI, key=value string, or \"\" for PG* variables\n"
     "  -f, --file=DIR            output directory: must not exist or be empty (created 0700)\n"
+    "      --repo=REPO           instead of -f: a new backup in REPO/<UTC start time>/, e.g.\n"
+    "                            REPO/20261127T030000Z (REPO created 0700 if missing; see\n"
+    "                            'pgferry list --repo', 'pgferry prune', 'pgferry status')\n"
+    "      --tag=NAME            record NAME in the manifest (e.g. pre-migration-2026-11-27)\n"
+    "      --keep-forever        mark the backup so that 'pgferry prune' never removes it\n"
     "  -j, --jobs=N              parallel workers (default 2)\n"
     "  -t, --table=PATTERN       dump only matching tables (repeatable; pg_dump patterns)\n"
     "  -T, --exclude-table=PATTERN  leave matching tables out (repeatable)\n"
@@ -33,6 +39,10 @@ static const char *const dump_help =
     "      --progress            show a progress line even when stderr is not a terminal\n"
     "      --no-progress         never show progress\n"
     "      --json                print a JSON summary on stdout\n"
+    "      --encrypt             encrypt every file (AES-256-GCM, a random key per dump,\n"
+    "                            wrapped with a key derived from the passphrase by scrypt)\n"
+    "      --passphrase-file=FILE  the passphrase (else PGFERRY_PASSPHRASE); never on the\n"
+    "                            command line\n"
     "  -h, --help                this help\n"
     "\n"
     "An include pattern (-t, -n) that matches nothing is an error.\n"
@@ -73,6 +83,9 @@ int cmd_dump(int argc, char **argv)
         {"format", required_argument, NULL, 2},     {"chunk-size", required_argument, NULL, 3},
         {"progress", no_argument, NULL, 4},         {"no-progress", no_argument, NULL, 5},
         {"json", no_argument, NULL, 6},             {"help", no_argument, NULL, 'h'},
+        {"encrypt", no_argument, NULL, 20},         {"passphrase-file", required_argument, NULL, 21},
+        {"repo", required_argument, NULL, 30},      {"tag", required_argument, NULL, 31},
+        {"keep-forever", no_argument, NULL, 32},
         {NULL, 0, NULL, 0}};
     dump_options o;
     memset(&o, 0, sizeof o);
@@ -80,12 +93,14 @@ int cmd_dump(int argc, char **argv)
     o.codec = CHUNK_CODEC_ZSTD;
     o.level = 1;
     o.chunk_size = DUMP_DEFAULT_CHUNK_SIZE;
-    int progress = isatty(2), json = 0, have_d = 0, rc;
+    int progress = isatty(2), json = 0, have_d = 0, rc, encrypt = 0;
+    const char *passfile = NULL, *repo = NULL;
+    char *passphrase = NULL;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":d:f:j:t:T:n:N:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': o.conninfo = optarg; have_d = 1; break;
+        case 'd': o.conninfo = cli_take_conninfo(optarg); have_d = 1; break;
         case 'f': o.dir = optarg; break;
         case 'j':
             if (cli_parse_jobs(optarg, &o.jobs) < 0)
@@ -114,6 +129,18 @@ int cmd_dump(int argc, char **argv)
         case 4: progress = 1; break;
         case 5: progress = 0; break;
         case 6: json = 1; break;
+        case 20: encrypt = 1; break;
+        case 21: passfile = optarg; break;
+        case 30: repo = optarg; break;
+        case 31:
+            for (const char *p = optarg; *p; p++)
+                if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                    return cli_usage_error("dump", "invalid --tag \"%s\": no control characters", optarg);
+            if (!*optarg || strlen(optarg) > 200)
+                return cli_usage_error("dump", "invalid --tag \"%s\": 1 to 200 characters", optarg);
+            o.tag = optarg;
+            break;
+        case 32: o.keep_forever = 1; break;
         case 'h': fputs(dump_help, stdout); return 0;
         case ':': return cli_usage_error("dump", "option %s needs a value", argv[optind - 1]);
         default: return cli_usage_error("dump", "unknown option %s", argv[optind - 1]);
@@ -121,8 +148,10 @@ int cmd_dump(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error("dump", "unexpected argument \"%s\"", argv[optind]);
-    if (!o.dir)
-        return cli_usage_error("dump", "%s", "missing -f DIR");
+    if (!o.dir && !repo)
+        return cli_usage_error("dump", "%s", "missing -f DIR (or --repo REPO)");
+    if (o.dir && repo)
+        return cli_usage_error("dump", "%s", "-f and --repo cannot be used together");
     if (!have_d)
         o.conninfo = ""; /* libpq's PG* environment, as pg_dump without -d */
     char err[PF_ERRLEN];
@@ -130,11 +159,35 @@ int cmd_dump(int argc, char **argv)
         fprintf(stderr, "pgferry dump: %s\n", err);
         return EXIT_USAGE;
     }
+    if (passfile && !encrypt)
+        return cli_usage_error("dump", "%s", "--passphrase-file goes with --encrypt");
+    if (encrypt) {
+        if (cli_passphrase("dump", passfile, &passphrase) < 0)
+            return 1;
+        if (!passphrase) {
+            fprintf(stderr, "pgferry dump: --encrypt needs a passphrase: --passphrase-file FILE or PGFERRY_PASSPHRASE\n");
+            return EXIT_USAGE;
+        }
+        o.passphrase = passphrase;
+    }
     o.progress = progress;
     o.interrupted = &cli_interrupted;
     cli_install_signals();
     dump_summary s;
+    repo_slot slot;
+    slot.lockfd = -1;
+    if (repo) { /* REPO/<label>, locked for the whole run so prune and status know */
+        time_t now;
+        if (repo_now(&now, err, sizeof err) < 0 || repo_slot_begin(repo, now, &slot, err, sizeof err) < 0) {
+            fprintf(stderr, "pgferry dump: %s\n", err);
+            cli_forget(passphrase);
+            return 1;
+        }
+        o.dir = slot.dir;
+    }
     rc = dump_run(&o, &s, err, sizeof err);
+    repo_slot_end(&slot);
+    cli_forget(passphrase);
     free(o.filter.include_tables);
     free(o.filter.exclude_tables);
     free(o.filter.include_schemas);

@@ -2,6 +2,7 @@
 #include "common/pf_util.h"
 #include "engine/manifest.h"
 #include "tools/cli.h"
+#include "tools/repo_cli.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -13,17 +14,22 @@
 
 static const char *const list_help =
     "Usage: pgferry list DIR [--json]\n"
+    "       pgferry list --repo REPO [--json]\n"
     "\n"
     "Shows what a dump holds, from its manifest alone (no file is read but manifest.json):\n"
     "when it ran, from which server and database, the snapshot, the options, and per table\n"
     "its format, rows, chunks, raw and stored bytes and compression ratio; sequences and large\n"
     "objects; and whether the dump is complete. 'pgferry verify DIR' checks the data itself.\n"
     "\n"
+    "      --repo=REPO           list the backups of a repository ('pgferry dump --repo'), one\n"
+    "                            a line: label, start time, complete/incomplete/writing, tables,\n"
+    "                            size, last verification (ok, FAILED or never), tag\n"
     "      --json                print a JSON object on stdout\n"
     "  -h, --help                this help\n"
     "\n"
     "Exit codes: 0 complete dump, 1 incomplete (no manifest.json) or damaged manifest,\n"
-    "2 usage error.\n";
+    "2 usage error. With --repo: 0 listed (whatever the backups' states), 1 the repository\n"
+    "cannot be read.\n";
 
 static const char *nz(const char *s) { return s && *s ? s : "?"; }
 
@@ -80,8 +86,9 @@ static void print_human(const char *dir, const manifest *m)
         snprintf(c, sizeof c, "zstd level %d", m->compression_level);
     else
         snprintf(c, sizeof c, "%s", nz(m->compression));
-    printf("options    compression %s, format %s, chunk size %s, %d jobs\n", c, nz(m->format),
-           pf_fmt_bytes(m->chunk_size, a, sizeof a), m->jobs);
+    printf("options    compression %s, format %s, chunk size %s, %d jobs%s\n", c, nz(m->format),
+           pf_fmt_bytes(m->chunk_size, a, sizeof a), m->jobs,
+           m->encrypted ? ", encrypted (AES-256-GCM, scrypt)" : "");
     printf("schema     %s, %s\n", nz(m->schema_file), pf_fmt_bytes(m->schema_bytes, a, sizeof a));
     printf("tool       pgferry %s, manifest version %d\n\n", nz(m->tool_version), m->format_version);
 
@@ -153,6 +160,7 @@ static json_t *json_listing(const char *dir, const manifest *m)
     json_t *opt = json_object();
     json_object_set_new(opt, "compression", jstr(m->compression));
     json_object_set_new(opt, "compression_level", json_integer(m->compression_level));
+    json_object_set_new(opt, "encrypted", json_boolean(m->encrypted));
     json_object_set_new(opt, "format", jstr(m->format));
     json_object_set_new(opt, "chunk_size", json_integer((json_int_t)m->chunk_size));
     json_object_set_new(opt, "jobs", json_integer(m->jobs));
@@ -215,16 +223,27 @@ static void print_json(json_t *o)
 int cmd_list(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"json", no_argument, NULL, 1}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+        {"json", no_argument, NULL, 1}, {"help", no_argument, NULL, 'h'},
+        {"passphrase-file", required_argument, NULL, 21}, {"repo", required_argument, NULL, 30},
+        {NULL, 0, NULL, 0}};
     int json = 0, c;
+    const char *passfile = NULL, *repo = NULL;
+    char *passphrase = NULL;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 1: json = 1; break;
+        case 21: passfile = optarg; break;
+        case 30: repo = optarg; break;
         case 'h': fputs(list_help, stdout); return 0;
+        case ':': return cli_usage_error("list", "option %s needs a value", argv[optind - 1]);
         default: return cli_usage_error("list", "unknown option %s", argv[optind - 1]);
         }
     }
+    if (repo && optind < argc)
+        return cli_usage_error("list", "unexpected argument \"%s\" (DIR and --repo are exclusive)", argv[optind]);
+    if (repo)
+        return cmd_list_repo(repo, json);
     if (optind >= argc)
         return cli_usage_error("list", "%s", "missing DIR");
     if (optind + 1 < argc)
@@ -233,7 +252,11 @@ int cmd_list(int argc, char **argv)
 
     manifest m;
     char err[PF_ERRLEN];
-    if (manifest_read(dir, &m, err, sizeof err) < 0) {
+    if (cli_passphrase("list", passfile, &passphrase) < 0)
+        return 1;
+    int mrc = manifest_read_key(dir, passphrase, &m, err, sizeof err);
+    cli_forget(passphrase);
+    if (mrc < 0) {
         /* Tell the two failures apart: no manifest means the dump never finished, a
          * manifest that does not check out means the dump was damaged afterwards. */
         char path[4096];

@@ -40,6 +40,7 @@ static const char *const restore_help =
     "      --progress            show a progress line even when stderr is not a terminal\n"
     "      --no-progress         never show progress\n"
     "      --json                print a JSON summary on stdout\n"
+    "      --passphrase-file=FILE  passphrase of an encrypted dump (else PGFERRY_PASSPHRASE)\n"
     "  -h, --help                this help\n"
     "\n"
     "Exit codes: 0 restored, 1 failed (what committed is kept; --resume finishes it),\n"
@@ -57,16 +58,19 @@ int cmd_restore(int argc, char **argv)
         {"no-owner", no_argument, NULL, 8},         {"no-acl", no_argument, NULL, 9},
         {"progress", no_argument, NULL, 10},        {"no-progress", no_argument, NULL, 11},
         {"json", no_argument, NULL, 12},            {"help", no_argument, NULL, 'h'},
+        {"passphrase-file", required_argument, NULL, 21},
         {NULL, 0, NULL, 0}};
     restore_options o;
     memset(&o, 0, sizeof o);
     o.jobs = 2;
     int progress = isatty(2), json = 0, have_d = 0, c, rc;
+    const char *passfile = NULL;
+    char *passphrase = NULL;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":f:d:j:t:n:h", opts, NULL)) != -1) {
         switch (c) {
         case 'f': o.dir = optarg; break;
-        case 'd': o.conninfo = optarg; have_d = 1; break;
+        case 'd': o.conninfo = cli_take_conninfo(optarg); have_d = 1; break;
         case 'j':
             if (cli_parse_jobs(optarg, &o.jobs) < 0)
                 return cli_usage_error("restore", "invalid --jobs value \"%s\": expected 1 to 256", optarg);
@@ -102,6 +106,7 @@ int cmd_restore(int argc, char **argv)
         case 10: progress = 1; break;
         case 11: progress = 0; break;
         case 12: json = 1; break;
+        case 21: passfile = optarg; break;
         case 'h': fputs(restore_help, stdout); return 0;
         case ':': return cli_usage_error("restore", "option %s needs a value", argv[optind - 1]);
         default: return cli_usage_error("restore", "unknown option %s", argv[optind - 1]);
@@ -122,11 +127,15 @@ int cmd_restore(int argc, char **argv)
         fprintf(stderr, "pgferry restore: %s\n", err);
         return EXIT_USAGE;
     }
+    if (cli_passphrase("restore", passfile, &passphrase) < 0)
+        return 1;
+    o.passphrase = passphrase;
     o.progress = progress;
     o.interrupted = &cli_interrupted;
     cli_install_signals();
     restore_summary s;
     rc = restore_run(&o, &s, err, sizeof err);
+    cli_forget(passphrase);
     free(o.tables);
     free(o.schemas);
     free(o.renames);

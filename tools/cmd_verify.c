@@ -1,5 +1,6 @@
 /* pgferry verify */
 #include "common/pf_util.h"
+#include "engine/repo.h"
 #include "engine/verify.h"
 #include "tools/cli.h"
 
@@ -26,6 +27,7 @@ static const char *const verify_help =
     "                            snapshot, in parallel) and compare its row count and content\n"
     "                            hash with the dump's: proves a restore equals the backup\n"
     "      --json                print a JSON object (ok, problems, totals) on stdout\n"
+    "      --passphrase-file=FILE  passphrase of an encrypted dump (else PGFERRY_PASSPHRASE)\n"
     "  -h, --help                this help\n"
     "\n"
     "Exit codes: 0 the dump is whole, 1 problems found (a dump without manifest.json is\n"
@@ -61,10 +63,11 @@ int cmd_verify(int argc, char **argv)
     static const struct option opts[] = {
         {"jobs", required_argument, NULL, 'j'}, {"require-table", required_argument, NULL, 1},
         {"json", no_argument, NULL, 2},         {"db", required_argument, NULL, 3},
-        {"help", no_argument, NULL, 'h'},
+        {"help", no_argument, NULL, 'h'},       {"passphrase-file", required_argument, NULL, 21},
         {NULL, 0, NULL, 0}};
     int jobs = 2, json = 0, c;
-    const char *db = NULL;
+    const char *db = NULL, *passfile = NULL;
+    char *passphrase = NULL;
     const char **req = NULL;
     size_t nreq = 0;
     opterr = 0;
@@ -85,6 +88,7 @@ int cmd_verify(int argc, char **argv)
             break;
         case 2: json = 1; break;
         case 3: db = optarg; break;
+        case 21: passfile = optarg; break;
         case 'h': free(req); fputs(verify_help, stdout); return 0;
         case ':': free(req); return cli_usage_error("verify", "option %s needs a value", argv[optind - 1]);
         default: free(req); return cli_usage_error("verify", "unknown option %s", argv[optind - 1]);
@@ -105,7 +109,12 @@ int cmd_verify(int argc, char **argv)
     char err[PF_ERRLEN];
     double start = pf_now();
     int rc = -1;
-    verify_session *s = verify_open(dir, on_problem, &cli, err, sizeof err);
+    if (cli_passphrase("verify", passfile, &passphrase) < 0) {
+        free(req);
+        return 1;
+    }
+    verify_session *s = verify_open(dir, passphrase, on_problem, &cli, err, sizeof err);
+    cli_forget(passphrase);
     if (s && verify_require_tables(s, req, nreq, err, sizeof err) == 0 &&
         verify_files(s, jobs, &cli_interrupted, err, sizeof err) == 0 &&
         (!db || verify_database(s, db, jobs, &cli_interrupted, err, sizeof err) == 0))
@@ -121,6 +130,11 @@ int cmd_verify(int argc, char **argv)
     verify_totals t = {0};
     if (s)
         verify_session_totals(s, &t);
+    if (rc == 0) { /* a verdict: a backup inside a repository records it (REPO/.verify/) */
+        char rerr[PF_ERRLEN];
+        if (repo_record_verification(dir, status == 0, t.problems, db != NULL, time(NULL), rerr, sizeof rerr) < 0)
+            fprintf(stderr, "pgferry verify: could not record the result: %s\n", rerr);
+    }
     const manifest *m = s ? verify_session_manifest(s) : NULL;
     if (json) {
         json_t *o = json_object();

@@ -2,6 +2,11 @@
  * codes: 0 success, 1 failure, 2 usage error, 130 interrupted. */
 #include "tools/cli.h"
 
+#include "common/pf_util.h"
+#include "io/pf_io.h"
+
+#include <sys/stat.h>
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,8 +43,8 @@ static const char *const main_help =
     "  verify    prove a dump is whole (offline: every file, chunk, hash and row count)\n"
     "  list      show what a dump holds\n"
     "  drill     timed restore drill into a scratch database\n"
-    "  prune     apply a retention policy to a backup repository  (not built yet)\n"
-    "  status    alert on stale or failed backups                 (not built yet)\n"
+    "  prune     apply a retention policy to a backup repository\n"
+    "  status    alert on stale or failed backups (monitoring check)\n"
     "  cat       decode one chunk file to standard output (COPY data)\n"
     "\n"
     "Run 'pgferry COMMAND --help' for a command's options.\n"
@@ -75,6 +80,86 @@ int cli_parse_jobs(const char *s, int *out)
     return 0;
 }
 
+int cli_passphrase(const char *cmd, const char *file, char **out)
+{
+    *out = NULL;
+    if (file) {
+        char *text = NULL, err[PF_ERRLEN];
+        size_t len = 0;
+        struct stat sb;
+        if (io_read_file(file, &text, &len, err, sizeof err) < 0) {
+            fprintf(stderr, "pgferry %s: passphrase file: %s\n", cmd, err);
+            return -1;
+        }
+        if (stat(file, &sb) == 0 && (sb.st_mode & 077))
+            fprintf(stderr, "pgferry %s: warning: passphrase file %s is readable by others (chmod 600 it)\n",
+                    cmd, file);
+        if (len > 0 && text[len - 1] == '\n')
+            text[--len] = '\0';
+        if (len > 0 && text[len - 1] == '\r')
+            text[--len] = '\0';
+        if (len == 0 || strlen(text) != len) {
+            fprintf(stderr, "pgferry %s: passphrase file %s is empty or not text\n", cmd, file);
+            cli_forget(text);
+            return -1;
+        }
+        *out = text;
+        return 0;
+    }
+    const char *env = getenv("PGFERRY_PASSPHRASE");
+    if (env && *env) {
+        *out = strdup(env);
+        /* children (pg_dump, pg_restore) have no use for it */
+        unsetenv("PGFERRY_PASSPHRASE");
+    }
+    return 0;
+}
+
+char *cli_take_conninfo(char *arg)
+{
+    /* the copies live as long as the process (commands keep pointers into options) */
+    static char *kept[8];
+    static size_t nkept;
+    char *copy = strdup(arg);
+    if (nkept < sizeof kept / sizeof *kept)
+        kept[nkept++] = copy;
+    /* key=value form: password=secret or password='se cret' */
+    for (char *p = strstr(arg, "password"); p; p = strstr(p + 1, "password")) {
+        char *q = p + 8;
+        while (*q == ' ')
+            q++;
+        if (*q != '=')
+            continue;
+        q++;
+        while (*q == ' ')
+            q++;
+        if (*q == '\'') {
+            for (q++; *q && *q != '\''; q++)
+                *q = '*';
+        } else
+            for (; *q && *q != ' '; q++)
+                *q = '*';
+    }
+    /* URI form: postgresql://user:secret@host */
+    char *scheme = strstr(arg, "://");
+    if (scheme) {
+        char *at = strchr(scheme + 3, '@'), *colon = strchr(scheme + 3, ':');
+        if (at && colon && colon < at)
+            for (char *q = colon + 1; q < at; q++)
+                *q = '*';
+        /* ?password=secret in the query string is covered by the key=value loop */
+    }
+    return copy;
+}
+
+void cli_forget(char *secret)
+{
+    if (secret) {
+        explicit_bzero(secret, strlen(secret));
+        free(secret);
+    }
+}
+
 int cli_push(const char ***arr, size_t *n, const char *v)
 {
     const char **a = realloc(*arr, (*n + 1) * sizeof(char *));
@@ -83,18 +168,6 @@ int cli_push(const char ***arr, size_t *n, const char *v)
     a[(*n)++] = v;
     *arr = a;
     return 0;
-}
-
-/* ---- commands not built yet ------------------------------------------------------------ */
-
-static int cmd_unbuilt(const char *name, int argc, char **argv)
-{
-    if (cli_wants_help(argc, argv)) {
-        printf("Usage: pgferry %s ...\n\nThis command is not built yet.\n", name);
-        return 0;
-    }
-    fprintf(stderr, "pgferry %s: this command is not built yet\n", name);
-    return EXIT_USAGE;
 }
 
 int main(int argc, char **argv)
@@ -124,10 +197,10 @@ int main(int argc, char **argv)
         return cmd_verify(argc - 1, argv + 1);
     if (strcmp(cmd, "list") == 0)
         return cmd_list(argc - 1, argv + 1);
-    static const char *const unbuilt[] = {"prune", "status"};
-    for (size_t i = 0; i < sizeof unbuilt / sizeof *unbuilt; i++)
-        if (strcmp(cmd, unbuilt[i]) == 0)
-            return cmd_unbuilt(cmd, argc - 1, argv + 1);
+    if (strcmp(cmd, "prune") == 0)
+        return cmd_prune(argc - 1, argv + 1);
+    if (strcmp(cmd, "status") == 0)
+        return cmd_status(argc - 1, argv + 1);
     if (cmd[0] == '-')
         fprintf(stderr, "pgferry: unknown option %s (try 'pgferry --help')\n", cmd);
     else

@@ -1,0 +1,152 @@
+/* pgferry list --repo, and what prune and status share with it. */
+#include "tools/repo_cli.h"
+
+#include "common/pf_util.h"
+#include "tools/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static json_t *jstr(const char *s) { return s ? json_string(s) : json_null(); }
+
+const char *repo_cli_state(const repo_backup *b)
+{
+    return b->writing ? "writing" : b->complete ? "complete" : "incomplete";
+}
+
+void repo_cli_verified(const repo_backup *b, char *out, size_t outlen)
+{
+    char when[32] = "";
+    if (b->verified != REPO_VERIFY_NEVER && b->verified_at) {
+        struct tm tm;
+        gmtime_r(&b->verified_at, &tm);
+        strftime(when, sizeof when, " %Y-%m-%dT%H:%MZ", &tm);
+    }
+    if (b->verified == REPO_VERIFY_OK)
+        snprintf(out, outlen, "ok%s", when);
+    else if (b->verified == REPO_VERIFY_FAILED)
+        snprintf(out, outlen, "FAILED%s", when);
+    else
+        snprintf(out, outlen, "never");
+}
+
+json_t *repo_cli_backup_json(const repo_backup *b, time_t now)
+{
+    char when[32];
+    json_t *o = json_object();
+    json_object_set_new(o, "label", json_string(b->label));
+    repo_format_time(b->time, when, sizeof when);
+    json_object_set_new(o, "time", json_string(when));
+    json_object_set_new(o, "age_seconds", json_integer((json_int_t)(now - b->time)));
+    json_object_set_new(o, "status", json_string(repo_cli_state(b)));
+    json_object_set_new(o, "complete", json_boolean(b->complete));
+    json_object_set_new(o, "writing", json_boolean(b->writing));
+    json_object_set_new(o, "authenticated", json_boolean(b->authenticated));
+    json_object_set_new(o, "tag", jstr(b->tag));
+    json_object_set_new(o, "keep_forever", json_boolean(b->keep_forever));
+    json_object_set_new(o, "tables", json_integer((json_int_t)b->tables));
+    json_object_set_new(o, "rows", json_integer((json_int_t)b->rows));
+    json_object_set_new(o, "bytes", json_integer((json_int_t)b->bytes));
+    json_object_set_new(o, "started_at", jstr(b->started_at));
+    json_object_set_new(o, "finished_at", jstr(b->finished_at));
+    json_object_set_new(o, "database", jstr(b->database));
+    json_object_set_new(o, "note", jstr(b->note));
+    if (b->verified == REPO_VERIFY_NEVER) {
+        json_object_set_new(o, "verification", json_null());
+    } else {
+        json_t *v = json_object();
+        json_object_set_new(v, "ok", json_boolean(b->verified == REPO_VERIFY_OK));
+        if (b->verified_at) {
+            repo_format_time(b->verified_at, when, sizeof when);
+            json_object_set_new(v, "time", json_string(when));
+        } else {
+            json_object_set_new(v, "time", json_null());
+        }
+        json_object_set_new(v, "problems", json_integer((json_int_t)b->verify_problems));
+        json_object_set_new(o, "verification", v);
+    }
+    return o;
+}
+
+void repo_cli_print_json(json_t *o)
+{
+    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    fputc('\n', stdout);
+    json_decref(o);
+}
+
+/* A note worth showing: a manifest that could not be authenticated or is damaged (a plain
+ * "no manifest" is what "incomplete" says already). */
+static int worth_noting(const repo_backup *b)
+{
+    return b->note && (b->complete || strncmp(b->note, "no manifest", 11) != 0);
+}
+
+int cmd_list_repo(const char *repo, int json)
+{
+    time_t now;
+    char err[PF_ERRLEN];
+    if (repo_now(&now, err, sizeof err) < 0) {
+        fprintf(stderr, "pgferry list: %s\n", err);
+        return EXIT_USAGE;
+    }
+    repo_listing l;
+    if (repo_scan(repo, &l, err, sizeof err) < 0) {
+        fprintf(stderr, "pgferry list: %s\n", err);
+        if (json) {
+            json_t *o = json_object();
+            json_object_set_new(o, "repo", json_string(repo));
+            json_object_set_new(o, "error", json_string(err));
+            repo_cli_print_json(o);
+        }
+        return 1;
+    }
+    uint64_t total = 0;
+    size_t ncomplete = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        total += l.b[i].bytes;
+        ncomplete += l.b[i].complete;
+    }
+    if (json) {
+        json_t *o = json_object(), *arr = json_array();
+        char when[32];
+        json_object_set_new(o, "repo", json_string(repo));
+        repo_format_time(now, when, sizeof when);
+        json_object_set_new(o, "now", json_string(when));
+        json_object_set_new(o, "count", json_integer((json_int_t)l.n));
+        json_object_set_new(o, "complete", json_integer((json_int_t)ncomplete));
+        json_object_set_new(o, "bytes", json_integer((json_int_t)total));
+        for (size_t i = 0; i < l.n; i++)
+            json_array_append_new(arr, repo_cli_backup_json(&l.b[i], now));
+        json_object_set_new(o, "backups", arr);
+        repo_cli_print_json(o);
+        repo_listing_free(&l);
+        return 0;
+    }
+    char a[32];
+    printf("repository %s: %zu backup%s, %zu complete, %s%s\n", repo, l.n, l.n == 1 ? "" : "s", ncomplete,
+           pf_fmt_bytes(total, a, sizeof a), l.has_marker || l.n == 0 ? "" : " (no " REPO_MARKER " marker)");
+    if (l.n > 0)
+        printf("%-19s  %-19s  %-10s  %6s  %10s  %-23s  %s\n", "LABEL", "STARTED (UTC)", "STATUS", "TABLES", "SIZE",
+               "VERIFIED", "TAG");
+    for (size_t i = 0; i < l.n; i++) {
+        const repo_backup *b = &l.b[i];
+        char started[32], tables[32], ver[48], tag[512];
+        struct tm tm;
+        gmtime_r(&b->time, &tm);
+        strftime(started, sizeof started, "%Y-%m-%d %H:%M:%S", &tm);
+        if (b->complete)
+            snprintf(tables, sizeof tables, "%llu", (unsigned long long)b->tables);
+        else
+            snprintf(tables, sizeof tables, "-");
+        repo_cli_verified(b, ver, sizeof ver);
+        snprintf(tag, sizeof tag, "%s%s", b->tag ? b->tag : "-", b->keep_forever ? " (keep-forever)" : "");
+        printf("%-19s  %-19s  %-10s  %6s  %10s  %-23s  %s\n", b->label, started, repo_cli_state(b), tables,
+               pf_fmt_bytes(b->bytes, a, sizeof a), ver, tag);
+    }
+    for (size_t i = 0; i < l.n; i++)
+        if (worth_noting(&l.b[i]))
+            printf("note: %s: %s\n", l.b[i].label, l.b[i].note);
+    repo_listing_free(&l);
+    return 0;
+}
