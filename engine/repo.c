@@ -474,7 +474,8 @@ int repo_scan(const char *repo, repo_listing *out, char *err, size_t errlen)
         repo_listing_free(out);
         return -1;
     }
-    qsort(out->b, out->n, sizeof *out->b, cmp_backup);
+    if (out->n > 1)
+        qsort(out->b, out->n, sizeof *out->b, cmp_backup);
     for (size_t i = 0; i < out->n; i++) {
         repo_backup *b = &out->b[i];
         char dir[4096];

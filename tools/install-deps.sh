@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config
       libpq-dev liburing-dev libzstd-dev libxxhash-dev libssl-dev libjansson-dev libcmocka-dev
       postgresql-15 postgresql-client-15
-      libbenchmark-dev hyperfine time procps)
+      libbenchmark-dev hyperfine time procps jq)
 
 missing=()
 for p in "${PKGS[@]}"; do
