@@ -1,0 +1,579 @@
+#!/usr/bin/env bash
+# test_restore.sh: pgferry restore against a real cluster. Runs inside
+# tests/harness/with_cluster.sh (PG* set) with PGFERRY (the binary) and PGFERRY_SRC (the
+# source tree).
+#
+#  1. round trip of tools/sample_data.sql: schema (pg_dump --schema-only), every table's
+#     rows (count + order-independent md5), sequences, large objects, ANALYZE, no journal
+#  2. damaged dumps: a changed byte in a chunk fails naming the chunk and table, commits
+#     nothing of it (the target holds exactly the journaled chunks' rows) and --resume
+#     finishes once the byte is back; truncated / missing / extra chunk and an edited
+#     manifest are refused before the target is touched
+#  3. kill -9 at several points (in pre-data, right after it, at half the chunks, in
+#     post-data, in the finishing steps of a --clean restore over a restored database),
+#     a server crash (immediate stop), then --resume: identical to the source, and the
+#     target held exactly the journaled chunks' rows; resume from another dump, plain
+#     restore over an unfinished one and --resume without a journal are refused
+#  4. single-table recovery: -t with --rename-table and with --into-schema beside a live,
+#     modified table that stays untouched; clashes and unknown patterns are named
+#  5. --clean over a restored, modified database; without it: "not empty"
+#  6. --schema-only then --data-only
+#  7. usage errors exit 2
+#
+# Kill points do not depend on timing: a watcher session polls the journal inside the
+# server and, the moment it shows the wanted state, takes an EXCLUSIVE lock on
+# _pgferry.journal, so every unit of work pgferry has in flight blocks just before it can
+# commit; pgferry is killed while it waits. (One extra kill without the lock lands in the
+# middle of COPYs; if the restore was faster than the poll it is reported as SKIP.)
+# shellcheck disable=SC2016 # psql's \set m `cat FILE` is meant literally
+set -u
+
+: "${PGFERRY:?PGFERRY must name the pgferry binary}"
+: "${PGFERRY_SRC:=$(cd "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd)}"
+p=pfr$$_ # database name prefix
+passed=0
+failed=0
+dbs=()
+bg=()
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/pf-test-restore.XXXXXX") || exit 1
+
+cleanup() {
+  local pid d
+  for pid in "${bg[@]}"; do kill -KILL "$pid" 2>/dev/null; done
+  for pid in "${bg[@]}"; do wait "$pid" 2>/dev/null; done
+  for d in "${dbs[@]}"; do dropdb --if-exists --force "$d" >/dev/null 2>&1; done
+  rm -rf -- "$tmp"
+}
+trap cleanup EXIT
+
+pass() { echo "PASS - $1"; passed=$((passed + 1)); }
+# fail NAME WHY [FILE...]: FILEs (default: the last pgferry run's output) are shown.
+fail() {
+  local name=$1 why=$2 f
+  shift 2
+  echo "FAIL - $name: $why"
+  failed=$((failed + 1))
+  (($# == 0)) && set -- "$tmp/out" "$tmp/err"
+  for f in "$@"; do [[ -s $f ]] && head -n 40 "$f" | sed "s/^/    $(basename "$f")| /"; done
+  return 0
+}
+# expect NAME WANT GOT: pass when GOT is WANT.
+expect() { if [[ $3 == "$2" ]]; then pass "$1"; else fail "$1" "expected \"$2\", got \"$3\""; fi; }
+
+# run ARGS...: pgferry ARGS; sets rc, $tmp/out, $tmp/err.
+run() { "$PGFERRY" "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; }
+# q DB SQL: one value (or rows, unaligned), errors on stderr.
+q() { psql -XAtq -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
+newdb() { dbs+=("$1"); createdb "$1"; }
+adddb() { dbs+=("$1"); } # created by pgferry --create
+
+# poll SECONDS CMD...: until CMD succeeds (every 50 ms); 1 on timeout.
+poll() {
+  local end=$((SECONDS + $1))
+  shift
+  while ! "$@" 2>/dev/null; do
+    ((SECONDS < end)) || return 1
+    sleep 0.05
+  done
+}
+
+# alive PID: PID runs and is not a zombie.
+alive() {
+  local s
+  kill -0 "$1" 2>/dev/null || return 1
+  s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+  s=${s##*) }
+  [[ ${s:0:1} != [ZX] ]]
+}
+
+dead() { ! alive "$1"; }
+
+# mf DIR SQL: SQL run with :'m' bound to DIR/manifest.json (parsed by the server's jsonb:
+# no jq or python needed).
+mf() {
+  printf '\\set m `cat %s/manifest.json`\n%s\n' "$1" "$2" |
+    psql -XAtq -v ON_ERROR_STOP=1 -d postgres -f -
+}
+
+# The state of a database, to compare with the source: schema, and per table its row
+# count and an md5 of its rows sorted as text, sequences, large objects.
+cat >"$tmp/digest.sql" <<'EOF'
+\set ON_ERROR_STOP on
+\pset format unaligned
+\pset tuples_only on
+SELECT format('SELECT %L, count(*), md5(coalesce(string_agg(t::text, %L ORDER BY t::text), %L)) FROM %s t',
+              'table ' || n.nspname || '.' || c.relname, '|', '', c.oid::regclass)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname !~ '^pg_' AND n.nspname NOT IN ('information_schema', '_pgferry')
+ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C" \gexec
+SELECT format('SELECT %L, last_value, is_called FROM %s', 'sequence ' || n.nspname || '.' || c.relname, c.oid::regclass)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'S' AND n.nspname !~ '^pg_' AND n.nspname NOT IN ('information_schema', '_pgferry')
+ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C" \gexec
+SELECT 'large object ' || oid, pg_get_userbyid(lomowner), md5(lo_get(oid)) FROM pg_largeobject_metadata ORDER BY oid;
+EOF
+
+# snap DB OUT [PG_DUMP_ARGS...]: OUT.schema and OUT.data.
+snap() {
+  local db=$1 out=$2
+  shift 2
+  pg_dump --schema-only "$@" -d "$db" 2>"$out.err" | grep -v '^\\\(un\)\?restrict ' >"$out.schema"
+  psql -X -q -d "$db" -f "$tmp/digest.sql" >"$out.data" 2>>"$out.err"
+}
+
+# same_as NAME REF DB: DB's schema and data equal the snapshot REF (one PASS/FAIL each).
+same_as() {
+  local name=$1 ref=$2 db=$3 s=$tmp/last
+  snap "$db" "$s"
+  if [[ ! -s $s.schema ]]; then fail "$name: schema" "pg_dump of $db failed" "$s.err"
+  elif diff -u "$ref.schema" "$s.schema" >"$s.diff"; then pass "$name: schema identical to the source"
+  else fail "$name: schema" "pg_dump --schema-only differs" "$s.diff"; fi
+  if [[ ! -s $s.data ]]; then fail "$name: data" "digest of $db failed" "$s.err"
+  elif diff -u "$ref.data" "$s.data" >"$s.diff"; then
+    pass "$name: data identical to the source ($(grep -c '^table ' "$s.data") tables, $(grep -c '^sequence ' "$s.data") sequences, $(grep -c '^large object ' "$s.data") large objects)"
+  else fail "$name: data" "rows, sequences or large objects differ" "$s.diff" "$s.err"; fi
+  expect "$name: no _pgferry schema left" 0 "$(q "$db" "SELECT count(*) FROM pg_namespace WHERE nspname = '_pgferry'" 2>&1)"
+}
+
+# tdigest DB TABLE: "count|md5" of one table (TABLE as SQL, e.g. public.accounts).
+tdigest() { q "$1" "SELECT count(*) || '|' || md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM $2 t"; }
+
+# user_objects DB: relations and schemas outside the system ones (an untouched empty db: 0).
+user_objects() {
+  q "$1" "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                  WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema')
+               + (SELECT count(*) FROM pg_namespace WHERE nspname !~ '^pg_'
+                  AND nspname NOT IN ('public', 'information_schema'))"
+}
+
+# exactly_once DB DIR: every table holds exactly the rows of the chunks the journal names
+# (no chunk half in, none committed without its journal row). Prints mismatches.
+exactly_once() {
+  local db=$1 dir=$2 out
+  out=$({
+    printf '\\set m `cat %s/manifest.json`\n' "$dir"
+    cat <<'EOF'
+SELECT format('SELECT %L, %s, %s', s || '.' || n, expect,
+              CASE WHEN to_regclass(format('%I.%I', s, n)) IS NULL THEN '0'
+                   ELSE format('(SELECT count(*) FROM %I.%I)', s, n) END)
+FROM (SELECT t->>'schema' AS s, t->>'name' AS n,
+             (SELECT coalesce(sum((c->>'rows')::bigint), 0) FROM jsonb_array_elements(t->'chunks') c
+              WHERE EXISTS (SELECT 1 FROM _pgferry.journal j WHERE j.item = 'chunk:' || (c->>'file'))) AS expect
+      FROM jsonb_array_elements(:'m'::jsonb->'tables') t) x \gexec
+EOF
+  } | psql -XAtq -v ON_ERROR_STOP=1 -d "$db" -f - 2>&1) || { echo "query failed: $out"; return 1; }
+  awk -F'|' 'NF != 3 || $2 != $3 { print "  " $1 ": journal says " $2 " rows, table has " $3; bad = 1 } END { exit bad }' <<<"$out"
+}
+
+# flip FILE POS: XOR the byte at POS with 0x5a; put_byte FILE POS VALUE.
+byte_at() { od -An -tu1 -j "$2" -N1 -- "$1" | tr -d ' '; }
+put_byte() { printf '%b' "\\x$(printf %02x "$3")" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none; }
+flip() { put_byte "$1" "$2" $(($(byte_at "$1" "$2") ^ 0x5a)); }
+
+# as_pg CMD...: run a server program as the cluster's OS user (postgres when root).
+as_pg() {
+  local -a clean=(env -u PGHOST -u PGHOSTADDR -u PGPORT -u PGDATA -u PGUSER -u PGDATABASE -u PGOPTIONS)
+  if [[ $(id -u) -eq 0 ]]; then (cd / && runuser -u postgres -- "${clean[@]}" "$@"); else (cd / && "${clean[@]}" "$@"); fi
+}
+
+load_sample() { # DB SCALE
+  newdb "$1" || return 1
+  psql -X -q -v ON_ERROR_STOP=1 -v scale="$2" -d "$1" -f "$PGFERRY_SRC/tools/sample_data.sql" >"$tmp/load.log" 2>&1
+}
+
+# =========================================================================================
+# 1. Round trip
+# =========================================================================================
+echo "# --- 1. Round trip (at ${SECONDS}s)"
+src=${p}src
+if ! load_sample "$src" 1; then fail "load sample data" "psql failed" "$tmp/load.log"; echo "restore: $passed passed, $failed failed"; exit 1; fi
+run dump -d "dbname=$src" -f "$tmp/d1" -j 2 --chunk-size 1MB --no-progress
+if [[ $rc -ne 0 ]]; then fail "dump of the sample data" "exit $rc"; echo "restore: $passed passed, $failed failed"; exit 1; fi
+snap "$src" "$tmp/src"
+# the comparison is only as good as what it covers
+for want in 'table Sales Ω.Order "Lines"|1000|' 'table public.accounts|200000|' 'table public.city_peaks|50|' \
+            'table public.cache|500|' 'table public.empty_table|0|' 'table public.measurements_2025|' \
+            'table public.measurements|30000|' 'table public.types_zoo|' 'table public.gen_drop|3000|' \
+            'sequence public.invoice_no|1041|t' 'large object 424242|'; do
+  grep -qF -- "$want" "$tmp/src.data" || fail "source digest covers $want" "missing from the digest" "$tmp/src.data"
+done
+
+dst=${p}dst
+adddb "$dst"
+run restore -f "$tmp/d1" -d "dbname=$dst" --create -j 3 --no-progress
+expect "round trip: restore --create -j 3 exits 0" 0 "$rc"
+same_as "round trip" "$tmp/src" "$dst"
+# one line per table, sequence and large object, so a failure names what differs
+while IFS= read -r line; do
+  what=${line%%|*}
+  got=$(awk -F'|' -v w="$what" '$1 == w' "$tmp/last.data")
+  expect "round trip: $what (count|md5 or value)" "${line#*|}" "${got#*|}"
+done <"$tmp/src.data"
+expect "round trip: ANALYZE ran (pg_stats of accounts, a partition, the quoted table)" 3 \
+  "$(q "$dst" "SELECT count(DISTINCT tablename) FROM pg_stats WHERE (schemaname, tablename) IN
+               (('public', 'accounts'), ('public', 'measurements_2025'), ('Sales Ω', 'Order \"Lines\"'))" 2>&1)"
+expect "round trip: reltuples of accounts set" t \
+  "$(q "$dst" "SELECT reltuples >= 100000 FROM pg_class WHERE oid = 'public.accounts'::regclass" 2>&1)"
+expect "round trip: city_peaks populated, cache unlogged" true/u \
+  "$(q "$dst" "SELECT relispopulated || '/' || (SELECT relpersistence::text FROM pg_class WHERE oid = 'public.cache'::regclass)
+               FROM pg_class WHERE oid = 'public.city_peaks'::regclass" 2>&1)"
+
+# =========================================================================================
+# 5. --clean (on the restored database, before the single-table tests change it)
+# =========================================================================================
+echo "# --- 5. --clean (at ${SECONDS}s)"
+q "$dst" "UPDATE public.accounts SET abalance = abalance + 7 WHERE aid % 97 = 0;
+          DELETE FROM public.docs WHERE id < 100; DROP TABLE public.empty_table;
+          SELECT setval('public.invoice_no', 5000); SELECT lo_unlink(424242);
+          SELECT lo_from_bytea(424242, 'changed'); INSERT INTO \"Sales Ω\".\"Order \"\"Lines\"\"\" VALUES ('x', -1, NULL)" >/dev/null
+run restore -f "$tmp/d1" -d "dbname=$dst" -j 3 --no-progress
+if [[ $rc -eq 1 ]] && grep -q 'not empty' "$tmp/err"; then pass "clean: restore into a non-empty database refused (\"not empty\")"
+else fail "clean: restore into a non-empty database refused" "exit $rc, expected 1 and \"not empty\""; fi
+run restore -f "$tmp/d1" -d "dbname=$dst" --clean -j 3 --no-progress
+expect "clean: restore --clean exits 0" 0 "$rc"
+same_as "clean" "$tmp/src" "$dst"
+
+# =========================================================================================
+# 4. Single-table recovery beside live tables
+# =========================================================================================
+echo "# --- 4. Single-table recovery (at ${SECONDS}s)"
+q "$dst" "UPDATE public.accounts SET abalance = -abalance - 1 WHERE aid % 1000 = 0;
+          DELETE FROM public.accounts WHERE aid BETWEEN 5000 AND 5099;
+          INSERT INTO public.accounts SELECT g, 1, 42, 'new' FROM generate_series(900001, 900010) g;
+          SELECT setval('public.types_zoo_id_seq', 777777)" >/dev/null
+src_accounts=$(tdigest "$src" public.accounts)
+live_before=$(tdigest "$dst" public.accounts)
+snap "$dst" "$tmp/live1" -T public.accounts_restored
+run restore -f "$tmp/d1" -d "dbname=$dst" -t public.accounts --rename-table public.accounts=public.accounts_restored --no-progress
+expect "single table: -t public.accounts --rename-table ...=public.accounts_restored exits 0" 0 "$rc"
+expect "single table: accounts_restored equals the source's accounts (count|md5)" "$src_accounts" "$(tdigest "$dst" public.accounts_restored 2>&1)"
+expect "single table: live accounts unchanged (count|md5)" "$live_before" "$(tdigest "$dst" public.accounts 2>&1)"
+expect "single table: accounts_restored has primary key index accounts_restored_pkey" t \
+  "$(q "$dst" "SELECT indisprimary AND indrelid = 'public.accounts_restored'::regclass FROM pg_index
+               WHERE indexrelid = to_regclass('public.accounts_restored_pkey')" 2>&1)"
+snap "$dst" "$tmp/live2" -T public.accounts_restored
+grep -v '^table public\.accounts_restored|' "$tmp/live2.data" >"$tmp/live2.rest"
+if diff -u "$tmp/live1.schema" "$tmp/live2.schema" >"$tmp/diff"; then pass "single table: rest of the schema unchanged (pg_dump -T accounts_restored)"
+else fail "single table: rest of the schema unchanged" "schema differs" "$tmp/diff"; fi
+if diff -u "$tmp/live1.data" "$tmp/live2.rest" >"$tmp/diff"; then pass "single table: every other table, sequence and large object unchanged"
+else fail "single table: everything else unchanged" "data differs" "$tmp/diff"; fi
+
+src_zoo=$(tdigest "$src" public.types_zoo)
+src_zoo_seq=$(q "$src" "SELECT last_value || '|' || is_called FROM public.types_zoo_id_seq")
+run restore -f "$tmp/d1" -d "dbname=$dst" -t public.types_zoo --into-schema recovery --no-progress
+expect "into schema: -t public.types_zoo --into-schema recovery exits 0" 0 "$rc"
+expect "into schema: schema recovery created" 1 "$(q "$dst" "SELECT count(*) FROM pg_namespace WHERE nspname = 'recovery'" 2>&1)"
+expect "into schema: recovery.types_zoo equals the source's types_zoo (count|md5)" "$src_zoo" "$(tdigest "$dst" recovery.types_zoo 2>&1)"
+expect "into schema: recovery.types_zoo_id_seq has the dumped value" "$src_zoo_seq" \
+  "$(q "$dst" "SELECT last_value || '|' || is_called FROM recovery.types_zoo_id_seq" 2>&1)"
+snap "$dst" "$tmp/live3" -T public.accounts_restored -N recovery
+grep -v -e '^table public\.accounts_restored|' -e '^table recovery\.' -e '^sequence recovery\.' "$tmp/live3.data" >"$tmp/live3.rest"
+if diff -u "$tmp/live1.schema" "$tmp/live3.schema" >"$tmp/diff"; then pass "into schema: rest of the schema unchanged"
+else fail "into schema: rest of the schema unchanged" "schema differs" "$tmp/diff"; fi
+if diff -u "$tmp/live1.data" "$tmp/live3.rest" >"$tmp/diff"; then pass "into schema: live tables and sequences (public.types_zoo_id_seq) unchanged"
+else fail "into schema: live tables and sequences unchanged" "data differs" "$tmp/diff"; fi
+
+run restore -f "$tmp/d1" -d "dbname=$dst" -t public.accounts --rename-table public.accounts=public.branches --no-progress
+if [[ $rc -eq 1 ]] && grep -q 'branches' "$tmp/err" && grep -q 'already exists' "$tmp/err"; then
+  pass "single table: renaming onto an existing table refused, naming it"
+else fail "single table: renaming onto an existing table refused" "exit $rc, expected 1 naming public.branches"; fi
+run restore -f "$tmp/d1" -d "dbname=$dst" -t public.accounts --rename-table public.accounts=public.accounts_restored --no-progress
+if [[ $rc -eq 1 ]] && grep -q 'accounts_restored' "$tmp/err"; then pass "single table: restoring onto accounts_restored again refused, naming it"
+else fail "single table: restoring onto accounts_restored again refused" "exit $rc, expected 1 naming it"; fi
+run restore -f "$tmp/d1" -d "dbname=$dst" -t public.no_such_table --no-progress
+if [[ $rc -eq 1 ]] && grep -q 'public.no_such_table' "$tmp/err"; then pass "single table: unknown -t pattern refused, naming it"
+else fail "single table: unknown -t pattern refused" "exit $rc, expected 1 naming public.no_such_table"; fi
+snap "$dst" "$tmp/live4" -T public.accounts_restored -N recovery
+if diff -q "$tmp/live3.schema" "$tmp/live4.schema" >/dev/null && diff -q "$tmp/live3.data" "$tmp/live4.data" >/dev/null &&
+   [[ $(q "$dst" "SELECT count(*) FROM pg_namespace WHERE nspname = '_pgferry'") == 0 ]]; then
+  pass "single table: refused restores changed nothing"
+else fail "single table: refused restores changed nothing" "schema or data changed, or a journal was left"; fi
+
+# =========================================================================================
+# 6. --schema-only, then --data-only
+# =========================================================================================
+echo "# --- 6. --schema-only (at ${SECONDS}s)"
+so=${p}so
+newdb "$so"
+run restore -f "$tmp/d1" -d "dbname=$so" --schema-only -j 3 --no-progress
+expect "schema-only: exits 0" 0 "$rc"
+expect "schema-only: tables there, no rows" 0/0/0 \
+  "$(q "$so" "SELECT (SELECT count(*) FROM public.accounts) || '/' || (SELECT count(*) FROM public.types_zoo)
+               || '/' || (SELECT count(*) FROM pg_namespace WHERE nspname = '_pgferry')" 2>&1)"
+run restore -f "$tmp/d1" -d "dbname=$so" --data-only -j 3 --no-progress
+expect "data-only: exits 0" 0 "$rc"
+same_as "schema-only + data-only" "$tmp/src" "$so"
+
+# =========================================================================================
+# 7. Usage errors
+# =========================================================================================
+echo "# --- 7. Usage errors (at ${SECONDS}s)"
+run restore -f "$tmp/d1" -d "dbname=$so" --schema-only --data-only
+expect "usage: --schema-only with --data-only exits 2" 2 "$rc"
+run restore -f "$tmp/d1" -d "dbname=$so" --rename-table public.accounts
+expect "usage: --rename-table without '=' exits 2" 2 "$rc"
+run restore -d "dbname=$so"
+expect "usage: missing -f exits 2" 2 "$rc"
+
+# =========================================================================================
+# 2. Damaged dumps
+# =========================================================================================
+echo "# --- 2. Damaged dumps (at ${SECONDS}s)"
+IFS='|' read -r cfile crows cstart cend < <(mf "$tmp/d1" "SELECT c->>'file', c->>'rows', c->>'start_page', c->>'end_page'
+  FROM jsonb_array_elements(:'m'::jsonb->'tables') t, jsonb_array_elements(t->'chunks') c
+  WHERE t->>'schema' = 'public' AND t->>'name' = 'accounts'
+  ORDER BY (c->>'stored_bytes')::bigint DESC, c->>'file' LIMIT 1")
+naccounts=$(mf "$tmp/d1" "SELECT jsonb_array_length(t->'chunks') FROM jsonb_array_elements(:'m'::jsonb->'tables') t
+  WHERE t->>'schema' = 'public' AND t->>'name' = 'accounts'")
+if [[ -z $cfile || $naccounts -lt 3 ]]; then
+  fail "damage: pick the largest accounts chunk" "file '$cfile', $naccounts chunks (want several)"
+else
+  # the source rows of that chunk: its page range (the source has not changed since)
+  IFS='|' read -r amin amax acount < <(q "$src" "SELECT min(aid), max(aid), count(*) FROM public.accounts
+    WHERE ctid >= '($cstart,0)'::tid AND ctid < '($cend,0)'::tid")
+  fresh() { rm -rf -- "${tmp:?}/$1"; cp -a "$tmp/d1" "$tmp/$1"; }
+  fresh bad
+  size=$(stat -c %s "$tmp/bad/$cfile")
+  pos=$((size / 2))
+  old=$(byte_at "$tmp/bad/$cfile" "$pos")
+  flip "$tmp/bad/$cfile" "$pos"
+  bad=${p}bad
+  adddb "$bad"
+  run restore -f "$tmp/bad" -d "dbname=$bad" --create -j 1 --no-progress
+  if [[ $rc -eq 1 ]] && grep -qF "$cfile" "$tmp/err" && grep -qF 'public.accounts' "$tmp/err"; then
+    pass "damage: changed byte $pos of $cfile ($size bytes): exit 1 naming the chunk and public.accounts"
+  else fail "damage: changed byte in $cfile" "exit $rc, expected 1 naming $cfile and public.accounts"; fi
+  expect "damage: the damaged chunk has no journal row" 0 "$(q "$bad" "SELECT count(*) FROM _pgferry.journal WHERE item = 'chunk:$cfile'" 2>&1)"
+  if mism=$(exactly_once "$bad" "$tmp/bad"); then
+    pass "damage: every table holds exactly its journaled chunks' rows (accounts: $(q "$bad" "SELECT count(*) FROM public.accounts") of 200000)"
+  else fail "damage: exactly the journaled chunks" "$mism"; fi
+  if [[ $acount == "$crows" && $((amax - amin + 1)) == "$acount" ]]; then
+    expect "damage: none of the chunk's rows (aid $amin..$amax) in the target" 0 \
+      "$(q "$bad" "SELECT count(*) FROM public.accounts WHERE aid BETWEEN $amin AND $amax" 2>&1)"
+  else fail "damage: locate the chunk's rows in the source" "pages $cstart..$cend hold $acount rows (aid $amin..$amax), manifest says $crows"; fi
+  put_byte "$tmp/bad/$cfile" "$pos" "$old"
+  run restore -f "$tmp/bad" -d "dbname=$bad" --resume -j 3 --no-progress
+  expect "damage: byte put back, --resume exits 0" 0 "$rc"
+  same_as "damage then resume" "$tmp/src" "$bad"
+
+  # a changed last byte (the trailer) of a chunk of types_zoo (text format: composite types)
+  IFS='|' read -r zfile zformat < <(mf "$tmp/d1" "SELECT c->>'file', t->>'format'
+    FROM jsonb_array_elements(:'m'::jsonb->'tables') t, jsonb_array_elements(t->'chunks') c
+    WHERE t->>'schema' = 'public' AND t->>'name' = 'types_zoo' ORDER BY c->>'file' LIMIT 1")
+  fresh bad2
+  flip "$tmp/bad2/$zfile" $(($(stat -c %s "$tmp/bad2/$zfile") - 1))
+  zoo=${p}zoo
+  adddb "$zoo"
+  run restore -f "$tmp/bad2" -d "dbname=$zoo" --create -j 2 --no-progress
+  if [[ $rc -eq 1 ]] && grep -qF "$zfile" "$tmp/err" && grep -qF 'public.types_zoo' "$tmp/err"; then
+    pass "damage: changed last byte of $zfile ($zformat format): exit 1 naming it and public.types_zoo"
+  else fail "damage: changed last byte of $zfile" "exit $rc, expected 1 naming $zfile and public.types_zoo"; fi
+  if mism=$(exactly_once "$zoo" "$tmp/bad2") &&
+     [[ $(q "$zoo" "SELECT count(*) FROM _pgferry.journal WHERE item = 'chunk:$zfile'") == 0 ]]; then
+    pass "damage: $zfile not journaled, every table holds exactly its journaled chunks' rows"
+  else fail "damage: $zfile not journaled, exactly the journaled chunks" "${mism:-the damaged chunk is journaled}"; fi
+
+  # refused before the target is touched
+  empty=${p}empty
+  newdb "$empty"
+  refused() { # NAME DIR WHAT...
+    local name=$1 dir=$2 w
+    shift 2
+    run restore -f "$dir" -d "dbname=$empty" -j 2 --no-progress
+    if [[ $rc -ne 1 ]]; then fail "refuse: $name" "exit $rc, expected 1"; return; fi
+    for w in "$@"; do grep -qF -- "$w" "$tmp/err" || { fail "refuse: $name" "stderr does not name \"$w\""; return; }; done
+    if [[ $(user_objects "$empty") != 0 ]]; then fail "refuse: $name" "the target database was changed"; return; fi
+    pass "refuse: $name: exit 1 naming it, target untouched"
+  }
+  fresh trunc && truncate -s -1 "$tmp/trunc/$cfile"
+  refused "truncated $cfile" "$tmp/trunc" "$cfile" "public.accounts"
+  fresh missing && rm -- "$tmp/missing/$cfile"
+  refused "missing $cfile" "$tmp/missing" "$cfile" "missing"
+  fresh extra && echo stray >"$tmp/extra/data/1.999.chunk"
+  refused "extra file data/1.999.chunk" "$tmp/extra" "data/1.999.chunk" "not in the manifest"
+  fresh edited
+  line=$(grep -n "\"rows\": $crows,\$" "$tmp/edited/manifest.json" | head -n 1 | cut -d: -f1)
+  sed -i "${line}s/\"rows\": $crows,/\"rows\": $((crows + 1)),/" "$tmp/edited/manifest.json"
+  if cmp -s "$tmp/d1/manifest.json" "$tmp/edited/manifest.json"; then fail "refuse: edited manifest" "could not edit a rows value"
+  else refused "manifest with one rows value changed ($crows -> $((crows + 1)))" "$tmp/edited" "manifest"; fi
+  adddb "${p}never"
+  run restore -f "$tmp/trunc" -d "dbname=${p}never" --create --no-progress
+  expect "refuse: with --create: exit 1, the database is not created" 1/0 \
+    "$rc/$(q postgres "SELECT count(*) FROM pg_database WHERE datname = '${p}never'" 2>&1)"
+fi
+
+# =========================================================================================
+# 3. kill -9 and server crash, then --resume
+# =========================================================================================
+echo "# --- 3. kill -9 (at ${SECONDS}s)"
+src3=${p}src3
+if ! load_sample "$src3" 3; then fail "load sample data (scale 3)" "psql failed" "$tmp/load.log"; echo "restore: $passed passed, $failed failed"; exit 1; fi
+run dump -d "dbname=$src3" -f "$tmp/d3" -j 2 --chunk-size 512kB --no-progress
+if [[ $rc -ne 0 ]]; then fail "dump (scale 3)" "exit $rc"; echo "restore: $passed passed, $failed failed"; exit 1; fi
+snap "$src3" "$tmp/src3"
+nchunks=$(mf "$tmp/d3" "SELECT count(*) FROM jsonb_array_elements(:'m'::jsonb->'tables') t, jsonb_array_elements(t->'chunks') c")
+echo "# scale 3 dump: $nchunks chunks"
+
+jcount() { q "$1" "SELECT count(*) FROM _pgferry.journal WHERE item LIKE '$2'" 2>/dev/null; }
+journal_exists() { [[ $(q "$1" "SELECT to_regclass('_pgferry.journal') IS NOT NULL" 2>/dev/null) == t ]]; }
+# cond KIND: SQL that is true once the kill point KIND has been reached.
+cond() {
+  local chunks="(SELECT count(*) FROM _pgferry.journal WHERE item LIKE 'chunk:%')"
+  case $1 in
+    journal) echo "true" ;; # pre-data in flight
+    pre-data) echo "EXISTS (SELECT 1 FROM _pgferry.journal WHERE item = 'pre-data')" ;;
+    third) echo "$chunks >= $(((nchunks + 2) / 3))" ;;
+    half) echo "$chunks >= $(((nchunks + 1) / 2))" ;;
+    entry) echo "EXISTS (SELECT 1 FROM _pgferry.journal WHERE item LIKE 'entry:%')" ;;
+    sequences) echo "EXISTS (SELECT 1 FROM _pgferry.journal WHERE item = 'sequences')" ;;
+  esac
+}
+reached() { [[ $(q "$1" "SELECT to_regclass('_pgferry.journal') IS NOT NULL AND ($2)" 2>/dev/null) == t ]]; }
+# others DB: client connections to DB other than this one.
+others() { q "$1" "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()"; }
+no_others() { [[ $(others "$1") == 0 ]]; }
+watching() { [[ $(q "$1" "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pf_locker' AND state = 'active' AND datname = current_database()" 2>/dev/null) == 1 ]]; }
+locked() { [[ $(q "$1" "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE a.application_name = 'pf_locker' AND l.relation = to_regclass('_pgferry.journal') AND l.granted AND l.mode = 'ExclusiveLock'" 2>/dev/null) == 1 ]]; }
+blocked() { [[ $(q "$1" "SELECT count(*) FROM pg_locks WHERE relation = to_regclass('_pgferry.journal') AND NOT granted" 2>/dev/null) -ge 1 ]]; }
+frozen() { locked "$1" && blocked "$1"; }
+
+# interrupt NAME DB KIND HOW [FLAGS...]: restore d3 (with FLAGS) into DB and stop it at
+# KIND. HOW:
+#   kill   a watcher session polls the journal inside the server and, the moment KIND
+#          holds, locks _pgferry.journal: every unit of work in flight then waits just
+#          before it could commit. pgferry gets kill -9 while it waits.
+#   crash  the same freeze, then the server is stopped (-m immediate) and started again
+#   nolock kill -9 as soon as a psql poll sees KIND, whatever is in flight (mid-COPY)
+# Returns 1 on failure, 2 if the restore finished first (nolock only).
+interrupt() {
+  local name=$1 db=$2 kind=$3 how=$4 pid lpid='' c
+  shift 4
+  c=$(cond "$kind")
+  if [[ $how != nolock ]]; then
+    PGAPPNAME=pf_locker psql -X -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null 2>"$tmp/lock.err" <<EOF &
+BEGIN;
+DO \$pf\$ DECLARE ok boolean := false; BEGIN
+  WHILE NOT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE n.nspname = '_pgferry' AND c.relname = 'journal') LOOP
+    PERFORM pg_sleep(0.002);
+  END LOOP;
+  LOOP
+    EXECUTE \$q\$SELECT $c\$q\$ INTO ok;
+    EXIT WHEN ok;
+    PERFORM pg_sleep(0.002);
+  END LOOP;
+  EXECUTE 'LOCK TABLE _pgferry.journal IN EXCLUSIVE MODE';
+END \$pf\$;
+SELECT pg_sleep(3600);
+EOF
+    lpid=$!
+    bg+=("$lpid")
+    # the watcher is in its loop before the restore starts
+    if ! poll 30 watching "$db"; then
+      fail "$name: start the watcher session" "it did not start" "$tmp/lock.err"
+      return 1
+    fi
+  fi
+  "$PGFERRY" restore -f "$tmp/d3" -d "dbname=$db" -j 3 --no-progress "$@" >"$tmp/k.out" 2>"$tmp/k.err" &
+  pid=$!
+  bg+=("$pid")
+  local end=$((SECONDS + 120))
+  until if [[ $how == nolock ]]; then reached "$db" "$c"; else frozen "$db"; fi; do
+    if ! alive "$pid" || ((SECONDS > end)); then
+      kill -KILL "$pid" 2>/dev/null
+      wait "$pid" 2>/dev/null
+      rc=$?
+      if [[ -n $lpid ]]; then
+        kill -KILL "$lpid" 2>/dev/null
+        wait "$lpid" 2>/dev/null
+        q "$db" "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pf_locker'" >/dev/null 2>&1
+      fi
+      if [[ $how == nolock && $rc == 0 ]]; then echo "SKIP - $name: the restore finished before the kill point was seen"; return 2; fi
+      fail "$name: reach the kill point ($kind)" "pgferry exit $rc before it (or timeout)" "$tmp/k.out" "$tmp/k.err" "$tmp/lock.err"
+      return 1
+    fi
+    sleep 0.05
+  done
+  local before
+  before=$(jcount "$db" '%')
+  if [[ $how == crash ]]; then
+    as_pg "$PF_PG_BINDIR/pg_ctl" -D "$PF_CLUSTER_DATA" -m immediate -w -t 60 -s stop >"$tmp/pgctl.log" 2>&1
+    local stopped=$?
+    poll 60 dead "$pid"
+    wait "$pid" 2>/dev/null
+    rc=$?
+    wait "$lpid" 2>/dev/null
+    as_pg "$PF_PG_BINDIR/pg_ctl" -D "$PF_CLUSTER_DATA" -l "$PF_CLUSTER_LOG" -w -t 120 -s start >>"$tmp/pgctl.log" 2>&1
+    if [[ $stopped -ne 0 ]] || ! poll 60 pg_isready -q -d "$db"; then
+      fail "$name: server stop and start" "pg_ctl failed" "$tmp/pgctl.log"
+      return 1
+    fi
+    expect "$name: pgferry exits 1 when the server goes away" 1 "$rc"
+  else
+    kill -KILL "$pid"
+    wait "$pid" 2>/dev/null
+    if [[ -n $lpid ]]; then
+      q "$db" "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pf_locker'" >/dev/null
+      wait "$lpid" 2>/dev/null
+    fi
+  fi
+  # the killed client's transactions roll back once its backends notice
+  if ! poll 60 no_others "$db"; then fail "$name: the killed restore's sessions end" "$(others "$db") left"; return 1; fi
+  echo "# $name (at ${SECONDS}s): $before journal rows when killed ($(jcount "$db" 'chunk:%') chunks of $nchunks), $(jcount "$db" '%') after"
+  return 0
+}
+
+# killed_then_resumed NAME KIND HOW [DB FLAGS...]: into a new empty database, or DB.
+killed_then_resumed() {
+  local name=$1 kind=$2 how=$3 db=${4:-} mism
+  shift 3
+  if [[ -n $db ]]; then shift; else db=${p}k_${kind}_$how; newdb "$db"; fi
+  interrupt "$name" "$db" "$kind" "$how" "$@"
+  case $? in 1) return ;; 2) return ;; esac
+  if journal_exists "$db"; then
+    if mism=$(exactly_once "$db" "$tmp/d3"); then pass "$name: exactly the journaled chunks' rows are in"
+    else fail "$name: exactly the journaled chunks' rows are in" "$mism"; fi
+  fi
+  run restore -f "$tmp/d3" -d "dbname=$db" --resume -j 3 --no-progress
+  expect "$name: --resume exits 0" 0 "$rc"
+  same_as "$name, resumed" "$tmp/src3" "$db"
+}
+
+killed_then_resumed "kill -9 in pre-data" journal kill
+killed_then_resumed "kill -9 right after pre-data" pre-data kill
+
+# the refusals, on an unfinished restore
+db=${p}k_refusals
+newdb "$db"
+if interrupt "kill -9 at half the chunks" "$db" half kill; then
+  if mism=$(exactly_once "$db" "$tmp/d3"); then pass "kill -9 at half the chunks: exactly the journaled chunks' rows are in"
+  else fail "kill -9 at half the chunks: exactly the journaled chunks' rows are in" "$mism"; fi
+  j0=$(q "$db" "SELECT count(*) || '/' || max(at) FROM _pgferry.journal")
+  run restore -f "$tmp/d1" -d "dbname=$db" --resume --no-progress
+  if [[ $rc -eq 1 ]] && grep -q 'another dump' "$tmp/err"; then pass "refuse: --resume with another dump (\"another dump\")"
+  else fail "refuse: --resume with another dump" "exit $rc, expected 1 and \"another dump\""; fi
+  run restore -f "$tmp/d3" -d "dbname=$db" --no-progress
+  if [[ $rc -eq 1 ]] && grep -q -- '--resume' "$tmp/err"; then pass "refuse: plain restore over an unfinished one (mentions --resume)"
+  else fail "refuse: plain restore over an unfinished one" "exit $rc, expected 1 mentioning --resume"; fi
+  expect "refuse: the unfinished journal was left alone" "$j0" "$(q "$db" "SELECT count(*) || '/' || max(at) FROM _pgferry.journal" 2>&1)"
+  run restore -f "$tmp/d3" -d "dbname=$db" --resume -j 3 --no-progress
+  expect "kill -9 at half the chunks: --resume exits 0" 0 "$rc"
+  same_as "kill -9 at half the chunks, resumed" "$tmp/src3" "$db"
+  run restore -f "$tmp/d3" -d "dbname=$db" --resume --no-progress
+  if [[ $rc -eq 1 ]] && grep -q 'journal' "$tmp/err"; then pass "refuse: --resume into a database without a journal"
+  else fail "refuse: --resume into a database without a journal" "exit $rc, expected 1 naming the journal"; fi
+fi
+
+killed_then_resumed "kill -9 in post-data" entry kill
+# over the restored database: --resume must finish what --clean started (its large
+# objects replace the ones already there)
+killed_then_resumed "kill -9 in the finishing steps of --clean" sequences kill "$db" --clean
+if [[ -n ${PF_CLUSTER_DATA:-} && -n ${PF_CLUSTER_LOG:-} && -n ${PF_PG_BINDIR:-} ]]; then
+  killed_then_resumed "server crash (immediate stop) mid-restore" third crash
+else
+  echo "SKIP - server crash: not run by tests/harness/with_cluster.sh (no PF_CLUSTER_DATA)"
+fi
+killed_then_resumed "kill -9 mid-COPY, no freeze" third nolock
+
+echo "restore: $passed passed, $failed failed"
+((failed == 0))
