@@ -28,6 +28,9 @@ void cli_forget(char *secret);
  * argv element) with '*', so it does not stay readable in /proc/<pid>/cmdline. Prefer
  * PGPASSWORD, .pgpass or a service file: this only shortens the exposure. */
 char *cli_take_conninfo(char *arg);
+/* Registers a (re)allocated option array (old: what it replaces, or NULL) so it stays
+ * reachable until exit; returns fresh. */
+void *cli_keep(void *old, void *fresh);
 /* Appends to a growable array of strings. */
 int cli_push(const char ***arr, size_t *n, const char *v);
 

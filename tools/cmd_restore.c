@@ -88,6 +88,7 @@ int cmd_restore(int argc, char **argv)
             restore_rename *rn = realloc(o.renames, (o.nrenames + 1) * sizeof *rn);
             if (!rn)
                 return 1;
+            cli_keep(o.renames, rn);
             o.renames = rn;
             *eq = '\0';
             o.renames[o.nrenames].from = optarg;

