@@ -1,12 +1,10 @@
 #include "engine/restore.h"
 
 #include "codec/chunk.h"
-#include "codec/cipher.h"
-#include "codec/copyrows.h"
-#include "codec/hasher.h"
 #include "common/pf_util.h"
 #include "engine/archive.h"
 #include "engine/catalog.h"
+#include "engine/chunkfile.h"
 #include "engine/dumpdir.h"
 #include "engine/manifest.h"
 #include "engine/pgconn.h"
@@ -25,7 +23,6 @@
 #include <unistd.h>
 
 #define JOURNAL_SCHEMA "_pgferry"
-#define READ_SIZE (1u << 20)
 
 /* ---- model ------------------------------------------------------------------------------ */
 
@@ -335,83 +332,24 @@ static PGconn *open_target(restore_ctx *ctx, char *err, size_t errlen)
 
 /* ---- chunk loading ---------------------------------------------------------------------- */
 
-typedef struct {
-    PGconn *conn;
-    copyrows *rows;
-} copy_sink_ctx;
-
-static int copy_sink(void *vctx, const void *buf, size_t len, char *err, size_t errlen)
+static int copy_sink(void *conn, const void *buf, size_t len, char *err, size_t errlen)
 {
-    copy_sink_ctx *s = vctx;
-    if (copyrows_feed(s->rows, buf, len, err, errlen) < 0)
-        return -1;
-    if (PQputCopyData(s->conn, buf, (int)len) != 1) {
+    if (PQputCopyData(conn, buf, (int)len) != 1) {
         char line[PF_ERRLEN];
-        return pf_err(err, errlen, "%s", pgconn_errline(s->conn, line, sizeof line));
+        return pf_err(err, errlen, "%s", pgconn_errline(conn, line, sizeof line));
     }
     return 0;
 }
 
-typedef struct {
-    chunk_decoder *dec;
-    copyrows *rows[2];
-    uint8_t *buf;
-    chunk_hasher *fh;  /* the file as stored */
-    cipher_stream *cs; /* encrypted dumps */
-} wbufs;
-
-static int wbufs_init(wbufs *b, int encrypted, char *err, size_t errlen)
+static int ctx_stopped(void *ctx)
 {
-    memset(b, 0, sizeof *b);
-    b->dec = chunk_decoder_new(err, errlen);
-    b->rows[0] = copyrows_new(COPYROWS_TEXT);
-    b->rows[1] = copyrows_new(COPYROWS_BINARY);
-    b->buf = malloc(READ_SIZE);
-    b->fh = chunk_hasher_new();
-    if (encrypted)
-        b->cs = cipher_stream_new(err, errlen);
-    if (!b->dec || !b->rows[0] || !b->rows[1] || !b->buf || !b->fh || (encrypted && !b->cs))
-        return pf_err(err, errlen, "out of memory");
-    return 0;
-}
-
-static void wbufs_free(wbufs *b)
-{
-    chunk_decoder_free(b->dec);
-    copyrows_free(b->rows[0]);
-    copyrows_free(b->rows[1]);
-    free(b->buf);
-    if (b->fh)
-        chunk_hasher_free(b->fh);
-    cipher_stream_free(b->cs);
-}
-
-static int decoder_sink(void *ctx, const void *buf, size_t len, char *err, size_t errlen)
-{
-    return chunk_decoder_feed(ctx, buf, len, err, errlen);
-}
-
-static int check_against_manifest(const manifest *m, const manifest_chunk *mc, const chunk_stats *st,
-                                  uint64_t file_bytes, const chunk_hash *file_hash, copyrows *cr,
-                                  char *err, size_t errlen)
-{
-    rowhash h = copyrows_hash(cr);
-    if (file_bytes != mc->stored_bytes || !chunk_hash_equal(file_hash, &mc->stored_hash))
-        return pf_err(err, errlen, "stored hash or size differs from the manifest");
-    if (st->raw_bytes != mc->raw_bytes || !manifest_chunk_hash_matches(m, &st->raw_hash, &mc->raw_hash))
-        return pf_err(err, errlen, "raw hash or size differs from the manifest");
-    if (copyrows_rows(cr) != mc->rows)
-        return pf_err(err, errlen, "%llu rows, the manifest says %llu",
-                      (unsigned long long)copyrows_rows(cr), (unsigned long long)mc->rows);
-    if (!manifest_rowhash_matches(m, &h, &mc->content))
-        return pf_err(err, errlen, "content hash differs from the manifest");
-    return 0;
+    return atomic_load(&((restore_ctx *)ctx)->stop);
 }
 
 /* Streams one chunk into an open COPY ... FROM STDIN on conn, checking it as it goes and
  * against the manifest before the COPY is allowed to end. On any mismatch the COPY is
  * aborted, so nothing of the chunk can commit. The caller owns the transaction. */
-static int copy_chunk_in(restore_ctx *ctx, PGconn *conn, wbufs *b, const manifest_table *mt,
+static int copy_chunk_in(restore_ctx *ctx, PGconn *conn, chunkfile_reader *b, const manifest_table *mt,
                          const char *qname, const char *label, size_t ci, int freeze, char *err,
                          size_t errlen)
 {
@@ -419,26 +357,7 @@ static int copy_chunk_in(restore_ctx *ctx, PGconn *conn, wbufs *b, const manifes
     char path[4096], why[PF_ERRLEN], what[512];
     snprintf(path, sizeof path, "%s/%s", ctx->o->dir, mc->file);
     snprintf(what, sizeof what, "chunk %s (%s chunk %zu)", mc->file, label, ci);
-    io_reader *r = io_reader_open(path, why, sizeof why);
-    if (!r)
-        return pf_err(err, errlen, "%s: %s", what, why);
-    int binary = strcmp(mt->format, "binary") == 0;
-    copyrows *cr = b->rows[binary];
-    copyrows_reset(cr);
-    copy_sink_ctx sc = {conn, cr};
-    chunk_decoder_reset(b->dec, copy_sink, &sc);
-    chunk_hasher_reset(b->fh);
-    /* file bytes -> hash as stored -> (decrypt) -> decode -> split rows -> COPY */
-    chunk_sink_fn feed = decoder_sink;
-    void *feed_ctx = b->dec;
-    if (ctx->m.encrypted) {
-        char aad[512];
-        manifest_file_aad(&ctx->m, mc->file, aad, sizeof aad);
-        cipher_decrypt_begin(b->cs, &ctx->m.data_key, aad, decoder_sink, b->dec, why, sizeof why);
-        feed = cipher_decrypt_feed;
-        feed_ctx = b->cs;
-    }
-    uint64_t file_bytes = 0;
+    int binary = strcmp(mt->format, "text") != 0;
 
     size_t sl = 64 + strlen(qname);
     for (size_t i = 0; i < mt->ncols; i++)
@@ -451,70 +370,46 @@ static int copy_chunk_in(restore_ctx *ctx, PGconn *conn, wbufs *b, const manifes
         free(q);
     }
     sprintf(sql + n, ") FROM STDIN (FORMAT %s%s)", binary ? "binary" : "text", freeze ? ", FREEZE" : "");
-    int rc = -1;
     PGresult *res = PQexec(conn, sql);
     free(sql);
     if (PQresultStatus(res) != PGRES_COPY_IN) {
         char line[PF_ERRLEN];
         pf_err(err, errlen, "table %s: %s", label, pgconn_result_errline(res, line, sizeof line));
         PQclear(res);
-        goto out;
+        return -1;
     }
     PQclear(res);
-    size_t got;
-    int frc;
-    while ((frc = io_reader_read(r, b->buf, READ_SIZE, &got, why, sizeof why)) == 0 && got > 0) {
-        if (atomic_load(&ctx->stop)) {
-            frc = pf_err(why, sizeof why, "stopped");
-            break;
-        }
-        chunk_hasher_update(b->fh, b->buf, got);
-        file_bytes += got;
-        if ((frc = feed(feed_ctx, b->buf, got, why, sizeof why)) < 0)
-            break;
-    }
-    chunk_stats st;
-    if (frc == 0 && ctx->m.encrypted)
-        frc = cipher_decrypt_end(b->cs, why, sizeof why);
+    /* the chunk streams into the COPY; it must check out against the manifest before the
+     * COPY is allowed to end, or the COPY is aborted and nothing of it can commit */
+    chunkfile_result cr;
+    int frc = chunkfile_read(b, path, mc->file, mt->format, copy_sink, conn, ctx_stopped, ctx, &cr, why,
+                             sizeof why);
     if (frc == 0)
-        frc = chunk_decoder_finish(b->dec, &st, why, sizeof why);
-    if (frc == 0)
-        frc = copyrows_finish(cr, why, sizeof why);
-    chunk_hash fhash = chunk_hasher_digest(b->fh);
-    if (frc == 0)
-        frc = check_against_manifest(&ctx->m, mc, &st, file_bytes, &fhash, cr, why, sizeof why);
+        frc = chunkfile_check(&ctx->m, mc, &cr, why, sizeof why);
     if (frc < 0) {
         PQputCopyEnd(conn, "pgferry: chunk failed verification");
         while ((res = PQgetResult(conn)))
             PQclear(res);
-        pf_err(err, errlen, "%s: %s", what, why);
-        goto out;
+        return pf_err(err, errlen, "%s: %s", what, why);
     }
     if (PQputCopyEnd(conn, NULL) != 1) {
         char line[PF_ERRLEN];
-        pf_err(err, errlen, "table %s: %s", label, pgconn_errline(conn, line, sizeof line));
-        goto out;
+        return pf_err(err, errlen, "table %s: %s", label, pgconn_errline(conn, line, sizeof line));
     }
     res = PQgetResult(conn);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok) {
         char line[PF_ERRLEN];
         pf_err(err, errlen, "table %s: %s", label, pgconn_result_errline(res, line, sizeof line));
-        PQclear(res);
-        while ((res = PQgetResult(conn)))
-            PQclear(res);
-        goto out;
     }
     PQclear(res);
     while ((res = PQgetResult(conn)))
         PQclear(res);
-    rc = 0;
-out:
-    io_reader_close(r);
-    return rc;
+    return ok ? 0 : -1;
 }
 
 /* One chunk, one transaction, one journal row. */
-static int load_chunk(rworker *w, wbufs *b, rtable *t, size_t ci, int freeze, char *err, size_t errlen)
+static int load_chunk(rworker *w, chunkfile_reader *b, rtable *t, size_t ci, int freeze, char *err, size_t errlen)
 {
     restore_ctx *ctx = w->ctx;
     manifest_chunk *mc = &t->mt->chunks[ci];
@@ -623,8 +518,8 @@ static void *worker_main(void *arg)
     rworker *w = arg;
     restore_ctx *ctx = w->ctx;
     char err[PF_ERRLEN];
-    wbufs b;
-    if (wbufs_init(&b, ctx->m.encrypted, err, sizeof err) < 0) {
+    chunkfile_reader *b = chunkfile_reader_new(&ctx->m, err, sizeof err);
+    if (!b) {
         fail(ctx, err);
         goto out;
     }
@@ -675,7 +570,7 @@ static void *worker_main(void *arg)
              * table, with FREEZE (not for --data-only: the table is the user's) */
             int freeze = t->mt->nchunks == 1 && !ctx->o->data_only;
             pthread_mutex_unlock(&ctx->mu);
-            int rc = load_chunk(w, &b, t, ch->chunk, freeze, err, sizeof err);
+            int rc = load_chunk(w, b, t, ch->chunk, freeze, err, sizeof err);
             pthread_mutex_lock(&ctx->mu);
             if (rc < 0) {
                 pthread_mutex_unlock(&ctx->mu);
@@ -705,7 +600,7 @@ out:
         PQfreeCancel(k);
     if (conn)
         PQfinish(conn);
-    wbufs_free(&b);
+    chunkfile_reader_free(b);
     return NULL;
 }
 
@@ -1256,15 +1151,15 @@ static int restore_large_objects(restore_ctx *ctx, PGconn *c, char *err, size_t 
 {
     if (journal_has(ctx, "large-objects"))
         return 0;
-    wbufs b;
     int rc = -1;
-    if (wbufs_init(&b, ctx->m.encrypted, err, errlen) < 0)
+    chunkfile_reader *b = chunkfile_reader_new(&ctx->m, err, errlen);
+    if (!b)
         goto out;
     if (pgconn_exec(c, "BEGIN; CREATE TEMP TABLE pgferry_lo (oid oid, owner text, acl text, data bytea) ON COMMIT DROP",
                     "large objects", err, errlen) < 0)
         goto rollback;
     for (size_t ci = 0; ci < ctx->m.large_objects.nchunks; ci++)
-        if (copy_chunk_in(ctx, c, &b, &ctx->m.large_objects, "pg_temp.pgferry_lo", "large objects", ci, 0,
+        if (copy_chunk_in(ctx, c, b, &ctx->m.large_objects, "pg_temp.pgferry_lo", "large objects", ci, 0,
                           err, errlen) < 0)
             goto rollback;
     {
@@ -1303,7 +1198,7 @@ static int restore_large_objects(restore_ctx *ctx, PGconn *c, char *err, size_t 
 rollback:
     PQclear(PQexec(c, "ROLLBACK"));
 out:
-    wbufs_free(&b);
+    chunkfile_reader_free(b);
     return rc;
 }
 

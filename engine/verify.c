@@ -1,7 +1,7 @@
 #include "engine/verify.h"
 
-#include "codec/cipher.h"
-#include "codec/hasher.h"
+#include "engine/chunkfile.h"
+#include "engine/dumpdir.h"
 
 #include "engine/verify_db.h"
 
@@ -18,9 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <xxhash.h>
 
-#define READ_SIZE (1u << 20)
 
 struct verify_session {
     char *dir;
@@ -222,26 +220,12 @@ typedef struct {
     volatile sig_atomic_t *interrupted;
 } vrun;
 
-typedef struct {
-    copyrows *rows;
-    int failed;                  /* the COPY data could not be split: kept until finish */
-    char err[PF_ERRLEN];
-} rowsink;
 
 typedef struct {
     vrun *run;
-    chunk_decoder *dec;
-    copyrows *rows[2];           /* COPYROWS_TEXT, COPYROWS_BINARY */
-    uint8_t *buf;
-    chunk_hasher *fh;            /* the file as stored */
-    cipher_stream *cs;           /* encrypted dumps */
+    chunkfile_reader *reader;
     pthread_t thread;
 } vworker;
-
-static int decoder_sink(void *ctx, const void *buf, size_t len, char *err, size_t errlen)
-{
-    return chunk_decoder_feed(ctx, buf, len, err, errlen);
-}
 
 static int run_stopped(vrun *r)
 {
@@ -255,6 +239,11 @@ static int run_stopped(vrun *r)
     return st;
 }
 
+static int stop_check(void *r)
+{
+    return run_stopped(r);
+}
+
 static void run_fail(vrun *r, const char *msg)
 {
     pthread_mutex_lock(&r->mu);
@@ -263,19 +252,6 @@ static void run_fail(vrun *r, const char *msg)
         snprintf(r->fatal, sizeof r->fatal, "%s", msg);
     }
     pthread_mutex_unlock(&r->mu);
-}
-
-/* Raw bytes are provisional until the decoder's finish checks the trailer, so a COPY
- * splitting error is held back: when the file is damaged, the decoder's finding (which
- * names the real cause) is the one reported, not garbage the damage produced. */
-static int rows_sink(void *ctx, const void *buf, size_t len, char *err, size_t errlen)
-{
-    (void)err;
-    (void)errlen;
-    rowsink *rs = ctx;
-    if (!rs->failed && copyrows_feed(rs->rows, buf, len, rs->err, sizeof rs->err) < 0)
-        rs->failed = 1;
-    return 0;
 }
 
 static void hex128(const chunk_hash *h, char out[33])
@@ -314,42 +290,16 @@ static void check_schema(vworker *w, const vjob *j)
     uint64_t size;
     if (check_present(s, j, path, m->schema_bytes, &size) < 0)
         return;
-    io_reader *r = io_reader_open(path, err, sizeof err);
-    if (!r) {
-        report(s, j->file, NULL, -1, "%s", err);
-        return;
-    }
-    XXH3_state_t *x = XXH3_createState();
-    if (!x) {
-        io_reader_close(r);
-        run_fail(w->run, "out of memory");
-        return;
-    }
-    XXH3_128bits_reset(x);
+    chunk_hash h;
     uint64_t total = 0;
-    size_t got;
-    int rc;
-    while ((rc = io_reader_read(r, w->buf, READ_SIZE, &got, err, sizeof err)) == 0 && got > 0) {
-        XXH3_128bits_update(x, w->buf, got);
-        total += got;
-        if (run_stopped(w->run))
-            break;
-    }
-    XXH128_canonical_t canon;
-    XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(x));
-    XXH3_freeState(x);
-    io_reader_close(r);
+    int rc = dumpdir_hash_file(path, &h, &total, err, sizeof err);
     pthread_mutex_lock(&s->mu);
     s->t.bytes_read += total;
     pthread_mutex_unlock(&s->mu);
-    if (run_stopped(w->run))
-        return;
     if (rc < 0) {
         report(s, j->file, NULL, -1, "%s", err);
         return;
     }
-    chunk_hash h;
-    memcpy(h.b, canon.digest, sizeof h.b);
     /* A size difference already says the archive is damaged; its hash adds nothing. */
     if (size == m->schema_bytes && !chunk_hash_equal(&h, &m->schema_hash)) {
         char a[33], b[33];
@@ -368,66 +318,18 @@ static void check_chunk(vworker *w, const vjob *j)
     uint64_t size;
     if (check_present(s, j, path, c->stored_bytes, &size) < 0)
         return;
-    io_reader *r = io_reader_open(path, err, sizeof err);
-    if (!r) {
-        report(s, j->file, j->label, j->index, "%s", err);
-        return;
-    }
-    rowsink rs = {0};
-    if (j->fmt >= 0) {
-        rs.rows = w->rows[j->fmt];
-        copyrows_reset(rs.rows);
-    }
-    chunk_decoder_reset(w->dec, j->fmt >= 0 ? rows_sink : NULL, &rs);
-    chunk_hasher_reset(w->fh);
-    /* file bytes -> hash as stored -> (decrypt) -> decode -> split rows */
-    chunk_sink_fn feed = decoder_sink;
-    void *feed_ctx = w->dec;
-    if (s->m.encrypted) {
-        char aad[512];
-        manifest_file_aad(&s->m, j->file, aad, sizeof aad);
-        cipher_decrypt_begin(w->cs, &s->m.data_key, aad, decoder_sink, w->dec, err, sizeof err);
-        feed = cipher_decrypt_feed;
-        feed_ctx = w->cs;
-    }
-    uint64_t total = 0;
-    size_t got;
-    int rc, stopped = 0;
-    while ((rc = io_reader_read(r, w->buf, READ_SIZE, &got, err, sizeof err)) == 0 && got > 0) {
-        total += got;
-        chunk_hasher_update(w->fh, w->buf, got);
-        if ((rc = feed(feed_ctx, w->buf, got, err, sizeof err)) < 0)
-            break;
-        if (run_stopped(w->run)) {
-            stopped = 1;
-            break;
-        }
-    }
-    io_reader_close(r);
-    chunk_stats st = {0};
-    if (rc == 0 && !stopped && s->m.encrypted)
-        rc = cipher_decrypt_end(w->cs, err, sizeof err);
-    if (rc == 0 && !stopped)
-        rc = chunk_decoder_finish(w->dec, &st, err, sizeof err);
-    chunk_hash fhash = chunk_hasher_digest(w->fh);
-    uint64_t rows = 0;
-    rowhash content = {0, 0};
-    int rows_ok = 0;
-    if (rc == 0 && !stopped && j->fmt >= 0) {
-        if (!rs.failed && copyrows_finish(rs.rows, rs.err, sizeof rs.err) < 0)
-            rs.failed = 1;
-        rows_ok = !rs.failed;
-        rows = copyrows_rows(rs.rows);
-        content = copyrows_hash(rs.rows);
-    }
+    chunkfile_result res;
+    int rc = chunkfile_read(w->reader, path, j->file, j->fmt >= 0 ? j->table->format : NULL, NULL, NULL,
+                            stop_check, w->run, &res, err, sizeof err);
+    int stopped = run_stopped(w->run);
     pthread_mutex_lock(&s->mu);
-    s->t.bytes_read += total;
+    s->t.bytes_read += res.file_bytes;
     if (!stopped) {
         s->t.chunks++;
         if (rc == 0)
-            s->t.raw_bytes += st.raw_bytes;
-        if (rows_ok)
-            *(j->is_lo ? &s->t.large_objects : &s->t.rows) += rows;
+            s->t.raw_bytes += res.st.raw_bytes;
+        if (rc == 0 && res.rows_counted)
+            *(j->is_lo ? &s->t.large_objects : &s->t.rows) += res.rows;
     }
     pthread_mutex_unlock(&s->mu);
     if (stopped)
@@ -437,33 +339,33 @@ static void check_chunk(vworker *w, const vjob *j)
         return;
     }
     /* The file is a whole, self-consistent chunk; now it must be the one the manifest names. */
-    if (!chunk_hash_equal(&fhash, &c->stored_hash)) {
+    if (!chunk_hash_equal(&res.file_hash, &c->stored_hash)) {
         hex128(&c->stored_hash, a);
-        hex128(&fhash, b);
+        hex128(&res.file_hash, b);
         report(s, j->file, j->label, j->index, "chunk stored hash mismatch (manifest %s, file %s)", a, b);
     }
-    if (st.raw_bytes != c->raw_bytes)
+    if (res.st.raw_bytes != c->raw_bytes)
         report(s, j->file, j->label, j->index, "raw length %llu bytes, manifest says %llu",
-               (unsigned long long)st.raw_bytes, (unsigned long long)c->raw_bytes);
-    if (!manifest_chunk_hash_matches(&s->m, &st.raw_hash, &c->raw_hash)) {
+               (unsigned long long)res.st.raw_bytes, (unsigned long long)c->raw_bytes);
+    if (!manifest_chunk_hash_matches(&s->m, &res.st.raw_hash, &c->raw_hash)) {
         hex128(&c->raw_hash, a);
-        hex128(&st.raw_hash, b);
+        hex128(&res.st.raw_hash, b);
         report(s, j->file, j->label, j->index, "chunk raw hash mismatch (manifest %s, decoded %s)", a, b);
     }
     if (j->fmt < 0)
         return; /* reported once per table when the jobs were built */
-    if (rs.failed) {
+    if (!res.rows_counted) {
         report(s, j->file, j->label, j->index, "COPY data (%s): %s", j->fmt == COPYROWS_BINARY ? "binary" : "text",
-               rs.err);
+               res.rows_err);
         return;
     }
-    if (rows != c->rows)
+    if (res.rows != c->rows)
         report(s, j->file, j->label, j->index, "%s %llu, manifest says %llu",
-               j->is_lo ? "large object count" : "row count", (unsigned long long)rows,
+               j->is_lo ? "large object count" : "row count", (unsigned long long)res.rows,
                (unsigned long long)c->rows);
-    if (!manifest_rowhash_matches(&s->m, &content, &c->content)) {
+    if (!manifest_rowhash_matches(&s->m, &res.content, &c->content)) {
         rowhash_hex(&c->content, a);
-        rowhash_hex(&content, b);
+        rowhash_hex(&res.content, b);
         report(s, j->file, j->label, j->index, "content hash mismatch (manifest %s, decoded %s)", a, b);
     }
 }
@@ -492,30 +394,14 @@ static int worker_init(vworker *w, vrun *r, char *err, size_t errlen)
 {
     memset(w, 0, sizeof *w);
     w->run = r;
-    w->dec = chunk_decoder_new(err, errlen);
-    w->rows[COPYROWS_TEXT] = copyrows_new(COPYROWS_TEXT);
-    w->rows[COPYROWS_BINARY] = copyrows_new(COPYROWS_BINARY);
-    w->buf = malloc(READ_SIZE);
-    w->fh = chunk_hasher_new();
-    if (r->s->m.encrypted)
-        w->cs = cipher_stream_new(err, errlen);
-    if (!w->dec || !w->rows[0] || !w->rows[1] || !w->buf || !w->fh || (r->s->m.encrypted && !w->cs)) {
-        if (w->dec)
-            pf_err(err, errlen, "out of memory");
-        return -1;
-    }
-    return 0;
+    w->reader = chunkfile_reader_new(&r->s->m, err, errlen);
+    return w->reader ? 0 : -1;
 }
 
 static void worker_free(vworker *w)
 {
-    chunk_decoder_free(w->dec);
-    copyrows_free(w->rows[0]);
-    copyrows_free(w->rows[1]);
-    free(w->buf);
-    if (w->fh)
-        chunk_hasher_free(w->fh);
-    cipher_stream_free(w->cs);
+    chunkfile_reader_free(w->reader);
+    w->reader = NULL;
 }
 
 static int cmp_job_size(const void *a, const void *b)

@@ -1,6 +1,5 @@
 /* pgferry cat */
-#include "codec/chunk.h"
-#include "codec/cipher.h"
+#include "engine/chunkfile.h"
 #include "common/pf_util.h"
 #include "engine/manifest.h"
 #include "io/pf_io.h"
@@ -30,11 +29,6 @@ static int stdout_sink(void *ctx, const void *buf, size_t len, char *err, size_t
     return 0;
 }
 
-static int decoder_sink(void *ctx, const void *buf, size_t len, char *err, size_t errlen)
-{
-    return chunk_decoder_feed(ctx, buf, len, err, errlen);
-}
-
 int cmd_cat(int argc, char **argv)
 {
     static const struct option opts[] = {{"passphrase-file", required_argument, NULL, 1},
@@ -58,63 +52,44 @@ int cmd_cat(int argc, char **argv)
     char *passphrase = NULL;
     if (cli_passphrase("cat", passfile, &passphrase) < 0)
         return 1;
-    io_reader *r = io_reader_open(path, err, sizeof err);
-    if (!r) {
-        cli_forget(passphrase);
-        fprintf(stderr, "pgferry cat: %s\n", err);
-        return 1;
-    }
-    chunk_decoder *d = chunk_decoder_new(err, sizeof err);
-    uint8_t *buf = malloc(1 << 20);
-    cipher_stream *cs = NULL;
+    /* the key and the file's identity come from the dump the chunk belongs to */
     manifest m;
     memset(&m, 0, sizeof m);
-    int rc = d && buf ? 0 : -1;
-    chunk_decoder_reset(d, stdout_sink, NULL);
-    chunk_sink_fn feed = decoder_sink;
-    void *feed_ctx = d;
-    if (rc == 0 && passphrase) {
-        /* the key and the file's identity come from the dump the chunk belongs to */
-        char *p1 = strdup(path), *p2 = strdup(path);
-        char *dir = dirname(dirname(p1)), rel[512], aad[512];
-        snprintf(rel, sizeof rel, "data/%s", basename(p2));
-        rc = manifest_read_key(dir, passphrase, &m, err, sizeof err);
-        if (rc == 0 && m.encrypted && (cs = cipher_stream_new(err, sizeof err)) != NULL) {
-            manifest_file_aad(&m, rel, aad, sizeof aad);
-            rc = cipher_decrypt_begin(cs, &m.data_key, aad, decoder_sink, d, err, sizeof err);
-            feed = cipher_decrypt_feed;
-            feed_ctx = cs;
-        } else if (rc == 0)
-            rc = -1;
-        free(p1);
-        free(p2);
+    int rc = 0, have_m = 0;
+    char *p1 = strdup(path), *p2 = strdup(path);
+    char rel[512];
+    snprintf(rel, sizeof rel, "data/%s", basename(p2));
+    if (passphrase) {
+        rc = manifest_read_key(dirname(dirname(p1)), passphrase, &m, err, sizeof err);
+        have_m = rc == 0;
     }
     cli_forget(passphrase);
+    chunkfile_reader *r = rc == 0 ? chunkfile_reader_new(have_m ? &m : NULL, err, sizeof err) : NULL;
+    if (rc == 0 && !r)
+        rc = -1;
     if (rc == 0) {
-        size_t got;
-        int first = 1;
-        while ((rc = io_reader_read(r, buf, 1 << 20, &got, err, sizeof err)) == 0 && got > 0) {
-            if (first && !cs && got >= 7 && memcmp(buf, "PGFENC1", 7) == 0) {
-                rc = pf_err(err, sizeof err, "this chunk is encrypted: give its dump's passphrase "
-                                             "with --passphrase-file FILE or PGFERRY_PASSPHRASE");
-                break;
-            }
-            first = 0;
-            if ((rc = feed(feed_ctx, buf, got, err, sizeof err)) < 0)
-                break;
+        chunkfile_result res;
+        rc = chunkfile_read(r, path, rel, NULL, stdout_sink, NULL, NULL, NULL, &res, err, sizeof err);
+        if (rc < 0 && !have_m && res.file_bytes >= 7 && strstr(err, "magic")) {
+            /* say why, rather than "bad header magic", for an encrypted chunk */
+            io_reader *in = io_reader_open(path, err, sizeof err);
+            char head[8] = {0};
+            size_t got = 0;
+            if (in && io_reader_read(in, head, 7, &got, err, sizeof err) == 0 && got == 7 &&
+                memcmp(head, "PGFENC1", 7) == 0)
+                pf_err(err, sizeof err, "this chunk is encrypted: give its dump's passphrase "
+                                        "with --passphrase-file FILE or PGFERRY_PASSPHRASE");
+            if (in)
+                io_reader_close(in);
         }
-        if (rc == 0 && cs)
-            rc = cipher_decrypt_end(cs, err, sizeof err);
-        if (rc == 0)
-            rc = chunk_decoder_finish(d, NULL, err, sizeof err);
     }
     if (fflush(stdout) != 0 && rc == 0)
         rc = pf_err(err, sizeof err, "write to standard output failed");
-    free(buf);
-    chunk_decoder_free(d);
-    cipher_stream_free(cs);
-    manifest_free(&m);
-    io_reader_close(r);
+    chunkfile_reader_free(r);
+    if (have_m)
+        manifest_free(&m);
+    free(p1);
+    free(p2);
     if (rc < 0) {
         fprintf(stderr, "pgferry cat: %s: %s\n", path, err);
         return 1;
