@@ -14,6 +14,9 @@ void cli_install_signals(void);
 
 /* Prints "pgferry CMD: <fmt with arg> (try 'pgferry CMD --help')" and returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, const char *arg);
+/* A command's failure: the one-line error on stderr, {"ok": false, "error": ...} on stdout
+ * with --json; returns the exit code (130 when interrupted, else 1). */
+int cli_fail(const char *cmd, int json, const char *err);
 /* True when argv asks for help (-h/--help anywhere before "--"). */
 int cli_wants_help(int argc, char **argv);
 /* Parses a job count 1..256. */

@@ -192,16 +192,8 @@ int cmd_dump(int argc, char **argv)
     free(o.filter.exclude_tables);
     free(o.filter.include_schemas);
     free(o.filter.exclude_schemas);
-    if (rc < 0) {
-        fprintf(stderr, "pgferry dump: %s\n", err);
-        if (json) {
-            json_t *j = json_pack("{s:b, s:s}", "ok", 0, "error", err);
-            json_dumpf(j, stdout, JSON_INDENT(2));
-            fputc('\n', stdout);
-            json_decref(j);
-        }
-        return cli_interrupted ? EXIT_INTERRUPTED : 1;
-    }
+    if (rc < 0)
+        return cli_fail("dump", json, err);
     if (json) {
         json_t *j = json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:s}",
                               "ok", 1, "dir", o.dir, "snapshot", s.snapshot_id, "snapshot_lsn", s.snapshot_lsn,

@@ -140,16 +140,8 @@ int cmd_restore(int argc, char **argv)
     free(o.tables);
     free(o.schemas);
     free(o.renames);
-    if (rc < 0) {
-        fprintf(stderr, "pgferry restore: %s\n", err);
-        if (json) {
-            json_t *j = json_pack("{s:b, s:s}", "ok", 0, "error", err);
-            json_dumpf(j, stdout, JSON_INDENT(2));
-            fputc('\n', stdout);
-            json_decref(j);
-        }
-        return cli_interrupted ? EXIT_INTERRUPTED : 1;
-    }
+    if (rc < 0)
+        return cli_fail("restore", json, err);
     if (json) {
         json_t *j = json_pack("{s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:f, s:f, s:f, s:f, s:f, s:f}}",
                               "ok", 1, "database", s.database, "tables", (json_int_t)s.tables,

@@ -5,6 +5,7 @@
 #include "common/pf_util.h"
 #include "io/pf_io.h"
 
+#include <jansson.h>
 #include <sys/stat.h>
 
 #include <signal.h>
@@ -60,6 +61,18 @@ int cli_usage_error(const char *cmd, const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fprintf(stderr, " (try 'pgferry %s --help')\n", cmd);
     return EXIT_USAGE;
+}
+
+int cli_fail(const char *cmd, int json, const char *err)
+{
+    fprintf(stderr, "pgferry %s: %s\n", cmd, err);
+    if (json) {
+        json_t *j = json_pack("{s:b, s:s}", "ok", 0, "error", err);
+        json_dumpf(j, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        json_decref(j);
+    }
+    return cli_interrupted ? EXIT_INTERRUPTED : 1;
 }
 
 int cli_wants_help(int argc, char **argv)
