@@ -47,7 +47,15 @@ const char *pgconn_result_errline(const PGresult *r, char *out, size_t outlen)
     const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     if (!m)
         return clean_errline(r ? PQresultErrorMessage(r) : NULL, out, outlen);
-    return clean_errline(m, out, outlen);
+    clean_errline(m, out, outlen);
+    /* the server's hint often says what to do ("increase max_locks_per_transaction") */
+    const char *hint = PQresultErrorField(r, PG_DIAG_MESSAGE_HINT);
+    size_t n = strlen(out);
+    if (hint && *hint && n + 16 < outlen) {
+        snprintf(out + n, outlen - n, " (hint: %s)", hint);
+        strip_line(out);
+    }
+    return out;
 }
 
 void pgconn_describe(PGconn *c, char *out, size_t outlen)

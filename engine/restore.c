@@ -1090,27 +1090,48 @@ static int clean_target(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
 
 /* Runs the SQL of all wanted entries of one phase, in archive order, in one journaled
  * transaction. */
+/* Runs the SQL of all wanted entries of one phase, in archive order, in journaled
+ * transactions of at most PHASE_BATCH entries ("<item>:<k>"): each CREATE holds its lock
+ * until commit, and ten thousand tables in one transaction would exhaust the server's
+ * lock table (max_locks_per_transaction). extra runs with the last batch. */
+#define PHASE_BATCH 500
 static int run_phase(restore_ctx *ctx, PGconn *c, int phase, const char *item, const char *extra,
                      char *err, size_t errlen)
 {
-    if (journal_has(ctx, item))
-        return 0;
-    size_t len = 1 + (extra ? strlen(extra) : 0);
+    size_t total = 0;
     for (size_t i = 0; i < ctx->a.n; i++)
         if (ctx->wanted[i] && ctx->entry_phase[i] == phase && ctx->a.entries[i].sql)
-            len += strlen(ctx->a.entries[i].sql) + 2;
-    char *sql = malloc(len), *p = sql;
-    if (!sql)
-        return pf_err(err, errlen, "out of memory");
-    for (size_t i = 0; i < ctx->a.n; i++)
-        if (ctx->wanted[i] && ctx->entry_phase[i] == phase && ctx->a.entries[i].sql)
-            p += sprintf(p, "%s\n", ctx->a.entries[i].sql);
-    if (extra)
-        p += sprintf(p, "%s", extra);
-    *p = '\0';
-    int rc = run_with_journal(c, ctx, sql, item, item, err, errlen);
-    free(sql);
-    return rc;
+            total++;
+    size_t nbatches = total ? (total + PHASE_BATCH - 1) / PHASE_BATCH : 1, i = 0;
+    for (size_t k = 0; k < nbatches; k++) {
+        char name[96];
+        snprintf(name, sizeof name, "%s:%zu", item, k);
+        size_t start = i, taken = 0, len = 1;
+        for (; i < ctx->a.n && taken < PHASE_BATCH; i++)
+            if (ctx->wanted[i] && ctx->entry_phase[i] == phase && ctx->a.entries[i].sql) {
+                len += strlen(ctx->a.entries[i].sql) + 2;
+                taken++;
+            }
+        int last = k + 1 == nbatches;
+        if (last && extra)
+            len += strlen(extra);
+        if (journal_has(ctx, name))
+            continue;
+        char *sql = malloc(len), *p = sql;
+        if (!sql)
+            return pf_err(err, errlen, "out of memory");
+        for (size_t j = start; j < i; j++)
+            if (ctx->wanted[j] && ctx->entry_phase[j] == phase && ctx->a.entries[j].sql)
+                p += sprintf(p, "%s\n", ctx->a.entries[j].sql);
+        if (last && extra)
+            p += sprintf(p, "%s", extra);
+        *p = '\0';
+        int rc = run_with_journal(c, ctx, sql, name, item, err, errlen);
+        free(sql);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
 }
 
 static char *sequences_sql(restore_ctx *ctx, PGconn *c)
@@ -1442,7 +1463,7 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
             free(q);
         }
         /* the schema must exist before the tables that go into it */
-        if (extra && !journal_has(&ctx, "pre-data") &&
+        if (extra && !journal_has(&ctx, "pre-data:0") &&
             pgconn_exec(c, extra, "create schema", err, errlen) < 0) {
             free(extra);
             goto out;

@@ -421,7 +421,7 @@ cond() {
   local chunks="(SELECT count(*) FROM _pgferry.journal WHERE item LIKE 'chunk:%')"
   case $1 in
     journal) echo "true" ;; # pre-data in flight
-    pre-data) echo "EXISTS (SELECT 1 FROM _pgferry.journal WHERE item = 'pre-data')" ;;
+    pre-data) echo "EXISTS (SELECT 1 FROM _pgferry.journal WHERE item LIKE 'pre-data:%')" ;;
     third) echo "$chunks >= $(((nchunks + 2) / 3))" ;;
     half) echo "$chunks >= $(((nchunks + 1) / 2))" ;;
     entry) echo "EXISTS (SELECT 1 FROM _pgferry.journal WHERE item LIKE 'entry:%')" ;;
