@@ -202,6 +202,8 @@ static int run_chunk(dworker *w, wstate *ws, djob *j, char *err, size_t errlen)
             free(sql);
             return -1;
         }
+        /* durable all at once before the manifest (io_syncfs), not two fsyncs per chunk */
+        io_writer_defer_sync(wr);
         if (io_writer_uses_uring(wr))
             atomic_store(&ctx->uring_used, 1);
     }
@@ -673,6 +675,7 @@ static int start_schema_dump(const dump_options *o, PGconn *coord, const catalog
         pf_err(err, errlen, "pipe: %s", strerror(errno));
     else if ((sp->wr = io_writer_open(path, 0600, o->io, err, errlen)) != NULL &&
              (!sp->encrypt || (sp->cs = cipher_stream_new(err, errlen)) != NULL)) {
+        io_writer_defer_sync(sp->wr);
         sp->os.wr = sp->wr;
         char aad[512];
         manifest_file_aad(m, SCHEMA_FILE, aad, sizeof aad);
@@ -731,6 +734,7 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
     manifest m = {0};
     int rc = -1, created = 0, nworkers = 0;
     pid_t schema_pid = -1;
+    int datafd = -1;
     schema_pipe sp;
     memset(&sp, 0, sizeof sp);
     sp.fd = -1;
@@ -866,6 +870,13 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
             pf_err(err, errlen, "create %s: %s", path, strerror(errno));
             goto out;
         }
+        /* opened before any file is written: syncfs on it then reports every writeback
+         * error since */
+        datafd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (datafd < 0) {
+            pf_err(err, errlen, "open %s: %s", path, strerror(errno));
+            goto out;
+        }
 
         if (start_schema_dump(o, coord, &cat, &m, ctx.snapshot, &sp, &schema_pid, err, errlen) < 0)
             goto out;
@@ -967,8 +978,11 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
         if (finish_schema_pipe(&sp, 1, err, errlen) < 0)
             goto out;
         unlink(logf);
+        /* every chunk and the schema archive on disk, and their names, before the manifest
+         * says the dump is complete */
         snprintf(path, sizeof path, "%s/" DATA_DIR, o->dir);
-        if (io_fsync_dir(path, err, errlen) < 0)
+        if (io_syncfs(datafd, o->dir, err, errlen) < 0 || io_fsync_dir(path, err, errlen) < 0 ||
+            io_fsync_dir(o->dir, err, errlen) < 0)
             goto out;
     }
 
@@ -1056,6 +1070,8 @@ out:
         pgtools_wait(schema_pid, 1, "pg_dump", NULL, e2, sizeof e2);
     }
     finish_schema_pipe(&sp, 0, NULL, 0);
+    if (datafd >= 0)
+        close(datafd);
     if (rc < 0 && (created || dir_existed))
         cleanup_dir(o->dir, created);
     if (coord)

@@ -56,6 +56,7 @@ struct io_writer {
     uint64_t accepted; /* bytes handed to io_writer_write */
     uint64_t next_off; /* file offset of the next buffer to write */
     int failed;
+    int defer_sync;    /* commit without fsync (io_writer_defer_sync) */
     char errmsg[PF_ERRLEN];
 };
 
@@ -444,6 +445,19 @@ static char *io_dirname(const char *path)
     return strndup(path, (size_t)(slash - path));
 }
 
+void io_writer_defer_sync(io_writer *w)
+{
+    w->defer_sync = 1;
+}
+
+int io_syncfs(int dirfd, const char *name, char *err, size_t errlen)
+{
+    char eb[128];
+    if (syncfs(dirfd) < 0)
+        return pf_err(err, errlen, "sync %s: %s", name, io_strerror(errno, eb, sizeof eb));
+    return 0;
+}
+
 int io_writer_commit(io_writer *w, char *err, size_t errlen)
 {
     char eb[128];
@@ -451,7 +465,7 @@ int io_writer_commit(io_writer *w, char *err, size_t errlen)
     if (!w->failed)
         io_flush_cur(w);
     io_drain(w);
-    if (!w->failed && fsync(w->fd) < 0) {
+    if (!w->failed && !w->defer_sync && fsync(w->fd) < 0) {
         /* /dev/full, pipes and the like cannot be synced; for a caller's fd that is
          * not an error (their data went wherever such files send it). */
         if (w->own_file || (errno != EINVAL && errno != EROFS))
@@ -468,7 +482,7 @@ int io_writer_commit(io_writer *w, char *err, size_t errlen)
             else
                 renamed = 1;
         }
-        if (renamed) {
+        if (renamed && !w->defer_sync) {
             /* The rename is durable only once the directory entry is on disk. */
             char *dir = io_dirname(w->path);
             if (!dir)
@@ -476,7 +490,7 @@ int io_writer_commit(io_writer *w, char *err, size_t errlen)
             else if (io_fsync_dir(dir, w->errmsg, sizeof w->errmsg) < 0)
                 w->failed = 1;
             free(dir);
-        } else {
+        } else if (!renamed) {
             /* A failed commit leaves nothing behind, as the caller cannot abort now. */
             unlink(w->name);
         }
