@@ -255,6 +255,39 @@ static void test_roundtrip(void **state)
     }
 }
 
+/* Deferred durability: commit renames without fsync; io_syncfs makes the batch durable
+ * and reports errors (a bad fd here) as values naming what was synced. */
+static void test_defer_sync(void **state)
+{
+    fx *f = *state;
+    char err[PF_ERRLEN] = "";
+    int dirfd = open(f->dir, O_RDONLY | O_DIRECTORY);
+    assert_true(dirfd >= 0);
+    for (int i = 0; i < 20; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "deferred-%d", i);
+        const char *path = path_in(f, name);
+        uint8_t *data = make_data((size_t)i * 1000 + 1, (uint64_t)i + 7);
+        io_writer *w = io_writer_open(path, 0600, f->mode, err, sizeof err);
+        if (!w)
+            fail_msg("%s", err);
+        io_writer_defer_sync(w);
+        write_pieces(w, data, (size_t)i * 1000 + 1, 0);
+        if (io_writer_commit(w, err, sizeof err) < 0)
+            fail_msg("%s", err);
+        char tmp[300];
+        snprintf(tmp, sizeof tmp, "%s.tmp", path);
+        assert_false(exists(tmp));
+        assert_file_is(path, data, (size_t)i * 1000 + 1);
+        free(data);
+    }
+    assert_int_equal(io_syncfs(dirfd, f->dir, err, sizeof err), 0);
+    close(dirfd);
+    assert_int_equal(io_syncfs(-1, "nowhere", err, sizeof err), -1);
+    assert_non_null(strstr(err, "nowhere"));
+    assert_non_null(strstr(err, "Bad file descriptor"));
+}
+
 static void test_abort(void **state)
 {
     fx *f = *state;
@@ -741,6 +774,7 @@ int main(void)
         BOTH(test_uses_uring),
         BOTH(test_roundtrip),
         BOTH(test_abort),
+        BOTH(test_defer_sync),
         BOTH(test_from_fd),
         BOTH(test_dev_full),
         BOTH(test_tmpfs_enospc),
