@@ -41,7 +41,8 @@ typedef struct {
 } rtable;
 
 typedef struct {
-    long entry;                  /* archive entry index */
+    long entry;                  /* archive entry index, -1 for ANALYZE of table `analyze` */
+    size_t analyze;
     int phase;                   /* PH_* */
     int state;                   /* 0 waiting, 1 ready, 2 running, 3 done */
     int waiting;                 /* unmet prerequisites */
@@ -547,12 +548,21 @@ static void *worker_main(void *arg)
             j->state = 2;
             set_busy(ctx, j, 1);
             pthread_mutex_unlock(&ctx->mu);
-            archive_entry *e = &ctx->a.entries[j->entry];
-            char item[64], what[600];
-            snprintf(item, sizeof item, "entry:%d", e->id);
-            snprintf(what, sizeof what, "%s %s%s%s", e->desc, e->namespace ? e->namespace : "",
-                     e->namespace ? "." : "", e->tag);
-            int rc = run_with_journal(w->conn, ctx, e->sql, item, what, err, sizeof err);
+            char item[600], what[600], *sql = NULL;
+            if (j->entry < 0) {
+                rtable *t = &ctx->tables[j->analyze];
+                snprintf(item, sizeof item, "analyze:%s", t->qname);
+                snprintf(what, sizeof what, "ANALYZE %s", t->qname);
+                sql = strdup(what);
+            } else {
+                archive_entry *e = &ctx->a.entries[j->entry];
+                snprintf(item, sizeof item, "entry:%d", e->id);
+                snprintf(what, sizeof what, "%s %s%s%s", e->desc, e->namespace ? e->namespace : "",
+                         e->namespace ? "." : "", e->tag);
+            }
+            int rc = run_with_journal(w->conn, ctx, sql ? sql : ctx->a.entries[j->entry].sql, item, what,
+                                      err, sizeof err);
+            free(sql);
             pthread_mutex_lock(&ctx->mu);
             set_busy(ctx, j, -1);
             if (rc < 0) {
@@ -1524,12 +1534,14 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
         }
         ctx.chunks[j] = v;
     }
+    /* post-data entries, then one ANALYZE per table: released when the table's rows are
+     * in, they run while other tables still load instead of in one pass at the end */
+    for (size_t i = 0; i < ctx.a.n && !o->data_only; i++)
+        if (ctx.wanted[i] && ctx.entry_phase[i] == PH_POST && ctx.a.entries[i].sql)
+            ctx.njobs++;
+    ctx.jobs = calloc(ctx.njobs + ctx.ntables + 1, sizeof *ctx.jobs);
+    ctx.njobs = 0;
     if (!o->data_only) {
-        for (size_t i = 0; i < ctx.a.n; i++)
-            if (ctx.wanted[i] && ctx.entry_phase[i] == PH_POST && ctx.a.entries[i].sql)
-                ctx.njobs++;
-        ctx.jobs = calloc(ctx.njobs + 1, sizeof *ctx.jobs);
-        ctx.njobs = 0;
         for (size_t i = 0; i < ctx.a.n; i++) {
             if (!(ctx.wanted[i] && ctx.entry_phase[i] == PH_POST && ctx.a.entries[i].sql))
                 continue;
@@ -1578,6 +1590,29 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
                 j->state = 1;
             ctx.jobs_left++;
         }
+    }
+    for (size_t t = 0; t < ctx.ntables && !o->schema_only; t++) {
+        rtable *rt = &ctx.tables[t];
+        if (!rt->selected)
+            continue;
+        size_t ji = ctx.njobs++;
+        rentry *j = &ctx.jobs[ji];
+        j->entry = -1;
+        j->analyze = t;
+        j->tables = calloc(1, sizeof(size_t));
+        j->tables[j->ntables++] = t;
+        char item[600];
+        snprintf(item, sizeof item, "analyze:%s", rt->qname);
+        if (journal_has(&ctx, item)) {
+            j->state = 3;
+            continue;
+        }
+        if (!rt->data_done) {
+            push_idx(&rt->listeners, &rt->nlisteners, &rt->caplisteners, ji);
+            j->waiting++;
+        }
+        j->state = j->waiting ? 0 : 1;
+        ctx.jobs_left++;
     }
 
     int jobs = o->jobs > 0 ? o->jobs : 1;
@@ -1678,22 +1713,25 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
         if (prc < 0)
             goto out;
     }
-    if (!o->schema_only) {
-        if (!filtered) {
-            if (pgconn_exec(c, "ANALYZE", "analyze", err, errlen) < 0)
-                goto out;
-        } else
-            for (size_t t = 0; t < ctx.ntables; t++) {
-                if (!ctx.tables[t].selected)
-                    continue;
-                char *sql = NULL;
-                if (asprintf(&sql, "ANALYZE %s", ctx.tables[t].qname) < 0)
-                    continue;
-                int arc = pgconn_exec(c, sql, "analyze", err, errlen);
-                free(sql);
-                if (arc < 0)
-                    goto out;
-            }
+    /* partitioned tables' own statistics (across their partitions) need their own
+     * ANALYZE; the partitions were analyzed as their rows came in */
+    for (size_t t = 0; t < ctx.ntables && !o->schema_only; t++) {
+        rtable *rt = &ctx.tables[t];
+        if (!rt->selected || rt->renamed || !rt->mt->parent_name)
+            continue;
+        int seen = 0;
+        for (size_t k = 0; k < t && !seen; k++)
+            seen = ctx.tables[k].selected && !ctx.tables[k].renamed && ctx.tables[k].mt->parent_name &&
+                   !strcmp(ctx.tables[k].mt->parent_name, rt->mt->parent_name) &&
+                   !strcmp(ctx.tables[k].mt->parent_schema, rt->mt->parent_schema);
+        if (seen)
+            continue;
+        char *q = pgconn_qualified(c, rt->mt->parent_schema, rt->mt->parent_name), *sql = NULL;
+        int arc = q && asprintf(&sql, "ANALYZE %s", q) >= 0 ? pgconn_exec(c, sql, "analyze", err, errlen) : 0;
+        free(q);
+        free(sql);
+        if (arc < 0)
+            goto out;
     }
     if (pgconn_exec(c, "DROP SCHEMA " JOURNAL_SCHEMA " CASCADE", "drop journal", err, errlen) < 0)
         goto out;
