@@ -1591,7 +1591,7 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
             ctx.jobs_left++;
         }
     }
-    for (size_t t = 0; t < ctx.ntables && !o->schema_only; t++) {
+    for (size_t t = 0; t < ctx.ntables && !o->schema_only && !o->no_analyze; t++) {
         rtable *rt = &ctx.tables[t];
         if (!rt->selected)
             continue;
@@ -1715,7 +1715,7 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
     }
     /* partitioned tables' own statistics (across their partitions) need their own
      * ANALYZE; the partitions were analyzed as their rows came in */
-    for (size_t t = 0; t < ctx.ntables && !o->schema_only; t++) {
+    for (size_t t = 0; t < ctx.ntables && !o->schema_only && !o->no_analyze; t++) {
         rtable *rt = &ctx.tables[t];
         if (!rt->selected || rt->renamed || !rt->mt->parent_name)
             continue;

@@ -33,6 +33,7 @@ typedef struct {
     int create, clean, resume;
     int schema_only, data_only;
     int no_owner, no_acl;
+    int no_analyze;         /* skip ANALYZE (the statistics the planner needs after a load) */
     const char **tables;  size_t ntables;   /* -t patterns */
     const char **schemas; size_t nschemas;  /* -n patterns */
     restore_rename *renames; size_t nrenames;

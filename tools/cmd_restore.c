@@ -37,6 +37,8 @@ static const char *const restore_help =
     "      --resume              finish an interrupted restore into the same database\n"
     "      --no-owner            do not set owners\n"
     "      --no-acl              do not restore privileges (GRANT/REVOKE)\n"
+    "      --no-analyze          skip ANALYZE (by default each table is analyzed as soon as\n"
+    "                            its rows are in, so the restored database is ready to serve)\n"
     "      --progress            show a progress line even when stderr is not a terminal\n"
     "      --no-progress         never show progress\n"
     "      --json                print a JSON summary on stdout\n"
@@ -58,7 +60,7 @@ int cmd_restore(int argc, char **argv)
         {"no-owner", no_argument, NULL, 8},         {"no-acl", no_argument, NULL, 9},
         {"progress", no_argument, NULL, 10},        {"no-progress", no_argument, NULL, 11},
         {"json", no_argument, NULL, 12},            {"help", no_argument, NULL, 'h'},
-        {"passphrase-file", required_argument, NULL, 21},
+        {"passphrase-file", required_argument, NULL, 21}, {"no-analyze", no_argument, NULL, 22},
         {NULL, 0, NULL, 0}};
     restore_options o;
     memset(&o, 0, sizeof o);
@@ -108,6 +110,7 @@ int cmd_restore(int argc, char **argv)
         case 11: progress = 0; break;
         case 12: json = 1; break;
         case 21: passfile = optarg; break;
+        case 22: o.no_analyze = 1; break;
         case 'h': fputs(restore_help, stdout); return 0;
         case ':': return cli_usage_error("restore", "option %s needs a value", argv[optind - 1]);
         default: return cli_usage_error("restore", "unknown option %s", argv[optind - 1]);
