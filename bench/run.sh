@@ -1,0 +1,475 @@
+#!/usr/bin/env bash
+# bench/run.sh - pgferry's benchmark suite, one command:
+#
+#   bash bench/run.sh [--scale S] [--jobs N] [--quick] [--many-tables M] [--runs R]
+#                     [--no-codec] [--keep-work]
+#
+#   --scale S        dataset size, S=1 is ~200 MB of heap (tools/gen_data.sh) (default 1)
+#   --jobs N         parallel jobs for every tool (default 2)
+#   --quick          smoke run: scale 0.2, 1,000 small tables, fewer runs (a few minutes)
+#   --many-tables M  the many-small-tables case (default 10000; 0 skips it)
+#   --runs R         timed runs per comparison (default 3, dumps after 1 warmup; quick: 2 / 1)
+#   --no-codec       skip the Google Benchmark codec micro-benchmarks
+#   --keep-work      keep the dumps in the work directory
+#
+# It installs dependencies (tools/install-deps.sh), builds pgferry and the bench targets
+# in build-bench/ (-DPGFERRY_BENCH=ON), starts a throwaway PostgreSQL cluster tuned the
+# same for every tool (or, with BENCH_REUSE=1 and PGHOST/PGPORT set, uses that server as
+# is), generates the dataset, times every comparison with hyperfine in this one run, and
+# writes bench/results/RESULTS.md (raw data beside it) and, unless --quick, bench/LATEST.md,
+# and prints the tables. BENCH_WORKDIR picks where the dumps go (default: TMPDIR or /tmp).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+
+scale= jobs=2 quick=0 many= runs= codec=1 keep=0
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+while (($#)); do
+  case $1 in
+    --scale) scale=${2:?}; shift 2 ;;
+    --jobs|-j) jobs=${2:?}; shift 2 ;;
+    --quick) quick=1; shift ;;
+    --many-tables) many=${2:?}; shift 2 ;;
+    --runs) runs=${2:?}; shift 2 ;;
+    --no-codec) codec=0; shift ;;
+    --keep-work) keep=1; shift ;;
+    -h|--help) usage ;;
+    *) echo "bench: unknown argument '$1'" >&2; usage ;;
+  esac
+done
+if ((quick)); then
+  scale=${scale:-0.2} many=${many:-1000}
+  dump_runs=${runs:-2} dump_warmup=1 restore_runs=${runs:-1} many_runs=1 codec_min_time=0.1
+else
+  scale=${scale:-1} many=${many:-10000}
+  dump_runs=${runs:-3} dump_warmup=1 restore_runs=${runs:-3} many_runs=${runs:-3} codec_min_time=1
+fi
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || { echo "bench: --jobs must be a positive whole number" >&2; exit 2; }
+[[ $scale =~ ^[0-9]*[.]?[0-9]+$ ]] || { echo "bench: --scale must be a positive number" >&2; exit 2; }
+
+R=$here/bench/results
+mkdir -p "$R"
+LOG=$R/run.log
+: >"$LOG"
+rm -f "$R"/hf-*.json "$R"/phases-*.json "$R/codec.json" "$R/RESULTS.md"
+say() { printf '\n== %s\n' "$*"; printf '\n== %s\n' "$*" >>"$LOG"; }
+note() { printf '   %s\n' "$*"; printf '   %s\n' "$*" >>"$LOG"; }
+T_START=$EPOCHREALTIME
+elapsed() { awk -v a="$T_START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%d:%02d", (b - a) / 60, (b - a) % 60 }'; }
+
+# ---- dependencies and build --------------------------------------------------------------
+say "dependencies and build (build-bench/, -DPGFERRY_BENCH=ON)"
+bash tools/install-deps.sh >>"$LOG" 2>&1 || { echo "bench: tools/install-deps.sh failed (see $LOG)" >&2; exit 1; }
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPGFERRY_BENCH=ON >>"$LOG" 2>&1 &&
+  cmake --build build-bench -j"$(nproc)" --target pgferry codec_bench read_ceiling write_ceiling >>"$LOG" 2>&1 ||
+  { echo "bench: build failed (see $LOG)" >&2; tail -n 20 "$LOG" >&2; exit 1; }
+PGFERRY=$here/build-bench/pgferry
+RC=$here/build-bench/bench/read_ceiling
+WC=$here/build-bench/bench/write_ceiling
+CB=$here/build-bench/bench/codec_bench
+MEASURE=$here/bench/measure.sh
+# the revision that was built (others may commit while the benchmark runs)
+REV="$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$here" diff --quiet HEAD -- engine codec io common tools 2>/dev/null || echo ' with uncommitted changes')"
+note "pgferry $("$PGFERRY" --help 2>&1 | head -1 | awk '{print $2}') ($REV)"
+
+# ---- the cluster ---------------------------------------------------------------------------
+W=$(mktemp -d "${BENCH_WORKDIR:-${TMPDIR:-/tmp}}/pgferry-bench.XXXXXX")
+started=0 reuse=0 dbs=()
+cleanup() {
+  set +e
+  if ((reuse)); then for d in "${dbs[@]}"; do dropdb --if-exists "$d" >/dev/null 2>&1; done; fi
+  ((started)) && pf_cluster_stop
+  if ((keep)); then echo "bench: kept work directory $W" >&2; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Settings applied to the throwaway cluster, the same for every tool measured. wal_level
+# minimal (with max_wal_senders 0) lets a COPY into a table created or truncated in the
+# same transaction skip WAL; pg_restore -j and pgferry restore both use that. The harness
+# already has fsync, synchronous_commit and full_page_writes off (a disposable server).
+TUNING=(
+  "shared_buffers = 512MB"
+  "max_wal_size = 8GB"
+  "checkpoint_timeout = 30min"
+  "wal_level = minimal"
+  "max_wal_senders = 0"
+  "maintenance_work_mem = 512MB"
+  "max_locks_per_transaction = 256"
+  "autovacuum = off"
+)
+if [[ ${BENCH_REUSE:-0} == 1 && -n ${PGHOST:-} && -n ${PGPORT:-} ]]; then
+  reuse=1
+  say "reusing the server at $PGHOST:$PGPORT (BENCH_REUSE=1): its settings are used as they are"
+  PF_PG_BINDIR=${PF_PG_BINDIR:-$(source tests/harness/pg_cluster.sh && pf_pg_bindir)}
+  export PATH=$PF_PG_BINDIR:$PATH
+  ddir=$(psql -XAtqc 'SHOW data_directory' 2>/dev/null) || ddir=
+  if [[ -n $ddir && -r $ddir/postmaster.pid ]]; then export BENCH_PM_PID=$(head -n 1 "$ddir/postmaster.pid"); fi
+  locks=$(psql -XAtqc 'SHOW max_locks_per_transaction')
+  conns=$(psql -XAtqc 'SHOW max_connections')
+  if ((many > 0 && locks * conns < many * 2 + 1000)); then
+    note "max_locks_per_transaction=$locks x max_connections=$conns is too small to dump $many tables in one transaction: skipping the many-tables case"
+    many=0
+  fi
+else
+  say "starting a throwaway PostgreSQL cluster"
+  # shellcheck source=../tests/harness/pg_cluster.sh
+  source tests/harness/pg_cluster.sh
+  pf_cluster_start 2>>"$LOG"
+  started=1
+  {
+    echo ""
+    echo "# --- pgferry bench (bench/run.sh): same for every tool measured ---"
+    printf '%s\n' "${TUNING[@]}"
+  } >>"$PF_CLUSTER_DATA/postgresql.conf"
+  _pf_as_pg "$PF_PG_BINDIR/pg_ctl" -D "$PF_CLUSTER_DATA" -l "$PF_CLUSTER_LOG" -w -t 60 -s restart >>"$LOG" 2>&1
+  export PATH=$PF_PG_BINDIR:$PATH
+  export BENCH_PM_PID=$(head -n 1 "$PF_CLUSTER_DATA/postmaster.pid")
+  note "cluster on $PGHOST:$PGPORT; settings: ${TUNING[*]}; plus the harness's fsync=off, synchronous_commit=off, full_page_writes=off"
+  note "wal_level=minimal and max_wal_senders=0 are fine here: every tool benefits equally (COPY into a table created/truncated in its transaction skips WAL)"
+fi
+export PGFERRY_PG_BINDIR=$PF_PG_BINDIR
+PGVER=$(psql -XAtqc 'SHOW server_version')
+note "PostgreSQL $PGVER; pg_dump $(pg_dump --version | awk '{print $3}') from $PF_PG_BINDIR"
+PSQLC() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+DB=pfbench_main DBM=pfbench_many DBR=pfbench_restore
+dbs=("$DB" "$DBM" "$DBR")
+for d in "${dbs[@]}"; do dropdb --if-exists "$d" 2>/dev/null || true; done
+
+# ---- dataset -------------------------------------------------------------------------------
+say "dataset: scale $scale, $many small tables ($(elapsed))"
+createdb "$DB"
+bash tools/gen_data.sh -d "$DB" --scale "$scale" --many-tables 0 2>&1 | tee -a "$LOG" | sed 's/^/   /'
+if ((many > 0)); then
+  createdb "$DBM"
+  bash tools/gen_data.sh -d "$DBM" --scale 0 --many-tables "$many" 2>&1 | tee -a "$LOG" | sed 's/^/   /'
+fi
+HEAP=$(psql -d "$DB" -XAtqc "SELECT sum(pg_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'bench' AND c.relkind = 'r'")
+HUGE_HEAP=$(psql -d "$DB" -XAtqc "SELECT pg_relation_size('bench.huge')")
+DBSIZE=$(psql -d "$DB" -XAtqc "SELECT pg_database_size(current_database())")
+
+# ---- helpers -------------------------------------------------------------------------------
+STATS=$R/stats.tsv
+RES=$R/times.tsv
+: >"$STATS"
+: >"$RES"
+q() { printf '%q ' "$@"; }
+m() { local id=$1; shift; q bash "$MEASURE" "$STATS" "$id" timeout 1800 "$@"; }
+CHECKPOINT="psql -XAtqc CHECKPOINT >/dev/null"
+
+# hf GROUP RUNS WARMUP  ID PREPARE CMD  [ID PREPARE CMD]...: one hyperfine comparison;
+# mean, stddev and run count per ID go to times.tsv.
+hf() {
+  local group=$1 nruns=$2 nwarm=$3
+  shift 3
+  local -a args=(--runs "$nruns" --warmup "$nwarm" --export-json "$R/hf-$group.json" --style basic)
+  while (($#)); do
+    args+=(-n "$1" --prepare "$2" "$3")
+    shift 3
+  done
+  rm -f "$R/hf-$group.json"
+  hyperfine "${args[@]}" 2>&1 | tee -a "$LOG" | grep -E '^(Benchmark|  Time)' | sed 's/^/   /' || true
+  [[ -s $R/hf-$group.json ]] || { echo "bench: hyperfine $group failed (see $LOG)" >&2; exit 1; }
+  jq -r '.results[] | [.command, .mean, (.stddev // 0), (.times | length)] | @tsv' "$R/hf-$group.json" >>"$RES"
+}
+
+# ---- dump: all tables ----------------------------------------------------------------------
+say "dump, all tables, -j $jobs: pgferry vs pg_dump -Fd (gzip) vs pg_dump -Fd -Z0 vs read ceiling ($(elapsed))"
+O=$W/out
+mkdir -p "$O"
+hf dump "$dump_runs" "$dump_warmup" \
+  dump.read "$CHECKPOINT" "$(m dump.read "$RC" -d "dbname=$DB" -j "$jobs")" \
+  dump.pgferry "rm -rf $O/pf && $CHECKPOINT" "$(m dump.pgferry "$PGFERRY" dump -d "dbname=$DB" -f "$O/pf" -j "$jobs" --no-progress)" \
+  dump.pgdump "rm -rf $O/pgd && $CHECKPOINT" "$(m dump.pgdump pg_dump -Fd -j "$jobs" -f "$O/pgd" -d "$DB")" \
+  dump.pgdump0 "rm -rf $O/pgd0 && $CHECKPOINT" "$(m dump.pgdump0 pg_dump -Fd -j "$jobs" -Z0 -f "$O/pgd0" -d "$DB")" \
+  dump.pf_none "rm -rf $O/pf_none && $CHECKPOINT" "$(m dump.pf_none "$PGFERRY" dump -d "dbname=$DB" -f "$O/pf_none" -j "$jobs" --no-progress --compress none)" \
+  dump.pf_z3 "rm -rf $O/pf_z3 && $CHECKPOINT" "$(m dump.pf_z3 "$PGFERRY" dump -d "dbname=$DB" -f "$O/pf_z3" -j "$jobs" --no-progress --compress zstd:3)" \
+  dump.pf_text "rm -rf $O/pf_text && $CHECKPOINT" "$(m dump.pf_text "$PGFERRY" dump -d "dbname=$DB" -f "$O/pf_text" -j "$jobs" --no-progress --format text)"
+declare -A SIZE
+SIZE[dump.pgferry]=$(du -sb "$O/pf" | cut -f1)
+SIZE[dump.pgdump]=$(du -sb "$O/pgd" | cut -f1)
+SIZE[dump.pgdump0]=$(du -sb "$O/pgd0" | cut -f1)
+for v in pf_none pf_z3 pf_text; do SIZE[dump.$v]=$(du -sb "$O/$v" | cut -f1); rm -rf "${O:?}/$v"; done
+RAW=$(jq '[.tables[].raw_bytes] | add' "$O/pf/manifest.json")
+# pg_dump's COPY text: the data files of the uncompressed dump (toc.dat is the schema)
+RAW_TEXT=$(find "$O/pgd0" -name '*.dat' ! -name toc.dat -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+note "COPY data: $RAW bytes binary (pgferry), $RAW_TEXT bytes text (pg_dump)"
+
+# ---- restore: all tables -------------------------------------------------------------------
+say "decoding the pgferry dump for the write ceiling (pgferry cat) ($(elapsed))"
+decode() { # decode DUMPDIR OUTDIR
+  mkdir -p "$2"
+  local f
+  for f in "$1"/data/*.chunk; do "$PGFERRY" cat "$f" >"$2/$(basename "$f" .chunk).copy"; done
+}
+decode "$O/pf" "$W/dec"
+
+say "restore, all tables, -j $jobs: pgferry vs pg_restore vs write ceiling (COPY, then indexes) ($(elapsed))"
+drop_r="dropdb --if-exists $DBR && $CHECKPOINT"
+fresh_r="dropdb --if-exists $DBR && createdb $DBR"
+pre_r="$fresh_r && pg_restore --section=pre-data -d $DBR $O/pf/schema.dump"
+load_r="$pre_r && $(q "$WC" -d "dbname=$DBR" --dump "$O/pf" --decoded "$W/dec" -j "$jobs") >/dev/null"
+hf restore "$restore_runs" 0 \
+  restore.wc_copy "$pre_r && $CHECKPOINT" "$(m restore.wc_copy "$WC" -d "dbname=$DBR" --dump "$O/pf" --decoded "$W/dec" -j "$jobs")" \
+  restore.wc_index "$load_r && $CHECKPOINT" "$(m restore.wc_index pg_restore --section=post-data -j "$jobs" -d "$DBR" "$O/pf/schema.dump")" \
+  restore.pgferry "$drop_r" "$(m restore.pgferry "$PGFERRY" restore -f "$O/pf" -d "dbname=$DBR" --create -j "$jobs" --no-progress --json) >$R/phases-restore.json" \
+  restore.pgrestore "$fresh_r && $CHECKPOINT" "$(m restore.pgrestore pg_restore -j "$jobs" -d "$DBR" "$O/pgd")"
+
+# ---- one huge table alone ------------------------------------------------------------------
+say "one huge table alone (bench.huge), -j $jobs: dump and restore ($(elapsed))"
+hf huge_dump "$dump_runs" "$dump_warmup" \
+  huge.dump.read "$CHECKPOINT" "$(m huge.dump.read "$RC" -d "dbname=$DB" -j "$jobs" -t bench.huge)" \
+  huge.dump.pgferry "rm -rf $O/hpf && $CHECKPOINT" "$(m huge.dump.pgferry "$PGFERRY" dump -d "dbname=$DB" -t bench.huge -f "$O/hpf" -j "$jobs" --no-progress)" \
+  huge.dump.pgdump "rm -rf $O/hpgd && $CHECKPOINT" "$(m huge.dump.pgdump pg_dump -Fd -j "$jobs" -t bench.huge -f "$O/hpgd" -d "$DB")" \
+  huge.dump.pgdump0 "rm -rf $O/hpgd0 && $CHECKPOINT" "$(m huge.dump.pgdump0 pg_dump -Fd -j "$jobs" -Z0 -t bench.huge -f "$O/hpgd0" -d "$DB")"
+SIZE[huge.dump.pgferry]=$(du -sb "$O/hpf" | cut -f1)
+SIZE[huge.dump.pgdump]=$(du -sb "$O/hpgd" | cut -f1)
+SIZE[huge.dump.pgdump0]=$(du -sb "$O/hpgd0" | cut -f1)
+HRAW=$(jq '[.tables[].raw_bytes] | add' "$O/hpf/manifest.json")
+HCHUNKS=$(jq '[.tables[].chunks | length] | add' "$O/hpf/manifest.json")
+decode "$O/hpf" "$W/hdec"
+# a -t dump holds no CREATE SCHEMA (pg_dump's rule, which pgferry follows): every tool
+# gets a fresh database with the schema already there
+hfresh_r="$fresh_r && psql -XAtqc 'CREATE SCHEMA bench' -d $DBR"
+hpre_r="$hfresh_r && pg_restore --section=pre-data -d $DBR $O/hpf/schema.dump"
+hload_r="$hpre_r && $(q "$WC" -d "dbname=$DBR" --dump "$O/hpf" --decoded "$W/hdec" -j "$jobs") >/dev/null"
+hf huge_restore "$restore_runs" 0 \
+  huge.restore.wc_copy "$hpre_r && $CHECKPOINT" "$(m huge.restore.wc_copy "$WC" -d "dbname=$DBR" --dump "$O/hpf" --decoded "$W/hdec" -j "$jobs")" \
+  huge.restore.wc_index "$hload_r && $CHECKPOINT" "$(m huge.restore.wc_index pg_restore --section=post-data -j "$jobs" -d "$DBR" "$O/hpf/schema.dump")" \
+  huge.restore.pgferry "$hfresh_r && $CHECKPOINT" "$(m huge.restore.pgferry "$PGFERRY" restore -f "$O/hpf" -d "dbname=$DBR" -j "$jobs" --no-progress --json) >$R/phases-huge.restore.json" \
+  huge.restore.pgrestore "$hfresh_r && $CHECKPOINT" "$(m huge.restore.pgrestore pg_restore -j "$jobs" -d "$DBR" "$O/hpgd")"
+
+# ---- many small tables ---------------------------------------------------------------------
+PLAN_TIMES=()
+if ((many > 0)); then
+  say "$many small tables, -j $jobs: planning, dump and restore end to end ($(elapsed))"
+  # Planning = from start until pgferry draws its first progress line, which it does right
+  # after connecting, exporting the snapshot, reading the catalog, locking every table,
+  # planning the chunks and starting the workers (engine/dump.c). The dump is then
+  # interrupted (SIGINT: pgferry removes what it wrote); the full dumps are timed below.
+  mkfifo "$W/plan.fifo"
+  for i in 0 1 2 3; do # run 0 warms the caches and is not counted
+    rm -rf "$O/mpf_plan"
+    t0=$EPOCHREALTIME t1=
+    "$PGFERRY" dump -d "dbname=$DBM" -f "$O/mpf_plan" -j "$jobs" --progress 2>"$W/plan.fifo" >/dev/null &
+    ppid=$!
+    while IFS= read -r -d $'\r' piece; do
+      if [[ -z $t1 && $piece == *"dump: chunks"* ]]; then
+        t1=$EPOCHREALTIME
+        kill -INT "$ppid" 2>/dev/null || true
+      fi
+    done <"$W/plan.fifo"
+    wait "$ppid" || true
+    [[ -n $t1 && $i != 0 ]] && PLAN_TIMES+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')")
+  done
+  rm -rf "$O/mpf_plan"
+  note "planning: ${PLAN_TIMES[*]} s"
+  hf many_dump "$many_runs" 0 \
+    many.dump.pgferry "rm -rf $O/mpf && $CHECKPOINT" "$(m many.dump.pgferry "$PGFERRY" dump -d "dbname=$DBM" -f "$O/mpf" -j "$jobs" --no-progress)" \
+    many.dump.pgdump "rm -rf $O/mpgd && $CHECKPOINT" "$(m many.dump.pgdump pg_dump -Fd -j "$jobs" -f "$O/mpgd" -d "$DBM")"
+  SIZE[many.dump.pgferry]=$(du -sb "$O/mpf" | cut -f1)
+  SIZE[many.dump.pgdump]=$(du -sb "$O/mpgd" | cut -f1)
+  hf many_restore "$many_runs" 0 \
+    many.restore.pgferry "$drop_r" "$(m many.restore.pgferry "$PGFERRY" restore -f "$O/mpf" -d "dbname=$DBR" --create -j "$jobs" --no-progress --json) >$R/phases-many.restore.json" \
+    many.restore.pgrestore "$fresh_r && $CHECKPOINT" "$(m many.restore.pgrestore pg_restore -j "$jobs" -d "$DBR" "$O/mpgd")"
+fi
+
+# ---- peak memory at -j 8 ------------------------------------------------------------------
+say "peak RSS at -j 8 (one run each) ($(elapsed))"
+rm -rf "$O/pf8"
+eval "$(m rss8.dump "$PGFERRY" dump -d "dbname=$DB" -f "$O/pf8" -j 8 --no-progress)" >>"$LOG" 2>&1
+rm -rf "$O/pf8"
+eval "$drop_r"
+eval "$(m rss8.restore "$PGFERRY" restore -f "$O/pf" -d "dbname=$DBR" --create -j 8 --no-progress)" >>"$LOG" 2>&1
+dropdb --if-exists "$DBR"
+
+# ---- codec micro-benchmarks ---------------------------------------------------------------
+if ((codec)); then
+  say "codec micro-benchmarks (Google Benchmark, one core) ($(elapsed))"
+  "$CB" --benchmark_min_time="$codec_min_time" --benchmark_out="$R/codec.json" --benchmark_out_format=json \
+    >>"$LOG" 2>&1 || { echo "bench: codec_bench failed (see $LOG)" >&2; exit 1; }
+fi
+
+# ---- report -------------------------------------------------------------------------------
+say "report ($(elapsed))"
+declare -A MEAN SD NR CPU RSS SRV
+while IFS=$'\t' read -r id mean sd n; do MEAN[$id]=$mean SD[$id]=$sd NR[$id]=$n; done <"$RES"
+# client CPU = user + sys, server CPU: means over every run (warmups included); RSS: max
+while IFS=$'\t' read -r id cpu rss srv; do CPU[$id]=$cpu RSS[$id]=$rss SRV[$id]=$srv; done < <(
+  awk -F'\t' -v tck="$(getconf CLK_TCK)" '{ n[$1]++; c[$1] += $3 + $4; if ($5 > r[$1]) r[$1] = $5; if ($6 != "") { s[$1] += $6 / tck; sn[$1]++ } }
+    END { for (k in n) printf "%s\t%.2f\t%d\t%s\n", k, c[k] / n[k], r[k], sn[k] ? sprintf("%.2f", s[k] / sn[k]) : "" }' "$STATS")
+
+calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+mb() { calc '%.1f MB' "${1:-0} / 1e6"; }
+rssmb() { [[ -n ${RSS[$1]:-} ]] && calc '%.0f MB' "${RSS[$1]} / 1024" || echo "-"; }
+t() { [[ -n ${MEAN[$1]:-} ]] && calc '%.2f ± %.2f' "${MEAN[$1]}, ${SD[$1]}" || echo "-"; }
+ratio() { [[ -n ${MEAN[$1]:-} && -n ${MEAN[$2]:-} ]] && calc '%.2f×' "${MEAN[$1]} / ${MEAN[$2]}" || echo "-"; }
+cpu() { echo "${CPU[$1]:--}"; }
+srv() { echo "${SRV[$1]:--}"; }
+cpugb() { [[ -n ${CPU[$1]:-} ]] && calc '%.2f' "${CPU[$1]} / ($2 / 1e9)" || echo "-"; }
+size() { [[ -n ${SIZE[$1]:-} ]] && mb "${SIZE[$1]}" || echo "-"; }
+# write ceiling = COPY alone + index builds alone
+sum_ceiling() {
+  local p=$1
+  if [[ -n ${MEAN[$p.wc_copy]:-} && -n ${MEAN[$p.wc_index]:-} ]]; then
+    MEAN[$p.wc]=$(calc '%.4f' "${MEAN[$p.wc_copy]} + ${MEAN[$p.wc_index]}")
+    SD[$p.wc]=$(calc '%.4f' "sqrt(${SD[$p.wc_copy]}^2 + ${SD[$p.wc_index]}^2)")
+    CPU[$p.wc]=$(calc '%.2f' "${CPU[$p.wc_copy]:-0} + ${CPU[$p.wc_index]:-0}")
+    SRV[$p.wc]=$(calc '%.2f' "${SRV[$p.wc_copy]:-0} + ${SRV[$p.wc_index]:-0}")
+  fi
+}
+sum_ceiling restore
+sum_ceiling huge.restore
+
+MEM_GB=$(awk '/MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
+CPU_MODEL=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
+NOW=$(date -u '+%Y-%m-%d %H:%M UTC')
+LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
+
+dump_rows() { # dump_rows PREFIX RAW: rows of a dump table
+  local p=$1 raw=$2
+  echo "| read ceiling (N × COPY binary, bytes discarded) | $(t $p.read) | $(ratio $p.pgdump $p.read) | 1.00× | - | $(cpu $p.read) | $(cpugb $p.read "$raw") | $(srv $p.read) | $(rssmb $p.read) |"
+  echo "| **pgferry dump** (zstd:1) | $(t $p.pgferry) | $(ratio $p.pgdump $p.pgferry) | $(ratio $p.pgferry $p.read) | $(size $p.pgferry) | $(cpu $p.pgferry) | $(cpugb $p.pgferry "$raw") | $(srv $p.pgferry) | $(rssmb $p.pgferry) |"
+  echo "| pg_dump -Fd (gzip) | $(t $p.pgdump) | 1.00× | $(ratio $p.pgdump $p.read) | $(size $p.pgdump) | $(cpu $p.pgdump) | $(cpugb $p.pgdump "$raw") | $(srv $p.pgdump) | $(rssmb $p.pgdump) |"
+  echo "| pg_dump -Fd -Z0 | $(t $p.pgdump0) | $(ratio $p.pgdump $p.pgdump0) | $(ratio $p.pgdump0 $p.read) | $(size $p.pgdump0) | $(cpu $p.pgdump0) | $(cpugb $p.pgdump0 "$raw") | $(srv $p.pgdump0) | $(rssmb $p.pgdump0) |"
+  local v label
+  for v in pf_none:"--compress none" pf_z3:"--compress zstd:3" pf_text:"--format text (zstd:1)"; do
+    label=${v#*:} v=${v%%:*}
+    [[ -n ${MEAN[$p.$v]:-} ]] || continue
+    echo "| pgferry dump $label | $(t $p.$v) | $(ratio $p.pgdump $p.$v) | $(ratio $p.$v $p.read) | $(size $p.$v) | $(cpu $p.$v) | $(cpugb $p.$v "$raw") | $(srv $p.$v) | $(rssmb $p.$v) |"
+  done
+}
+# phases P: pgferry restore's own phase times (--json of its last timed run)
+phases() {
+  local f=$R/phases-$1.json
+  [[ -s $f ]] || return 0
+  jq -r '.seconds | "pgferry restore phases (last run, its --json): checks \(.checks * 100 | round / 100) s, pre-data \(.pre_data * 100 | round / 100) s, data \(.data * 100 | round / 100) s, indexes/constraints after the last chunk \(.indexes_constraints * 100 | round / 100) s, finish (after data and post-data: sequences, ACLs, what is left) \(.finish * 100 | round / 100) s."' "$f" 2>/dev/null || true
+}
+restore_rows() {
+  local p=$1 raw=$2
+  echo "| write ceiling = COPY + indexes | $(t $p.wc) | $(ratio $p.wc $p.pgrestore) | 1.00× | $(cpu $p.wc) | $(cpugb $p.wc "$raw") | $(srv $p.wc) | - |"
+  echo "| ↳ N × COPY FROM of decoded files, no indexes | $(t $p.wc_copy) | $(ratio $p.wc_copy $p.pgrestore) | - | $(cpu $p.wc_copy) | $(cpugb $p.wc_copy "$raw") | $(srv $p.wc_copy) | $(rssmb $p.wc_copy) |"
+  echo "| ↳ index/constraint builds alone (pg_restore --section=post-data) | $(t $p.wc_index) | $(ratio $p.wc_index $p.pgrestore) | - | $(cpu $p.wc_index) | - | $(srv $p.wc_index) | $(rssmb $p.wc_index) |"
+  echo "| **pgferry restore** | $(t $p.pgferry) | $(ratio $p.pgferry $p.pgrestore) | $(ratio $p.pgferry $p.wc) | $(cpu $p.pgferry) | $(cpugb $p.pgferry "$raw") | $(srv $p.pgferry) | $(rssmb $p.pgferry) |"
+  echo "| pg_restore (from pg_dump -Fd) | $(t $p.pgrestore) | 1.00× | $(ratio $p.pgrestore $p.wc) | $(cpu $p.pgrestore) | $(cpugb $p.pgrestore "$raw") | $(srv $p.pgrestore) | $(rssmb $p.pgrestore) |"
+}
+# check VALUE OP LIMIT -> met / NOT met
+check() { awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN { if (v == "" || v == "-") { print "n/a"; exit }
+  ok = (op == "<=") ? (v <= l) : (v >= l); print ok ? "met" : "**NOT met**" }'; }
+val() { [[ -n ${MEAN[$1]:-} && -n ${MEAN[$2]:-} ]] && calc '%.2f' "${MEAN[$1]} / ${MEAN[$2]}" || echo "-"; }
+cpugb_raw() { [[ -n ${CPU[$1]:-} ]] && calc '%.2f' "${CPU[$1]} / ($2 / 1e9)" || echo "-"; }
+plan_mean=$( ((${#PLAN_TIMES[@]})) && printf '%s\n' "${PLAN_TIMES[@]}" | awk '{ s += $1; if ($1 > m) m = $1 } END { printf "%.2f", s / NR }' || echo "-")
+plan_max=$( ((${#PLAN_TIMES[@]})) && printf '%s\n' "${PLAN_TIMES[@]}" | awk '{ if ($1 > m) m = $1 } END { printf "%.2f", m }' || echo "-")
+plan_med=$( ((${#PLAN_TIMES[@]})) && printf '%s\n' "${PLAN_TIMES[@]}" | sort -n | awk '{ v[NR] = $1 } END { printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }' || echo "-")
+
+target_row() { # target_row TEXT VALUE OP LIMIT SHOWN
+  echo "| $1 | $5 | $(check "$2" "$3" "$4") |"
+}
+{
+  echo "# pgferry benchmark results"
+  echo
+  echo "$NOW · pgferry $REV · \`bash bench/run.sh --scale $scale --jobs $jobs$( ((quick)) && echo ' --quick')\` · whole run $(elapsed) min"
+  echo
+  echo "**Machine**: $(nproc) CPUs ($CPU_MODEL), ${MEM_GB} GB RAM, Linux $(uname -r); load average at the end $LOADAVG."
+  echo
+  echo "**Server**: PostgreSQL $PGVER on the same machine (client and server share the CPUs)$( ((reuse)) && echo ', reused as configured' || echo "; throwaway cluster with ${TUNING[*]}, fsync=off, synchronous_commit=off, full_page_writes=off")."
+  echo
+  echo "**Dataset** (\`tools/gen_data.sh --scale $scale\`): heap $(mb "$HEAP") (bench.huge $(mb "$HUGE_HEAP")), database $(mb "$DBSIZE"); COPY data $(mb "$RAW") binary / $(mb "$RAW_TEXT") text; $many small tables in a second database."
+  echo
+  echo "Times are hyperfine means ± stddev over $dump_runs dump runs (+$dump_warmup warmup), $restore_runs restore runs and $many_runs runs for the small tables, warm caches (the wrapper that records CPU and RSS adds ~15 ms to each). Client CPU = user+sys of the tool and its child processes; server CPU = all PostgreSQL processes meanwhile; CPU s/GB per GB of binary COPY data; RSS = peak of the largest process."
+  echo
+  echo "## Dump, all tables, -j $jobs"
+  echo
+  echo "| | seconds | speedup vs pg_dump -Fd | × read ceiling | output | client CPU s | client CPU s/GB | server CPU s | peak RSS |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  dump_rows dump "$RAW"
+  echo
+  echo "## Restore, all tables, -j $jobs"
+  echo
+  echo "| | seconds | × pg_restore time | × write ceiling | client CPU s | client CPU s/GB | server CPU s | peak RSS |"
+  echo "|---|---|---|---|---|---|---|---|"
+  restore_rows restore "$RAW"
+  echo
+  phases restore
+  echo
+  echo "## One huge table alone (bench.huge, $(mb "$HUGE_HEAP") heap, $HCHUNKS pgferry chunks; pg_dump has one COPY stream), -j $jobs"
+  echo
+  echo "| dump | seconds | speedup vs pg_dump -Fd | × read ceiling | output | client CPU s | client CPU s/GB | server CPU s | peak RSS |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  dump_rows huge.dump "$HRAW"
+  echo
+  echo "| restore | seconds | × pg_restore time | × write ceiling | client CPU s | client CPU s/GB | server CPU s | peak RSS |"
+  echo "|---|---|---|---|---|---|---|---|"
+  restore_rows huge.restore "$HRAW"
+  echo
+  phases huge.restore
+  echo
+  if ((many > 0)); then
+    echo "## $many small tables (PK, 10 rows each), -j $jobs"
+    echo
+    echo "| | seconds | vs pg_dump / pg_restore | output | client CPU s | server CPU s | peak RSS |"
+    echo "|---|---|---|---|---|---|---|"
+    echo "| pgferry dump: planning (start to first progress line: connect, snapshot, catalog, locks, chunk plan, workers started) | ${PLAN_TIMES[*]:-} (median $plan_med) | - | - | - | - | - |"
+    echo "| **pgferry dump** end to end | $(t many.dump.pgferry) | $(ratio many.dump.pgferry many.dump.pgdump) time | $(size many.dump.pgferry) | $(cpu many.dump.pgferry) | $(srv many.dump.pgferry) | $(rssmb many.dump.pgferry) |"
+    echo "| pg_dump -Fd end to end | $(t many.dump.pgdump) | 1.00× | $(size many.dump.pgdump) | $(cpu many.dump.pgdump) | $(srv many.dump.pgdump) | $(rssmb many.dump.pgdump) |"
+    echo "| **pgferry restore** end to end | $(t many.restore.pgferry) | $(ratio many.restore.pgferry many.restore.pgrestore) time | - | $(cpu many.restore.pgferry) | $(srv many.restore.pgferry) | $(rssmb many.restore.pgferry) |"
+    echo "| pg_restore end to end | $(t many.restore.pgrestore) | 1.00× | - | $(cpu many.restore.pgrestore) | $(srv many.restore.pgrestore) | $(rssmb many.restore.pgrestore) |"
+    echo
+    phases many.restore
+    echo
+  fi
+  echo "## Peak memory at -j 8 (all tables, one run)"
+  echo
+  echo "| | peak RSS | seconds | client CPU s |"
+  echo "|---|---|---|---|"
+  for id in rss8.dump rss8.restore; do
+    w=$(awk -F'\t' -v id="$id" '$1 == id { print $2 }' "$STATS" | tail -n 1)
+    echo "| pgferry ${id#rss8.} -j 8 | $(rssmb $id) | ${w:--} | $(cpu $id) |"
+  done
+  echo
+  if ((codec)) && [[ -s $R/codec.json ]]; then
+    echo "## Codec micro-benchmarks (one core, \`build-bench/bench/codec_bench\`, 32 MB of generated COPY data)"
+    echo
+    echo "| benchmark | MB/s per core | × memcpy | compression ratio |"
+    echo "|---|---|---|---|"
+    jq -r '(.benchmarks[] | select(.name == "BM_memcpy") | .bytes_per_second) as $m |
+      .benchmarks[] | [(.name | sub("^BM_"; "")) + (if .label and .label != "" then " (" + .label + ")" else "" end),
+        (.bytes_per_second / 1e6 | floor), ((.bytes_per_second / $m * 1000 | floor) / 1000), (.ratio // "")] | @tsv' "$R/codec.json" |
+      awk -F'\t' '{ r = ($4 == "") ? "-" : sprintf("%.2f", $4); printf "| %s | %d | %.3f× | %s |\n", $1, $2, $3, r }'
+    echo
+  fi
+  echo "## Targets"
+  echo
+  echo "| target | measured | |"
+  echo "|---|---|---|"
+  target_row "dump ≤ 1.15× the read ceiling" "$(val dump.pgferry dump.read)" "<=" 1.15 "$(val dump.pgferry dump.read)×"
+  target_row "dump ≤ 1.15× the read ceiling (huge table alone)" "$(val huge.dump.pgferry huge.dump.read)" "<=" 1.15 "$(val huge.dump.pgferry huge.dump.read)×"
+  target_row "dump ≥ 2.4× faster than pg_dump -Fd -j $jobs" "$(val dump.pgdump dump.pgferry)" ">=" 2.4 "$(val dump.pgdump dump.pgferry)×"
+  target_row "dump ≥ 2.4× faster than pg_dump -Fd -j $jobs (huge table alone)" "$(val huge.dump.pgdump huge.dump.pgferry)" ">=" 2.4 "$(val huge.dump.pgdump huge.dump.pgferry)×"
+  sz=$(calc '%.3f' "${SIZE[dump.pgferry]} / ${SIZE[dump.pgdump]}")
+  target_row "dump output no larger than pg_dump's gzip output" "$sz" "<=" 1 "$(size dump.pgferry) vs $(size dump.pgdump) ($sz×)"
+  target_row "restore ≤ 1.15× the write ceiling" "$(val restore.pgferry restore.wc)" "<=" 1.15 "$(val restore.pgferry restore.wc)×"
+  target_row "restore ≤ 1.15× the write ceiling (huge table alone)" "$(val huge.restore.pgferry huge.restore.wc)" "<=" 1.15 "$(val huge.restore.pgferry huge.restore.wc)×"
+  target_row "restore ≤ 0.75× pg_restore -j $jobs wall time (all tables, scale $scale)" "$(val restore.pgferry restore.pgrestore)" "<=" 0.75 "$(val restore.pgferry restore.pgrestore)×"
+  target_row "restore ≤ 0.75× pg_restore -j $jobs wall time (huge table alone)" "$(val huge.restore.pgferry huge.restore.pgrestore)" "<=" 0.75 "$(val huge.restore.pgferry huge.restore.pgrestore)×"
+  ((many > 0)) && target_row "restore ≤ 0.75× pg_restore -j $jobs wall time ($many small tables)" "$(val many.restore.pgferry many.restore.pgrestore)" "<=" 0.75 "$(val many.restore.pgferry many.restore.pgrestore)×"
+  target_row "dump client CPU ≤ 3 s per GB of COPY data" "$(cpugb_raw dump.pgferry "$RAW")" "<=" 3 "$(cpugb_raw dump.pgferry "$RAW") s/GB"
+  target_row "restore client CPU ≤ 3 s per GB of COPY data" "$(cpugb_raw restore.pgferry "$RAW")" "<=" 3 "$(cpugb_raw restore.pgferry "$RAW") s/GB"
+  r8d=$( [[ -n ${RSS[rss8.dump]:-} ]] && calc '%.0f' "${RSS[rss8.dump]} / 1024" || echo "-")
+  r8r=$( [[ -n ${RSS[rss8.restore]:-} ]] && calc '%.0f' "${RSS[rss8.restore]} / 1024" || echo "-")
+  target_row "dump peak RSS ≤ 100 MB at -j 8" "$r8d" "<=" 100 "$r8d MB"
+  target_row "restore peak RSS ≤ 100 MB at -j 8" "$r8r" "<=" 100 "$r8r MB"
+  if ((many > 0)); then
+    target_row "$many tables planned in ≤ 2 s" "$plan_med" "<=" 2 "$plan_med s (median of ${#PLAN_TIMES[@]}, worst $plan_max s)"
+    target_row "$many tables: dump end to end no slower than pg_dump -Fd -j $jobs" "$(val many.dump.pgferry many.dump.pgdump)" "<=" 1 "$(val many.dump.pgferry many.dump.pgdump)× pg_dump's time"
+  fi
+  echo
+  echo "Raw data: bench/results/ (hyperfine JSON hf-*.json, per-run CPU/RSS stats.tsv, codec.json, run.log)."
+} >"$R/RESULTS.md"
+# bench/LATEST.md (tracked) keeps the latest full run; a --quick smoke run does not replace it
+((quick)) || cp "$R/RESULTS.md" "$here/bench/LATEST.md"
+echo
+cat "$R/RESULTS.md"
+echo
+echo "bench: wrote bench/results/RESULTS.md$( ((quick)) || echo ' and bench/LATEST.md') ($(elapsed))"
