@@ -228,17 +228,24 @@ int archive_load(const char *path, const cipher_key *key, const char *aad, archi
         archive_free(a);
         return -1;
     }
+    for (size_t i = 0; i < a->n; i++)
+        if (a->entries[i].id > a->maxid)
+            a->maxid = a->entries[i].id;
+    a->byid = malloc(((size_t)a->maxid + 1) * sizeof(long));
+    if (!a->byid) {
+        archive_free(a);
+        return pf_err(err, errlen, "out of memory");
+    }
+    for (int i = 0; i <= a->maxid; i++)
+        a->byid[i] = -1;
+    for (size_t i = 0; i < a->n; i++)
+        a->byid[a->entries[i].id] = (long)i;
     return 0;
 }
 
 long archive_find(const archive *a, int id)
 {
-    /* pg_dump numbers entries densely but not in TOC order; a linear scan is fine for
-     * callers that build their own index once. */
-    for (size_t i = 0; i < a->n; i++)
-        if (a->entries[i].id == id)
-            return (long)i;
-    return -1;
+    return id > 0 && id <= a->maxid ? a->byid[id] : -1;
 }
 
 /* ---- rendering ------------------------------------------------------------------------- */
@@ -356,16 +363,6 @@ int archive_render(archive *a, const char *pg_restore, const unsigned char *want
         unlink(logf);
         return pf_err(err, errlen, "pg_restore output: %s", strerror(errno));
     }
-    /* Map dump id -> entry for the markers. */
-    int maxid = 0;
-    for (size_t i = 0; i < a->n; i++)
-        if (a->entries[i].id > maxid)
-            maxid = a->entries[i].id;
-    long *byid = malloc(((size_t)maxid + 1) * sizeof(long));
-    for (int i = 0; i <= maxid; i++)
-        byid[i] = -1;
-    for (size_t i = 0; i < a->n; i++)
-        byid[a->entries[i].id] = (long)i;
 
     /* pg_restore emits "SET default_tablespace" / "SET default_table_access_method" only
      * when they change, before the next entry's marker. Entries will run in another order
@@ -392,8 +389,9 @@ int archive_render(archive *a, const char *pg_restore, const unsigned char *want
             continue;
         }
         int id;
-        if (sscanf(line, "-- TOC entry %d (class", &id) == 1 && id > 0 && id <= maxid && byid[id] >= 0 &&
-            wanted[byid[id]] && !a->entries[byid[id]].sql) {
+        long k;
+        if (sscanf(line, "-- TOC entry %d (class", &id) == 1 && (k = archive_find(a, id)) >= 0 && wanted[k] &&
+            !a->entries[k].sql) {
             if (cur_entry >= 0)
                 a->entries[cur_entry].sql = cur;
             else
@@ -401,7 +399,7 @@ int archive_render(archive *a, const char *pg_restore, const unsigned char *want
             cur = NULL;
             curlen = curcap = 0;
             in_header = 0;
-            cur_entry = byid[id];
+            cur_entry = k;
             ok = append(&cur, &curlen, &curcap, tablespace, strlen(tablespace)) == 0 &&
                  append(&cur, &curlen, &curcap, tableam, strlen(tableam)) == 0;
             continue;
@@ -419,7 +417,6 @@ int archive_render(archive *a, const char *pg_restore, const unsigned char *want
     while (fgetc(f) != EOF) /* drain, so pg_restore can exit */
         ;
     fclose(f);
-    free(byid);
     if (fed)
         pthread_join(feeder, NULL);
     int wrc = pgtools_wait(pid, 1, "pg_restore", logf, err, errlen);
@@ -454,5 +451,6 @@ void archive_free(archive *a)
     if (a->data)
         explicit_bzero(a->data, a->len);
     free(a->data);
+    free(a->byid);
     memset(a, 0, sizeof *a);
 }

@@ -35,6 +35,8 @@ typedef struct {
     char *header_sql; /* pg_restore's session settings (psql meta-commands removed) */
     unsigned char *data; /* the whole archive, decrypted (schema archives are small) */
     size_t len;
+    long *byid;          /* dump id -> entry index (-1), for archive_find */
+    int maxid;
 } archive;
 
 /* Reads a custom-format archive into memory (decrypting it with key and aad when key is
@@ -49,7 +51,8 @@ int archive_load(const char *path, const cipher_key *key, const char *aad, archi
 int archive_render(archive *a, const char *pg_restore, const unsigned char *wanted, int no_owner,
                    int no_acl, const char *tmpdir, char *err, size_t errlen);
 
-/* Index of the entry with that dump id, or -1. */
+/* Index of the entry with that dump id, or -1. Constant time: restore asks for every
+ * dependency of every entry, tens of thousands of times for a large schema. */
 long archive_find(const archive *a, int id);
 
 void archive_free(archive *a);

@@ -30,6 +30,7 @@
 #define DATA_DIR DUMPDIR_DATA
 #define STAGE_SIZE (256u << 10)
 #define MAX_RECONNECTS 3
+#define SMALL_CHUNK_BYTES (1u << 20)
 
 /* One unit of COPY work: a table (or the large objects) and the range of one chunk. */
 typedef struct {
@@ -197,7 +198,13 @@ static int run_chunk(dworker *w, wstate *ws, djob *j, char *err, size_t errlen)
     /* hash-only (verify --db): no file; the encoder (codec none) still hashes */
     io_writer *wr = NULL;
     if (!ctx->o->hash_only) {
-        wr = io_writer_open(path, 0600, ctx->o->io, err, errlen);
+        /* io_uring pays off with several buffers in flight; a chunk smaller than one
+         * buffer is a single write, and setting up a ring for each of ten thousand small
+         * tables costs more than it saves */
+        io_mode mode = ctx->o->io;
+        if (mode == IO_MODE_AUTO && j->pc.est_bytes < SMALL_CHUNK_BYTES)
+            mode = IO_MODE_PLAIN;
+        wr = io_writer_open(path, 0600, mode, err, errlen);
         if (!wr) {
             free(sql);
             return -1;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #define JOURNAL_SCHEMA "_pgferry"
+#define FREEZE_MIN_BYTES (2u << 20)
 
 /* ---- model ------------------------------------------------------------------------------ */
 
@@ -98,6 +99,8 @@ struct restore_ctx {
     rworker *workers;
     int nworkers;
     double data_end;             /* when the last chunk committed (under mu) */
+    size_t *ready;               /* see make_ready (under mu) */
+    size_t nready, ready_head;
 };
 
 static void fail(restore_ctx *ctx, const char *msg)
@@ -297,6 +300,13 @@ static int run_with_journal(PGconn *c, restore_ctx *ctx, const char *sql, const 
     return 0;
 }
 
+static int cmp_rtable_name(const void *a, const void *b)
+{
+    const rtable *x = *(const rtable *const *)a, *y = *(const rtable *const *)b;
+    int s = strcmp(x->mt->schema, y->mt->schema);
+    return s ? s : strcmp(x->mt->name, y->mt->name);
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -446,6 +456,14 @@ rollback:
 
 /* ---- scheduler -------------------------------------------------------------------------- */
 
+/* Jobs whose prerequisites are all met, in the order they became ready; picking scans
+ * from the first one still ready. Under mu. */
+static void make_ready(restore_ctx *ctx, size_t ji)
+{
+    ctx->jobs[ji].state = 1;
+    ctx->ready[ctx->nready++] = ji;
+}
+
 /* Marks a table's data complete and releases entries that waited for it. Under mu. */
 static void table_data_done(restore_ctx *ctx, size_t ti)
 {
@@ -456,7 +474,7 @@ static void table_data_done(restore_ctx *ctx, size_t ti)
     for (size_t i = 0; i < t->nlisteners; i++) {
         rentry *j = &ctx->jobs[t->listeners[i]];
         if (--j->waiting == 0 && j->state == 0)
-            j->state = 1;
+            make_ready(ctx, t->listeners[i]);
     }
 }
 
@@ -467,7 +485,7 @@ static void entry_done(restore_ctx *ctx, size_t ji)
     for (size_t i = 0; i < j->ndependents; i++) {
         rentry *d = &ctx->jobs[j->dependents[i]];
         if (--d->waiting == 0 && d->state == 0)
-            d->state = 1;
+            make_ready(ctx, j->dependents[i]);
     }
 }
 
@@ -502,10 +520,12 @@ typedef struct {
  * other tables' loads), then the largest chunk left. */
 static pick next_work(restore_ctx *ctx)
 {
-    for (size_t i = 0; i < ctx->njobs; i++) {
-        rentry *j = &ctx->jobs[i];
+    while (ctx->ready_head < ctx->nready && ctx->jobs[ctx->ready[ctx->ready_head]].state != 1)
+        ctx->ready_head++;
+    for (size_t k = ctx->ready_head; k < ctx->nready; k++) {
+        rentry *j = &ctx->jobs[ctx->ready[k]];
         if (j->state == 1 && lock_free(ctx, j))
-            return (pick){1, i};
+            return (pick){1, ctx->ready[k]};
     }
     while (ctx->next_chunk < ctx->nchunks && ctx->chunks[ctx->next_chunk].done)
         ctx->next_chunk++;
@@ -577,8 +597,13 @@ static void *worker_main(void *arg)
             rchunk *ch = &ctx->chunks[p.idx];
             rtable *t = &ctx->tables[ch->table];
             /* one chunk, not yet loaded: load it in the transaction that truncates the
-             * table, with FREEZE (not for --data-only: the table is the user's) */
-            int freeze = t->mt->nchunks == 1 && !ctx->o->data_only;
+             * table, with FREEZE (not for --data-only: the table is the user's). Not for
+             * small ones: TRUNCATE makes a new file and its commit scans all of
+             * shared_buffers for the old one, and below wal_skip_threshold (2MB) the
+             * server writes the table to WAL at commit anyway, so it saves nothing and
+             * costs about a millisecond of server time per table. */
+            int freeze = t->mt->nchunks == 1 && !ctx->o->data_only &&
+                         t->mt->chunks[ch->chunk].raw_bytes >= FREEZE_MIN_BYTES;
             pthread_mutex_unlock(&ctx->mu);
             int rc = load_chunk(w, b, t, ch->chunk, freeze, err, sizeof err);
             pthread_mutex_lock(&ctx->mu);
@@ -1379,18 +1404,31 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
     ctx.wanted = calloc(ctx.a.n + 1, 1);
     ctx.entry_job = malloc((ctx.a.n + 1) * sizeof(long));
     ctx.seq_dst = calloc(ctx.a.n + 1, sizeof(char *));
+    const rtable **by_name = malloc((ctx.ntables + 1) * sizeof *by_name);
+    for (size_t t = 0; t < ctx.ntables; t++)
+        by_name[t] = &ctx.tables[t];
+    qsort(by_name, ctx.ntables, sizeof *by_name, cmp_rtable_name);
     for (size_t i = 0; i < ctx.a.n; i++) {
         ctx.entry_table[i] = -1;
         ctx.entry_job[i] = -1;
         archive_entry *e = &ctx.a.entries[i];
         if (!entry_is(e, "TABLE") || !e->namespace)
             continue;
-        for (size_t t = 0; t < ctx.ntables; t++)
-            if (!strcmp(ctx.tables[t].mt->schema, e->namespace) && !strcmp(ctx.tables[t].mt->name, e->tag)) {
-                ctx.entry_table[i] = (long)t;
-                ctx.tables[t].toc = (long)i;
-            }
+        /* by name, through a sorted index: ten thousand tables against fifty thousand
+         * entries would otherwise be half a billion string comparisons */
+        rtable key_t;
+        manifest_table key_m;
+        key_m.schema = e->namespace;
+        key_m.name = e->tag;
+        key_t.mt = &key_m;
+        const rtable *keyp = &key_t;
+        const rtable **hit = bsearch(&keyp, by_name, ctx.ntables, sizeof *by_name, cmp_rtable_name);
+        if (hit) {
+            ctx.entry_table[i] = (long)(*hit - ctx.tables);
+            ctx.tables[*hit - ctx.tables].toc = (long)i;
+        }
     }
+    free(by_name);
     select_entries(&ctx, filtered, schema_sel, nschema_sel);
     for (size_t i = 0; i < ctx.a.n; i++)
         if (ctx.wanted[i])
@@ -1614,6 +1652,11 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
         j->state = j->waiting ? 0 : 1;
         ctx.jobs_left++;
     }
+    /* what is ready from the start, in job order: entries before ANALYZE */
+    ctx.ready = calloc(ctx.njobs + 1, sizeof *ctx.ready);
+    for (size_t ji = 0; ji < ctx.njobs; ji++)
+        if (ctx.jobs[ji].state == 1)
+            make_ready(&ctx, ji);
 
     int jobs = o->jobs > 0 ? o->jobs : 1;
     ctx.workers = calloc((size_t)jobs, sizeof *ctx.workers);
@@ -1765,6 +1808,7 @@ out:
         free(ctx.jobs[j].dependents);
     }
     free(ctx.jobs);
+    free(ctx.ready);
     free(ctx.chunks);
     free(ctx.workers);
     free(ctx.entry_table);
