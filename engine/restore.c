@@ -1169,24 +1169,34 @@ static int run_phase(restore_ctx *ctx, PGconn *c, int phase, const char *item, c
     return 0;
 }
 
+static int cmp_seq_name(const void *a, const void *b)
+{
+    const manifest_sequence *x = *(const manifest_sequence *const *)a, *y = *(const manifest_sequence *const *)b;
+    int s = strcmp(x->schema, y->schema);
+    return s ? s : strcmp(x->name, y->name);
+}
+
+/* setval() for every sequence whose SEQUENCE entry is restored, with the value read in
+ * the dump's snapshot; a renamed table's identity sequence gets it under its new name. */
 static char *sequences_sql(restore_ctx *ctx, PGconn *c)
 {
     size_t cap = 256, len = 0;
     char *sql = malloc(cap);
     sql[0] = '\0';
-    for (size_t i = 0; i < ctx->m.nseqs; i++) {
-        manifest_sequence *q = &ctx->m.seqs[i];
-        int restored = 0;
-        size_t k;
-        for (k = 0; k < ctx->a.n; k++) {
-            archive_entry *e = &ctx->a.entries[k];
-            restored = ctx->wanted[k] && entry_is(e, "SEQUENCE") && e->namespace &&
-                       !strcmp(e->namespace, q->schema) && !strcmp(e->tag, q->name);
-            if (restored)
-                break;
-        }
-        if (!restored)
+    const manifest_sequence **by_name = malloc((ctx->m.nseqs + 1) * sizeof *by_name);
+    for (size_t i = 0; i < ctx->m.nseqs; i++)
+        by_name[i] = &ctx->m.seqs[i];
+    qsort(by_name, ctx->m.nseqs, sizeof *by_name, cmp_seq_name);
+    for (size_t k = 0; k < ctx->a.n; k++) {
+        archive_entry *e = &ctx->a.entries[k];
+        if (!ctx->wanted[k] || !entry_is(e, "SEQUENCE") || !e->namespace)
             continue;
+        manifest_sequence key = {.schema = e->namespace, .name = e->tag};
+        const manifest_sequence *keyp = &key;
+        const manifest_sequence **hit = bsearch(&keyp, by_name, ctx->m.nseqs, sizeof *by_name, cmp_seq_name);
+        if (!hit)
+            continue;
+        const manifest_sequence *q = *hit;
         char *qn = ctx->seq_dst[k] ? strdup(ctx->seq_dst[k]) : pgconn_qualified(c, q->schema, q->name);
         char *lit = qn ? PQescapeLiteral(c, qn, strlen(qn)) : NULL;
         char line[1024];
@@ -1200,6 +1210,7 @@ static char *sequences_sql(restore_ctx *ctx, PGconn *c)
         free(qn);
         PQfreemem(lit);
     }
+    free(by_name);
     return sql;
 }
 
