@@ -185,12 +185,14 @@ hf dump "$dump_runs" "$dump_warmup" \
   dump.pgdump0 "rm -rf $O/pgd0 && $CHECKPOINT" "$(m dump.pgdump0 pg_dump -Fd -j "$jobs" -Z0 -f "$O/pgd0" -d "$DB")" \
   dump.pf_none "rm -rf $O/pf_none && $CHECKPOINT" "$(m dump.pf_none "$PGFERRY" dump -d "dbname=$DB" -f "$O/pf_none" -j "$jobs" --no-progress --compress none)" \
   dump.pf_z3 "rm -rf $O/pf_z3 && $CHECKPOINT" "$(m dump.pf_z3 "$PGFERRY" dump -d "dbname=$DB" -f "$O/pf_z3" -j "$jobs" --no-progress --compress zstd:3)" \
-  dump.pf_text "rm -rf $O/pf_text && $CHECKPOINT" "$(m dump.pf_text "$PGFERRY" dump -d "dbname=$DB" -f "$O/pf_text" -j "$jobs" --no-progress --format text)"
+  dump.pf_text "rm -rf $O/pf_text && $CHECKPOINT" "$(m dump.pf_text "$PGFERRY" dump -d "dbname=$DB" -f "$O/pf_text" -j "$jobs" --no-progress --format text)" \
+  dump.pf_enc "rm -rf $O/pf_enc && $CHECKPOINT" "$(m dump.pf_enc env PGFERRY_PASSPHRASE=bench-passphrase "$PGFERRY" dump -d "dbname=$DB" -f "$O/pf_enc" -j "$jobs" --no-progress --encrypt)"
 declare -A SIZE
 SIZE[dump.pgferry]=$(du -sb "$O/pf" | cut -f1)
 SIZE[dump.pgdump]=$(du -sb "$O/pgd" | cut -f1)
 SIZE[dump.pgdump0]=$(du -sb "$O/pgd0" | cut -f1)
 for v in pf_none pf_z3 pf_text; do SIZE[dump.$v]=$(du -sb "$O/$v" | cut -f1); rm -rf "${O:?}/$v"; done
+SIZE[dump.pf_enc]=$(du -sb "$O/pf_enc" | cut -f1) # kept: restored below
 RAW=$(jq '[.tables[].raw_bytes] | add' "$O/pf/manifest.json")
 # pg_dump's COPY text: the data files of the uncompressed dump (toc.dat is the schema)
 RAW_TEXT=$(find "$O/pgd0" -name '*.dat' ! -name toc.dat -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
@@ -214,7 +216,8 @@ hf restore "$restore_runs" 0 \
   restore.wc_copy "$pre_r && $CHECKPOINT" "$(m restore.wc_copy "$WC" -d "dbname=$DBR" --dump "$O/pf" --decoded "$W/dec" -j "$jobs")" \
   restore.wc_index "$load_r && $CHECKPOINT" "$(m restore.wc_index pg_restore --section=post-data -j "$jobs" -d "$DBR" "$O/pf/schema.dump")" \
   restore.pgferry "$drop_r" "$(m restore.pgferry "$PGFERRY" restore -f "$O/pf" -d "dbname=$DBR" --create -j "$jobs" --no-progress --json) >$R/phases-restore.json" \
-  restore.pgrestore "$fresh_r && $CHECKPOINT" "$(m restore.pgrestore pg_restore -j "$jobs" -d "$DBR" "$O/pgd")"
+  restore.pgrestore "$fresh_r && $CHECKPOINT" "$(m restore.pgrestore pg_restore -j "$jobs" -d "$DBR" "$O/pgd")" \
+  restore.pf_enc "$drop_r" "$(m restore.pf_enc env PGFERRY_PASSPHRASE=bench-passphrase "$PGFERRY" restore -f "$O/pf_enc" -d "dbname=$DBR" --create -j "$jobs" --no-progress)"
 
 # ---- one huge table alone ------------------------------------------------------------------
 say "one huge table alone (bench.huge), -j $jobs: dump and restore ($(elapsed))"
@@ -334,7 +337,7 @@ dump_rows() { # dump_rows PREFIX RAW: rows of a dump table
   echo "| pg_dump -Fd (gzip) | $(t $p.pgdump) | 1.00× | $(ratio $p.pgdump $p.read) | $(size $p.pgdump) | $(cpu $p.pgdump) | $(cpugb $p.pgdump "$raw") | $(srv $p.pgdump) | $(rssmb $p.pgdump) |"
   echo "| pg_dump -Fd -Z0 | $(t $p.pgdump0) | $(ratio $p.pgdump $p.pgdump0) | $(ratio $p.pgdump0 $p.read) | $(size $p.pgdump0) | $(cpu $p.pgdump0) | $(cpugb $p.pgdump0 "$raw") | $(srv $p.pgdump0) | $(rssmb $p.pgdump0) |"
   local v label
-  for v in pf_none:"--compress none" pf_z3:"--compress zstd:3" pf_text:"--format text (zstd:1)"; do
+  for v in pf_none:"--compress none" pf_z3:"--compress zstd:3" pf_text:"--format text (zstd:1)" pf_enc:"--encrypt (zstd:1, AES-256-GCM)"; do
     label=${v#*:} v=${v%%:*}
     [[ -n ${MEAN[$p.$v]:-} ]] || continue
     echo "| pgferry dump $label | $(t $p.$v) | $(ratio $p.pgdump $p.$v) | $(ratio $p.$v $p.read) | $(size $p.$v) | $(cpu $p.$v) | $(cpugb $p.$v "$raw") | $(srv $p.$v) | $(rssmb $p.$v) |"
@@ -353,6 +356,9 @@ restore_rows() {
   echo "| ↳ index/constraint builds alone (pg_restore --section=post-data) | $(t $p.wc_index) | $(ratio $p.wc_index $p.pgrestore) | - | $(cpu $p.wc_index) | - | $(srv $p.wc_index) | $(rssmb $p.wc_index) |"
   echo "| **pgferry restore** | $(t $p.pgferry) | $(ratio $p.pgferry $p.pgrestore) | $(ratio $p.pgferry $p.wc) | $(cpu $p.pgferry) | $(cpugb $p.pgferry "$raw") | $(srv $p.pgferry) | $(rssmb $p.pgferry) |"
   echo "| pg_restore (from pg_dump -Fd) | $(t $p.pgrestore) | 1.00× | $(ratio $p.pgrestore $p.wc) | $(cpu $p.pgrestore) | $(cpugb $p.pgrestore "$raw") | $(srv $p.pgrestore) | $(rssmb $p.pgrestore) |"
+  if [[ -n ${MEAN[$p.pf_enc]:-} ]]; then
+    echo "| pgferry restore of the --encrypt dump | $(t $p.pf_enc) | $(ratio $p.pf_enc $p.pgrestore) | $(ratio $p.pf_enc $p.wc) | $(cpu $p.pf_enc) | $(cpugb $p.pf_enc "$raw") | $(srv $p.pf_enc) | $(rssmb $p.pf_enc) |"
+  fi
 }
 # check VALUE OP LIMIT -> met / NOT met
 check() { awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN { if (v == "" || v == "-") { print "n/a"; exit }
