@@ -996,7 +996,7 @@ static void draw_progress(restore_ctx *ctx, double start, int final)
     } else if (final)
         snprintf(eta, sizeof eta, "done");
     pf_fmt_bytes(el > 0 ? (uint64_t)((double)raw / el) : 0, rate, sizeof rate);
-    fprintf(stderr, "\r\033[Krestore: chunks %llu/%zu  rows %llu  %s  %s/s  indexes+constraints %llu/%zu  ETA %s%s",
+    fprintf(stderr, "\r\033[Krestore: chunks %llu/%zu  rows %llu  %s  %s/s  post-data %llu/%zu  ETA %s%s",
             (unsigned long long)atomic_load(&ctx->chunks_done), ctx->nchunks,
             (unsigned long long)atomic_load(&ctx->rows), pf_fmt_bytes(raw, a, sizeof a), rate,
             (unsigned long long)atomic_load(&ctx->entries_done), ctx->njobs, eta, final ? "\n" : "");
