@@ -81,23 +81,33 @@ static void sha256_hex(const void *data, size_t len, char out[65])
     pf_hex(md, 32, out);
 }
 
-char *manifest_serialize(const manifest *m, char *err, size_t errlen)
+json_t *manifest_source_json(const manifest *m)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "pgferry_manifest_version", json_integer(m->format_version));
-    json_object_set_new(o, "tool_version", jstr(m->tool_version));
     json_t *src = json_object();
     json_object_set_new(src, "host", jstr(m->host));
     json_object_set_new(src, "port", jstr(m->port));
     json_object_set_new(src, "database", jstr(m->database));
     json_object_set_new(src, "server_version", jstr(m->server_version));
     json_object_set_new(src, "server_version_num", json_integer(m->server_version_num));
-    json_object_set_new(o, "source", src);
+    return src;
+}
+
+json_t *manifest_snapshot_json(const manifest *m)
+{
     json_t *snap = json_object();
     json_object_set_new(snap, "id", jstr(m->snapshot_id));
     json_object_set_new(snap, "lsn", jstr(m->snapshot_lsn));
     json_object_set_new(snap, "time", jstr(m->snapshot_time));
-    json_object_set_new(o, "snapshot", snap);
+    return snap;
+}
+
+char *manifest_serialize(const manifest *m, char *err, size_t errlen)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "pgferry_manifest_version", json_integer(m->format_version));
+    json_object_set_new(o, "tool_version", jstr(m->tool_version));
+    json_object_set_new(o, "source", manifest_source_json(m));
+    json_object_set_new(o, "snapshot", manifest_snapshot_json(m));
     json_object_set_new(o, "started_at", jstr(m->started_at));
     json_object_set_new(o, "finished_at", jstr(m->finished_at));
     json_object_set_new(o, "dump_id", jstr(m->dump_id));

@@ -100,6 +100,11 @@ void manifest_file_aad(const manifest *m, const char *file, char *out, size_t ou
 
 /* Serialises and writes <dir>/manifest.json atomically (temp, fsync, rename, fsync dir). */
 int manifest_write(const manifest *m, const char *dir, char *err, size_t errlen);
+/* The "source" and "snapshot" objects as the manifest holds them (list --json shows the
+ * same). New references. */
+struct json_t;
+struct json_t *manifest_source_json(const manifest *m);
+struct json_t *manifest_snapshot_json(const manifest *m);
 /* Serialises to a malloc'd string (what manifest_write writes). */
 char *manifest_serialize(const manifest *m, char *err, size_t errlen);
 /* Reads and checks <dir>/manifest.json: missing, truncated, checksum mismatch and
