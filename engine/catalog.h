@@ -16,6 +16,9 @@ typedef struct {
     const char **exclude_tables;  size_t n_exclude_tables;   /* -T */
     const char **include_schemas; size_t n_include_schemas;  /* -n */
     const char **exclude_schemas; size_t n_exclude_schemas;  /* -N */
+    /* --exclude-table-data: the definition is dumped, the rows are not */
+    const char **exclude_table_data; size_t n_exclude_table_data;
+    int no_unlogged_table_data; /* --no-unlogged-table-data, as pg_dump */
     /* Exactly these tables (schema[i], name[i]), no patterns: verify --db reads what a
      * manifest lists. Tables that do not exist are simply absent from the result. */
     const char **exact_schemas, **exact_names; size_t n_exact;

@@ -24,6 +24,8 @@ typedef struct {
     chunk_codec codec;
     int level;
     int text_format;          /* --format text: every table as text */
+    const char *lock_wait_timeout; /* as pg_dump --lock-wait-timeout (a PostgreSQL
+                                      duration, e.g. "30s"); NULL waits forever */
     uint64_t chunk_size;
     int progress;             /* draw a progress line on stderr */
     io_mode io;

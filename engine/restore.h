@@ -22,6 +22,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* --section: pre-data (schemas, types, tables...), data (rows, sequence values, large
+ * objects), post-data (indexes, constraints, triggers...), as pg_restore. */
+enum { RESTORE_SECTION_PRE = 1, RESTORE_SECTION_DATA = 2, RESTORE_SECTION_POST = 4 };
+
 typedef struct {
     const char *from, *to; /* "schema.table" (either may be quoted), to may omit schema */
 } restore_rename;
@@ -34,8 +38,13 @@ typedef struct {
     int schema_only, data_only;
     int no_owner, no_acl;
     int no_analyze;         /* skip ANALYZE (the statistics the planner needs after a load) */
+    int disable_triggers;   /* --data-only: no user triggers, no FK checks while loading
+                               (superuser: session_replication_role = replica) */
+    int sections;           /* RESTORE_SECTION_* bits; 0 means all three */
     const char **tables;  size_t ntables;   /* -t patterns */
     const char **schemas; size_t nschemas;  /* -n patterns */
+    const char **exclude_tables;  size_t nexclude_tables;   /* -T patterns */
+    const char **exclude_schemas; size_t nexclude_schemas;  /* -N patterns */
     restore_rename *renames; size_t nrenames;
     const char *into_schema;
     const char *passphrase;  /* for encrypted dumps, or NULL */
