@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const uint8_t magic[8] = {'P', 'G', 'F', 'E', 'N', 'C', '1', 0};
+static const uint8_t magic[8] = {'P', 'G', 'F', 'E', 'N', 'C', '2', 0};
+static const uint8_t magic_v1[8] = {'P', 'G', 'F', 'E', 'N', 'C', '1', 0};
+
+#define AUTH_FAILED "authentication failed: the file was altered, truncated, moved or belongs to another dump"
 
 int cipher_random(void *buf, size_t n, char *err, size_t errlen)
 {
@@ -90,16 +93,23 @@ int cipher_unwrap_key(const cipher_key *kek, const uint8_t in[CIPHER_WRAPPED_LEN
     return 0;
 }
 
-int cipher_subkey(const cipher_key *dk, const char *info, cipher_key *out, char *err, size_t errlen)
+/* HKDF-SHA256 (RFC 5869); no salt means HashLen zero bytes. */
+static int hkdf(const cipher_key *ikm, const uint8_t *salt, size_t saltlen, const char *info, cipher_key *out)
 {
     EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
     size_t outlen = sizeof out->k;
     int ok = c && EVP_PKEY_derive_init(c) > 0 && EVP_PKEY_CTX_set_hkdf_md(c, EVP_sha256()) > 0 &&
-             EVP_PKEY_CTX_set1_hkdf_key(c, dk->k, sizeof dk->k) > 0 &&
+             EVP_PKEY_CTX_set1_hkdf_key(c, ikm->k, sizeof ikm->k) > 0 &&
+             (!salt || EVP_PKEY_CTX_set1_hkdf_salt(c, salt, (int)saltlen) > 0) &&
              EVP_PKEY_CTX_add1_hkdf_info(c, (const unsigned char *)info, (int)strlen(info)) > 0 &&
              EVP_PKEY_derive(c, out->k, &outlen) > 0;
     EVP_PKEY_CTX_free(c);
-    return ok ? 0 : pf_err(err, errlen, "key derivation (HKDF) failed");
+    return ok ? 0 : -1;
+}
+
+int cipher_subkey(const cipher_key *dk, const char *info, cipher_key *out, char *err, size_t errlen)
+{
+    return hkdf(dk, NULL, 0, info, out) == 0 ? 0 : pf_err(err, errlen, "key derivation (HKDF) failed");
 }
 
 void cipher_hmac(const cipher_key *k, const void *data, size_t len, uint8_t out[32])
@@ -110,19 +120,28 @@ void cipher_hmac(const cipher_key *k, const void *data, size_t len, uint8_t out[
 
 /* ---- streams ---------------------------------------------------------------------------- */
 
+/* A stream holds one segment: while encrypting, plaintext gathered until the segment is full;
+ * while decrypting, ciphertext and tag gathered until the segment is whole. Segments are
+ * sealed and opened in place, so this is the only buffer. The EVP context keeps the file key
+ * for the whole file; each segment only sets a new nonce. */
+#define SEG CIPHER_SEGMENT_LEN
+#define SEG_CT (CIPHER_SEGMENT_LEN + CIPHER_TAG_LEN)
+
+enum { S_IDLE, S_HEAD, S_OPEN, S_DONE, S_FAILED };
+
 struct cipher_stream {
     EVP_CIPHER_CTX *ctx;
     chunk_sink_fn sink;
     void *sink_ctx;
-    uint8_t *buf;            /* ciphertext/plaintext staging */
-    size_t cap;
+    uint8_t *buf;            /* SEG_CT bytes */
+    size_t len;              /* bytes gathered in buf */
+    uint64_t seg;            /* number of the next segment */
     uint8_t head[CIPHER_HEADER_LEN];
     size_t head_len;         /* decrypt: header bytes gathered */
-    uint8_t tail[CIPHER_TAG_LEN];
-    size_t tail_len;         /* decrypt: the last bytes seen, maybe the tag */
-    cipher_key key;
+    cipher_key key;          /* decrypt: the data key, until the header gives the salt */
     char aad[512];
-    int failed, started;
+    size_t aad_len;
+    int enc, state;
 };
 
 cipher_stream *cipher_stream_new(char *err, size_t errlen)
@@ -130,8 +149,7 @@ cipher_stream *cipher_stream_new(char *err, size_t errlen)
     cipher_stream *s = calloc(1, sizeof *s);
     if (s) {
         s->ctx = EVP_CIPHER_CTX_new();
-        s->cap = 1 << 20;
-        s->buf = malloc(s->cap + 32);
+        s->buf = malloc(SEG_CT);
     }
     if (!s || !s->ctx || !s->buf) {
         cipher_stream_free(s);
@@ -146,22 +164,67 @@ void cipher_stream_free(cipher_stream *s)
     if (!s)
         return;
     EVP_CIPHER_CTX_free(s->ctx);
+    if (s->buf)
+        OPENSSL_cleanse(s->buf, SEG_CT);
     free(s->buf);
     OPENSSL_cleanse(&s->key, sizeof s->key);
     free(s);
 }
 
-static int start(cipher_stream *s, int enc, const cipher_key *k, const char *aad, const uint8_t *nonce,
-                 char *err, size_t errlen)
+static int set_aad(cipher_stream *s, const char *aad, char *err, size_t errlen)
 {
+    size_t n = strlen(aad);
+    if (n >= sizeof s->aad)
+        return pf_err(err, errlen, "file identity for encryption is too long (%zu bytes)", n);
+    memcpy(s->aad, aad, n + 1);
+    s->aad_len = n;
+    return 0;
+}
+
+/* Keys the context with the file key HKDF(data key, salt, "pgferry segment key"). */
+static int key_file(cipher_stream *s, const cipher_key *dk, const uint8_t *salt, char *err, size_t errlen)
+{
+    cipher_key fk;
+    int ok = hkdf(dk, salt, CIPHER_SALT_LEN, "pgferry segment key", &fk) == 0 &&
+             EVP_CipherInit_ex(s->ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, s->enc) == 1 &&
+             EVP_CIPHER_CTX_ctrl(s->ctx, EVP_CTRL_GCM_SET_IVLEN, CIPHER_NONCE_LEN, NULL) == 1 &&
+             EVP_CipherInit_ex(s->ctx, NULL, NULL, fk.k, NULL, s->enc) == 1;
+    OPENSSL_cleanse(&fk, sizeof fk);
+    return ok ? 0 : pf_err(err, errlen, "cipher setup failed");
+}
+
+/* Starts segment s->seg: its nonce and the file's associated data. */
+static int seg_start(cipher_stream *s, int final)
+{
+    uint8_t nonce[CIPHER_NONCE_LEN] = {0};
+    for (int i = 0; i < 8; i++)
+        nonce[10 - i] = (uint8_t)(s->seg >> (8 * i)); /* bytes 0..10: big-endian counter */
+    nonce[11] = (uint8_t)(final != 0);
     int n;
-    if (EVP_CIPHER_CTX_reset(s->ctx) != 1 ||
-        EVP_CipherInit_ex(s->ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) != 1 ||
-        EVP_CIPHER_CTX_ctrl(s->ctx, EVP_CTRL_GCM_SET_IVLEN, CIPHER_NONCE_LEN, NULL) != 1 ||
-        EVP_CipherInit_ex(s->ctx, NULL, NULL, k->k, nonce, enc) != 1 ||
-        EVP_CipherUpdate(s->ctx, NULL, &n, (const uint8_t *)aad, (int)strlen(aad)) != 1)
-        return pf_err(err, errlen, "cipher setup failed");
-    s->started = 1;
+    return EVP_CipherInit_ex(s->ctx, NULL, NULL, NULL, nonce, s->enc) == 1 &&
+                   EVP_CipherUpdate(s->ctx, NULL, &n, (const uint8_t *)s->aad, (int)s->aad_len) == 1
+               ? 0
+               : -1;
+}
+
+/* Encrypts n plaintext bytes from in (s->buf itself or the caller's buffer) into s->buf,
+ * appends the tag, and writes the segment. */
+static int seal(cipher_stream *s, const uint8_t *in, size_t n, int final, char *err, size_t errlen)
+{
+    int out = 0, fin = 0;
+    if (s->seg == UINT64_MAX || seg_start(s, final) < 0 ||
+        (n > 0 && EVP_EncryptUpdate(s->ctx, s->buf, &out, in, (int)n) != 1) ||
+        EVP_EncryptFinal_ex(s->ctx, s->buf + out, &fin) != 1 || (size_t)(out + fin) != n ||
+        EVP_CIPHER_CTX_ctrl(s->ctx, EVP_CTRL_GCM_GET_TAG, CIPHER_TAG_LEN, s->buf + n) != 1) {
+        s->state = S_FAILED;
+        return pf_err(err, errlen, "encryption failed");
+    }
+    s->seg++;
+    s->len = 0;
+    if (s->sink(s->sink_ctx, s->buf, n + CIPHER_TAG_LEN, err, errlen) < 0) {
+        s->state = S_FAILED;
+        return -1;
+    }
     return 0;
 }
 
@@ -172,143 +235,171 @@ int cipher_encrypt_begin(cipher_stream *s, const cipher_key *k, const char *aad,
     memcpy(head, magic, 8);
     s->sink = sink;
     s->sink_ctx = sink_ctx;
-    s->failed = 0;
-    if (cipher_random(head + 8, CIPHER_NONCE_LEN, err, errlen) < 0 ||
-        start(s, 1, k, aad, head + 8, err, errlen) < 0 || s->sink(s->sink_ctx, head, sizeof head, err, errlen) < 0) {
-        s->failed = 1;
+    s->enc = 1;
+    s->len = 0;
+    s->seg = 0;
+    s->state = S_FAILED;
+    if (set_aad(s, aad, err, errlen) < 0 || cipher_random(head + 8, CIPHER_SALT_LEN, err, errlen) < 0 ||
+        key_file(s, k, head + 8, err, errlen) < 0 || s->sink(s->sink_ctx, head, sizeof head, err, errlen) < 0)
         return -1;
-    }
+    s->state = S_OPEN;
     return 0;
+}
+
+static int not_open(const cipher_stream *s, const char *what, char *err, size_t errlen)
+{
+    if (s->state == S_FAILED)
+        return pf_err(err, errlen, "%s already failed", what);
+    return pf_err(err, errlen, "%s is not under way (not begun, or already ended)", what);
 }
 
 int cipher_encrypt_sink(void *stream, const void *buf, size_t len, char *err, size_t errlen)
 {
     cipher_stream *s = stream;
     const uint8_t *p = buf;
-    if (s->failed)
-        return pf_err(err, errlen, "encryption already failed");
+    if (!s->enc || s->state != S_OPEN)
+        return not_open(s, "encryption", err, errlen);
     while (len > 0) {
-        size_t n = len < s->cap ? len : s->cap;
-        int out = 0;
-        if (EVP_EncryptUpdate(s->ctx, s->buf, &out, p, (int)n) != 1) {
-            s->failed = 1;
-            return pf_err(err, errlen, "encryption failed");
+        if (s->len == 0 && len >= SEG) { /* a whole segment straight from the caller */
+            if (seal(s, p, SEG, 0, err, errlen) < 0)
+                return -1;
+            p += SEG;
+            len -= SEG;
+            continue;
         }
-        if (out > 0 && s->sink(s->sink_ctx, s->buf, (size_t)out, err, errlen) < 0) {
-            s->failed = 1;
-            return -1;
-        }
+        size_t n = SEG - s->len < len ? SEG - s->len : len;
+        memcpy(s->buf + s->len, p, n);
+        s->len += n;
         p += n;
         len -= n;
+        /* a full segment goes out now, so the final one is always shorter than SEG */
+        if (s->len == SEG && seal(s, s->buf, SEG, 0, err, errlen) < 0)
+            return -1;
     }
     return 0;
 }
 
 int cipher_encrypt_end(cipher_stream *s, char *err, size_t errlen)
 {
-    int out = 0;
-    uint8_t tag[CIPHER_TAG_LEN];
-    if (s->failed || EVP_EncryptFinal_ex(s->ctx, s->buf, &out) != 1 ||
-        EVP_CIPHER_CTX_ctrl(s->ctx, EVP_CTRL_GCM_GET_TAG, CIPHER_TAG_LEN, tag) != 1)
-        return pf_err(err, errlen, "encryption failed");
-    if (out > 0 && s->sink(s->sink_ctx, s->buf, (size_t)out, err, errlen) < 0)
+    if (!s->enc || s->state != S_OPEN)
+        return not_open(s, "encryption", err, errlen);
+    if (seal(s, s->buf, s->len, 1, err, errlen) < 0)
         return -1;
-    return s->sink(s->sink_ctx, tag, sizeof tag, err, errlen);
+    s->state = S_DONE;
+    return 0;
 }
 
 int cipher_decrypt_begin(cipher_stream *s, const cipher_key *k, const char *aad, chunk_sink_fn sink,
                          void *sink_ctx, char *err, size_t errlen)
 {
-    (void)err;
-    (void)errlen;
     s->sink = sink;
     s->sink_ctx = sink_ctx;
+    s->enc = 0;
+    s->len = 0;
+    s->seg = 0;
     s->head_len = 0;
-    s->tail_len = 0;
-    s->failed = 0;
-    s->started = 0;
+    s->state = S_FAILED;
+    if (set_aad(s, aad, err, errlen) < 0)
+        return -1;
     s->key = *k;
-    snprintf(s->aad, sizeof s->aad, "%s", aad);
+    s->state = S_HEAD;
     return 0;
 }
 
-static int decrypt_bytes(cipher_stream *s, const uint8_t *p, size_t len, char *err, size_t errlen)
+/* Checks and decrypts one segment of n bytes (ciphertext and tag) from in (s->buf itself or
+ * the caller's buffer) into s->buf, and only then passes the plaintext on. */
+static int open_seg(cipher_stream *s, const uint8_t *in, size_t n, int final, char *err, size_t errlen)
 {
-    while (len > 0) {
-        size_t n = len < s->cap ? len : s->cap;
-        int out = 0;
-        if (EVP_DecryptUpdate(s->ctx, s->buf, &out, p, (int)n) != 1) {
-            s->failed = 1;
-            return pf_err(err, errlen, "decryption failed");
-        }
-        if (out > 0 && s->sink && s->sink(s->sink_ctx, s->buf, (size_t)out, err, errlen) < 0) {
-            s->failed = 1;
-            return -1;
-        }
-        p += n;
-        len -= n;
+    size_t pt = n - CIPHER_TAG_LEN;
+    uint8_t tag[CIPHER_TAG_LEN];
+    int out = 0, fin = 0;
+    memcpy(tag, in + pt, sizeof tag);
+    if (s->seg == UINT64_MAX || seg_start(s, final) < 0 ||
+        (pt > 0 && EVP_DecryptUpdate(s->ctx, s->buf, &out, in, (int)pt) != 1) ||
+        EVP_CIPHER_CTX_ctrl(s->ctx, EVP_CTRL_GCM_SET_TAG, CIPHER_TAG_LEN, tag) != 1 ||
+        EVP_DecryptFinal_ex(s->ctx, s->buf + out, &fin) != 1 || (size_t)(out + fin) != pt) {
+        OPENSSL_cleanse(s->buf, pt); /* never keep unauthenticated plaintext around */
+        s->state = S_FAILED;
+        return pf_err(err, errlen, AUTH_FAILED);
+    }
+    s->seg++;
+    s->len = 0;
+    if (pt > 0 && s->sink && s->sink(s->sink_ctx, s->buf, pt, err, errlen) < 0) {
+        s->state = S_FAILED;
+        return -1;
     }
     return 0;
+}
+
+static int read_head(cipher_stream *s, const uint8_t **p, size_t *len, char *err, size_t errlen)
+{
+    size_t take = CIPHER_HEADER_LEN - s->head_len;
+    if (take > *len)
+        take = *len;
+    memcpy(s->head + s->head_len, *p, take);
+    s->head_len += take;
+    *p += take;
+    *len -= take;
+    if (s->head_len >= 8 && s->head_len - take < 8) { /* the magic just became whole */
+        if (memcmp(s->head, magic_v1, 8) == 0) {
+            s->state = S_FAILED;
+            return pf_err(err, errlen, "encrypted with an older pgferry format (PGFENC1) that is no longer read");
+        }
+        if (memcmp(s->head, magic, 8) != 0) {
+            s->state = S_FAILED;
+            return pf_err(err, errlen, "not an encrypted pgferry file (bad magic)");
+        }
+    }
+    if (s->head_len < CIPHER_HEADER_LEN)
+        return 0;
+    int rc = key_file(s, &s->key, s->head + 8, err, errlen);
+    OPENSSL_cleanse(&s->key, sizeof s->key);
+    s->state = rc == 0 ? S_OPEN : S_FAILED;
+    return rc;
 }
 
 int cipher_decrypt_feed(void *stream, const void *buf, size_t len, char *err, size_t errlen)
 {
     cipher_stream *s = stream;
     const uint8_t *p = buf;
-    if (s->failed)
-        return pf_err(err, errlen, "decryption already failed");
-    if (s->head_len < CIPHER_HEADER_LEN) {
-        size_t take = CIPHER_HEADER_LEN - s->head_len;
-        if (take > len)
-            take = len;
-        memcpy(s->head + s->head_len, p, take);
-        s->head_len += take;
-        p += take;
-        len -= take;
-        if (s->head_len < CIPHER_HEADER_LEN)
-            return 0;
-        if (memcmp(s->head, magic, 8) != 0) {
-            s->failed = 1;
-            return pf_err(err, errlen, "not an encrypted pgferry file");
+    if (s->enc || (s->state != S_HEAD && s->state != S_OPEN))
+        return not_open(s, "decryption", err, errlen);
+    if (s->state == S_HEAD && read_head(s, &p, &len, err, errlen) < 0)
+        return -1;
+    while (len > 0) {
+        /* A whole SEG_CT bytes is never the final segment (that one is shorter), so it can
+         * be opened as soon as it is here, without waiting to learn whether more follows. */
+        if (s->len == 0 && len >= SEG_CT) {
+            if (open_seg(s, p, SEG_CT, 0, err, errlen) < 0)
+                return -1;
+            p += SEG_CT;
+            len -= SEG_CT;
+            continue;
         }
-        if (start(s, 0, &s->key, s->aad, s->head + 8, err, errlen) < 0) {
-            s->failed = 1;
+        size_t n = SEG_CT - s->len < len ? SEG_CT - s->len : len;
+        memcpy(s->buf + s->len, p, n);
+        s->len += n;
+        p += n;
+        len -= n;
+        if (s->len == SEG_CT && open_seg(s, s->buf, SEG_CT, 0, err, errlen) < 0)
             return -1;
-        }
     }
-    /* The last CIPHER_TAG_LEN bytes of the file are the tag: always hold that many back. */
-    if (s->tail_len + len <= CIPHER_TAG_LEN) {
-        memcpy(s->tail + s->tail_len, p, len);
-        s->tail_len += len;
-        return 0;
-    }
-    size_t release = s->tail_len + len - CIPHER_TAG_LEN; /* bytes that are surely ciphertext */
-    size_t from_tail = release < s->tail_len ? release : s->tail_len;
-    if (from_tail && decrypt_bytes(s, s->tail, from_tail, err, errlen) < 0)
-        return -1;
-    memmove(s->tail, s->tail + from_tail, s->tail_len - from_tail);
-    s->tail_len -= from_tail;
-    size_t from_data = release - from_tail;
-    if (from_data && decrypt_bytes(s, p, from_data, err, errlen) < 0)
-        return -1;
-    memcpy(s->tail + s->tail_len, p + from_data, len - from_data);
-    s->tail_len += len - from_data;
     return 0;
 }
 
 int cipher_decrypt_end(cipher_stream *s, char *err, size_t errlen)
 {
-    if (s->failed)
-        return pf_err(err, errlen, "decryption already failed");
-    if (s->head_len < CIPHER_HEADER_LEN || s->tail_len < CIPHER_TAG_LEN || !s->started)
-        return pf_err(err, errlen, "encrypted file is truncated");
-    int out = 0;
-    if (EVP_CIPHER_CTX_ctrl(s->ctx, EVP_CTRL_GCM_SET_TAG, CIPHER_TAG_LEN, s->tail) != 1 ||
-        EVP_DecryptFinal_ex(s->ctx, s->buf, &out) != 1) {
-        s->failed = 1;
-        return pf_err(err, errlen, "authentication failed: the file was altered, truncated, moved or belongs to another dump");
+    if (s->enc || (s->state != S_HEAD && s->state != S_OPEN))
+        return not_open(s, "decryption", err, errlen);
+    if (s->state == S_HEAD || s->len < CIPHER_TAG_LEN) {
+        int at_boundary = s->state == S_OPEN && s->len == 0 && s->seg > 0;
+        s->state = S_FAILED;
+        OPENSSL_cleanse(&s->key, sizeof s->key);
+        return pf_err(err, errlen, at_boundary ? "encrypted file is truncated: its final segment is missing"
+                                               : "encrypted file is truncated");
     }
-    if (out > 0 && s->sink)
-        return s->sink(s->sink_ctx, s->buf, (size_t)out, err, errlen);
+    if (open_seg(s, s->buf, s->len, 1, err, errlen) < 0)
+        return -1;
+    s->state = S_DONE;
     return 0;
 }
