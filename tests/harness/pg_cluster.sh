@@ -15,7 +15,10 @@
 # timeout); PF_CLUSTER_WATCHDOG=0 disables it.
 #
 # Environment knobs: PGFERRY_PG_BINDIR (bin dir override), TMPDIR (where the temp dir goes),
-# PF_KEEP_CLUSTER=1, PF_CLUSTER_WATCHDOG=0.
+# PF_KEEP_CLUSTER=1, PF_CLUSTER_WATCHDOG=0, PF_CLUSTER_SUPERUSER=NAME (name of the bootstrap
+# superuser, `initdb -U NAME`, exported as PGUSER; default postgres. The server still runs as
+# the OS user postgres. E.g. PF_CLUSTER_SUPERUSER=supabase_admin for a Supabase-shaped cluster,
+# where `postgres` is then an ordinary role: see tests/fixtures/supabase/).
 # Safe to source under `set -euo pipefail`.
 
 # State of the cluster started by *this* shell. Deliberately not exported and not taken
@@ -141,8 +144,13 @@ _pf_free_port() {
 # pf_cluster_start: create and start a throwaway cluster; see the header.
 pf_cluster_start() {
   local bindir dir data log locale=C port attempt ok=0 version tmp=${TMPDIR:-/tmp}
+  local su=${PF_CLUSTER_SUPERUSER:-postgres}
   if [[ -n $_pf_cluster_dir ]]; then
     _pf_err "a cluster is already running in this shell ($_pf_cluster_dir)"
+    return 1
+  fi
+  if [[ ! $su =~ ^[A-Za-z_][A-Za-z0-9_]*$ || $su == pg_* ]]; then
+    _pf_err "PF_CLUSTER_SUPERUSER=$su is not a usable role name (letters, digits, _; not pg_*)"
     return 1
   fi
   bindir=$(pf_pg_bindir) || return 1
@@ -175,13 +183,13 @@ pf_cluster_start() {
 
   # initdb, with the C.UTF-8 locale when this system has it.
   if locale -a 2>/dev/null | grep -qiE '^c\.utf-?8$'; then locale=C.UTF-8; fi
-  if ! (cd "$dir" && _pf_as_pg "$bindir/initdb" -D "$data" -U postgres --auth-local=trust \
+  if ! (cd "$dir" && _pf_as_pg "$bindir/initdb" -D "$data" -U "$su" --auth-local=trust \
           --auth-host=trust -E UTF8 --locale="$locale" --no-sync >"$dir/initdb.log" 2>&1); then
     if [[ $locale != C ]]; then
       _pf_err "initdb with --locale=$locale failed; retrying with --locale=C"
       rm -rf -- "$data"
       locale=C
-      (cd "$dir" && _pf_as_pg "$bindir/initdb" -D "$data" -U postgres --auth-local=trust \
+      (cd "$dir" && _pf_as_pg "$bindir/initdb" -D "$data" -U "$su" --auth-local=trust \
           --auth-host=trust -E UTF8 --locale=C --no-sync >"$dir/initdb.log" 2>&1) || ok=-1
     else
       ok=-1
@@ -246,7 +254,7 @@ EOF
   fi
 
   version=$(env -u PGSERVICE -u PGOPTIONS -u PGHOSTADDR "$bindir/psql" -XAtq -h 127.0.0.1 -p "$port" \
-              -U postgres -d postgres -c 'show server_version' 2>&1) || {
+              -U "$su" -d postgres -c 'show server_version' 2>&1) || {
     _pf_err "PostgreSQL started but does not accept connections on 127.0.0.1:$port: $version"
     tail -n 30 "$log" >&2 2>/dev/null
     pf_cluster_stop
@@ -254,7 +262,7 @@ EOF
   }
   version=${version%% *}
 
-  export PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres PGDATABASE=postgres
+  export PGHOST=127.0.0.1 PGPORT=$port PGUSER=$su PGDATABASE=postgres
   export PF_CLUSTER_DIR=$dir PF_PG_BINDIR=$bindir PF_CLUSTER_DATA=$data PF_CLUSTER_LOG=$log
   unset PGHOSTADDR PGSERVICE PGPASSWORD
 
