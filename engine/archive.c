@@ -192,6 +192,8 @@ static int mem_sink(void *ctx, const void *data, size_t len, char *err, size_t e
     return 0;
 }
 
+static int archive_parse(const char *path, archive *a, char *err, size_t errlen);
+
 int archive_load(const char *path, const cipher_key *key, const char *aad, archive *a, char *err,
                  size_t errlen)
 {
@@ -224,6 +226,20 @@ int archive_load(const char *path, const cipher_key *key, const char *aad, archi
         a->data = (unsigned char *)raw;
         a->len = rawlen;
     }
+    return archive_parse(path, a, err, errlen);
+}
+
+int archive_from_memory(unsigned char *data, size_t len, const char *name, archive *a, char *err,
+                        size_t errlen)
+{
+    memset(a, 0, sizeof *a);
+    a->data = data;
+    a->len = len;
+    return archive_parse(name, a, err, errlen);
+}
+
+static int archive_parse(const char *path, archive *a, char *err, size_t errlen)
+{
     if (parse_toc(path, a, err, errlen) < 0) {
         archive_free(a);
         return -1;

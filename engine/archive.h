@@ -45,6 +45,12 @@ typedef struct {
 int archive_load(const char *path, const cipher_key *key, const char *aad, archive *a, char *err,
                  size_t errlen);
 
+/* The same for an archive already in memory and in the clear (dump checks what pg_dump
+ * wrote before the manifest): takes ownership of data (malloc'd), also on failure. name
+ * is for messages. */
+int archive_from_memory(unsigned char *data, size_t len, const char *name, archive *a, char *err,
+                        size_t errlen);
+
 /* Runs `pg_restore -v -f - -L <list of wanted ids>` on the archive (fed through a pipe)
  * and attaches each entry's SQL. wanted[i] != 0 selects a->entries[i]. no_owner / no_acl
  * as pg_restore's options. */

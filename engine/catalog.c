@@ -237,30 +237,53 @@ static char *dupv(PGresult *r, int row, int col)
     return PQgetisnull(r, row, col) ? NULL : strdup(PQgetvalue(r, row, col));
 }
 
+/* Tables of the dump: leaf tables with rows to copy, and the TABLE-kind relations
+ * (partitioned tables, --exclude-table-data, --no-unlogged-table-data) whose definition is
+ * dumped without rows: column 9 says why (NULL: rows are copied). The selection follows
+ * pg_dump: -t picks tables (and, unlike pg_dump 15, the partitions of a picked partitioned
+ * table); without -t, -n/-N pick schemas; -T takes a table and its partitions out. */
 static const char *const tables_sql =
     "SELECT c.oid, n.nspname, c.relname, c.relpersistence,"
     "  coalesce(am.amname = 'heap', true),"
     "  rn.nspname, rc.relname,"
     "  pg_catalog.pg_relation_size(c.oid),"
-    "  CASE WHEN c.reltoastrelid <> 0 THEN pg_catalog.pg_relation_size(c.reltoastrelid) ELSE 0 END"
+    "  CASE WHEN c.reltoastrelid <> 0 THEN pg_catalog.pg_relation_size(c.reltoastrelid) ELSE 0 END,"
+    "  CASE WHEN c.relkind = 'p' THEN 'partitioned'"
+    "       WHEN c.oid = ANY(coalesce($5::oid[], '{}')) THEN 'excluded'"
+    "       WHEN c.relpersistence = 'u' AND $6::bool THEN 'unlogged' END"
     " FROM pg_catalog.pg_class c"
     " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
     " LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam"
     " LEFT JOIN pg_catalog.pg_class rc ON c.relispartition AND rc.oid = pg_catalog.pg_partition_root(c.oid)"
     " LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace"
-    " WHERE c.relkind = 'r' AND c.relpersistence <> 't'"
+    " WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't'"
     "  AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'"
     "  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass"
     "                  AND d.objid = c.oid AND d.deptype = 'e')"
-    /* -t: the table itself or a partitioned ancestor matched; else -n / -N by schema */
     "  AND CASE WHEN $1::oid[] IS NOT NULL THEN"
     "        c.oid = ANY($1::oid[]) OR EXISTS (SELECT 1 FROM pg_catalog.pg_partition_ancestors(c.oid) a"
     "                                          WHERE a.relid = ANY($1::oid[]))"
     "      ELSE ($3::oid[] IS NULL OR n.oid = ANY($3::oid[])) AND NOT (n.oid = ANY(coalesce($4::oid[], '{}')))"
     "      END"
+    /* pg_partition_ancestors() is empty for a table that is not a partition */
+    "  AND NOT c.oid = ANY(coalesce($2::oid[], '{}'))"
     "  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_partition_ancestors(c.oid) a"
     "                  WHERE a.relid = ANY(coalesce($2::oid[], '{}')))"
     " ORDER BY n.nspname, c.relname";
+
+/* Exact pg_dump patterns for a set of relations: a double-quoted name matches only itself
+ * (wildcards and dots inside quotes are literal; "" is a quote). */
+#define QUOTED_NAME \
+    "'\"' || pg_catalog.replace(n.nspname, '\"', '\"\"') || '\".\"' || pg_catalog.replace(c.relname, '\"', '\"\"') || '\"'"
+static const char *const pgdump_tables_sql =
+    "SELECT " QUOTED_NAME " FROM pg_catalog.pg_class c"
+    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE c.oid = ANY($1::oid[]) OR (c.relispartition AND EXISTS ("
+    "   SELECT 1 FROM pg_catalog.pg_partition_ancestors(c.oid) a WHERE a.relid = ANY($1::oid[])))"
+    " ORDER BY 1";
+static const char *const pgdump_schemas_sql =
+    "SELECT '\"' || pg_catalog.replace(n.nspname, '\"', '\"\"') || '\"' FROM pg_catalog.pg_namespace n"
+    " WHERE n.oid = ANY($1::oid[]) ORDER BY 1";
 
 /* Binary COPY values embed type OIDs for arrays, composites and ranges, and extension
  * types may lack binary I/O: only built-in types with send/receive functions, enums, and
@@ -373,10 +396,89 @@ static int load_sequence_values(PGconn *c, catalog *cat, char *err, size_t errle
     return 0;
 }
 
+/* Appends "opt", value for every row of sql run with the oid array param. */
+static int add_pgdump_args(PGconn *c, catalog *cat, const char *sql, const char *oids, const char *opt,
+                           char *err, size_t errlen)
+{
+    if (!oids)
+        return 0;
+    const char *p[1] = {oids};
+    PGresult *r = pgconn_query(c, sql, 1, p, "resolve names for pg_dump", err, errlen);
+    if (!r)
+        return -1;
+    size_t n = (size_t)PQntuples(r);
+    char **a = realloc(cat->pgdump_args, (cat->npgdump_args + 2 * n + 1) * sizeof(char *));
+    if (!a) {
+        PQclear(r);
+        return pf_err(err, errlen, "out of memory");
+    }
+    cat->pgdump_args = a;
+    for (size_t i = 0; i < n; i++) {
+        a[cat->npgdump_args] = strdup(opt);
+        a[cat->npgdump_args + 1] = strdup(PQgetvalue(r, (int)i, 0));
+        if (!a[cat->npgdump_args] || !a[cat->npgdump_args + 1]) {
+            free(a[cat->npgdump_args]);
+            free(a[cat->npgdump_args + 1]);
+            PQclear(r);
+            return pf_err(err, errlen, "out of memory");
+        }
+        cat->npgdump_args += 2;
+    }
+    PQclear(r);
+    return 0;
+}
+
+static int load_tables(PGconn *c, const catalog_filter *f, catalog *cat, const char *const params[6],
+                       char **oids_out, char *err, size_t errlen)
+{
+    PGresult *r = pgconn_query(c, tables_sql, 6, params, "read tables", err, errlen);
+    if (!r)
+        return -1;
+    size_t n = (size_t)PQntuples(r);
+    (void)f;
+    cat->tables = calloc(n + 1, sizeof *cat->tables);
+    cat->nodata = calloc(n + 1, sizeof *cat->nodata);
+    sbuf ob = {0};
+    sb_putc(&ob, '{');
+    if (!cat->tables || !cat->nodata)
+        ob.oom = 1;
+    for (size_t i = 0; i < n && !ob.oom; i++) {
+        int row = (int)i;
+        if (!PQgetisnull(r, row, 9)) {
+            /* static strings: the reason is one of three words */
+            const char *why = PQgetvalue(r, row, 9);
+            catalog_nodata *nd = &cat->nodata[cat->nnodata++];
+            nd->schema = dupv(r, row, 1);
+            nd->name = dupv(r, row, 2);
+            nd->reason = !strcmp(why, "partitioned") ? "partitioned" : !strcmp(why, "excluded") ? "excluded" : "unlogged";
+            continue;
+        }
+        catalog_table *t = &cat->tables[cat->ntables++];
+        t->oid = (uint32_t)strtoul(PQgetvalue(r, row, 0), NULL, 10);
+        t->schema = dupv(r, row, 1);
+        t->name = dupv(r, row, 2);
+        t->persistence = PQgetvalue(r, row, 3)[0];
+        t->is_heap = strcmp(PQgetvalue(r, row, 4), "t") == 0;
+        t->parent_schema = dupv(r, row, 5);
+        t->parent_name = dupv(r, row, 6);
+        t->main_bytes = strtoull(PQgetvalue(r, row, 7), NULL, 10);
+        t->toast_bytes = strtoull(PQgetvalue(r, row, 8), NULL, 10);
+        if (cat->ntables > 1)
+            sb_putc(&ob, ',');
+        sb_puts(&ob, PQgetvalue(r, row, 0));
+    }
+    sb_putc(&ob, '}');
+    PQclear(r);
+    *oids_out = ob.s;
+    if (ob.oom)
+        return pf_err(err, errlen, "out of memory");
+    return 0;
+}
+
 int catalog_load(PGconn *c, const catalog_filter *f, catalog *cat, char *err, size_t errlen)
 {
     memset(cat, 0, sizeof *cat);
-    char *inc_t = NULL, *exc_t = NULL, *inc_n = NULL, *exc_n = NULL, *oids = NULL;
+    char *inc_t = NULL, *exc_t = NULL, *inc_n = NULL, *exc_n = NULL, *exc_d = NULL, *oids = NULL;
     PGresult *r = NULL;
     int rc = -1;
 
@@ -392,7 +494,9 @@ int catalog_load(PGconn *c, const catalog_filter *f, catalog *cat, char *err, si
     if (expand_patterns(c, f->include_tables, f->n_include_tables, 1, 1, "-t", &inc_t, err, errlen) < 0 ||
         expand_patterns(c, f->exclude_tables, f->n_exclude_tables, 1, 0, "-T", &exc_t, err, errlen) < 0 ||
         expand_patterns(c, f->include_schemas, f->n_include_schemas, 0, 1, "-n", &inc_n, err, errlen) < 0 ||
-        expand_patterns(c, f->exclude_schemas, f->n_exclude_schemas, 0, 0, "-N", &exc_n, err, errlen) < 0)
+        expand_patterns(c, f->exclude_schemas, f->n_exclude_schemas, 0, 0, "-N", &exc_n, err, errlen) < 0 ||
+        expand_patterns(c, f->exclude_table_data, f->n_exclude_table_data, 1, 0, "--exclude-table-data",
+                        &exc_d, err, errlen) < 0)
         goto out;
     if (pgconn_exec(c, "SELECT pg_catalog.set_config('search_path', '', false)",
                     "set search_path", err, errlen) < 0)
@@ -400,50 +504,17 @@ int catalog_load(PGconn *c, const catalog_filter *f, catalog *cat, char *err, si
     if (f->n_exact > 0 && expand_exact(c, f, &inc_t, err, errlen) < 0)
         goto out;
 
-    const char *params[5] = {inc_t, exc_t, inc_n, exc_n, NULL};
-    r = pgconn_query(c, tables_sql, 4, params, "read tables", err, errlen);
-    if (!r)
+    const char *params[6] = {inc_t, exc_t, inc_n, exc_n, exc_d, f->no_unlogged_table_data ? "t" : "f"};
+    if (load_tables(c, f, cat, params, &oids, err, errlen) < 0)
         goto out;
-    cat->ntables = (size_t)PQntuples(r);
-    cat->tables = calloc(cat->ntables ? cat->ntables : 1, sizeof *cat->tables);
-    if (!cat->tables) {
-        pf_err(err, errlen, "out of memory");
-        goto out;
-    }
-    sbuf ob = {0};
-    sb_putc(&ob, '{');
-    for (size_t i = 0; i < cat->ntables; i++) {
-        catalog_table *t = &cat->tables[i];
-        int row = (int)i;
-        t->oid = (uint32_t)strtoul(PQgetvalue(r, row, 0), NULL, 10);
-        t->schema = dupv(r, row, 1);
-        t->name = dupv(r, row, 2);
-        t->persistence = PQgetvalue(r, row, 3)[0];
-        t->is_heap = strcmp(PQgetvalue(r, row, 4), "t") == 0;
-        t->parent_schema = dupv(r, row, 5);
-        t->parent_name = dupv(r, row, 6);
-        t->main_bytes = strtoull(PQgetvalue(r, row, 7), NULL, 10);
-        t->toast_bytes = strtoull(PQgetvalue(r, row, 8), NULL, 10);
-        if (i)
-            sb_putc(&ob, ',');
-        sb_puts(&ob, PQgetvalue(r, row, 0));
-    }
-    sb_putc(&ob, '}');
-    oids = ob.s;
-    PQclear(r);
-    r = NULL;
-    if (ob.oom) {
-        pf_err(err, errlen, "out of memory");
-        goto out;
-    }
 
     qsort(cat->tables, cat->ntables, sizeof *cat->tables, cmp_table_oid);
     if (load_columns(c, cat, oids, err, errlen) < 0)
         goto out;
     qsort(cat->tables, cat->ntables, sizeof *cat->tables, cmp_table_name);
 
-    params[4] = oids;
-    r = pgconn_query(c, sequences_sql, 5, params, "read sequences", err, errlen);
+    const char *sparams[5] = {inc_t, exc_t, inc_n, exc_n, oids};
+    r = pgconn_query(c, sequences_sql, 5, sparams, "read sequences", err, errlen);
     if (!r)
         goto out;
     cat->nseqs = (size_t)PQntuples(r);
@@ -461,30 +532,19 @@ int catalog_load(PGconn *c, const catalog_filter *f, catalog *cat, char *err, si
     if (load_sequence_values(c, cat, err, errlen) < 0)
         goto out;
 
-    /* pg_dump 15's -T excludes a partitioned table but not its partitions; their schema
-     * must go too, or the restored partitions would name a parent that is not there. */
-    if (exc_t) {
-        const char *p1[1] = {exc_t};
-        r = pgconn_query(c,
-                         "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c"
-                         " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-                         " WHERE c.relispartition AND NOT c.oid = ANY($1::oid[])"
-                         " AND EXISTS (SELECT 1 FROM pg_catalog.pg_partition_ancestors(c.oid) a"
-                         "             WHERE a.relid = ANY($1::oid[]))"
-                         " ORDER BY 1, 2",
-                         1, p1, "read excluded partitions", err, errlen);
-        if (!r)
+    /* pg_dump's selection, from the same oids. With -t, -n and -N do not apply (as in
+     * pg_dump); exact names for everything picked. */
+    if (f->n_exact == 0) {
+        int arc = 0;
+        if (inc_t)
+            arc = add_pgdump_args(c, cat, pgdump_tables_sql, inc_t, "--table", err, errlen);
+        else
+            arc = add_pgdump_args(c, cat, pgdump_schemas_sql, inc_n, "--schema", err, errlen) < 0 ||
+                          add_pgdump_args(c, cat, pgdump_schemas_sql, exc_n, "--exclude-schema", err, errlen) < 0
+                      ? -1
+                      : 0;
+        if (arc < 0 || add_pgdump_args(c, cat, pgdump_tables_sql, exc_t, "--exclude-table", err, errlen) < 0)
             goto out;
-        cat->n_partition_excludes = (size_t)PQntuples(r);
-        cat->partition_excludes = calloc(cat->n_partition_excludes + 1, sizeof(char *));
-        if (!cat->partition_excludes) {
-            pf_err(err, errlen, "out of memory");
-            goto out;
-        }
-        for (size_t i = 0; i < cat->n_partition_excludes; i++)
-            cat->partition_excludes[i] = pgconn_qualified(c, PQgetvalue(r, (int)i, 0), PQgetvalue(r, (int)i, 1));
-        PQclear(r);
-        r = NULL;
     }
 
     /* pg_dump includes large objects when no -t or -n narrows the dump. */
@@ -504,6 +564,7 @@ out:
     free(exc_t);
     free(inc_n);
     free(exc_n);
+    free(exc_d);
     free(oids);
     if (rc < 0)
         catalog_free(cat);
@@ -523,13 +584,18 @@ void catalog_free(catalog *cat)
         free(t->cols);
     }
     free(cat->tables);
+    for (size_t i = 0; i < cat->nnodata; i++) {
+        free(cat->nodata[i].schema);
+        free(cat->nodata[i].name);
+    }
+    free(cat->nodata);
     for (size_t i = 0; i < cat->nseqs; i++) {
         free(cat->seqs[i].schema);
         free(cat->seqs[i].name);
     }
     free(cat->seqs);
-    for (size_t i = 0; i < cat->n_partition_excludes; i++)
-        free(cat->partition_excludes[i]);
-    free(cat->partition_excludes);
+    for (size_t i = 0; i < cat->npgdump_args; i++)
+        free(cat->pgdump_args[i]);
+    free(cat->pgdump_args);
     memset(cat, 0, sizeof *cat);
 }

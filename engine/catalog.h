@@ -44,17 +44,31 @@ typedef struct {
     int is_called;
 } catalog_sequence;
 
+/* A table whose definition the schema archive holds but whose rows the dump does not:
+ * partitioned tables (their rows are in their partitions), --exclude-table-data,
+ * --no-unlogged-table-data. Recorded so that the archive's TABLE entries and the data
+ * tables can be matched one to one. */
+typedef struct {
+    char *schema, *name;
+    const char *reason;     /* "partitioned", "excluded", "unlogged" (static strings) */
+} catalog_nodata;
+
 typedef struct {
     catalog_table *tables;
     size_t ntables;
     catalog_sequence *seqs;
     size_t nseqs;
+    catalog_nodata *nodata;
+    size_t nnodata;
     int with_large_objects; /* as pg_dump: only when no -t/-n narrows the dump */
     uint64_t n_large_objects;
-    /* Partitions of a table excluded by -T, quoted as "schema"."name": pg_dump 15 needs
-     * them named to leave their definitions out too. */
-    char **partition_excludes;
-    size_t n_partition_excludes;
+    /* What pg_dump --schema-only is told: the selection above, resolved once from the
+     * patterns, as exact names ("--table", "\"s\".\"t\"", "--exclude-schema", ...), so
+     * the archive's selection is pgferry's by construction rather than a second reading
+     * of the same patterns (pg_dump 15 would also leave a -T table's partitions in, or a
+     * -t table's partitions out). */
+    char **pgdump_args;
+    size_t npgdump_args;
 } catalog;
 
 /* Converts one pattern to anchored POSIX regexes for the schema part (NULL when the
@@ -63,8 +77,9 @@ typedef struct {
 int catalog_pattern_regex(const char *pattern, char **schema_re, char **name_re,
                           char *err, size_t errlen);
 
-/* Reads tables (leaf tables with data to copy), their columns, sequences with their
- * values, and the large-object count. Must run inside the dump's snapshot transaction. */
+/* Reads tables (leaf tables with data to copy), the tables without data, their columns,
+ * sequences with their values, the large-object count, and pg_dump's arguments for the
+ * same selection. Must run inside the dump's snapshot transaction. */
 int catalog_load(PGconn *c, const catalog_filter *f, catalog *out, char *err, size_t errlen);
 void catalog_free(catalog *cat);
 

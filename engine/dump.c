@@ -4,6 +4,8 @@
 #include "codec/copyrows.h"
 #include "codec/hasher.h"
 #include "common/pf_util.h"
+#include "engine/archive.h"
+#include "engine/dumpcheck.h"
 #include "engine/dumpdir.h"
 #include "engine/manifest.h"
 #include "engine/pgconn.h"
@@ -35,6 +37,7 @@
 /* One unit of COPY work: a table (or the large objects) and the range of one chunk. */
 typedef struct {
     char *select_sql;  /* "SELECT <cols> FROM ONLY <table>" (no range) */
+    char *lock_sql;    /* LOCK ... NOWAIT, or NULL (large objects) */
     char *label;       /* schema.name for messages */
     int binary;
     manifest_table mt; /* filled as chunks finish */
@@ -55,6 +58,7 @@ typedef struct {
     PGconn *conn;
     PGcancel *cancel; /* guarded by ctx->mu: the main thread cancels a stuck COPY */
     int started;
+    unsigned char *locked; /* tables this connection holds ACCESS SHARE on */
 } dworker;
 
 struct dump_ctx {
@@ -117,6 +121,7 @@ static int worker_connect(dworker *w, char *err, size_t errlen)
     w->conn = c;
     w->cancel = PQgetCancel(c);
     pthread_mutex_unlock(&ctx->mu);
+    memset(w->locked, 0, ctx->ntables);
     return 0;
 }
 
@@ -141,6 +146,7 @@ typedef struct {
     size_t staged;
     cipher_stream *cs;
     chunk_hasher *fh;
+    uint64_t counted; /* bytes of the current chunk added to ctx->raw (progress) */
 } wstate;
 
 /* The end of every file pipeline: counts and hashes the bytes as stored, then writes
@@ -173,13 +179,54 @@ static void drain(PGconn *c)
         PQclear(r);
 }
 
+/* A worker reads a table under its own ACCESS SHARE lock, taken without waiting: the
+ * coordinator already holds one, so the only thing that can make it wait is a session that
+ * asked for ACCESS EXCLUSIVE after the coordinator locked (it queues behind the dump, and the
+ * worker would queue behind it: a deadlock the server cannot see). pg_dump -j fails the same
+ * way. */
+static int lock_for_worker(dworker *w, const dtable *t, size_t ti, char *err, size_t errlen)
+{
+    if (!t->lock_sql || w->locked[ti])
+        return 0;
+    PGresult *r = PQexec(w->conn, t->lock_sql);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) {
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        char line[PF_ERRLEN];
+        if (state && strcmp(state, "55P03") == 0)
+            pf_err(err, errlen, "table %s: another session asked for a lock that conflicts with the dump's after the dump began (it now waits for the dump, and the dump cannot read the table without waiting for it): run the dump again when that session is done",
+                   t->label);
+        else
+            pf_err(err, errlen, "table %s: %s", t->label, pgconn_result_errline(r, line, sizeof line));
+    }
+    PQclear(r);
+    if (ok)
+        w->locked[ti] = 1;
+    return ok ? 0 : -1;
+}
+
+static int run_chunk_once(dworker *w, wstate *ws, djob *j, char *err, size_t errlen);
+
+/* One chunk. A failed attempt takes back the bytes it counted for progress, so a chunk
+ * redone after a reconnect is counted once. */
 static int run_chunk(dworker *w, wstate *ws, djob *j, char *err, size_t errlen)
+{
+    ws->counted = 0;
+    int rc = run_chunk_once(w, ws, j, err, errlen);
+    if (rc < 0)
+        atomic_fetch_sub(&w->ctx->raw, ws->counted);
+    return rc;
+}
+
+static int run_chunk_once(dworker *w, wstate *ws, djob *j, char *err, size_t errlen)
 {
     dump_ctx *ctx = w->ctx;
     dtable *t = &ctx->tables[j->table];
     char file[256], path[4096];
     chunk_file_name(j, t, file, sizeof file);
     snprintf(path, sizeof path, "%s/%s", ctx->o->dir, file);
+    if (lock_for_worker(w, t, j->table, err, errlen) < 0)
+        return -1;
 
     char *sql = NULL;
     int n;
@@ -276,6 +323,7 @@ static int run_chunk(dworker *w, wstate *ws, djob *j, char *err, size_t errlen)
             break;
         bytes += (uint64_t)len;
         atomic_fetch_add(&ctx->raw, (uint64_t)len);
+        ws->counted += (uint64_t)len;
         if (atomic_load(&ctx->stop)) {
             rc = pf_err(err, errlen, "stopped");
             break;
@@ -353,7 +401,9 @@ static void *worker_main(void *arg)
     ws.stage = malloc(STAGE_SIZE);
     ws.fh = chunk_hasher_new();
     ws.cs = ctx->m->encrypted ? cipher_stream_new(err, sizeof err) : NULL;
-    if (!ws.enc || !ws.rows[0] || !ws.rows[1] || !ws.stage || !ws.fh || (ctx->m->encrypted && !ws.cs)) {
+    w->locked = calloc(ctx->ntables + 1, 1);
+    if (!ws.enc || !ws.rows[0] || !ws.rows[1] || !ws.stage || !ws.fh || (ctx->m->encrypted && !ws.cs) ||
+        !w->locked) {
         fail(ctx, ws.enc ? "out of memory" : err);
         goto out;
     }
@@ -391,6 +441,8 @@ static void *worker_main(void *arg)
     }
 out:
     worker_disconnect(w);
+    free(w->locked);
+    w->locked = NULL;
     chunk_encoder_free(ws.enc);
     copyrows_free(ws.rows[0]);
     copyrows_free(ws.rows[1]);
@@ -516,10 +568,24 @@ static char *build_select(PGconn *c, const catalog_table *t)
     return s;
 }
 
-static int lock_tables(PGconn *c, const catalog *cat, char *err, size_t errlen)
+static int lock_tables(PGconn *c, const catalog *cat, const char *timeout, char *err, size_t errlen)
 {
     /* ACCESS SHARE keeps concurrent DDL (DROP, ALTER, TRUNCATE) from pulling tables away
-     * from under the snapshot, as pg_dump does. Batched: one round trip per 500 tables. */
+     * from under the snapshot, as pg_dump does. Batched: one round trip per 500 tables.
+     * With --lock-wait-timeout, a lock that is not granted in time fails the dump instead
+     * of queueing it (and every session behind it) behind someone's ACCESS EXCLUSIVE. */
+    if (timeout) {
+        const char *p[1] = {timeout};
+        PGresult *r = PQexecParams(c, "SELECT pg_catalog.set_config('lock_timeout', $1, false)", 1, NULL, p,
+                                   NULL, NULL, 0);
+        int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+        char line[PF_ERRLEN];
+        if (!ok)
+            pf_err(err, errlen, "--lock-wait-timeout %s: %s", timeout, pgconn_result_errline(r, line, sizeof line));
+        PQclear(r);
+        if (!ok)
+            return -1;
+    }
     for (size_t start = 0; start < cat->ntables; start += 500) {
         size_t end = start + 500 < cat->ntables ? start + 500 : cat->ntables;
         size_t cap = 64, n = 0;
@@ -536,12 +602,22 @@ static int lock_tables(PGconn *c, const catalog *cat, char *err, size_t errlen)
             free(q);
         }
         sprintf(sql + n, " IN ACCESS SHARE MODE");
-        int rc = pgconn_exec(c, sql, "lock tables", err, errlen);
+        PGresult *r = PQexec(c, sql);
         free(sql);
-        if (rc < 0)
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            char line[PF_ERRLEN];
+            if (timeout && state && strcmp(state, "55P03") == 0)
+                pf_err(err, errlen, "could not lock the tables within --lock-wait-timeout %s: another session holds or waits for a conflicting lock (%s)",
+                       timeout, pgconn_result_errline(r, line, sizeof line));
+            else
+                pf_err(err, errlen, "lock tables: %s", pgconn_result_errline(r, line, sizeof line));
+            PQclear(r);
             return -1;
+        }
+        PQclear(r);
     }
-    return 0;
+    return timeout ? pgconn_exec(c, "SET lock_timeout = 0", "lock tables", err, errlen) : 0;
 }
 
 /* pg_dump writes the schema archive to a pipe; this thread streams it through the same
@@ -553,6 +629,10 @@ typedef struct {
     io_writer *wr;
     outsink os;
     cipher_stream *cs;
+    /* pg_dump's archive in the clear, in memory: its table of contents is checked against
+     * the data tables before the manifest is written (schema archives are small) */
+    unsigned char *copy;
+    size_t copy_len, copy_cap;
     pthread_t thread;
     int started;
     int rc;
@@ -574,6 +654,20 @@ static void *schema_reader(void *arg)
         }
         if (n == 0)
             break;
+        if (sp->copy_len + (size_t)n > sp->copy_cap) {
+            size_t cap = sp->copy_cap ? sp->copy_cap : 1 << 20;
+            while (cap < sp->copy_len + (size_t)n)
+                cap *= 2;
+            unsigned char *c2 = realloc(sp->copy, cap);
+            if (!c2) {
+                sp->rc = pf_err(sp->err, sizeof sp->err, "out of memory");
+                break;
+            }
+            sp->copy = c2;
+            sp->copy_cap = cap;
+        }
+        memcpy(sp->copy + sp->copy_len, buf, (size_t)n);
+        sp->copy_len += (size_t)n;
         sp->rc = sp->encrypt ? cipher_encrypt_sink(sp->cs, buf, (size_t)n, sp->err, sizeof sp->err)
                              : outsink_write(&sp->os, buf, (size_t)n, sp->err, sizeof sp->err);
     }
@@ -608,6 +702,9 @@ static int finish_schema_pipe(schema_pipe *sp, int keep, char *err, size_t errle
     }
     cipher_stream_free(sp->cs);
     sp->cs = NULL;
+    free(sp->copy);
+    sp->copy = NULL;
+    sp->copy_len = sp->copy_cap = 0;
     if (sp->os.h) {
         chunk_hasher_free(sp->os.h);
         sp->os.h = NULL;
@@ -618,18 +715,15 @@ static int finish_schema_pipe(schema_pipe *sp, int keep, char *err, size_t errle
 static int start_schema_dump(const dump_options *o, PGconn *coord, const catalog *cat, manifest *m,
                              const char *snapshot, schema_pipe *sp, pid_t *pid, char *err, size_t errlen)
 {
-    char pg_dump[4096];
+    char pg_dump[4096], lockarg[256];
     if (pgtools_find("pg_dump", pgconn_server_major(coord), pg_dump, sizeof pg_dump, err, errlen) < 0)
         return -1;
     char *conn_nopw = NULL, *password = NULL;
     if (pgconn_split_password(o->conninfo, &conn_nopw, &password, err, errlen) < 0)
         return -1;
-    size_t maxargs = 32 + 2 * (o->filter.n_include_tables + o->filter.n_exclude_tables +
-                               o->filter.n_include_schemas + o->filter.n_exclude_schemas +
-                               cat->ntables + cat->n_partition_excludes);
+    size_t maxargs = 32 + cat->npgdump_args;
     char **argv = calloc(maxargs, sizeof(char *));
-    char **owned = calloc(maxargs, sizeof(char *));
-    size_t a = 0, no = 0;
+    size_t a = 0;
     char snaparg[128];
     snprintf(snaparg, sizeof snaparg, "--snapshot=%s", snapshot);
     argv[a++] = pg_dump;
@@ -637,37 +731,16 @@ static int start_schema_dump(const dump_options *o, PGconn *coord, const catalog
     argv[a++] = "--schema-only";
     argv[a++] = "--no-sync";
     argv[a++] = snaparg;
+    if (o->lock_wait_timeout) {
+        snprintf(lockarg, sizeof lockarg, "--lock-wait-timeout=%s", o->lock_wait_timeout);
+        argv[a++] = lockarg;
+    }
     argv[a++] = "--dbname";
     argv[a++] = conn_nopw;
-    for (size_t i = 0; i < o->filter.n_include_tables; i++) {
-        argv[a++] = "--table";
-        argv[a++] = (char *)o->filter.include_tables[i];
-    }
-    /* pg_dump 15's -t does not take a partitioned table's partitions along; name each data
-     * table so its definition travels with its rows. */
-    if (o->filter.n_include_tables)
-        for (size_t i = 0; i < cat->ntables; i++) {
-            if (!cat->tables[i].parent_name)
-                continue;
-            argv[a++] = "--table";
-            argv[a++] = owned[no++] = pgconn_qualified(coord, cat->tables[i].schema, cat->tables[i].name);
-        }
-    for (size_t i = 0; i < o->filter.n_exclude_tables; i++) {
-        argv[a++] = "--exclude-table";
-        argv[a++] = (char *)o->filter.exclude_tables[i];
-    }
-    for (size_t i = 0; i < cat->n_partition_excludes; i++) {
-        argv[a++] = "--exclude-table";
-        argv[a++] = cat->partition_excludes[i];
-    }
-    for (size_t i = 0; i < o->filter.n_include_schemas; i++) {
-        argv[a++] = "--schema";
-        argv[a++] = (char *)o->filter.include_schemas[i];
-    }
-    for (size_t i = 0; i < o->filter.n_exclude_schemas; i++) {
-        argv[a++] = "--exclude-schema";
-        argv[a++] = (char *)o->filter.exclude_schemas[i];
-    }
+    /* the selection resolved by the catalog, as exact names: the archive holds the
+     * definitions of exactly the tables whose rows the dump holds */
+    for (size_t i = 0; i < cat->npgdump_args; i++)
+        argv[a++] = cat->pgdump_args[i];
     argv[a] = NULL;
     char logf[4096 + 32];
     snprintf(logf, sizeof logf, "%s/.pg_dump.log", o->dir ? o->dir : ".");
@@ -699,9 +772,6 @@ static int start_schema_dump(const dump_options *o, PGconn *coord, const catalog
         else
             rc = pf_err(err, errlen, "cannot start the schema reader thread");
     }
-    for (size_t i = 0; i < no; i++)
-        free(owned[i]);
-    free(owned);
     free(argv);
     free(conn_nopw);
     if (password) {
@@ -744,6 +814,9 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
     int datafd = -1;
     schema_pipe sp;
     memset(&sp, 0, sizeof sp);
+    archive toc;
+    memset(&toc, 0, sizeof toc);
+    int have_toc = 0;
     sp.fd = -1;
     char path[4096];
     char logf[4096 + 32];
@@ -791,7 +864,7 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
 
     if (catalog_load(coord, &o->filter, &cat, err, errlen) < 0)
         goto out;
-    if (lock_tables(coord, &cat, err, errlen) < 0)
+    if (lock_tables(coord, &cat, o->lock_wait_timeout, err, errlen) < 0)
         goto out;
 
     /* Tables to copy, then the chunk plan. */
@@ -807,6 +880,15 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
         catalog_table *ct = &cat.tables[i];
         dtable *t = &ctx.tables[i];
         t->select_sql = build_select(coord, ct);
+        char *q = pgconn_qualified(coord, ct->schema, ct->name);
+        if (!q || asprintf(&t->lock_sql, "LOCK TABLE ONLY %s IN ACCESS SHARE MODE NOWAIT", q) < 0)
+            t->lock_sql = NULL;
+        free(q);
+        if (!t->select_sql || !t->lock_sql) {
+            free(pin);
+            pf_err(err, errlen, "out of memory");
+            goto out;
+        }
         if (asprintf(&t->label, "%s.%s", ct->schema, ct->name) < 0)
             t->label = NULL;
         t->binary = !o->text_format && ct->binary_ok;
@@ -982,6 +1064,11 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
             pf_err(err, errlen, "schema archive: %s", sp.err);
             goto out;
         }
+        unsigned char *copy = sp.copy;
+        sp.copy = NULL;
+        if (archive_from_memory(copy, sp.copy_len, SCHEMA_FILE, &toc, err, errlen) < 0)
+            goto out;
+        have_toc = 1;
         if (finish_schema_pipe(&sp, 1, err, errlen) < 0)
             goto out;
         unlink(logf);
@@ -1057,6 +1144,28 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
         m.seqs[i].last_value = cat.seqs[i].last_value;
         m.seqs[i].is_called = cat.seqs[i].is_called;
     }
+    m.nodata_recorded = 1;
+    m.nnodata = cat.nnodata;
+    m.nodata = calloc(cat.nnodata + 1, sizeof *m.nodata);
+    for (size_t i = 0; m.nodata && i < cat.nnodata; i++) {
+        m.nodata[i].schema = strdup(cat.nodata[i].schema);
+        m.nodata[i].name = strdup(cat.nodata[i].name);
+        m.nodata[i].reason = strdup(cat.nodata[i].reason);
+    }
+    if (!m.nodata) {
+        pf_err(err, errlen, "out of memory");
+        goto out;
+    }
+    if (have_toc) {
+        /* The archive must define exactly the tables whose rows are here: a dump that
+         * would not restore is not made to look complete. */
+        dumpcheck_first first = {0};
+        if (dumpcheck_tables(&m, &toc, dumpcheck_keep_first, &first) > 0) {
+            pf_err(err, errlen, "the schema archive does not match the data (%llu problem%s): %s",
+                   (unsigned long long)first.count, first.count == 1 ? "" : "s", first.first);
+            goto out;
+        }
+    }
     if (!o->hash_only && manifest_write(&m, o->dir, err, errlen) < 0)
         goto out;
 
@@ -1077,6 +1186,8 @@ out:
         pgtools_wait(schema_pid, 1, "pg_dump", NULL, e2, sizeof e2);
     }
     finish_schema_pipe(&sp, 0, NULL, 0);
+    if (have_toc)
+        archive_free(&toc);
     if (datafd >= 0)
         close(datafd);
     if (rc < 0 && (created || dir_existed))
@@ -1090,6 +1201,7 @@ out:
     manifest_free(&m);
     for (size_t t = 0; t < ctx.ntables; t++) {
         free(ctx.tables[t].select_sql);
+        free(ctx.tables[t].lock_sql);
         free(ctx.tables[t].label);
         manifest_table *mt = &ctx.tables[t].mt;
         free(mt->schema);

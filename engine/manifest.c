@@ -129,6 +129,11 @@ char *manifest_serialize(const manifest *m, char *err, size_t errlen)
     for (size_t i = 0; i < m->ntables; i++)
         json_array_append_new(tables, table_json(&m->tables[i]));
     json_object_set_new(o, "tables", tables);
+    json_t *nodata = json_array();
+    for (size_t i = 0; i < m->nnodata; i++)
+        json_array_append_new(nodata, json_pack("{s:s?, s:s?, s:s?}", "schema", m->nodata[i].schema, "name",
+                                                m->nodata[i].name, "reason", m->nodata[i].reason));
+    json_object_set_new(o, "tables_without_data", nodata);
     json_t *seqs = json_array();
     for (size_t i = 0; i < m->nseqs; i++) {
         json_t *so = json_object();
@@ -496,8 +501,8 @@ int manifest_parse_key(const char *text, size_t len, const char *passphrase, man
         goto out;
     }
     m->format_version = (int)json_integer_value(v);
-    if (m->format_version != MANIFEST_FORMAT_VERSION) {
-        pf_err(err, errlen, "manifest: format version %d is not supported (this pgferry reads %d)",
+    if (m->format_version < 1 || m->format_version > MANIFEST_FORMAT_VERSION) {
+        pf_err(err, errlen, "manifest: format version %d is not supported (this pgferry reads 1 to %d)",
                m->format_version, MANIFEST_FORMAT_VERSION);
         goto out;
     }
@@ -545,6 +550,24 @@ int manifest_parse_key(const char *text, size_t len, const char *passphrase, man
     for (size_t i = 0; i < m->ntables; i++)
         if (parse_table(json_array_get(tables, i), &m->tables[i], err, errlen) < 0)
             goto out;
+    json_t *nodata = json_object_get(o, "tables_without_data");
+    if (m->format_version >= 2 && !json_is_array(nodata)) {
+        pf_err(err, errlen, "manifest: tables_without_data missing");
+        goto out;
+    }
+    m->nodata_recorded = json_is_array(nodata);
+    m->nnodata = json_array_size(nodata);
+    m->nodata = calloc(m->nnodata + 1, sizeof *m->nodata);
+    for (size_t i = 0; i < m->nnodata; i++) {
+        json_t *no = json_array_get(nodata, i);
+        m->nodata[i].schema = gstr(no, "schema");
+        m->nodata[i].name = gstr(no, "name");
+        m->nodata[i].reason = gstr(no, "reason");
+        if (!m->nodata[i].schema || !m->nodata[i].name || !m->nodata[i].reason) {
+            pf_err(err, errlen, "manifest: bad tables_without_data entry %zu", i);
+            goto out;
+        }
+    }
     json_t *seqs = json_object_get(o, "sequences");
     m->nseqs = json_array_size(seqs);
     m->seqs = calloc(m->nseqs + 1, sizeof *m->seqs);
@@ -657,6 +680,12 @@ void manifest_free(manifest *m)
         free(m->seqs[i].name);
     }
     free(m->seqs);
+    for (size_t i = 0; i < m->nnodata; i++) {
+        free(m->nodata[i].schema);
+        free(m->nodata[i].name);
+        free(m->nodata[i].reason);
+    }
+    free(m->nodata);
     if (m->has_large_objects)
         free_table(&m->large_objects);
     memset(m, 0, sizeof *m);

@@ -16,7 +16,8 @@
 #include <stdint.h>
 
 #define MANIFEST_FILE "manifest.json"
-#define MANIFEST_FORMAT_VERSION 1
+/* 2: tables_without_data. Version 1 manifests are still read. */
+#define MANIFEST_FORMAT_VERSION 2
 
 typedef struct {
     char *file;           /* relative to the dump directory */
@@ -46,6 +47,12 @@ typedef struct {
     int is_called;
 } manifest_sequence;
 
+/* A table the schema archive defines but whose rows are not in the dump, and why:
+ * "partitioned", "excluded" (--exclude-table-data), "unlogged" (--no-unlogged-table-data). */
+typedef struct {
+    char *schema, *name, *reason;
+} manifest_nodata;
+
 typedef struct manifest_s {
     char checksum[65];          /* the manifest's own SHA-256 (set when read) */
     int format_version;
@@ -72,6 +79,11 @@ typedef struct manifest_s {
     manifest_sequence *seqs;
     int has_large_objects;
     manifest_table large_objects; /* name "large objects", format "lo" */
+    /* Tables defined without rows. Version 1 manifests did not record them
+     * (nodata_recorded 0): the archive can then only be checked one way. */
+    int nodata_recorded;
+    size_t nnodata;
+    manifest_nodata *nodata;
 
     /* Encryption (dump --encrypt). Stored: the scrypt parameters and the data key wrapped
      * under the passphrase's key. In memory only, once the passphrase opened it: the data

@@ -1,6 +1,7 @@
 #include "engine/verify.h"
 
 #include "engine/chunkfile.h"
+#include "engine/dumpcheck.h"
 #include "engine/dumpdir.h"
 
 #include "engine/verify_db.h"
@@ -67,6 +68,11 @@ static void report(verify_session *s, const char *file, const char *table, long 
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void from_dumpcheck(void *ctx, const dumpcheck_problem *p)
+{
+    report(ctx, p->file, p->table, p->chunk, "%s", p->error);
 }
 
 /* ---- session --------------------------------------------------------------------------- */
@@ -259,54 +265,12 @@ static void hex128(const chunk_hash *h, char out[33])
     chunk_hash_hex(h, out);
 }
 
-/* Stats the file a job names; reports a missing or odd file. 0 when it can be read. */
-static int check_present(verify_session *s, const vjob *j, const char *path, uint64_t want, uint64_t *size)
+/* The structural check (dumpcheck) already reported a missing or odd file. A file of the
+ * wrong size is still decoded: how it is damaged (truncated, another chunk) helps. */
+static int readable(const char *path)
 {
     struct stat sb;
-    if (stat(path, &sb) != 0) {
-        if (errno == ENOENT)
-            report(s, j->file, j->label, j->index, "missing file");
-        else
-            report(s, j->file, j->label, j->index, "stat: %s", strerror(errno));
-        return -1;
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        report(s, j->file, j->label, j->index, "not a regular file");
-        return -1;
-    }
-    *size = (uint64_t)sb.st_size;
-    if (*size != want)
-        report(s, j->file, j->label, j->index, "size %llu bytes, manifest says %llu",
-               (unsigned long long)*size, (unsigned long long)want);
-    return 0;
-}
-
-static void check_schema(vworker *w, const vjob *j)
-{
-    verify_session *s = w->run->s;
-    const manifest *m = &s->m;
-    char path[4096], err[PF_ERRLEN];
-    snprintf(path, sizeof path, "%s/%s", s->dir, j->file);
-    uint64_t size;
-    if (check_present(s, j, path, m->schema_bytes, &size) < 0)
-        return;
-    chunk_hash h;
-    uint64_t total = 0;
-    int rc = dumpdir_hash_file(path, &h, &total, err, sizeof err);
-    pthread_mutex_lock(&s->mu);
-    s->t.bytes_read += total;
-    pthread_mutex_unlock(&s->mu);
-    if (rc < 0) {
-        report(s, j->file, NULL, -1, "%s", err);
-        return;
-    }
-    /* A size difference already says the archive is damaged; its hash adds nothing. */
-    if (size == m->schema_bytes && !chunk_hash_equal(&h, &m->schema_hash)) {
-        char a[33], b[33];
-        hex128(&m->schema_hash, a);
-        hex128(&h, b);
-        report(s, j->file, NULL, -1, "schema archive hash mismatch (manifest %s, file %s)", a, b);
-    }
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
 static void check_chunk(vworker *w, const vjob *j)
@@ -315,8 +279,7 @@ static void check_chunk(vworker *w, const vjob *j)
     const manifest_chunk *c = &j->table->chunks[j->index];
     char path[4096], err[PF_ERRLEN], a[33], b[33];
     snprintf(path, sizeof path, "%s/%s", s->dir, j->file);
-    uint64_t size;
-    if (check_present(s, j, path, c->stored_bytes, &size) < 0)
+    if (!readable(path))
         return;
     chunkfile_result res;
     int rc = chunkfile_read(w->reader, path, j->file, j->fmt >= 0 ? j->table->format : NULL, NULL, NULL,
@@ -382,10 +345,7 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&r->mu);
         if (!j)
             break;
-        if (j->table)
-            check_chunk(w, j);
-        else
-            check_schema(w, j);
+        check_chunk(w, j);
     }
     return NULL;
 }
@@ -410,114 +370,6 @@ static int cmp_job_size(const void *a, const void *b)
     return x->size < y->size ? 1 : x->size > y->size ? -1 : 0;
 }
 
-/* Checks the manifest's per-table totals against its chunks. The manifest's checksum
- * proves it was not changed since it was written, not that the writer summed right. */
-static void check_table_totals(verify_session *s, const manifest_table *t, const char *label)
-{
-    uint64_t rows = 0, raw = 0, stored = 0;
-    rowhash content = {0, 0};
-    for (size_t i = 0; i < t->nchunks; i++) {
-        rows += t->chunks[i].rows;
-        raw += t->chunks[i].raw_bytes;
-        stored += t->chunks[i].stored_bytes;
-        rowhash_add(&content, &t->chunks[i].content);
-    }
-    /* encrypted: chunk content hashes are keyed one by one, so their sum says nothing */
-    if (rows != t->rows || raw != t->raw_bytes || stored != t->stored_bytes ||
-        (!s->m.encrypted && !rowhash_equal(&content, &t->content)))
-        report(s, MANIFEST_FILE, label, -1, "table totals (rows, bytes or content hash) disagree with its chunks");
-}
-
-typedef struct {
-    char **files;  /* sorted relative paths the manifest names */
-    size_t nfiles;
-    char **dirs;   /* sorted directories those live in ("data") */
-    size_t ndirs;
-} expected;
-
-static int in_set(char **set, size_t n, const char *name)
-{
-    return bsearch(&name, set, n, sizeof *set, cmp_str) != NULL;
-}
-
-/* Walks dir/rel and reports every entry the manifest does not name. Only directories
- * that hold listed files are entered; any other directory is itself unexpected. */
-static void scan_dir(verify_session *s, const expected *e, const char *rel)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s%s%s", s->dir, *rel ? "/" : "", rel);
-    DIR *d = opendir(path);
-    if (!d) {
-        report(s, *rel ? rel : ".", NULL, -1, "cannot list directory: %s", strerror(errno));
-        return;
-    }
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        char sub[4096], full[8192];
-        snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
-        if (!*rel && strcmp(de->d_name, MANIFEST_FILE) == 0)
-            continue;
-        if (in_set(e->files, e->nfiles, sub))
-            continue; /* its own check reports a wrong type or size */
-        snprintf(full, sizeof full, "%s/%s", s->dir, sub);
-        struct stat sb;
-        int isdir = lstat(full, &sb) == 0 && S_ISDIR(sb.st_mode);
-        if (isdir && in_set(e->dirs, e->ndirs, sub))
-            scan_dir(s, e, sub);
-        else
-            report(s, sub, NULL, -1, isdir ? "unexpected directory" : "unexpected file");
-    }
-    closedir(d);
-}
-
-static void expected_free(expected *e)
-{
-    for (size_t i = 0; i < e->ndirs; i++)
-        free(e->dirs[i]);
-    free(e->dirs);
-    free(e->files); /* the strings belong to the manifest */
-}
-
-static int expected_build(verify_session *s, const vjob *jobs, size_t njobs, expected *e)
-{
-    memset(e, 0, sizeof *e);
-    e->files = calloc(njobs + 1, sizeof *e->files);
-    e->dirs = calloc(njobs + 1, sizeof *e->dirs);
-    if (!e->files || !e->dirs)
-        return -1;
-    for (size_t i = 0; i < njobs; i++) {
-        e->files[e->nfiles++] = (char *)jobs[i].file;
-        /* Each parent directory of a listed file ("data", and "a", "a/b" for "a/b/f"). */
-        for (const char *p = strchr(jobs[i].file, '/'); p; p = strchr(p + 1, '/')) {
-            char *dir = strndup(jobs[i].file, (size_t)(p - jobs[i].file));
-            if (!dir)
-                return -1;
-            size_t k;
-            for (k = 0; k < e->ndirs && strcmp(e->dirs[k], dir) != 0; k++)
-                ;
-            if (k < e->ndirs) {
-                free(dir);
-                continue;
-            }
-            char **nd = realloc(e->dirs, (e->ndirs + 2) * sizeof *nd);
-            if (!nd) {
-                free(dir);
-                return -1;
-            }
-            e->dirs = nd;
-            e->dirs[e->ndirs++] = dir;
-        }
-    }
-    qsort(e->files, e->nfiles, sizeof *e->files, cmp_str);
-    qsort(e->dirs, e->ndirs, sizeof *e->dirs, cmp_str);
-    for (size_t i = 1; i < e->nfiles; i++)
-        if (strcmp(e->files[i], e->files[i - 1]) == 0 && (i < 2 || strcmp(e->files[i], e->files[i - 2]) != 0))
-            report(s, e->files[i], NULL, -1, "named more than once in the manifest");
-    return 0;
-}
-
 static int add_table_jobs(verify_session *s, const manifest_table *t, const char *label, int is_lo, vjob *jobs,
                           size_t *n)
 {
@@ -528,7 +380,6 @@ static int add_table_jobs(verify_session *s, const manifest_table *t, const char
         fmt = COPYROWS_TEXT;
     else
         report(s, MANIFEST_FILE, label, -1, "unknown COPY format \"%s\": rows cannot be recounted", t->format);
-    check_table_totals(s, t, label);
     for (size_t i = 0; i < t->nchunks; i++)
         jobs[(*n)++] = (vjob){t, label, (long)i, t->chunks[i].file, t->chunks[i].stored_bytes, fmt, is_lo};
     return 0;
@@ -551,7 +402,6 @@ int verify_files(verify_session *s, int jobs, volatile sig_atomic_t *interrupted
     run.jobs = calloc(total, sizeof *run.jobs);
     char **labels = calloc(m->ntables + 1, sizeof *labels);
     vworker *workers = NULL;
-    expected e = {0};
     int rc = -1;
     if (!run.jobs || !labels) {
         pf_err(err, errlen, "out of memory");
@@ -569,16 +419,22 @@ int verify_files(verify_session *s, int jobs, volatile sig_atomic_t *interrupted
     }
     if (m->has_large_objects)
         add_table_jobs(s, &m->large_objects, "large objects", 1, run.jobs, &run.njobs);
-    run.jobs[run.njobs++] = (vjob){NULL, NULL, -1, m->schema_file, m->schema_bytes, -1, 0};
     pthread_mutex_lock(&s->mu);
     s->t.tables = m->ntables;
     pthread_mutex_unlock(&s->mu);
 
-    if (expected_build(s, run.jobs, run.njobs, &e) < 0) {
-        pf_err(err, errlen, "out of memory");
+    /* the structure, as every command checks it: manifest totals, files, schema archive,
+     * the archive's tables against the dump's */
+    uint64_t sread = 0;
+    if (dumpcheck_dir(s->dir, m, from_dumpcheck, s, NULL, &sread, err, errlen) < 0)
+        goto out_mu;
+    pthread_mutex_lock(&s->mu);
+    s->t.bytes_read += sread;
+    pthread_mutex_unlock(&s->mu);
+    if (run.njobs == 0) {
+        rc = 0;
         goto out_mu;
     }
-    scan_dir(s, &e, "");
 
     /* Largest first, so the last file to finish is a small one and threads end together. */
     qsort(run.jobs, run.njobs, sizeof *run.jobs, cmp_job_size);
@@ -618,7 +474,6 @@ int verify_files(verify_session *s, int jobs, volatile sig_atomic_t *interrupted
 out_mu:
     pthread_mutex_destroy(&run.mu);
 out:
-    expected_free(&e);
     free(workers);
     if (labels)
         for (size_t i = 0; i < m->ntables; i++)

@@ -22,19 +22,15 @@
 #ifndef PF_VERIFY_H
 #define PF_VERIFY_H
 
+#include "engine/dumpcheck.h"
 #include "engine/manifest.h"
 
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* One problem. Strings are valid only during the callback. */
-typedef struct {
-    const char *file;   /* relative to the dump directory ("data/3.2.chunk"), or NULL */
-    const char *table;  /* "schema.name" ("large objects" for those), or NULL */
-    long chunk;         /* chunk index within the table, or -1 */
-    const char *error;  /* one line; names its subject when file is NULL */
-} verify_problem;
+/* One problem (file, table, chunk, error). Strings are valid only during the callback. */
+typedef dumpcheck_problem verify_problem;
 
 /* Called once per problem, serialised (never from two threads at once), in the order found. */
 typedef void (*verify_report_fn)(void *ctx, const verify_problem *p);

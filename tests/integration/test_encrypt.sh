@@ -59,7 +59,7 @@ check "encrypted dump exits 0" test "$rc" -eq 0
 nfiles=$(find "$D" -type f | wc -l)
 hits=$(grep -rlaF "$MARKER" "$D" | wc -l)
 check "marker string appears in none of the $nfiles files (all bytes)" test "$hits" -eq 0 -a "$nfiles" -gt 10
-check "chunk files start with the encryption magic" bash -c 'for f in "$1"/data/*.chunk "$1"/schema.dump; do head -c 7 "$f" | grep -q PGFENC1 || exit 1; done' _ "$D"
+check "chunk files start with the encryption magic" bash -c 'for f in "$1"/data/*.chunk "$1"/schema.dump; do head -c 7 "$f" | grep -q PGFENC2 || exit 1; done' _ "$D"
 check "dump directory is 0700, files 0600" bash -c '[ "$(stat -c %a "$1")" = 700 ] && ! find "$1" -type f ! -perm 600 | grep -q .' _ "$D"
 check "manifest records encryption, no password" bash -c 'grep -q "\"cipher\": \"aes-256-gcm\"" "$1/manifest.json" && ! grep -qi password "$1/manifest.json"' _ "$D"
 
