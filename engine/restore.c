@@ -357,6 +357,31 @@ static int ctx_stopped(void *ctx)
     return atomic_load(&((restore_ctx *)ctx)->stop);
 }
 
+/* COPY qname (cols) FROM STDIN (...). A table without columns (CREATE TABLE t (), or every
+ * column dropped) still has rows: its COPY names no column list at all, as pg_dump's. */
+static char *copy_in_sql(PGconn *conn, const char *qname, const manifest_table *mt, int binary, int freeze)
+{
+    size_t sl = 96 + strlen(qname);
+    for (size_t i = 0; i < mt->ncols; i++)
+        sl += 2 * strlen(mt->cols[i]) + 4;
+    char *sql = malloc(sl);
+    if (!sql)
+        return NULL;
+    size_t n = (size_t)sprintf(sql, "COPY %s%s", qname, mt->ncols ? " (" : "");
+    for (size_t i = 0; i < mt->ncols; i++) {
+        char *q = pgconn_quote_ident(conn, mt->cols[i]);
+        if (!q) {
+            free(sql);
+            return NULL;
+        }
+        n += (size_t)sprintf(sql + n, "%s%s", i ? ", " : "", q);
+        free(q);
+    }
+    sprintf(sql + n, "%s FROM STDIN (FORMAT %s%s)", mt->ncols ? ")" : "", binary ? "binary" : "text",
+            freeze ? ", FREEZE" : "");
+    return sql;
+}
+
 /* Streams one chunk into an open COPY ... FROM STDIN on conn, checking it as it goes and
  * against the manifest before the COPY is allowed to end. On any mismatch the COPY is
  * aborted, so nothing of the chunk can commit. The caller owns the transaction. */
@@ -370,17 +395,9 @@ static int copy_chunk_in(restore_ctx *ctx, PGconn *conn, chunkfile_reader *b, co
     snprintf(what, sizeof what, "chunk %s (%s chunk %zu)", mc->file, label, ci);
     int binary = strcmp(mt->format, "text") != 0;
 
-    size_t sl = 64 + strlen(qname);
-    for (size_t i = 0; i < mt->ncols; i++)
-        sl += 2 * strlen(mt->cols[i]) + 4;
-    char *sql = malloc(sl);
-    size_t n = (size_t)sprintf(sql, "COPY %s (", qname);
-    for (size_t i = 0; i < mt->ncols; i++) {
-        char *q = pgconn_quote_ident(conn, mt->cols[i]);
-        n += (size_t)sprintf(sql + n, "%s%s", i ? ", " : "", q ? q : "");
-        free(q);
-    }
-    sprintf(sql + n, ") FROM STDIN (FORMAT %s%s)", binary ? "binary" : "text", freeze ? ", FREEZE" : "");
+    char *sql = copy_in_sql(conn, qname, mt, binary, freeze);
+    if (!sql)
+        return pf_err(err, errlen, "out of memory");
     PGresult *res = PQexec(conn, sql);
     free(sql);
     if (PQresultStatus(res) != PGRES_COPY_IN) {
@@ -1617,9 +1634,10 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
                 long k = archive_find(&ctx.a, e->deps[d]);
                 if (k < 0)
                     continue;
-                size_t n2 = entry_tables(&ctx, &ctx.a.entries[k], tabs, 4);
+                size_t dtabs[4];
+                size_t n2 = entry_tables(&ctx, &ctx.a.entries[k], dtabs, 4);
                 for (size_t q = 0; q < n2; q++)
-                    j->tables[j->ntables++] = tabs[q];
+                    j->tables[j->ntables++] = dtabs[q];
                 if (j->state != 3 && ctx.entry_job[k] >= 0 && ctx.jobs[ctx.entry_job[k]].state != 3) {
                     rentry *dj = &ctx.jobs[ctx.entry_job[k]];
                     push_idx(&dj->dependents, &dj->ndependents, &dj->capdependents, ji);
@@ -1628,8 +1646,9 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
             }
             if (j->state == 3)
                 continue;
+            /* the entry's own tables: the first nt of j->tables */
             for (size_t k = 0; k < nt; k++) {
-                rtable *rt = &ctx.tables[tabs[k]];
+                rtable *rt = &ctx.tables[j->tables[k]];
                 if (!rt->data_done) {
                     push_idx(&rt->listeners, &rt->nlisteners, &rt->caplisteners, ji);
                     j->waiting++;
@@ -1730,13 +1749,17 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
     /* 6. sequences, large objects, ACLs, materialized views, statistics */
     t0 = pf_now();
     {
-        char *seq = sequences_sql(&ctx, c);
-        int src = *seq ? run_with_journal(c, &ctx, seq, "sequences", "set sequences", err, errlen) : 0;
-        if (journal_has(&ctx, "sequences"))
-            src = 0;
-        free(seq);
-        if (src < 0)
-            goto out;
+        /* a resumed restore set them already when the journal says so: never twice (the
+         * application may have used the sequences since) */
+        if (!journal_has(&ctx, "sequences")) {
+            char *seq = sequences_sql(&ctx, c);
+            int src = !seq ? pf_err(err, errlen, "out of memory")
+                      : *seq ? run_with_journal(c, &ctx, seq, "sequences", "set sequences", err, errlen)
+                             : 0;
+            free(seq);
+            if (src < 0)
+                goto out;
+        }
     }
     if (ctx.m.has_large_objects && !filtered && !o->schema_only &&
         restore_large_objects(&ctx, c, err, errlen) < 0)
