@@ -2,6 +2,7 @@
 
 #include "common/pf_util.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +15,9 @@ static const char *const session_sql =
     "SET DateStyle = ISO; SET IntervalStyle = postgres; SET TimeZone = 'UTC';"
     "SET extra_float_digits = 3; SET synchronize_seqscans = off;"
     "SET statement_timeout = 0; SET lock_timeout = 0;"
-    "SET idle_in_transaction_session_timeout = 0; SET row_security = off;"
-    "SET application_name = 'pgferry'";
+    "SET idle_in_transaction_session_timeout = 0; SET row_security = off";
+/* No SET application_name here: pgconn_open passes fallback_application_name=pgferry,
+ * which names the session only when the user's connection string names none. */
 
 static void strip_line(char *s)
 {
@@ -80,7 +82,13 @@ PGconn *pgconn_open(const char *conninfo, char *err, size_t errlen)
         char line[PF_ERRLEN];
         pgconn_errline(c, line, sizeof line);
         /* libpq's message already names the server ("connection to server at ... failed: ...") */
-        pf_err(err, errlen, "connect: %s", line);
+        if (PQconnectionNeedsPassword(c))
+            /* the server asks for a password and none was given: pgferry never prompts
+             * unless told to (-W), so say where one can come from */
+            pf_err(err, errlen, "connect: %s (the server asks for a password: give -W, or set "
+                                "PGPASSWORD or a ~/.pgpass entry)", line);
+        else
+            pf_err(err, errlen, "connect: %s", line);
         PQfinish(c);
         return NULL;
     }
@@ -136,6 +144,53 @@ PGresult *pgconn_query(PGconn *c, const char *sql, int nparams, const char *cons
     return r;
 }
 
+int pgconn_is_conninfo(const char *s)
+{
+    /* libpq's recognized_connection_string(): a URI prefix or an '=' anywhere */
+    return s && (strncmp(s, "postgresql://", 13) == 0 || strncmp(s, "postgres://", 11) == 0 ||
+                 strchr(s, '=') != NULL);
+}
+
+/* A value needs quotes in a connection string when it is empty or holds white space, a
+ * quote or a backslash (libpq reads an unquoted value up to white space, with \ escapes). */
+static int needs_quotes(const char *v)
+{
+    if (!*v)
+        return 1;
+    for (const char *p = v; *p; p++)
+        if (isspace((unsigned char)*p) || *p == '\'' || *p == '\\')
+            return 1;
+    return 0;
+}
+
+char *pgconn_render(const char *const *keys, const char *const *vals, size_t n, int omit_password,
+                    int compact)
+{
+    size_t cap = 1, len = 0;
+    for (size_t i = 0; i < n; i++)
+        if (vals[i])
+            cap += strlen(keys[i]) + 2 * strlen(vals[i]) + 4;
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!vals[i] || (omit_password && strcmp(keys[i], "password") == 0))
+            continue;
+        int quote = !compact || needs_quotes(vals[i]);
+        len += (size_t)sprintf(out + len, "%s%s=%s", len ? " " : "", keys[i], quote ? "'" : "");
+        /* ' and \ escaped with a backslash, as libpq's conninfo grammar wants */
+        for (const char *p = vals[i]; *p; p++) {
+            if (*p == '\'' || *p == '\\')
+                out[len++] = '\\';
+            out[len++] = *p;
+        }
+        if (quote)
+            out[len++] = '\'';
+    }
+    out[len] = '\0';
+    return out;
+}
+
 /* Rebuilds conninfo as key='value' pairs, leaving the password out (returned apart in
  * *password when not NULL) and replacing dbname when dbname is not NULL. */
 static char *rebuild_conninfo(const char *conninfo, const char *dbname, char **password, char *err,
@@ -150,54 +205,39 @@ static char *rebuild_conninfo(const char *conninfo, const char *dbname, char **p
         pf_err(err, errlen, "connection string: %s", line);
         return NULL;
     }
-    size_t cap = 256, len = 0;
-    char *out = malloc(cap);
+    size_t n = 0;
+    while (opts[n].keyword)
+        n++;
+    const char **keys = calloc(n + 1, sizeof *keys), **vals = calloc(n + 1, sizeof *vals);
+    char *out = NULL;
+    int have_db = 0;
+    if (keys && vals) {
+        for (size_t i = 0; i < n; i++) {
+            keys[i] = opts[i].keyword;
+            vals[i] = opts[i].val;
+            if (strcmp(keys[i], "dbname") == 0) {
+                if (dbname)
+                    vals[i] = dbname;
+                have_db = 1;
+            }
+            if (password && vals[i] && strcmp(keys[i], "password") == 0 && !*password)
+                *password = strdup(vals[i]);
+        }
+        out = pgconn_render(keys, vals, n, password != NULL, 0);
+    }
+    free(keys);
+    free(vals);
+    PQconninfoFree(opts);
     if (!out) {
-        PQconninfoFree(opts);
         pf_err(err, errlen, "out of memory");
         return NULL;
     }
-    out[0] = '\0';
-    for (PQconninfoOption *o = opts; o->keyword; o++) {
-        const char *val = o->val;
-        if (dbname && strcmp(o->keyword, "dbname") == 0)
-            val = dbname;
-        if (!val)
-            continue;
-        if (password && strcmp(o->keyword, "password") == 0) {
-            *password = strdup(val);
-            continue;
-        }
-        /* key='value' with ' and \ escaped, as libpq's conninfo grammar wants */
-        size_t need = strlen(o->keyword) + 2 * strlen(val) + 8;
-        if (len + need >= cap) {
-            cap = (len + need) * 2;
-            char *n = realloc(out, cap);
-            if (!n) {
-                free(out);
-                PQconninfoFree(opts);
-                pf_err(err, errlen, "out of memory");
-                return NULL;
-            }
-            out = n;
-        }
-        len += (size_t)sprintf(out + len, "%s%s='", len ? " " : "", o->keyword);
-        for (const char *p = val; *p; p++) {
-            if (*p == '\'' || *p == '\\')
-                out[len++] = '\\';
-            out[len++] = *p;
-        }
-        out[len++] = '\'';
-        out[len] = '\0';
-    }
-    if (dbname && !strstr(out, "dbname=")) {
+    if (dbname && !have_db) {
         /* dbname was not among the parsed options (it always is in libpq, but be sure) */
         free(out);
-        PQconninfoFree(opts);
         pf_err(err, errlen, "connection string: no dbname option");
         return NULL;
     }
-    PQconninfoFree(opts);
     return out;
 }
 
