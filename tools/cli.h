@@ -1,12 +1,31 @@
-/* cli: what the command files of the pgferry CLI share. Each command lives in
- * tools/cmd_<name>.c and is listed in tools/pgferry.c. */
+/* cli: what the command files of the pgferry CLI share (tools/cli.c). Each command lives
+ * in tools/cmd_<name>.c and is listed in tools/pgferry.c. */
 #ifndef PF_CLI_H
 #define PF_CLI_H
 
 #include <signal.h>
+#include <stddef.h>
 
 #define EXIT_USAGE 2
 #define EXIT_INTERRUPTED 130
+
+/* getopt_long value of --help (help is --help or -?, as in pg_dump; -h is the host). */
+#define CLI_OPT_HELP 1000
+
+/* The connection options of every command that connects, as pg_dump spells them. */
+#define CLI_CONN_SHORTOPTS "h:p:U:wW"
+#define CLI_CONN_LONGOPTS                                                                     \
+    {"host", required_argument, NULL, 'h'}, {"port", required_argument, NULL, 'p'},           \
+        {"username", required_argument, NULL, 'U'}, {"no-password", no_argument, NULL, 'w'}, \
+        {"password", no_argument, NULL, 'W'}
+/* Their --help lines; "NAME" is what the command's connection-string option is called. */
+#define CLI_CONN_HELP                                                                           \
+    "  -h, --host=HOST           server host name or socket directory\n"                       \
+    "  -p, --port=PORT           server port\n"                                                \
+    "  -U, --username=NAME       role to connect as\n"                                         \
+    "  -w, --no-password         never ask for a password (the default without -W)\n"         \
+    "  -W, --password            ask for the password on the terminal (/dev/tty, not echoed)\n" \
+    "                            before connecting\n"
 
 /* Set by SIGINT/SIGTERM once cli_install_signals() ran. */
 extern volatile sig_atomic_t cli_interrupted;
@@ -14,11 +33,14 @@ void cli_install_signals(void);
 
 /* Prints "pgferry CMD: <fmt with arg> (try 'pgferry CMD --help')" and returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, const char *arg);
+/* For getopt_long's ':' and '?' returns (optstring starting with ':'): for -? prints help
+ * on stdout and returns 0; otherwise prints the usage error (the option missing its
+ * value, or unknown; -h on a command that does not connect says help is --help or -?)
+ * and returns EXIT_USAGE. */
+int cli_option_error(const char *cmd, int c, char **argv, const char *help);
 /* A command's failure: the one-line error on stderr, {"ok": false, "error": ...} on stdout
  * with --json; returns the exit code (130 when interrupted, else 1). */
 int cli_fail(const char *cmd, int json, const char *err);
-/* True when argv asks for help (-h/--help anywhere before "--"). */
-int cli_wants_help(int argc, char **argv);
 /* Parses a job count 1..256. */
 int cli_parse_jobs(const char *s, int *out);
 /* The passphrase of an encrypted dump: from FILE (--passphrase-file; one trailing newline
@@ -27,22 +49,55 @@ int cli_parse_jobs(const char *s, int *out);
  * after printing a one-line error for cmd. *out is malloc'd; free with cli_forget(). */
 int cli_passphrase(const char *cmd, const char *file, char **out);
 void cli_forget(char *secret);
-/* Returns a copy (kept for the life of the process) of a connection string and overwrites any password in the original (an
- * argv element) with '*', so it does not stay readable in /proc/<pid>/cmdline. Prefer
- * PGPASSWORD, .pgpass or a service file: this only shortens the exposure. */
-char *cli_take_conninfo(char *arg);
 /* Registers a (re)allocated option array (old: what it replaces, or NULL) so it stays
  * reachable until exit; returns fresh. */
 void *cli_keep(void *old, void *fresh);
 /* Appends to a growable array of strings. */
 int cli_push(const char ***arr, size_t *n, const char *v);
 
+/* ---- connecting ------------------------------------------------------------------------
+ * Every command that connects takes a connection string (dump and restore -d, verify --db,
+ * drill --target, dump's positional DBNAME), which may be a plain database name, key=value
+ * pairs or a URI, plus -h/-p/-U/-w/-W. */
+
+/* Returns a copy (kept for the life of the process) of a connection-string argument and,
+ * when libpq's parser finds a password in it (key=value, URI user:password@ or ?password=,
+ * percent-encoded or not), overwrites the argument in place (an argv element) with a
+ * rendering without the password, or with '*' where that does not fit, so the password
+ * is not readable in /proc/<pid>/cmdline. A string libpq cannot parse is '*'-filled
+ * whole (it may hold a password). */
+char *cli_take_conninfo(char *arg);
+
+typedef struct {
+    const char *conninfo;          /* the command's connection string (a cli_take_conninfo copy) */
+    const char *conn_opt;          /* how it was given, for messages: "-d", "--db", "--target", "DBNAME" */
+    const char *host, *port, *user; /* -h, -p, -U */
+    int prompt;                    /* -W (a later -w clears it, as in pg_dump) */
+} cli_conn;
+
+/* Takes -h/-p/-U/-w/-W (c is getopt's return). Returns 0, or EXIT_USAGE after printing
+ * the usage error for a bad value. */
+int cli_conn_option(const char *cmd, cli_conn *cc, int c, const char *arg);
+/* True when any of -h/-p/-U/-W was given. */
+int cli_conn_any(const cli_conn *cc);
+
+/* Builds the one connection string a command uses, as pg_dump builds its connection:
+ * cc->conninfo parsed by libpq (URIs expanded; a plain word is a database name), then
+ * -h/-p/-U and the password asked for by -W fill in host, port, user and password where
+ * the string does not set them: what the string says wins, as in pg_dump, and both win
+ * over PG* variables, which libpq applies to what is still unset when connecting. The
+ * result is key='value' pairs, kept for the life of the process. need_db: the string
+ * must name a database (dbname, or a service) - PGDATABASE does not count. Returns 0, or
+ * the exit code after printing the error (2 usage, 1 no terminal for -W, 130 Ctrl-C at
+ * the prompt). */
+int cli_conn_build(const char *cmd, const cli_conn *cc, int need_db, char **out);
+
 int cmd_dump(int argc, char **argv);
 int cmd_cat(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_drill(int argc, char **argv);
-int cmd_verify(int, char **);
-int cmd_list(int, char **);
+int cmd_verify(int argc, char **argv);
+int cmd_list(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 

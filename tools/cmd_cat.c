@@ -19,7 +19,10 @@ static const char *const cat_help =
     "The data is checked as it streams: a damaged chunk ends with exit code 1 and an error\n"
     "naming it, after some of its bytes may already have been written. A chunk of an\n"
     "encrypted dump is decrypted with the key in its dump's manifest (DIR/manifest.json),\n"
-    "opened with the passphrase (--passphrase-file FILE or PGFERRY_PASSPHRASE).\n";
+    "opened with the passphrase (--passphrase-file FILE or PGFERRY_PASSPHRASE).\n"
+    "\n"
+    "      --passphrase-file=FILE  passphrase of an encrypted dump (else PGFERRY_PASSPHRASE)\n"
+    "  -?, --help                this help\n";
 
 static int stdout_sink(void *ctx, const void *buf, size_t len, char *err, size_t errlen)
 {
@@ -32,17 +35,16 @@ static int stdout_sink(void *ctx, const void *buf, size_t len, char *err, size_t
 int cmd_cat(int argc, char **argv)
 {
     static const struct option opts[] = {{"passphrase-file", required_argument, NULL, 1},
-                                         {"help", no_argument, NULL, 'h'},
+                                         {"help", no_argument, NULL, CLI_OPT_HELP},
                                          {NULL, 0, NULL, 0}};
     const char *passfile = NULL;
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
         case 1: passfile = optarg; break;
-        case 'h': fputs(cat_help, stdout); return 0;
-        case ':': return cli_usage_error("cat", "option %s needs a value", argv[optind - 1]);
-        default: return cli_usage_error("cat", "unknown option %s", argv[optind - 1]);
+        case CLI_OPT_HELP: fputs(cat_help, stdout); return 0;
+        default: return cli_option_error("cat", c, argv, cat_help);
         }
     }
     if (optind + 1 != argc)

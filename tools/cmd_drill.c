@@ -11,21 +11,28 @@
 #include <unistd.h>
 
 static const char *const drill_help =
-    "Usage: pgferry drill DIR --target CONNINFO [-j N] [--keep] [--report FILE]\n"
+    "Usage: pgferry drill [OPTIONS] DIR --target CONNINFO [-h HOST] [-p PORT] [-U USER]\n"
     "\n"
     "A timed restore drill: creates a scratch database with a unique name on the target\n"
     "server, restores the dump into it, proves every table equal to the dump (row counts\n"
     "and content hashes), records each phase's wall time and throughput, and drops the\n"
     "scratch database, also when something fails. Prints a Markdown summary.\n"
     "\n"
-    "  --target=CONNINFO   a database on the server to drill on (e.g. dbname=postgres); the\n"
-    "                      role needs CREATEDB\n"
-    "  -j, --jobs=N        parallel workers for restore and verification (default 2)\n"
-    "  --keep              keep the scratch database for inspection\n"
-    "  --report=FILE       also write the report: Markdown if FILE ends in .md, else JSON\n"
-    "  --no-progress       never show progress\n"
-    "  --passphrase-file=FILE  passphrase of an encrypted dump (else PGFERRY_PASSPHRASE)\n"
-    "  -h, --help          this help\n"
+    "  -j, --jobs=N              parallel workers for restore and verification (default 2)\n"
+    "      --keep                keep the scratch database for inspection\n"
+    "      --report=FILE         also write the report: Markdown if FILE ends in .md, else JSON\n"
+    "      --progress            show progress even when stderr is not a terminal\n"
+    "      --no-progress         never show progress\n"
+    "      --passphrase-file=FILE  passphrase of an encrypted dump (else PGFERRY_PASSPHRASE)\n"
+    "  -?, --help                this help\n"
+    "\n"
+    "Connection options:\n"
+    "      --target=CONNINFO     a database on the server to drill on, required: a name (e.g.\n"
+    "                            postgres), a key=value string or a URI; the role needs\n"
+    "                            CREATEDB\n"
+    CLI_CONN_HELP
+    "Host, port and user written in --target win over -h, -p and -U (as in pg_dump). A\n"
+    "password in --target is blanked out of pgferry's command line when it starts.\n"
     "\n"
     "Exit codes: 0 drill passed, 1 failed or differed, 2 usage error, 130 interrupted.\n";
 
@@ -35,7 +42,8 @@ int cmd_drill(int argc, char **argv)
         {"target", required_argument, NULL, 1}, {"jobs", required_argument, NULL, 'j'},
         {"keep", no_argument, NULL, 2},         {"report", required_argument, NULL, 3},
         {"progress", no_argument, NULL, 4},     {"no-progress", no_argument, NULL, 5},
-        {"help", no_argument, NULL, 'h'},       {"passphrase-file", required_argument, NULL, 21},
+        {"help", no_argument, NULL, CLI_OPT_HELP}, {"passphrase-file", required_argument, NULL, 21},
+        CLI_CONN_LONGOPTS,
         {NULL, 0, NULL, 0}};
     drill_options o;
     memset(&o, 0, sizeof o);
@@ -43,11 +51,16 @@ int cmd_drill(int argc, char **argv)
     o.progress = isatty(2);
     const char *report = NULL, *passfile = NULL;
     char *passphrase = NULL;
-    int c;
+    int c, rc;
+    cli_conn cc = {.conn_opt = "--target"};
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":j:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":j:" CLI_CONN_SHORTOPTS, opts, NULL)) != -1) {
         switch (c) {
-        case 1: o.target = optarg; break;
+        case 1: cc.conninfo = cli_take_conninfo(optarg); break;
+        case 'h': case 'p': case 'U': case 'w': case 'W':
+            if ((rc = cli_conn_option("drill", &cc, c, optarg)) != 0)
+                return rc;
+            break;
         case 'j':
             if (cli_parse_jobs(optarg, &o.jobs) < 0)
                 return cli_usage_error("drill", "invalid --jobs value \"%s\": expected 1 to 256", optarg);
@@ -57,9 +70,8 @@ int cmd_drill(int argc, char **argv)
         case 4: o.progress = 1; break;
         case 5: o.progress = 0; break;
         case 21: passfile = optarg; break;
-        case 'h': fputs(drill_help, stdout); return 0;
-        case ':': return cli_usage_error("drill", "option %s needs a value", argv[optind - 1]);
-        default: return cli_usage_error("drill", "unknown option %s", argv[optind - 1]);
+        case CLI_OPT_HELP: fputs(drill_help, stdout); return 0;
+        default: return cli_option_error("drill", c, argv, drill_help);
         }
     }
     if (optind >= argc)
@@ -67,8 +79,13 @@ int cmd_drill(int argc, char **argv)
     o.dir = argv[optind++];
     if (optind < argc)
         return cli_usage_error("drill", "unexpected argument \"%s\"", argv[optind]);
-    if (!o.target)
-        return cli_usage_error("drill", "%s", "missing --target CONNINFO");
+    if (!cc.conninfo)
+        return cli_usage_error("drill", "%s", "missing --target CONNINFO (a database on the server to drill on, "
+                                              "e.g. --target postgres)");
+    char *target;
+    if ((rc = cli_conn_build("drill", &cc, 0, &target)) != 0)
+        return rc;
+    o.target = target;
     if (cli_passphrase("drill", passfile, &passphrase) < 0)
         return 1;
     o.passphrase = passphrase;
@@ -84,7 +101,7 @@ int cmd_drill(int argc, char **argv)
     }
     char *md = drill_markdown(&o, &r);
     fputs(md, stdout);
-    int rc = r.ok ? 0 : 1;
+    rc = r.ok ? 0 : 1;
     if (report) {
         size_t rl = strlen(report);
         char *text = rl > 3 && strcmp(report + rl - 3, ".md") == 0 ? strdup(md) : drill_json(&o, &r);

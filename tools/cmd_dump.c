@@ -14,13 +14,12 @@
 #include <unistd.h>
 
 static const char *const dump_help =
-    "Usage: pgferry dump -d CONNINFO (-f DIR | --repo REPO) [OPTIONS]\n"
+    "Usage: pgferry dump [OPTIONS] (-f DIR | --repo REPO) [DBNAME]\n"
     "\n"
     "Dumps a database into DIR from one snapshot, with N workers reading chunks of tables in\n"
     "parallel. Each chunk is compressed and checksummed; the schema comes from\n"
     "pg_dump --schema-only in the same snapshot; manifest.json is written last.\n"
     "\n"
-    "  -d, --dbname=CONNINFO     what to dump: URI, key=value string, or \"\" for PG* variables\n"
     "  -f, --file=DIR            output directory: must not exist or be empty (created 0700)\n"
     "      --repo=REPO           instead of -f: a new backup in REPO/<UTC start time>/, e.g.\n"
     "                            REPO/20261127T030000Z (REPO created 0700 if missing; see\n"
@@ -43,7 +42,19 @@ static const char *const dump_help =
     "                            wrapped with a key derived from the passphrase by scrypt)\n"
     "      --passphrase-file=FILE  the passphrase (else PGFERRY_PASSPHRASE); never on the\n"
     "                            command line\n"
-    "  -h, --help                this help\n"
+    "  -?, --help                this help\n"
+    "\n"
+    "Connection options (as pg_dump):\n"
+    "  -d, --dbname=CONNINFO     the database to dump: a name, a key=value string or a URI\n"
+    "                            (postgresql://user@host:port/name); or give it as DBNAME,\n"
+    "                            the last argument (not both). Without either, PGDATABASE or\n"
+    "                            libpq's default, as pg_dump\n"
+    CLI_CONN_HELP
+    "Host, port and user written in the connection string win over -h, -p and -U (as in\n"
+    "pg_dump, with a warning when they differ); both win over the PG* variables. A password\n"
+    "in the connection string is blanked out of pgferry's command line when it starts and\n"
+    "reaches pg_dump only through its environment; -W, PGPASSWORD or ~/.pgpass keep it off\n"
+    "the command line entirely.\n"
     "\n"
     "An include pattern (-t, -n) that matches nothing is an error.\n"
     "Exit codes: 0 dump complete, 1 failed (no manifest written), 2 usage error,\n"
@@ -82,10 +93,11 @@ int cmd_dump(int argc, char **argv)
         {"exclude-schema", required_argument, NULL, 'N'}, {"compress", required_argument, NULL, 1},
         {"format", required_argument, NULL, 2},     {"chunk-size", required_argument, NULL, 3},
         {"progress", no_argument, NULL, 4},         {"no-progress", no_argument, NULL, 5},
-        {"json", no_argument, NULL, 6},             {"help", no_argument, NULL, 'h'},
+        {"json", no_argument, NULL, 6},             {"help", no_argument, NULL, CLI_OPT_HELP},
         {"encrypt", no_argument, NULL, 20},         {"passphrase-file", required_argument, NULL, 21},
         {"repo", required_argument, NULL, 30},      {"tag", required_argument, NULL, 31},
         {"keep-forever", no_argument, NULL, 32},
+        CLI_CONN_LONGOPTS,
         {NULL, 0, NULL, 0}};
     dump_options o;
     memset(&o, 0, sizeof o);
@@ -93,14 +105,19 @@ int cmd_dump(int argc, char **argv)
     o.codec = CHUNK_CODEC_ZSTD;
     o.level = 1;
     o.chunk_size = DUMP_DEFAULT_CHUNK_SIZE;
-    int progress = isatty(2), json = 0, have_d = 0, rc, encrypt = 0;
+    int progress = isatty(2), json = 0, rc, encrypt = 0;
+    cli_conn cc = {.conn_opt = "-d"};
     const char *passfile = NULL, *repo = NULL;
     char *passphrase = NULL;
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":d:f:j:t:T:n:N:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":d:f:j:t:T:n:N:" CLI_CONN_SHORTOPTS, opts, NULL)) != -1) {
         switch (c) {
-        case 'd': o.conninfo = cli_take_conninfo(optarg); have_d = 1; break;
+        case 'd': cc.conninfo = cli_take_conninfo(optarg); break;
+        case 'h': case 'p': case 'U': case 'w': case 'W':
+            if ((rc = cli_conn_option("dump", &cc, c, optarg)) != 0)
+                return rc;
+            break;
         case 'f': o.dir = optarg; break;
         case 'j':
             if (cli_parse_jobs(optarg, &o.jobs) < 0)
@@ -141,19 +158,23 @@ int cmd_dump(int argc, char **argv)
             o.tag = optarg;
             break;
         case 32: o.keep_forever = 1; break;
-        case 'h': fputs(dump_help, stdout); return 0;
-        case ':': return cli_usage_error("dump", "option %s needs a value", argv[optind - 1]);
-        default: return cli_usage_error("dump", "unknown option %s", argv[optind - 1]);
+        case CLI_OPT_HELP: fputs(dump_help, stdout); return 0;
+        default: return cli_option_error("dump", c, argv, dump_help);
         }
     }
+    /* the database as the last argument, as pg_dump takes it (not with -d, as pg_dump) */
+    if (optind < argc && !cc.conninfo) {
+        cc.conninfo = cli_take_conninfo(argv[optind++]);
+        cc.conn_opt = "DBNAME";
+    }
     if (optind < argc)
-        return cli_usage_error("dump", "unexpected argument \"%s\"", argv[optind]);
+        return cli_usage_error("dump", cc.conn_opt[0] == '-' && cc.conninfo
+                                           ? "unexpected argument \"%s\" (the database is already given by -d)"
+                                           : "unexpected argument \"%s\"", argv[optind]);
     if (!o.dir && !repo)
         return cli_usage_error("dump", "%s", "missing -f DIR (or --repo REPO)");
     if (o.dir && repo)
         return cli_usage_error("dump", "%s", "-f and --repo cannot be used together");
-    if (!have_d)
-        o.conninfo = ""; /* libpq's PG* environment, as pg_dump without -d */
     char err[PF_ERRLEN];
     if (io_mode_from_env(&o.io, err, sizeof err) < 0) {
         fprintf(stderr, "pgferry dump: %s\n", err);
@@ -170,6 +191,13 @@ int cmd_dump(int argc, char **argv)
         }
         o.passphrase = passphrase;
     }
+    char *conninfo; /* last of the checks: -W asks for the password */
+    /* without a database named: PGDATABASE or libpq's default, as pg_dump */
+    if ((rc = cli_conn_build("dump", &cc, 0, &conninfo)) != 0) {
+        cli_forget(passphrase);
+        return rc;
+    }
+    o.conninfo = conninfo;
     o.progress = progress;
     o.interrupted = &cli_interrupted;
     cli_install_signals();

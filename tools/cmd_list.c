@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 static const char *const list_help =
-    "Usage: pgferry list DIR [--json]\n"
+    "Usage: pgferry list DIR [--json] [--passphrase-file FILE]\n"
     "       pgferry list --repo REPO [--json]\n"
     "\n"
     "Shows what a dump holds, from its manifest alone (no file is read but manifest.json):\n"
@@ -25,7 +25,9 @@ static const char *const list_help =
     "                            a line: label, start time, complete/incomplete/writing, tables,\n"
     "                            size, last verification (ok, FAILED or never), tag\n"
     "      --json                print a JSON object on stdout\n"
-    "  -h, --help                this help\n"
+    "      --passphrase-file=FILE  passphrase of an encrypted dump (else PGFERRY_PASSPHRASE),\n"
+    "                            with which its manifest is read and authenticated\n"
+    "  -?, --help                this help\n"
     "\n"
     "Exit codes: 0 complete dump, 1 incomplete (no manifest.json) or damaged manifest,\n"
     "2 usage error. With --repo: 0 listed (whatever the backups' states), 1 the repository\n"
@@ -213,21 +215,20 @@ static void print_json(json_t *o)
 int cmd_list(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"json", no_argument, NULL, 1}, {"help", no_argument, NULL, 'h'},
+        {"json", no_argument, NULL, 1}, {"help", no_argument, NULL, CLI_OPT_HELP},
         {"passphrase-file", required_argument, NULL, 21}, {"repo", required_argument, NULL, 30},
         {NULL, 0, NULL, 0}};
     int json = 0, c;
     const char *passfile = NULL, *repo = NULL;
     char *passphrase = NULL;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
         case 1: json = 1; break;
         case 21: passfile = optarg; break;
         case 30: repo = optarg; break;
-        case 'h': fputs(list_help, stdout); return 0;
-        case ':': return cli_usage_error("list", "option %s needs a value", argv[optind - 1]);
-        default: return cli_usage_error("list", "unknown option %s", argv[optind - 1]);
+        case CLI_OPT_HELP: fputs(list_help, stdout); return 0;
+        default: return cli_option_error("list", c, argv, list_help);
         }
     }
     if (repo && optind < argc)

@@ -36,7 +36,7 @@ static const char *const prune_help =
     "      --repo=REPO           the repository (must hold the " REPO_MARKER " marker)\n"
     "      --dry-run             show the decisions, remove nothing\n"
     "      --json                print a JSON object on stdout\n"
-    "  -h, --help                this help\n"
+    "  -?, --help                this help\n"
     "\n"
     "Exit codes: 0 done, 1 a backup could not be removed or the repository not read,\n"
     "2 usage error. PGFERRY_NOW (unix seconds or a UTC time) replaces the clock, for tests.\n";
@@ -57,13 +57,13 @@ int cmd_prune(int argc, char **argv)
         {"repo", required_argument, NULL, 1},       {"keep-last", required_argument, NULL, 2},
         {"keep-daily", required_argument, NULL, 3}, {"keep-weekly", required_argument, NULL, 4},
         {"keep-monthly", required_argument, NULL, 5}, {"dry-run", no_argument, NULL, 6},
-        {"json", no_argument, NULL, 7},             {"help", no_argument, NULL, 'h'},
+        {"json", no_argument, NULL, 7},             {"help", no_argument, NULL, CLI_OPT_HELP},
         {NULL, 0, NULL, 0}};
     const char *repo = NULL;
     repo_policy pol = {0, 0, 0, 0};
     int given = 0, dry = 0, json = 0, c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         int *slot = NULL;
         switch (c) {
         case 1: repo = optarg; break;
@@ -73,9 +73,8 @@ int cmd_prune(int argc, char **argv)
         case 5: slot = &pol.keep_monthly; break;
         case 6: dry = 1; break;
         case 7: json = 1; break;
-        case 'h': fputs(prune_help, stdout); return 0;
-        case ':': return cli_usage_error("prune", "option %s needs a value", argv[optind - 1]);
-        default: return cli_usage_error("prune", "unknown option %s", argv[optind - 1]);
+        case CLI_OPT_HELP: fputs(prune_help, stdout); return 0;
+        default: return cli_option_error("prune", c, argv, prune_help);
         }
         if (slot) {
             if (parse_count(optarg, slot) < 0)

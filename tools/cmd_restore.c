@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 static const char *const restore_help =
-    "Usage: pgferry restore -f DIR -d CONNINFO [OPTIONS]\n"
+    "Usage: pgferry restore [OPTIONS] -d DBNAME (-f DIR | DIR)\n"
     "\n"
     "Restores a pgferry dump. N workers load chunks concurrently (several on one table),\n"
     "each chunk checked against its hashes before its COPY commits; a table's indexes and\n"
@@ -20,8 +20,8 @@ static const char *const restore_help =
     "commits with a row in the target's _pgferry.journal, so --resume finishes an\n"
     "interrupted restore exactly where it stopped.\n"
     "\n"
-    "  -f, --file=DIR            the dump to restore\n"
-    "  -d, --dbname=CONNINFO     target database (URI, key=value, or \"\" for PG* variables)\n"
+    "  -f, --file=DIR            the dump to restore (or DIR as the last argument, as\n"
+    "                            pg_restore takes its archive)\n"
     "  -j, --jobs=N              parallel workers (default 2)\n"
     "      --create              create the target database named in -d first\n"
     "      --clean               drop the dump's objects in the target before restoring\n"
@@ -43,7 +43,18 @@ static const char *const restore_help =
     "      --no-progress         never show progress\n"
     "      --json                print a JSON summary on stdout\n"
     "      --passphrase-file=FILE  passphrase of an encrypted dump (else PGFERRY_PASSPHRASE)\n"
-    "  -h, --help                this help\n"
+    "  -?, --help                this help\n"
+    "\n"
+    "Connection options (as pg_restore):\n"
+    "  -d, --dbname=CONNINFO     the target database, required: a name, a key=value string\n"
+    "                            with dbname=NAME, or a URI postgresql://user@host:port/NAME.\n"
+    "                            PGDATABASE does not count: a restore never lands in a\n"
+    "                            default database\n"
+    CLI_CONN_HELP
+    "Host, port and user written in -d win over -h, -p and -U (as in pg_restore, with a\n"
+    "warning when they differ); both win over the PG* variables. A password in -d is\n"
+    "blanked out of pgferry's command line when it starts; -W, PGPASSWORD or ~/.pgpass\n"
+    "keep it off the command line entirely.\n"
     "\n"
     "Exit codes: 0 restored, 1 failed (what committed is kept; --resume finishes it),\n"
     "2 usage error, 130 interrupted.\n";
@@ -59,20 +70,26 @@ int cmd_restore(int argc, char **argv)
         {"into-schema", required_argument, NULL, 6}, {"resume", no_argument, NULL, 7},
         {"no-owner", no_argument, NULL, 8},         {"no-acl", no_argument, NULL, 9},
         {"progress", no_argument, NULL, 10},        {"no-progress", no_argument, NULL, 11},
-        {"json", no_argument, NULL, 12},            {"help", no_argument, NULL, 'h'},
+        {"json", no_argument, NULL, 12},            {"help", no_argument, NULL, CLI_OPT_HELP},
         {"passphrase-file", required_argument, NULL, 21}, {"no-analyze", no_argument, NULL, 22},
+        CLI_CONN_LONGOPTS,
         {NULL, 0, NULL, 0}};
     restore_options o;
     memset(&o, 0, sizeof o);
     o.jobs = 2;
-    int progress = isatty(2), json = 0, have_d = 0, c, rc;
+    int progress = isatty(2), json = 0, have_f = 0, c, rc;
+    cli_conn cc = {.conn_opt = "-d"};
     const char *passfile = NULL;
     char *passphrase = NULL;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":f:d:j:t:n:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":f:d:j:t:n:" CLI_CONN_SHORTOPTS, opts, NULL)) != -1) {
         switch (c) {
-        case 'f': o.dir = optarg; break;
-        case 'd': o.conninfo = cli_take_conninfo(optarg); have_d = 1; break;
+        case 'f': o.dir = optarg; have_f = 1; break;
+        case 'd': cc.conninfo = cli_take_conninfo(optarg); break;
+        case 'h': case 'p': case 'U': case 'w': case 'W':
+            if ((rc = cli_conn_option("restore", &cc, c, optarg)) != 0)
+                return rc;
+            break;
         case 'j':
             if (cli_parse_jobs(optarg, &o.jobs) < 0)
                 return cli_usage_error("restore", "invalid --jobs value \"%s\": expected 1 to 256", optarg);
@@ -111,26 +128,32 @@ int cmd_restore(int argc, char **argv)
         case 12: json = 1; break;
         case 21: passfile = optarg; break;
         case 22: o.no_analyze = 1; break;
-        case 'h': fputs(restore_help, stdout); return 0;
-        case ':': return cli_usage_error("restore", "option %s needs a value", argv[optind - 1]);
-        default: return cli_usage_error("restore", "unknown option %s", argv[optind - 1]);
+        case CLI_OPT_HELP: fputs(restore_help, stdout); return 0;
+        default: return cli_option_error("restore", c, argv, restore_help);
         }
     }
+    /* the dump as the last argument, as pg_restore takes its archive */
+    if (optind < argc && !o.dir)
+        o.dir = argv[optind++];
     if (optind < argc)
-        return cli_usage_error("restore", "unexpected argument \"%s\"", argv[optind]);
+        return cli_usage_error("restore", have_f
+                                              ? "unexpected argument \"%s\" (the dump is already given by -f)"
+                                              : "unexpected argument \"%s\"", argv[optind]);
     if (!o.dir)
-        return cli_usage_error("restore", "%s", "missing -f DIR");
+        return cli_usage_error("restore", "%s", "missing the dump: -f DIR or DIR");
     if (o.schema_only && o.data_only)
         return cli_usage_error("restore", "%s", "--schema-only and --data-only exclude each other");
     if (o.clean && o.data_only)
         return cli_usage_error("restore", "%s", "--clean and --data-only exclude each other");
-    if (!have_d)
-        o.conninfo = "";
     char err[PF_ERRLEN];
     if (io_mode_from_env(&o.io, err, sizeof err) < 0) {
         fprintf(stderr, "pgferry restore: %s\n", err);
         return EXIT_USAGE;
     }
+    char *conninfo; /* a restore names its target: never libpq's default database */
+    if ((rc = cli_conn_build("restore", &cc, 1, &conninfo)) != 0)
+        return rc;
+    o.conninfo = conninfo;
     if (cli_passphrase("restore", passfile, &passphrase) < 0)
         return 1;
     o.passphrase = passphrase;

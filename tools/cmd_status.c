@@ -30,7 +30,7 @@ static const char *const status_help =
     "      --warn-age=AGE        WARNING beyond this age (less than --max-age)\n"
     "      --require-verified    also judge the newest complete backup's last verification\n"
     "      --json                print a JSON object on stdout instead of the line\n"
-    "  -h, --help                this help\n"
+    "  -?, --help                this help\n"
     "\n"
     "Exit codes (monitoring-plugin convention): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the\n"
     "repository cannot be read, or a usage error: unlike other pgferry commands, status\n"
@@ -53,13 +53,13 @@ int cmd_status(int argc, char **argv)
     static const struct option opts[] = {
         {"repo", required_argument, NULL, 1},   {"max-age", required_argument, NULL, 2},
         {"warn-age", required_argument, NULL, 3}, {"require-verified", no_argument, NULL, 4},
-        {"json", no_argument, NULL, 5},         {"help", no_argument, NULL, 'h'},
+        {"json", no_argument, NULL, 5},         {"help", no_argument, NULL, CLI_OPT_HELP},
         {NULL, 0, NULL, 0}};
     const char *repo = NULL;
     repo_status_opts so = {0, 0, 0};
     int have_max = 0, json = 0, c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
         case 1: repo = optarg; break;
         case 2:
@@ -73,9 +73,9 @@ int cmd_status(int argc, char **argv)
             break;
         case 4: so.require_verified = 1; break;
         case 5: json = 1; break;
-        case 'h': fputs(status_help, stdout); return 0;
-        case ':': return usage3("option %s needs a value", argv[optind - 1]);
-        default: return usage3("unknown option %s", argv[optind - 1]);
+        case CLI_OPT_HELP: fputs(status_help, stdout); return 0;
+        default: /* usage errors are UNKNOWN here, see the help */
+            return cli_option_error("status", c, argv, status_help) ? REPO_STATUS_UNKNOWN : 0;
         }
     }
     if (optind < argc)

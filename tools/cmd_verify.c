@@ -11,7 +11,7 @@
 #include <string.h>
 
 static const char *const verify_help =
-    "Usage: pgferry verify DIR [--db CONNINFO] [OPTIONS]\n"
+    "Usage: pgferry verify [OPTIONS] DIR [--db CONNINFO [-h HOST] [-p PORT] [-U USER]]\n"
     "\n"
     "Proves a dump is whole without a database: the manifest's checksum; every file it lists\n"
     "is present with its size, and no other file is; every chunk (in parallel) has its stored\n"
@@ -23,12 +23,18 @@ static const char *const verify_help =
     "      --require-table=NAME  fail unless NAME is in the dump: schema.table, or table in any\n"
     "                            schema (repeatable; exact names, \"double quotes\" around a part\n"
     "                            that holds a dot; a partitioned table counts by its partitions)\n"
-    "      --db=CONNINFO         also read every table of the dump from this database (one\n"
-    "                            snapshot, in parallel) and compare its row count and content\n"
-    "                            hash with the dump's: proves a restore equals the backup\n"
     "      --json                print a JSON object (ok, problems, totals) on stdout\n"
     "      --passphrase-file=FILE  passphrase of an encrypted dump (else PGFERRY_PASSPHRASE)\n"
-    "  -h, --help                this help\n"
+    "  -?, --help                this help\n"
+    "\n"
+    "Comparing with a database:\n"
+    "      --db=CONNINFO         also read every table of the dump from this database (one\n"
+    "                            snapshot, in parallel) and compare its row count and content\n"
+    "                            hash with the dump's: proves a restore equals the backup. A\n"
+    "                            name, a key=value string or a URI\n"
+    CLI_CONN_HELP
+    "-h, -p, -U and -W go with --db; host, port and user written in --db win over them (as\n"
+    "in pg_dump). A password in --db is blanked out of pgferry's command line when it starts.\n"
     "\n"
     "Exit codes: 0 the dump is whole, 1 problems found (a dump without manifest.json is\n"
     "incomplete), 2 usage error, 130 interrupted.\n";
@@ -63,15 +69,18 @@ int cmd_verify(int argc, char **argv)
     static const struct option opts[] = {
         {"jobs", required_argument, NULL, 'j'}, {"require-table", required_argument, NULL, 1},
         {"json", no_argument, NULL, 2},         {"db", required_argument, NULL, 3},
-        {"help", no_argument, NULL, 'h'},       {"passphrase-file", required_argument, NULL, 21},
+        {"help", no_argument, NULL, CLI_OPT_HELP}, {"passphrase-file", required_argument, NULL, 21},
+        CLI_CONN_LONGOPTS,
         {NULL, 0, NULL, 0}};
-    int jobs = 2, json = 0, c;
-    const char *db = NULL, *passfile = NULL;
+    int jobs = 2, json = 0, c, urc;
+    const char *passfile = NULL;
+    char *db = NULL;
+    cli_conn cc = {.conn_opt = "--db"};
     char *passphrase = NULL;
     const char **req = NULL;
     size_t nreq = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":j:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":j:" CLI_CONN_SHORTOPTS, opts, NULL)) != -1) {
         switch (c) {
         case 'j':
             if (cli_parse_jobs(optarg, &jobs) < 0) {
@@ -87,11 +96,16 @@ int cmd_verify(int argc, char **argv)
             cli_push(&req, &nreq, optarg);
             break;
         case 2: json = 1; break;
-        case 3: db = optarg; break;
+        case 3: cc.conninfo = cli_take_conninfo(optarg); break;
         case 21: passfile = optarg; break;
-        case 'h': free(req); fputs(verify_help, stdout); return 0;
-        case ':': free(req); return cli_usage_error("verify", "option %s needs a value", argv[optind - 1]);
-        default: free(req); return cli_usage_error("verify", "unknown option %s", argv[optind - 1]);
+        case 'h': case 'p': case 'U': case 'w': case 'W':
+            if ((urc = cli_conn_option("verify", &cc, c, optarg)) != 0) {
+                free(req);
+                return urc;
+            }
+            break;
+        case CLI_OPT_HELP: free(req); fputs(verify_help, stdout); return 0;
+        default: free(req); return cli_option_error("verify", c, argv, verify_help);
         }
     }
     if (optind >= argc) {
@@ -103,6 +117,14 @@ int cmd_verify(int argc, char **argv)
         return cli_usage_error("verify", "unexpected argument \"%s\"", argv[optind + 1]);
     }
     const char *dir = argv[optind];
+    if (!cc.conninfo && cli_conn_any(&cc)) {
+        free(req);
+        return cli_usage_error("verify", "%s", "-h, -p, -U and -W go with --db CONNINFO (the database to compare with)");
+    }
+    if (cc.conninfo && (urc = cli_conn_build("verify", &cc, 0, &db)) != 0) {
+        free(req);
+        return urc;
+    }
     cli_install_signals();
 
     vcli cli = {json ? json_array() : NULL};
