@@ -6,6 +6,7 @@
 #include "io/pf_io.h"
 #include "tools/cli.h"
 
+#include <ctype.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -31,6 +32,12 @@ static const char *const dump_help =
     "  -T, --exclude-table=PATTERN  leave matching tables out (repeatable)\n"
     "  -n, --schema=PATTERN      dump only matching schemas (repeatable)\n"
     "  -N, --exclude-schema=PATTERN leave matching schemas out (repeatable)\n"
+    "      --exclude-table-data=PATTERN  dump the definition of matching tables but not\n"
+    "                            their rows (repeatable, as pg_dump)\n"
+    "      --no-unlogged-table-data  do not dump the rows of unlogged tables\n"
+    "      --lock-wait-timeout=TIMEOUT  fail instead of waiting longer than TIMEOUT for a\n"
+    "                            table lock: milliseconds, or a duration such as 30s, 500ms,\n"
+    "                            2min (as pg_dump; default: wait)\n"
     "      --compress=zstd[:LEVEL]|none  chunk compression (default zstd:1)\n"
     "      --format=binary|text  COPY format (default binary; tables with types whose binary\n"
     "                            form is not portable use text anyway, recorded per table)\n"
@@ -59,6 +66,48 @@ static const char *const dump_help =
     "An include pattern (-t, -n) that matches nothing is an error.\n"
     "Exit codes: 0 dump complete, 1 failed (no manifest written), 2 usage error,\n"
     "130 interrupted (no manifest written).\n";
+
+/* --lock-wait-timeout: what SET lock_timeout takes (PostgreSQL's parse_int with time
+ * units): a non-negative number (a fraction or exponent too), then optionally us, ms, s,
+ * min, h or d (milliseconds without); at most INT_MAX ms. pg_dump passes the text to the
+ * server unchecked; checking it here turns a typo into a usage error before any work. */
+static int valid_lock_timeout(const char *s)
+{
+    static const struct { const char *unit; double ms; } units[] = {
+        {"us", 0.001}, {"ms", 1}, {"s", 1000}, {"min", 60000}, {"h", 3600000}, {"d", 86400000}};
+    const char *p = s;
+    while (isspace((unsigned char)*p))
+        p++;
+    if (*p == '+')
+        p++;
+    /* a number as strtol/strtod read it (PostgreSQL takes 1e3 and 0x10 too), not inf or nan */
+    if (!isdigit((unsigned char)*p) && !(*p == '.' && isdigit((unsigned char)p[1])))
+        return 0;
+    char *end;
+    double v = strtod(p, &end);
+    p = end;
+    while (isspace((unsigned char)*p))
+        p++;
+    const char *unit = p;
+    while (*p && !isspace((unsigned char)*p))
+        p++;
+    size_t ulen = (size_t)(p - unit);
+    while (isspace((unsigned char)*p))
+        p++;
+    if (*p)
+        return 0;
+    double ms = v;
+    if (ulen) {
+        size_t u = 0;
+        for (; u < sizeof units / sizeof *units; u++)
+            if (strlen(units[u].unit) == ulen && strncmp(unit, units[u].unit, ulen) == 0)
+                break;
+        if (u == sizeof units / sizeof *units)
+            return 0;
+        ms = v * units[u].ms;
+    }
+    return ms <= 2147483647.0;
+}
 
 static int parse_compress(const char *s, chunk_codec *codec, int *level)
 {
@@ -97,6 +146,8 @@ int cmd_dump(int argc, char **argv)
         {"encrypt", no_argument, NULL, 20},         {"passphrase-file", required_argument, NULL, 21},
         {"repo", required_argument, NULL, 30},      {"tag", required_argument, NULL, 31},
         {"keep-forever", no_argument, NULL, 32},
+        {"exclude-table-data", required_argument, NULL, 40}, {"no-unlogged-table-data", no_argument, NULL, 41},
+        {"lock-wait-timeout", required_argument, NULL, 42},
         CLI_CONN_LONGOPTS,
         {NULL, 0, NULL, 0}};
     dump_options o;
@@ -158,6 +209,18 @@ int cmd_dump(int argc, char **argv)
             o.tag = optarg;
             break;
         case 32: o.keep_forever = 1; break;
+        case 40:
+            if (!*optarg)
+                return cli_usage_error("dump", "%s", "--exclude-table-data needs a pattern");
+            cli_push(&o.filter.exclude_table_data, &o.filter.n_exclude_table_data, optarg);
+            break;
+        case 41: o.filter.no_unlogged_table_data = 1; break;
+        case 42:
+            if (!valid_lock_timeout(optarg))
+                return cli_usage_error("dump", "invalid --lock-wait-timeout value \"%s\": expected milliseconds "
+                                               "or a duration such as 30s, 500ms or 2min", optarg);
+            o.lock_wait_timeout = optarg;
+            break;
         case CLI_OPT_HELP: fputs(dump_help, stdout); return 0;
         default: return cli_option_error("dump", c, argv, dump_help);
         }
@@ -220,6 +283,7 @@ int cmd_dump(int argc, char **argv)
     free(o.filter.exclude_tables);
     free(o.filter.include_schemas);
     free(o.filter.exclude_schemas);
+    free(o.filter.exclude_table_data);
     if (rc < 0)
         return cli_fail("dump", json, err);
     if (json) {

@@ -27,9 +27,15 @@ static const char *const restore_help =
     "      --clean               drop the dump's objects in the target before restoring\n"
     "  -t, --table=PATTERN       restore only matching tables and their own indexes,\n"
     "                            constraints, defaults and comments (repeatable)\n"
+    "  -T, --exclude-table=PATTERN  leave matching tables out (repeatable)\n"
     "  -n, --schema=PATTERN      restore only matching schemas (repeatable)\n"
+    "  -N, --exclude-schema=PATTERN  leave matching schemas out (repeatable)\n"
+    "      --section=SECTION     restore only this section: pre-data, data or post-data\n"
+    "                            (repeatable, as pg_restore)\n"
     "      --schema-only         definitions only, no rows\n"
     "      --data-only           rows only, into existing tables\n"
+    "      --disable-triggers    with --data-only: no user triggers or foreign-key checks\n"
+    "                            fire while rows load (needs a superuser, as pg_restore)\n"
     "      --rename-table=OLD=NEW  restore table OLD as NEW (with -t), e.g.\n"
     "                            public.users=public.users_restored\n"
     "      --into-schema=NAME    restore the selected tables into schema NAME (created if\n"
@@ -59,6 +65,20 @@ static const char *const restore_help =
     "Exit codes: 0 restored, 1 failed (what committed is kept; --resume finishes it),\n"
     "2 usage error, 130 interrupted.\n";
 
+/* --section, as pg_restore names them. */
+static int parse_section(const char *s, int *bits)
+{
+    if (strcmp(s, "pre-data") == 0)
+        *bits |= RESTORE_SECTION_PRE;
+    else if (strcmp(s, "data") == 0)
+        *bits |= RESTORE_SECTION_DATA;
+    else if (strcmp(s, "post-data") == 0)
+        *bits |= RESTORE_SECTION_POST;
+    else
+        return -1;
+    return 0;
+}
+
 int cmd_restore(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -72,6 +92,8 @@ int cmd_restore(int argc, char **argv)
         {"progress", no_argument, NULL, 10},        {"no-progress", no_argument, NULL, 11},
         {"json", no_argument, NULL, 12},            {"help", no_argument, NULL, CLI_OPT_HELP},
         {"passphrase-file", required_argument, NULL, 21}, {"no-analyze", no_argument, NULL, 22},
+        {"exclude-table", required_argument, NULL, 'T'}, {"exclude-schema", required_argument, NULL, 'N'},
+        {"section", required_argument, NULL, 23},   {"disable-triggers", no_argument, NULL, 24},
         CLI_CONN_LONGOPTS,
         {NULL, 0, NULL, 0}};
     restore_options o;
@@ -82,7 +104,7 @@ int cmd_restore(int argc, char **argv)
     const char *passfile = NULL;
     char *passphrase = NULL;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":f:d:j:t:n:" CLI_CONN_SHORTOPTS, opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":f:d:j:t:T:n:N:" CLI_CONN_SHORTOPTS, opts, NULL)) != -1) {
         switch (c) {
         case 'f': o.dir = optarg; have_f = 1; break;
         case 'd': cc.conninfo = cli_take_conninfo(optarg); break;
@@ -90,6 +112,13 @@ int cmd_restore(int argc, char **argv)
             if ((rc = cli_conn_option("restore", &cc, c, optarg)) != 0)
                 return rc;
             break;
+        case 'T': cli_push(&o.exclude_tables, &o.nexclude_tables, optarg); break;
+        case 'N': cli_push(&o.exclude_schemas, &o.nexclude_schemas, optarg); break;
+        case 23:
+            if (parse_section(optarg, &o.sections) < 0)
+                return cli_usage_error("restore", "invalid --section value \"%s\": expected pre-data, data or post-data", optarg);
+            break;
+        case 24: o.disable_triggers = 1; break;
         case 'j':
             if (cli_parse_jobs(optarg, &o.jobs) < 0)
                 return cli_usage_error("restore", "invalid --jobs value \"%s\": expected 1 to 256", optarg);
@@ -166,6 +195,8 @@ int cmd_restore(int argc, char **argv)
     free(o.tables);
     free(o.schemas);
     free(o.renames);
+    free(o.exclude_tables);
+    free(o.exclude_schemas);
     if (rc < 0)
         return cli_fail("restore", json, err);
     if (json) {
