@@ -7,7 +7,8 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config
       libpq-dev liburing-dev libzstd-dev libxxhash-dev libssl-dev libjansson-dev libcmocka-dev
       postgresql-15 postgresql-client-15
-      libbenchmark-dev hyperfine time procps jq)
+      libbenchmark-dev hyperfine time procps jq
+      dpkg-dev postgresql-server-dev-15)  # tests/integration/test_regress.sh: apt-get source, PGXS
 
 missing=()
 for p in "${PKGS[@]}"; do
