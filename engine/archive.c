@@ -311,7 +311,7 @@ static void *feed_stdin(void *arg)
 }
 
 int archive_render(archive *a, const char *pg_restore, const unsigned char *wanted, int no_owner,
-                   int no_acl, const char *tmpdir, char *err, size_t errlen)
+                   int no_acl, int create, const char *tmpdir, char *err, size_t errlen)
 {
     char listf[4096], logf[4096];
     snprintf(listf, sizeof listf, "%s/pgferry-toc.%d.list", tmpdir, (int)getpid());
@@ -338,6 +338,8 @@ int archive_render(archive *a, const char *pg_restore, const unsigned char *want
         argv[k++] = "--no-owner";
     if (no_acl)
         argv[k++] = "--no-acl";
+    if (create) /* the database's own entries are rendered only with it */
+        argv[k++] = "--create";
     argv[k] = NULL;
     int in[2] = {-1, -1}, out[2] = {-1, -1};
     pid_t pid;
@@ -418,6 +420,13 @@ int archive_render(archive *a, const char *pg_restore, const unsigned char *want
             cur_entry = k;
             ok = append(&cur, &curlen, &curcap, tablespace, strlen(tablespace)) == 0 &&
                  append(&cur, &curlen, &curcap, tableam, strlen(tableam)) == 0;
+            continue;
+        }
+        char enc[64];
+        if (in_header && sscanf(line, "SET client_encoding = '%63[^']'", enc) == 1) {
+            /* the SQL's own encoding: restore sets it around the SQL it runs, not for its
+             * whole session (its own statements and the COPY data are UTF-8) */
+            snprintf(a->encoding, sizeof a->encoding, "%s", enc);
             continue;
         }
         if (in_header)

@@ -32,7 +32,9 @@ typedef struct {
 typedef struct {
     archive_entry *entries;
     size_t n;
-    char *header_sql; /* pg_restore's session settings (psql meta-commands removed) */
+    char *header_sql; /* pg_restore's session settings (psql meta-commands and
+                         client_encoding removed) */
+    char encoding[64];  /* the archive's client_encoding: entries' SQL is in it */
     unsigned char *data; /* the whole archive, decrypted (schema archives are small) */
     size_t len;
     long *byid;          /* dump id -> entry index (-1), for archive_find */
@@ -52,10 +54,10 @@ int archive_from_memory(unsigned char *data, size_t len, const char *name, archi
                         size_t errlen);
 
 /* Runs `pg_restore -v -f - -L <list of wanted ids>` on the archive (fed through a pipe)
- * and attaches each entry's SQL. wanted[i] != 0 selects a->entries[i]. no_owner / no_acl
- * as pg_restore's options. */
+ * and attaches each entry's SQL. wanted[i] != 0 selects a->entries[i]. no_owner / no_acl /
+ * create as pg_restore's options (the DATABASE entries are rendered only with create). */
 int archive_render(archive *a, const char *pg_restore, const unsigned char *wanted, int no_owner,
-                   int no_acl, const char *tmpdir, char *err, size_t errlen);
+                   int no_acl, int create, const char *tmpdir, char *err, size_t errlen);
 
 /* Index of the entry with that dump id, or -1. Constant time: restore asks for every
  * dependency of every entry, tens of thousands of times for a large schema. */

@@ -396,6 +396,53 @@ static int load_sequence_values(PGconn *c, catalog *cat, char *err, size_t errle
     return 0;
 }
 
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Puts the columns of table schema.name in the order given, when they are the same set. */
+static void reorder_columns(catalog *cat, const char *schema, const char *name, char **want, size_t n)
+{
+    catalog_table key = {.schema = (char *)schema, .name = (char *)name};
+    catalog_table *t = bsearch(&key, cat->tables, cat->ntables, sizeof *cat->tables, cmp_table_name);
+    if (!t || t->ncols != n || n == 0)
+        return;
+    char **a = malloc(n * sizeof *a), **b = malloc(n * sizeof *b);
+    if (!a || !b) {
+        free(a);
+        free(b);
+        return;
+    }
+    memcpy(a, t->cols, n * sizeof *a);
+    memcpy(b, want, n * sizeof *b);
+    qsort(a, n, sizeof *a, cmp_cstr);
+    qsort(b, n, sizeof *b, cmp_cstr);
+    int same = 1;
+    for (size_t i = 0; i < n && same; i++)
+        same = strcmp(a[i], b[i]) == 0;
+    free(a);
+    free(b);
+    if (!same)
+        return;
+    char **cols = malloc((n + 1) * sizeof *cols);
+    for (size_t i = 0; cols && i < n; i++)
+        cols[i] = strdup(want[i]);
+    for (size_t i = 0; cols && i < n; i++)
+        if (!cols[i]) {
+            for (size_t k = 0; k < n; k++)
+                free(cols[k]);
+            free(cols);
+            return;
+        }
+    if (!cols)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(t->cols[i]);
+    free(t->cols);
+    t->cols = cols;
+}
+
 /* Appends "opt", value for every row of sql run with the oid array param. */
 static int add_pgdump_args(PGconn *c, catalog *cat, const char *sql, const char *oids, const char *opt,
                            char *err, size_t errlen)
@@ -501,7 +548,7 @@ int catalog_load(PGconn *c, const catalog_filter *f, catalog *cat, char *err, si
     if (pgconn_exec(c, "SELECT pg_catalog.set_config('search_path', '', false)",
                     "set search_path", err, errlen) < 0)
         goto out;
-    if (f->n_exact > 0 && expand_exact(c, f, &inc_t, err, errlen) < 0)
+    if (f->exact && expand_exact(c, f, &inc_t, err, errlen) < 0)
         goto out;
 
     const char *params[6] = {inc_t, exc_t, inc_n, exc_n, exc_d, f->no_unlogged_table_data ? "t" : "f"};
@@ -512,6 +559,9 @@ int catalog_load(PGconn *c, const catalog_filter *f, catalog *cat, char *err, si
     if (load_columns(c, cat, oids, err, errlen) < 0)
         goto out;
     qsort(cat->tables, cat->ntables, sizeof *cat->tables, cmp_table_name);
+    if (f->n_exact && f->exact_cols)
+        for (size_t i = 0; i < f->n_exact; i++)
+            reorder_columns(cat, f->exact_schemas[i], f->exact_names[i], f->exact_cols[i], f->exact_ncols[i]);
 
     const char *sparams[5] = {inc_t, exc_t, inc_n, exc_n, oids};
     r = pgconn_query(c, sequences_sql, 5, sparams, "read sequences", err, errlen);
@@ -534,7 +584,7 @@ int catalog_load(PGconn *c, const catalog_filter *f, catalog *cat, char *err, si
 
     /* pg_dump's selection, from the same oids. With -t, -n and -N do not apply (as in
      * pg_dump); exact names for everything picked. */
-    if (f->n_exact == 0) {
+    if (!f->exact) {
         int arc = 0;
         if (inc_t)
             arc = add_pgdump_args(c, cat, pgdump_tables_sql, inc_t, "--table", err, errlen);
@@ -547,8 +597,29 @@ int catalog_load(PGconn *c, const catalog_filter *f, catalog *cat, char *err, si
             goto out;
     }
 
+    /* materialized views the source has not populated stay so on restore */
+    r = pgconn_query(c,
+                     "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c"
+                     " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                     " WHERE c.relkind = 'm' AND NOT c.relispopulated ORDER BY 1, 2",
+                     0, NULL, "read materialized views", err, errlen);
+    if (!r)
+        goto out;
+    cat->nunpopulated = (size_t)PQntuples(r);
+    cat->unpopulated = calloc(cat->nunpopulated + 1, sizeof *cat->unpopulated);
+    if (!cat->unpopulated) {
+        pf_err(err, errlen, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < cat->nunpopulated; i++) {
+        cat->unpopulated[i].schema = dupv(r, (int)i, 0);
+        cat->unpopulated[i].name = dupv(r, (int)i, 1);
+    }
+    PQclear(r);
+    r = NULL;
+
     /* pg_dump includes large objects when no -t or -n narrows the dump. */
-    cat->with_large_objects = f->n_exact > 0 ? f->exact_large_objects
+    cat->with_large_objects = f->exact ? f->exact_large_objects
                                              : f->n_include_tables == 0 && f->n_include_schemas == 0;
     if (cat->with_large_objects) {
         r = pgconn_query(c, "SELECT count(*) FROM pg_catalog.pg_largeobject_metadata", 0, NULL,
@@ -589,6 +660,11 @@ void catalog_free(catalog *cat)
         free(cat->nodata[i].name);
     }
     free(cat->nodata);
+    for (size_t i = 0; i < cat->nunpopulated; i++) {
+        free(cat->unpopulated[i].schema);
+        free(cat->unpopulated[i].name);
+    }
+    free(cat->unpopulated);
     for (size_t i = 0; i < cat->nseqs; i++) {
         free(cat->seqs[i].schema);
         free(cat->seqs[i].name);

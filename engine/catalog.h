@@ -21,7 +21,12 @@ typedef struct {
     int no_unlogged_table_data; /* --no-unlogged-table-data, as pg_dump */
     /* Exactly these tables (schema[i], name[i]), no patterns: verify --db reads what a
      * manifest lists. Tables that do not exist are simply absent from the result. */
+    int exact;                /* read exactly the tables listed below (maybe none) */
     const char **exact_schemas, **exact_names; size_t n_exact;
+    /* and, when not NULL, each one's column list as the dump has it: a table whose columns
+     * are the same but in another order (a restored inheritance child) is read in the
+     * dump's order, so its rows hash the same */
+    char ***exact_cols; const size_t *exact_ncols;
     int exact_large_objects;  /* with an exact list: include large objects */
 } catalog_filter;
 
@@ -60,6 +65,8 @@ typedef struct {
     size_t nseqs;
     catalog_nodata *nodata;
     size_t nnodata;
+    catalog_nodata *unpopulated;   /* materialized views WITH NO DATA (reason NULL) */
+    size_t nunpopulated;
     int with_large_objects; /* as pg_dump: only when no -t/-n narrows the dump */
     uint64_t n_large_objects;
     /* What pg_dump --schema-only is told: the selection above, resolved once from the

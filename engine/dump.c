@@ -568,24 +568,26 @@ static char *build_select(PGconn *c, const catalog_table *t)
     return s;
 }
 
+/* --lock-wait-timeout holds from the first catalog read (pg_relation_size() locks each
+ * table it measures) until every table is locked. */
+static int set_lock_timeout(PGconn *c, const char *timeout, char *err, size_t errlen)
+{
+    const char *p[1] = {timeout ? timeout : "0"};
+    PGresult *r = PQexecParams(c, "SELECT pg_catalog.set_config('lock_timeout', $1, false)", 1, NULL, p, NULL, NULL, 0);
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    char line[PF_ERRLEN];
+    if (!ok)
+        pf_err(err, errlen, "--lock-wait-timeout %s: %s", timeout, pgconn_result_errline(r, line, sizeof line));
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
 static int lock_tables(PGconn *c, const catalog *cat, const char *timeout, char *err, size_t errlen)
 {
     /* ACCESS SHARE keeps concurrent DDL (DROP, ALTER, TRUNCATE) from pulling tables away
      * from under the snapshot, as pg_dump does. Batched: one round trip per 500 tables.
      * With --lock-wait-timeout, a lock that is not granted in time fails the dump instead
      * of queueing it (and every session behind it) behind someone's ACCESS EXCLUSIVE. */
-    if (timeout) {
-        const char *p[1] = {timeout};
-        PGresult *r = PQexecParams(c, "SELECT pg_catalog.set_config('lock_timeout', $1, false)", 1, NULL, p,
-                                   NULL, NULL, 0);
-        int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
-        char line[PF_ERRLEN];
-        if (!ok)
-            pf_err(err, errlen, "--lock-wait-timeout %s: %s", timeout, pgconn_result_errline(r, line, sizeof line));
-        PQclear(r);
-        if (!ok)
-            return -1;
-    }
     for (size_t start = 0; start < cat->ntables; start += 500) {
         size_t end = start + 500 < cat->ntables ? start + 500 : cat->ntables;
         size_t cap = 64, n = 0;
@@ -617,7 +619,7 @@ static int lock_tables(PGconn *c, const catalog *cat, const char *timeout, char 
         }
         PQclear(r);
     }
-    return timeout ? pgconn_exec(c, "SET lock_timeout = 0", "lock tables", err, errlen) : 0;
+    return timeout ? set_lock_timeout(c, NULL, err, errlen) : 0;
 }
 
 /* pg_dump writes the schema archive to a pipe; this thread streams it through the same
@@ -862,8 +864,17 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
     m.host = strdup(PQhost(coord) ? PQhost(coord) : "");
     m.port = strdup(PQport(coord) ? PQport(coord) : "");
 
-    if (catalog_load(coord, &o->filter, &cat, err, errlen) < 0)
+    if (o->lock_wait_timeout && set_lock_timeout(coord, o->lock_wait_timeout, err, errlen) < 0)
         goto out;
+    if (catalog_load(coord, &o->filter, &cat, err, errlen) < 0) {
+        if (o->lock_wait_timeout && strstr(err, "lock timeout")) {
+            char keep[PF_ERRLEN];
+            snprintf(keep, sizeof keep, "%s", err);
+            pf_err(err, errlen, "could not read the catalog within --lock-wait-timeout %s: another session holds or waits for a conflicting lock (%s)",
+                   o->lock_wait_timeout, keep);
+        }
+        goto out;
+    }
     if (lock_tables(coord, &cat, o->lock_wait_timeout, err, errlen) < 0)
         goto out;
 
@@ -909,6 +920,7 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
          * chunked, hashed, verified and counted by the same code as table rows. */
         dtable *t = &ctx.tables[cat.ntables];
         t->select_sql = strdup("SELECT m.oid, pg_catalog.pg_get_userbyid(m.lomowner)::text, m.lomacl::text,"
+                               " pg_catalog.obj_description(m.oid, 'pg_largeobject'),"
                                " pg_catalog.lo_get(m.oid) FROM pg_catalog.pg_largeobject_metadata m");
         t->label = strdup("large objects");
         t->binary = 1;
@@ -916,10 +928,12 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
         t->mt.name = strdup("pg_largeobject");
         t->mt.format = strdup("binary");
         t->mt.persistence = 'p';
-        const char *cols[] = {"oid", "owner", "acl", "data"};
-        t->mt.ncols = 4;
-        t->mt.cols = calloc(5, sizeof(char *));
-        for (int k = 0; k < 4; k++)
+        /* comments are part of a large object as pg_dump dumps it (its archive holds them
+         * as BLOB entries, which a --schema-only archive does not) */
+        const char *cols[] = {"oid", "owner", "acl", "comment", "data"};
+        t->mt.ncols = 5;
+        t->mt.cols = calloc(6, sizeof(char *));
+        for (int k = 0; k < 5; k++)
             t->mt.cols[k] = strdup(cols[k]);
         /* unknown size: plan it as big so it starts first */
         pin[cat.ntables] = (plan_input){UINT64_MAX / 4, 0, 0};
@@ -1152,7 +1166,13 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
         m.nodata[i].name = strdup(cat.nodata[i].name);
         m.nodata[i].reason = strdup(cat.nodata[i].reason);
     }
-    if (!m.nodata) {
+    m.nunpopulated = cat.nunpopulated;
+    m.unpopulated = calloc(cat.nunpopulated + 1, sizeof *m.unpopulated);
+    for (size_t i = 0; m.unpopulated && i < cat.nunpopulated; i++) {
+        m.unpopulated[i].schema = strdup(cat.unpopulated[i].schema);
+        m.unpopulated[i].name = strdup(cat.unpopulated[i].name);
+    }
+    if (!m.nodata || !m.unpopulated) {
         pf_err(err, errlen, "out of memory");
         goto out;
     }
@@ -1171,7 +1191,9 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
 
     s->tables = cat.ntables;
     s->chunks = ctx.njobs;
-    s->rows = atomic_load(&ctx.rows);
+    /* table rows; large objects are counted on their own (as list and verify count them) */
+    for (size_t t = 0; t < m.ntables; t++)
+        s->rows += m.tables[t].rows;
     s->raw_bytes = atomic_load(&ctx.raw);
     s->stored_bytes = atomic_load(&ctx.stored);
     s->sequences = cat.nseqs;

@@ -186,9 +186,9 @@ static int expected_build(reporter *r, const listed *l, size_t n, expected *e)
         for (const char *p = strchr(l[i].file, '/'); p; p = strchr(p + 1, '/'))
             slashes++;
     e->files = calloc(n + 1, sizeof *e->files);
-    e->dirs = calloc(slashes + 1, sizeof *e->dirs);
-    if (!e->files || !e->dirs)
-        return -1;
+    e->dirs = calloc(slashes + 2, sizeof *e->dirs);
+    if (!e->files || !e->dirs || !(e->dirs[e->ndirs++] = strdup(DUMPDIR_DATA)))
+        return -1; /* "data" is there even in a dump without rows */
     for (size_t i = 0; i < n; i++) {
         e->files[e->nfiles++] = (char *)l[i].file;
         /* each parent directory of a listed file ("data", and "a", "a/b" for "a/b/f") */
@@ -241,7 +241,7 @@ static void scan_dir(reporter *r, const char *dir, const expected *e, const char
         if (isdir && in_sorted(e->dirs, e->ndirs, sub))
             scan_dir(r, dir, e, sub);
         else
-            report(r, sub, NULL, -1, isdir ? "unexpected directory" : "unexpected file");
+            report(r, sub, NULL, -1, isdir ? "unexpected directory (not in the manifest)" : "unexpected file (not in the manifest)");
     }
     closedir(d);
 }

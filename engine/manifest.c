@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define CHECKSUM_KEY "\"manifest_checksum\": \""
@@ -134,6 +135,11 @@ char *manifest_serialize(const manifest *m, char *err, size_t errlen)
         json_array_append_new(nodata, json_pack("{s:s?, s:s?, s:s?}", "schema", m->nodata[i].schema, "name",
                                                 m->nodata[i].name, "reason", m->nodata[i].reason));
     json_object_set_new(o, "tables_without_data", nodata);
+    json_t *unpop = json_array();
+    for (size_t i = 0; i < m->nunpopulated; i++)
+        json_array_append_new(unpop, json_pack("{s:s?, s:s?}", "schema", m->unpopulated[i].schema, "name",
+                                               m->unpopulated[i].name));
+    json_object_set_new(o, "unpopulated_matviews", unpop);
     json_t *seqs = json_array();
     for (size_t i = 0; i < m->nseqs; i++) {
         json_t *so = json_object();
@@ -420,8 +426,17 @@ int manifest_parse(const char *text, size_t len, manifest *m, char *err, size_t 
     return manifest_parse_key(text, len, NULL, m, err, errlen);
 }
 
+static int parse_any(const char *text, size_t len, const char *passphrase, int unverified_ok, manifest *m,
+                     char *err, size_t errlen);
+
 int manifest_parse_key(const char *text, size_t len, const char *passphrase, manifest *m, char *err,
                        size_t errlen)
+{
+    return parse_any(text, len, passphrase, 0, m, err, errlen);
+}
+
+static int parse_any(const char *text, size_t len, const char *passphrase, int unverified_ok, manifest *m,
+                     char *err, size_t errlen)
 {
     memset(m, 0, sizeof *m);
     const char *line;
@@ -441,7 +456,7 @@ int manifest_parse_key(const char *text, size_t len, const char *passphrase, man
             json_decref(probe);
             return pf_err(err, errlen, "manifest checksum mismatch: the manifest was edited or damaged");
         }
-        if (!passphrase) {
+        if (!passphrase && !unverified_ok) {
             json_decref(probe);
             return pf_err(err, errlen, "this dump is encrypted: give its passphrase with --passphrase-file FILE or PGFERRY_PASSPHRASE");
         }
@@ -459,15 +474,20 @@ int manifest_parse_key(const char *text, size_t len, const char *passphrase, man
         m->dump_id = strdup(json_string_value(id));
         json_decref(probe);
         m->encrypted = 1;
-        if (derive_keys(m, passphrase, err, errlen) < 0) {
+        if (!passphrase) {
+            /* read for showing only: nothing in it is trusted */
+            m->unverified = 1;
+        } else if (derive_keys(m, passphrase, err, errlen) < 0) {
             free(m->dump_id);
             memset(m, 0, sizeof *m);
             return -1;
         }
         uint8_t mac[32];
-        cipher_hmac(&m->manifest_key, text, (size_t)(line - text), mac);
-        pf_hex(mac, 32, got);
-        if (strcmp(want, got) != 0) {
+        if (m->have_keys) {
+            cipher_hmac(&m->manifest_key, text, (size_t)(line - text), mac);
+            pf_hex(mac, 32, got);
+        }
+        if (m->have_keys && strcmp(want, got) != 0) {
             free(m->dump_id);
             memset(m, 0, sizeof *m);
             return pf_err(err, errlen, "manifest authentication failed: the manifest was edited or damaged");
@@ -482,6 +502,7 @@ int manifest_parse_key(const char *text, size_t len, const char *passphrase, man
     m->kdf = keys.kdf;
     memcpy(m->wrapped_key, keys.wrapped_key, sizeof m->wrapped_key);
     m->have_keys = keys.have_keys;
+    m->unverified = keys.unverified;
     m->data_key = keys.data_key;
     m->hash_key = keys.hash_key;
     m->manifest_key = keys.manifest_key;
@@ -568,6 +589,18 @@ int manifest_parse_key(const char *text, size_t len, const char *passphrase, man
             goto out;
         }
     }
+    json_t *unpop = json_object_get(o, "unpopulated_matviews");
+    m->nunpopulated = json_array_size(unpop);
+    m->unpopulated = calloc(m->nunpopulated + 1, sizeof *m->unpopulated);
+    for (size_t i = 0; i < m->nunpopulated; i++) {
+        json_t *uo = json_array_get(unpop, i);
+        m->unpopulated[i].schema = gstr(uo, "schema");
+        m->unpopulated[i].name = gstr(uo, "name");
+        if (!m->unpopulated[i].schema || !m->unpopulated[i].name) {
+            pf_err(err, errlen, "manifest: bad unpopulated_matviews entry %zu", i);
+            goto out;
+        }
+    }
     json_t *seqs = json_object_get(o, "sequences");
     m->nseqs = json_array_size(seqs);
     m->seqs = calloc(m->nseqs + 1, sizeof *m->seqs);
@@ -602,6 +635,14 @@ out:
     return rc;
 }
 
+int manifest_unpopulated(const manifest *m, const char *schema, const char *name)
+{
+    for (size_t i = 0; i < m->nunpopulated; i++)
+        if (!strcmp(m->unpopulated[i].schema, schema) && !strcmp(m->unpopulated[i].name, name))
+            return 1;
+    return 0;
+}
+
 int manifest_read(const char *dir, manifest *m, char *err, size_t errlen)
 {
     return manifest_read_key(dir, NULL, m, err, errlen);
@@ -621,13 +662,38 @@ int manifest_looks_complete(const char *dir)
     return ok;
 }
 
+static int read_any(const char *dir, const char *passphrase, int unverified_ok, manifest *m, char *err,
+                    size_t errlen);
+
 int manifest_read_key(const char *dir, const char *passphrase, manifest *m, char *err, size_t errlen)
+{
+    return read_any(dir, passphrase, 0, m, err, errlen);
+}
+
+int manifest_read_unverified(const char *dir, const char *passphrase, manifest *m, char *err, size_t errlen)
+{
+    return read_any(dir, passphrase, 1, m, err, errlen);
+}
+
+static int read_any(const char *dir, const char *passphrase, int unverified_ok, manifest *m, char *err,
+                    size_t errlen)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, MANIFEST_FILE);
     char *text = NULL;
     size_t len = 0;
     char ioerr[PF_ERRLEN];
+    struct stat sb;
+    if (stat(dir, &sb) != 0) {
+        memset(m, 0, sizeof *m);
+        if (errno == ENOENT || errno == ENOTDIR)
+            return pf_err(err, errlen, "%s does not exist", dir);
+        return pf_err(err, errlen, "%s: %s", dir, strerror(errno));
+    }
+    if (!S_ISDIR(sb.st_mode)) {
+        memset(m, 0, sizeof *m);
+        return pf_err(err, errlen, "%s is not a directory (a dump is a directory)", dir);
+    }
     if (io_read_file(path, &text, &len, ioerr, sizeof ioerr) < 0) {
         memset(m, 0, sizeof *m);
         if (access(path, F_OK) != 0 && errno == ENOENT)
@@ -635,7 +701,7 @@ int manifest_read_key(const char *dir, const char *passphrase, manifest *m, char
                           dir, MANIFEST_FILE);
         return pf_err(err, errlen, "%s", ioerr);
     }
-    int rc = manifest_parse_key(text, len, passphrase, m, err, errlen);
+    int rc = parse_any(text, len, passphrase, unverified_ok, m, err, errlen);
     free(text);
     return rc;
 }
@@ -686,6 +752,11 @@ void manifest_free(manifest *m)
         free(m->nodata[i].reason);
     }
     free(m->nodata);
+    for (size_t i = 0; i < m->nunpopulated; i++) {
+        free(m->unpopulated[i].schema);
+        free(m->unpopulated[i].name);
+    }
+    free(m->unpopulated);
     if (m->has_large_objects)
         free_table(&m->large_objects);
     memset(m, 0, sizeof *m);

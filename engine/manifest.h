@@ -84,6 +84,9 @@ typedef struct manifest_s {
     int nodata_recorded;
     size_t nnodata;
     manifest_nodata *nodata;
+    /* Materialized views WITH NO DATA at the source: restore leaves them so (no REFRESH). */
+    size_t nunpopulated;
+    manifest_nodata *unpopulated;  /* reason unused (NULL) */
 
     /* Encryption (dump --encrypt). Stored: the scrypt parameters and the data key wrapped
      * under the passphrase's key. In memory only, once the passphrase opened it: the data
@@ -95,8 +98,12 @@ typedef struct manifest_s {
     cipher_kdf kdf;
     uint8_t wrapped_key[CIPHER_WRAPPED_LEN];
     int have_keys;
+    int unverified;             /* encrypted, read without its passphrase: HMAC not checked */
     cipher_key data_key, hash_key, manifest_key;
 } manifest;
+
+/* 1 when schema.name is a materialized view the source had not populated. */
+int manifest_unpopulated(const manifest *m, const char *schema, const char *name);
 
 /* Sets up encryption for a new dump: random data key, its wrapping under passphrase. */
 int manifest_init_encryption(manifest *m, const char *passphrase, char *err, size_t errlen);
@@ -125,6 +132,10 @@ int manifest_read(const char *dir, manifest *m, char *err, size_t errlen);
 /* The same with a passphrase (NULL: none): an encrypted dump needs it, and a passphrase
  * given for a dump that is not encrypted is an error (a dump swapped for a plain one). */
 int manifest_read_key(const char *dir, const char *passphrase, manifest *m, char *err, size_t errlen);
+/* For showing a dump (list): as manifest_read_key, except that an encrypted dump read
+ * without its passphrase is parsed anyway, with m->unverified set: its HMAC was not
+ * checked, so nothing in it may be trusted. */
+int manifest_read_unverified(const char *dir, const char *passphrase, manifest *m, char *err, size_t errlen);
 /* Parses a manifest text (checksum included). */
 int manifest_parse(const char *text, size_t len, manifest *m, char *err, size_t errlen);
 int manifest_parse_key(const char *text, size_t len, const char *passphrase, manifest *m, char *err,

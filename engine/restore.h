@@ -55,6 +55,7 @@ typedef struct {
 
 typedef struct {
     uint64_t tables, chunks, chunks_skipped, rows, raw_bytes, entries;
+    uint64_t reconnects;      /* connections re-established after a loss */
     double seconds;
     double t_checks;  /* manifest, files, schema archive */
     double t_pre;     /* pre-data: schemas, types, tables */

@@ -64,13 +64,26 @@ int verify_db_run(const manifest *m, const char *conninfo, int jobs,
     o.progress = progress;
     o.interrupted = interrupted;
     o.hash_only = 1;
+    o.filter.exact = 1;
     o.filter.n_exact = m->ntables;
     o.filter.exact_schemas = calloc(m->ntables + 1, sizeof(char *));
     o.filter.exact_names = calloc(m->ntables + 1, sizeof(char *));
     o.filter.exact_large_objects = m->has_large_objects;
+    o.filter.exact_cols = calloc(m->ntables + 1, sizeof(char **));
+    size_t *ncols = calloc(m->ntables + 1, sizeof(size_t));
+    o.filter.exact_ncols = ncols;
+    if (!o.filter.exact_schemas || !o.filter.exact_names || !o.filter.exact_cols || !ncols) {
+        free(o.filter.exact_schemas);
+        free(o.filter.exact_names);
+        free(o.filter.exact_cols);
+        free(ncols);
+        return pf_err(err, errlen, "out of memory");
+    }
     for (size_t i = 0; i < m->ntables; i++) {
         o.filter.exact_schemas[i] = m->tables[i].schema;
         o.filter.exact_names[i] = m->tables[i].name;
+        o.filter.exact_cols[i] = m->tables[i].cols;
+        ncols[i] = m->tables[i].ncols;
     }
     manifest live;
     memset(&live, 0, sizeof live);
@@ -85,6 +98,8 @@ int verify_db_run(const manifest *m, const char *conninfo, int jobs,
     }
     free(o.filter.exact_schemas);
     free(o.filter.exact_names);
+    free(o.filter.exact_cols);
+    free(ncols);
     if (rc < 0)
         return -1;
 

@@ -78,7 +78,7 @@ int cmd_cat(int argc, char **argv)
             char head[8] = {0};
             size_t got = 0;
             if (in && io_reader_read(in, head, 7, &got, err, sizeof err) == 0 && got == 7 &&
-                memcmp(head, "PGFENC1", 7) == 0)
+                memcmp(head, "PGFENC", 6) == 0)
                 pf_err(err, sizeof err, "this chunk is encrypted: give its dump's passphrase "
                                         "with --passphrase-file FILE or PGFERRY_PASSPHRASE");
             if (in)

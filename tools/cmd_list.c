@@ -1,5 +1,6 @@
 /* pgferry list */
 #include "common/pf_util.h"
+#include "engine/dumpcheck.h"
 #include "engine/manifest.h"
 #include "tools/cli.h"
 #include "tools/repo_cli.h"
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *const list_help =
@@ -74,11 +76,11 @@ static void print_row(const char *name, size_t namew, const char *fmt, const cha
     printf("  %-6s  %12s  %6s  %10s  %10s  %6s\n", fmt, rows, chunks, raw, stored, ratio);
 }
 
-static void print_human(const char *dir, const manifest *m)
+static void print_human(const char *dir, const manifest *m, const char *status)
 {
     char a[32], b[32], c[32], d[32], r[32];
     printf("dump       %s\n", dir);
-    printf("status     complete\n");
+    printf("status     %s\n", status);
     printf("started    %s\n", nz(m->started_at));
     printf("finished   %s\n", nz(m->finished_at));
     printf("source     host %s, port %s, database %s\n", nz(m->host), nz(m->port), nz(m->database));
@@ -137,12 +139,15 @@ static void print_human(const char *dir, const manifest *m)
     free(labels);
 }
 
-static json_t *json_listing(const char *dir, const manifest *m)
+static json_t *json_listing(const char *dir, const manifest *m, const char *status, const dumpcheck_first *chk)
 {
     json_t *o = json_object();
     json_object_set_new(o, "dir", json_string(dir));
-    json_object_set_new(o, "complete", json_true());
-    json_object_set_new(o, "status", json_string("complete"));
+    json_object_set_new(o, "complete", json_boolean(chk->count == 0));
+    json_object_set_new(o, "status", json_string(status));
+    json_object_set_new(o, "manifest_authenticated", json_boolean(!m->unverified));
+    if (chk->count)
+        json_object_set_new(o, "error", json_string(chk->first));
     json_object_set_new(o, "tool_version", jstr(m->tool_version));
     json_object_set_new(o, "manifest_version", json_integer(m->format_version));
     json_object_set_new(o, "started_at", jstr(m->started_at));
@@ -186,10 +191,14 @@ static json_t *json_listing(const char *dir, const manifest *m)
         stored += t->stored_bytes;
     }
     json_object_set_new(o, "tables", tables);
+    /* the same totals as dump --json and verify --json: chunk files of tables and large
+     * objects alike, table rows, large objects on their own */
+    const manifest_table *lot = m->has_large_objects ? &m->large_objects : NULL;
     json_t *tot = json_object();
     json_object_set_new(tot, "tables", json_integer((json_int_t)m->ntables));
     json_object_set_new(tot, "rows", json_integer((json_int_t)rows));
-    json_object_set_new(tot, "chunks", json_integer((json_int_t)chunks));
+    json_object_set_new(tot, "chunks", json_integer((json_int_t)(chunks + (lot ? lot->nchunks : 0))));
+    json_object_set_new(tot, "large_objects", json_integer(lot ? (json_int_t)lot->rows : 0));
     json_object_set_new(tot, "raw_bytes", json_integer((json_int_t)raw));
     json_object_set_new(tot, "stored_bytes", json_integer((json_int_t)stored));
     json_object_set_new(tot, "ratio", stored ? json_real((double)raw / (double)stored) : json_null());
@@ -245,15 +254,17 @@ int cmd_list(int argc, char **argv)
     char err[PF_ERRLEN];
     if (cli_passphrase("list", passfile, &passphrase) < 0)
         return 1;
-    int mrc = manifest_read_key(dir, passphrase, &m, err, sizeof err);
+    int mrc = manifest_read_unverified(dir, passphrase, &m, err, sizeof err);
     cli_forget(passphrase);
     if (mrc < 0) {
-        /* Tell the two failures apart: no manifest means the dump never finished, a
-         * manifest that does not check out means the dump was damaged afterwards. */
+        /* Tell the failures apart: no directory, no manifest (the dump never finished), a
+         * manifest that does not check out (the dump was damaged afterwards). */
         char path[4096];
+        struct stat sb;
         snprintf(path, sizeof path, "%s/%s", dir, MANIFEST_FILE);
+        int nodir = stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode);
         int missing = access(path, F_OK) != 0 && errno == ENOENT;
-        const char *status = missing ? "incomplete: no manifest" : "damaged manifest";
+        const char *status = nodir ? "not a dump: no such directory" : missing ? "incomplete: no manifest" : "damaged manifest";
         fprintf(stderr, "pgferry list: %s\n", err);
         if (json) {
             json_t *o = json_object();
@@ -267,10 +278,28 @@ int cmd_list(int argc, char **argv)
         }
         return 1;
     }
-    if (json)
-        print_json(json_listing(dir, &m));
+    /* the structure, as restore and verify check it (files, sizes, the schema archive):
+     * a dump is complete only when all of it is there */
+    dumpcheck_first chk = {0};
+    if (dumpcheck_dir(dir, &m, dumpcheck_keep_first, &chk, NULL, NULL, err, sizeof err) < 0) {
+        manifest_free(&m);
+        fprintf(stderr, "pgferry list: %s\n", err);
+        return 1;
+    }
+    char status[1200];
+    if (chk.count)
+        snprintf(status, sizeof status, "damaged: %s%s", chk.first,
+                 chk.count > 1 ? " (and more: run pgferry verify)" : "");
+    else if (m.unverified)
+        snprintf(status, sizeof status, "complete; encrypted: manifest HMAC not checked without the passphrase");
     else
-        print_human(dir, &m);
+        snprintf(status, sizeof status, "complete");
+    if (chk.count)
+        fprintf(stderr, "pgferry list: %s is damaged: %s\n", dir, chk.first);
+    if (json)
+        print_json(json_listing(dir, &m, status, &chk));
+    else
+        print_human(dir, &m, status);
     manifest_free(&m);
-    return 0;
+    return chk.count ? 1 : 0;
 }

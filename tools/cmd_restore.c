@@ -200,11 +200,12 @@ int cmd_restore(int argc, char **argv)
     if (rc < 0)
         return cli_fail("restore", json, err);
     if (json) {
-        json_t *j = json_pack("{s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:f, s:f, s:f, s:f, s:f, s:f}}",
+        json_t *j = json_pack("{s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:f, s:f, s:f, s:f, s:f, s:f}}",
                               "ok", 1, "database", s.database, "tables", (json_int_t)s.tables,
                               "chunks", (json_int_t)s.chunks, "chunks_skipped", (json_int_t)s.chunks_skipped,
                               "rows", (json_int_t)s.rows, "raw_bytes", (json_int_t)s.raw_bytes,
-                              "post_data_entries", (json_int_t)s.entries, "seconds", "total", s.seconds,
+                              "post_data_entries", (json_int_t)s.entries, "reconnects", (json_int_t)s.reconnects,
+                              "seconds", "total", s.seconds,
                               "checks", s.t_checks, "pre_data", s.t_pre, "data", s.t_data,
                               "indexes_constraints", s.t_post, "finish", s.t_finish);
         json_dumpf(j, stdout, JSON_INDENT(2));

@@ -1,0 +1,664 @@
+/* restore_jobs: data and post-data as scheduler jobs (engine/sched.h), and the workers
+ * that run them.
+ *
+ *   load     some chunks of one table, one transaction (see restore_load.c)
+ *   entry    one post-data archive entry: an index, a constraint, a trigger...
+ *   analyze  ANALYZE of one table, once its rows are in
+ *
+ * Per table, a milestone "all its rows are in" stands between its loads and what waits for
+ * them. A worker whose connection is lost (terminated backend, failover, server restart)
+ * reconnects and, unless the journal shows the job committed before the loss, runs it
+ * again: up to JOB_ATTEMPTS times per job. */
+#include "engine/restore_int.h"
+
+#include "engine/pgconn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- graph ------------------------------------------------------------------------------ */
+
+static long add_job(restore_ctx *ctx, long id, rjob j)
+{
+    if (id < 0)
+        return -1;
+    if ((size_t)id >= ctx->njobs) {
+        size_t n = (size_t)id + 1, cap = 64;
+        while (cap < n)
+            cap *= 2;
+        rjob *a = realloc(ctx->jobs, cap * sizeof *a);
+        if (!a)
+            return -1;
+        for (size_t i = ctx->njobs; i < cap; i++)
+            memset(&a[i], 0, sizeof a[i]);
+        ctx->jobs = a;
+        ctx->njobs = n;
+    }
+    ctx->jobs[id] = j;
+    return id;
+}
+
+/* Data tables of a TABLE entry: its rtable, or the leaf partitions of a partitioned table
+ * (their rows are where its rows are). */
+static size_t table_entry_data(restore_ctx *ctx, long k, size_t **out, size_t *cap)
+{
+    size_t n = 0;
+    if (ctx->entry_table[k] >= 0) {
+        if (*cap < 1 && !(*out = realloc(*out, (*cap = 16) * sizeof **out)))
+            return 0;
+        (*out)[n++] = (size_t)ctx->entry_table[k];
+        return n;
+    }
+    const archive_entry *e = &ctx->a.entries[k];
+    if (!restore_entry_is(e, "TABLE") || !e->namespace)
+        return 0;
+    for (size_t t = 0; t < ctx->ntables; t++) {
+        const manifest_table *mt = ctx->tables[t].mt;
+        if (!mt->parent_name || strcmp(mt->parent_name, e->tag) || strcmp(mt->parent_schema, e->namespace))
+            continue;
+        if (n == *cap) {
+            size_t c = *cap ? 2 * *cap : 16;
+            size_t *a = realloc(*out, c * sizeof *a);
+            if (!a)
+                return n;
+            *out = a;
+            *cap = c;
+        }
+        (*out)[n++] = t;
+    }
+    return n;
+}
+
+/* Data tables an entry belongs to, through its TABLE dependencies. */
+static size_t entry_data(restore_ctx *ctx, const archive_entry *e, size_t **out, size_t *cap)
+{
+    size_t n = 0, *one = NULL, onecap = 0;
+    for (size_t d = 0; d < e->ndeps; d++) {
+        long k = archive_find(&ctx->a, e->deps[d]);
+        if (k < 0)
+            continue;
+        size_t m = table_entry_data(ctx, k, &one, &onecap);
+        for (size_t i = 0; i < m; i++) {
+            if (n == *cap) {
+                size_t c = *cap ? 2 * *cap : 16;
+                size_t *a = realloc(*out, c * sizeof *a);
+                if (!a)
+                    break;
+                *out = a;
+                *cap = c;
+            }
+            (*out)[n++] = one[i];
+        }
+    }
+    free(one);
+    return n;
+}
+
+/* What an entry locks, as scheduler resources: the data tables of its TABLE dependencies,
+ * and a TABLE dependency without data (a partitioned table, at any level) as a resource of
+ * its own, so that jobs on one partitioned table, such as the INDEX ATTACH of sibling
+ * partitions' indexes to it, never run at once (the server can leave the parent index
+ * invalid when they do). */
+static size_t entry_resources(restore_ctx *ctx, const archive_entry *e, const long *virt, size_t **out, size_t *cap)
+{
+    size_t n = entry_data(ctx, e, out, cap);
+    for (size_t d = 0; d < e->ndeps; d++) {
+        long k = archive_find(&ctx->a, e->deps[d]);
+        if (k < 0 || virt[k] < 0)
+            continue;
+        if (n == *cap) {
+            size_t c = *cap ? 2 * *cap : 16;
+            size_t *a = realloc(*out, c * sizeof *a);
+            if (!a)
+                return n;
+            *out = a;
+            *cap = c;
+        }
+        (*out)[n++] = (size_t)virt[k];
+    }
+    return n;
+}
+
+static int add_parent(rtable *t, size_t p)
+{
+    for (size_t i = 0; i < t->nparents; i++)
+        if (t->parents[i] == p)
+            return 0;
+    if (t->nparents == t->capparents) {
+        size_t c = t->capparents ? 2 * t->capparents : 4;
+        size_t *a = realloc(t->parents, c * sizeof *a);
+        if (!a)
+            return -1;
+        t->parents = a;
+        t->capparents = c;
+    }
+    t->parents[t->nparents++] = p;
+    return 0;
+}
+
+/* --data-only into tables whose foreign keys exist: a table's rows go in after the rows
+ * they refer to (as pg_restore orders TABLE DATA). The foreign keys come from the archive:
+ * an FK CONSTRAINT entry depends on its table and on the referenced table's key. */
+static int foreign_key_parents(restore_ctx *ctx, char *err, size_t errlen)
+{
+    size_t *child = NULL, ccap = 0, *parent = NULL, pcap = 0;
+    int rc = 0;
+    for (size_t i = 0; i < ctx->a.n && rc == 0; i++) {
+        const archive_entry *e = &ctx->a.entries[i];
+        if (!restore_entry_is(e, "FK CONSTRAINT"))
+            continue;
+        size_t nc = entry_data(ctx, e, &child, &ccap), np = 0;
+        for (size_t d = 0; d < e->ndeps && rc == 0; d++) {
+            long k = archive_find(&ctx->a, e->deps[d]);
+            if (k < 0 || restore_entry_is(&ctx->a.entries[k], "TABLE"))
+                continue;
+            np = entry_data(ctx, &ctx->a.entries[k], &parent, &pcap);
+            for (size_t c = 0; c < nc && rc == 0; c++)
+                for (size_t p = 0; p < np && rc == 0; p++) {
+                    rtable *ct = &ctx->tables[child[c]];
+                    if (child[c] == parent[p])
+                        ct->self_ref = 1;
+                    else if (add_parent(ct, parent[p]) < 0)
+                        rc = pf_err(err, errlen, "out of memory");
+                }
+        }
+    }
+    free(child);
+    free(parent);
+    return rc;
+}
+
+/* Tables that refer to each other in a circle cannot be loaded one after the other with
+ * their foreign keys checked: the edges inside such a group (Tarjan's strongly connected
+ * components) are dropped, with a warning, as pg_dump warns. */
+static int break_cycles(restore_ctx *ctx, char *err, size_t errlen)
+{
+    size_t n = ctx->ntables;
+    long *index = malloc((n + 1) * sizeof *index), *low = malloc((n + 1) * sizeof *low);
+    size_t *stack = malloc((n + 1) * sizeof *stack), *comp = malloc((n + 1) * sizeof *comp);
+    unsigned char *on = calloc(n + 1, 1);
+    size_t *cs_node = malloc((n + 1) * sizeof *cs_node), *cs_edge = malloc((n + 1) * sizeof *cs_edge);
+    if (!index || !low || !stack || !comp || !on || !cs_node || !cs_edge) {
+        free(index); free(low); free(stack); free(comp); free(on); free(cs_node); free(cs_edge);
+        return pf_err(err, errlen, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        index[i] = -1;
+    long next = 0;
+    size_t sp = 0, ncomp = 0;
+    for (size_t root = 0; root < n; root++) {
+        if (index[root] >= 0)
+            continue;
+        size_t depth = 0;
+        cs_node[0] = root;
+        cs_edge[0] = 0;
+        index[root] = low[root] = next++;
+        stack[sp++] = root;
+        on[root] = 1;
+        while (depth != (size_t)-1) {
+            size_t v = cs_node[depth];
+            rtable *t = &ctx->tables[v];
+            if (cs_edge[depth] < t->nparents) {
+                size_t w = t->parents[cs_edge[depth]++];
+                if (index[w] < 0) {
+                    index[w] = low[w] = next++;
+                    stack[sp++] = w;
+                    on[w] = 1;
+                    depth++;
+                    cs_node[depth] = w;
+                    cs_edge[depth] = 0;
+                } else if (on[w] && index[w] < low[v])
+                    low[v] = index[w];
+                continue;
+            }
+            if (low[v] == index[v]) {
+                size_t w;
+                do {
+                    w = stack[--sp];
+                    on[w] = 0;
+                    comp[w] = ncomp;
+                } while (w != v);
+                ncomp++;
+            }
+            if (depth == 0)
+                break;
+            depth--;
+            size_t u = cs_node[depth];
+            if (low[v] < low[u])
+                low[u] = low[v];
+        }
+    }
+    int warned = 0;
+    for (size_t v = 0; v < n; v++) {
+        rtable *t = &ctx->tables[v];
+        size_t keep = 0;
+        for (size_t i = 0; i < t->nparents; i++) {
+            size_t w = t->parents[i];
+            if (comp[w] != comp[v]) {
+                t->parents[keep++] = w;
+                continue;
+            }
+            if (!warned++)
+                fprintf(stderr, "restore: warning: table %s and table %s refer to each other through foreign keys: their rows may fail those checks while loading (--disable-triggers avoids it)\n",
+                        t->label, ctx->tables[w].label);
+        }
+        t->nparents = keep;
+    }
+    free(index); free(low); free(stack); free(comp); free(on); free(cs_node); free(cs_edge);
+    return 0;
+}
+
+static int add_loads(restore_ctx *ctx, size_t ti, char *err, size_t errlen)
+{
+    rtable *t = &ctx->tables[ti];
+    const manifest_table *mt = t->mt;
+    size_t *left = calloc(mt->nchunks + 1, sizeof *left), nleft = 0;
+    if (!left)
+        return pf_err(err, errlen, "out of memory");
+    uint64_t raw = 0;
+    for (size_t k = 0; k < mt->nchunks; k++) {
+        char item[4200];
+        snprintf(item, sizeof item, "chunk:%s", mt->chunks[k].file);
+        ctx->total_raw += mt->chunks[k].raw_bytes;
+        ctx->nchunks++;
+        if (restore_journal_has(ctx, item)) {
+            ctx->chunks_skipped++;
+            atomic_fetch_add(&ctx->raw, mt->chunks[k].raw_bytes);
+            atomic_fetch_add(&ctx->rows, mt->chunks[k].rows);
+            atomic_fetch_add(&ctx->chunks_done, 1);
+            continue;
+        }
+        left[nleft++] = k;
+        raw += mt->chunks[k].raw_bytes;
+    }
+    t->loaded = sched_add_milestone(ctx->s);
+    if (add_job(ctx, t->loaded, (rjob){.kind = JOB_MILESTONE, .table = ti}) < 0) {
+        free(left);
+        return pf_err(err, errlen, "out of memory");
+    }
+    /* One job for the whole table when it is one chunk (TRUNCATE + COPY FREEZE in one
+     * transaction, where it saves the later hint-bit pass: not below wal_skip_threshold,
+     * 2MB, where it only costs a buffer scan) or refers to itself (one COPY); else a job
+     * per chunk, several workers on one table. */
+    int whole = t->self_ref || mt->nchunks == 1;
+    size_t units = whole ? (nleft > 0) : nleft;
+    for (size_t u = 0; u < units; u++) {
+        rjob j = {.kind = JOB_LOAD, .table = ti, .entry = -1};
+        j.nchunks = whole ? nleft : 1;
+        j.chunks = malloc(j.nchunks * sizeof *j.chunks);
+        if (!j.chunks) {
+            free(left);
+            return pf_err(err, errlen, "out of memory");
+        }
+        memcpy(j.chunks, whole ? left : &left[u], j.nchunks * sizeof *j.chunks);
+        for (size_t k = 0; k < j.nchunks; k++)
+            j.raw += mt->chunks[j.chunks[k]].raw_bytes;
+        j.one_copy = t->self_ref && j.nchunks > 1;
+        j.freeze = ctx->do_pre && nleft == mt->nchunks && mt->nchunks == 1 && raw >= FREEZE_MIN_BYTES;
+        long id = add_job(ctx, sched_add(ctx->s, 1, j.raw, SCHED_LOCK_NONE), j);
+        if (id < 0 || sched_after(ctx->s, (size_t)t->loaded, (size_t)id) < 0) {
+            free(j.chunks);
+            free(left);
+            return pf_err(err, errlen, "out of memory");
+        }
+        ctx->loads_left++;
+    }
+    free(left);
+    return 0;
+}
+
+int restore_build_jobs(restore_ctx *ctx, char *err, size_t errlen)
+{
+    const restore_options *o = ctx->o;
+    long *entry_job = malloc((ctx->a.n + 1) * sizeof *entry_job);
+    long *virt = malloc((ctx->a.n + 1) * sizeof *virt);
+    if (!entry_job || !virt) {
+        free(entry_job);
+        free(virt);
+        return pf_err(err, errlen, "out of memory");
+    }
+    /* resources: the data tables, then every TABLE entry without data */
+    size_t nres = ctx->ntables;
+    for (size_t i = 0; i < ctx->a.n; i++)
+        virt[i] = restore_entry_is(&ctx->a.entries[i], "TABLE") && ctx->entry_table[i] < 0 ? (long)nres++ : -1;
+    ctx->s = sched_new(nres);
+    if (!ctx->s) {
+        free(entry_job);
+        free(virt);
+        return pf_err(err, errlen, "out of memory");
+    }
+    for (size_t i = 0; i < ctx->a.n; i++)
+        entry_job[i] = -1;
+    int fk_order = ctx->do_data && !ctx->do_pre && !ctx->do_post && !o->disable_triggers;
+    if (fk_order && (foreign_key_parents(ctx, err, errlen) < 0 || break_cycles(ctx, err, errlen) < 0))
+        goto fail;
+    if (ctx->do_data)
+        for (size_t t = 0; t < ctx->ntables; t++)
+            if (ctx->tables[t].selected && add_loads(ctx, t, err, errlen) < 0)
+                goto fail;
+    for (size_t t = 0; fk_order && t < ctx->ntables; t++) {
+        rtable *rt = &ctx->tables[t];
+        if (!rt->selected)
+            continue;
+        for (size_t p = 0; p < rt->nparents; p++) {
+            rtable *pt = &ctx->tables[rt->parents[p]];
+            if (!pt->selected || pt->loaded < 0)
+                continue;
+            for (size_t j = 0; j < ctx->njobs; j++)
+                if (ctx->jobs[j].kind == JOB_LOAD && ctx->jobs[j].table == t &&
+                    sched_after(ctx->s, j, (size_t)pt->loaded) < 0)
+                    goto oom;
+        }
+    }
+    /* post-data entries: after the rows of their own tables are in and the entries they
+     * build on are done; locking their tables and those of what they build on (a foreign
+     * key locks the table it references, through that table's key) */
+    size_t *tabs = NULL, tcap = 0;
+    for (size_t i = 0; ctx->do_post && i < ctx->a.n; i++) {
+        archive_entry *e = &ctx->a.entries[i];
+        if (!(ctx->wanted[i] && ctx->entry_phase[i] == PH_POST && e->sql))
+            continue;
+        int shared = restore_entry_is(e, "INDEX");
+        long id = add_job(ctx, sched_add(ctx->s, 0, 0, shared ? SCHED_LOCK_SHARED : SCHED_LOCK_EXCLUSIVE),
+                          (rjob){.kind = JOB_ENTRY, .entry = (long)i});
+        if (id < 0)
+            goto oom_tabs;
+        entry_job[i] = id;
+        ctx->nentry_jobs++;
+        char item[64];
+        snprintf(item, sizeof item, "entry:%d", e->id);
+        if (restore_journal_has(ctx, item)) {
+            sched_mark_done(ctx->s, (size_t)id);
+            atomic_fetch_add(&ctx->entries_done, 1);
+        }
+        size_t nt = entry_resources(ctx, e, virt, &tabs, &tcap);
+        for (size_t k = 0; k < nt; k++) {
+            rtable *rt = tabs[k] < ctx->ntables ? &ctx->tables[tabs[k]] : NULL;
+            if (sched_lock(ctx->s, (size_t)id, tabs[k]) < 0 ||
+                (rt && rt->loaded >= 0 && sched_after(ctx->s, (size_t)id, (size_t)rt->loaded) < 0))
+                goto oom_tabs;
+        }
+        for (size_t d = 0; d < e->ndeps; d++) {
+            long k = archive_find(&ctx->a, e->deps[d]);
+            if (k < 0)
+                continue;
+            size_t *dt = NULL, dcap = 0, nd = entry_resources(ctx, &ctx->a.entries[k], virt, &dt, &dcap);
+            int bad = 0;
+            for (size_t q = 0; q < nd && !bad; q++)
+                bad = sched_lock(ctx->s, (size_t)id, dt[q]) < 0;
+            free(dt);
+            if (bad || (entry_job[k] >= 0 && sched_after(ctx->s, (size_t)id, (size_t)entry_job[k]) < 0))
+                goto oom_tabs;
+        }
+    }
+    free(tabs);
+    tabs = NULL;
+    /* ANALYZE per table, released when its rows are in, so statistics are built while other
+     * tables still load rather than in one pass at the end */
+    for (size_t t = 0; ctx->do_data && !o->no_analyze && t < ctx->ntables; t++) {
+        rtable *rt = &ctx->tables[t];
+        if (!rt->selected)
+            continue;
+        long id = add_job(ctx, sched_add(ctx->s, 0, 0, SCHED_LOCK_EXCLUSIVE), (rjob){.kind = JOB_ANALYZE, .table = t});
+        if (id < 0 || sched_lock(ctx->s, (size_t)id, t) < 0 ||
+            (rt->loaded >= 0 && sched_after(ctx->s, (size_t)id, (size_t)rt->loaded) < 0))
+            goto oom;
+        ctx->nentry_jobs++;
+        char item[600];
+        snprintf(item, sizeof item, "analyze:%s", rt->qname);
+        if (restore_journal_has(ctx, item)) {
+            sched_mark_done(ctx->s, (size_t)id);
+            atomic_fetch_add(&ctx->entries_done, 1);
+        }
+    }
+    size_t stuck = 0;
+    if (sched_start(ctx->s, &stuck) < 0) {
+        pf_err(err, errlen, "restore plan: job %zu waits for itself through a cycle", stuck);
+        goto fail;
+    }
+    free(entry_job);
+    free(virt);
+    return 0;
+oom_tabs:
+    free(tabs);
+oom:
+    pf_err(err, errlen, "out of memory");
+fail:
+    free(entry_job);
+    free(virt);
+    return -1;
+}
+
+void restore_free_jobs(restore_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->njobs; i++)
+        free(ctx->jobs[i].chunks);
+    free(ctx->jobs);
+    ctx->jobs = NULL;
+    ctx->njobs = 0;
+    sched_free(ctx->s);
+    ctx->s = NULL;
+}
+
+/* ---- workers ------------------------------------------------------------------------------ */
+
+static void job_item(restore_ctx *ctx, const rjob *j, char *item, size_t n)
+{
+    if (j->kind == JOB_LOAD)
+        restore_load_item(ctx, j, item, n);
+    else if (j->kind == JOB_ENTRY)
+        snprintf(item, n, "entry:%d", ctx->a.entries[j->entry].id);
+    else
+        snprintf(item, n, "analyze:%s", ctx->tables[j->table].qname);
+}
+
+static int run_job(rworker *w, chunkfile_reader *b, const rjob *j, char *err, size_t errlen)
+{
+    restore_ctx *ctx = w->ctx;
+    char item[4200], what[600], *sql = NULL;
+    if (j->kind == JOB_LOAD)
+        return restore_load_job(ctx, w->conn, b, j, err, errlen);
+    job_item(ctx, j, item, sizeof item);
+    if (j->kind == JOB_ANALYZE) {
+        snprintf(what, sizeof what, "ANALYZE %s", ctx->tables[j->table].qname);
+        sql = what;
+    } else {
+        archive_entry *e = &ctx->a.entries[j->entry];
+        snprintf(what, sizeof what, "%s %s%s%s", e->desc, e->namespace ? e->namespace : "", e->namespace ? "." : "",
+                 e->tag);
+        sql = e->sql;
+    }
+    return j->kind == JOB_ENTRY ? restore_run_archive_sql(w->conn, ctx, sql, item, what, err, errlen)
+                                : restore_run_journaled(w->conn, ctx, sql, item, what, err, errlen);
+}
+
+static void set_conn(rworker *w, PGconn *c)
+{
+    pthread_mutex_lock(&w->ctx->mu);
+    PGcancel *old = w->cancel;
+    PGconn *oc = w->conn;
+    w->conn = c;
+    w->cancel = c ? PQgetCancel(c) : NULL;
+    pthread_mutex_unlock(&w->ctx->mu);
+    if (old)
+        PQfreeCancel(old);
+    if (oc)
+        PQfinish(oc);
+}
+
+/* A new connection after one was lost: the server may be restarting (a failover), so a
+ * few tries over about fifteen seconds. NULL with err when none came. */
+PGconn *restore_reconnect(restore_ctx *ctx, char *err, size_t errlen)
+{
+    useconds_t wait = 250000;
+    for (int i = 0; i < 7 && !atomic_load(&ctx->stop); i++) {
+        PGconn *c = restore_connect(ctx, err, errlen);
+        if (c) {
+            atomic_fetch_add(&ctx->reconnects, 1);
+            return c;
+        }
+        usleep(wait);
+        if (wait < 4000000)
+            wait *= 2;
+    }
+    return NULL;
+}
+
+static int reconnect(rworker *w, char *err, size_t errlen)
+{
+    set_conn(w, NULL);
+    PGconn *c = restore_reconnect(w->ctx, err, errlen);
+    if (!c)
+        return -1;
+    set_conn(w, c);
+    return 0;
+}
+
+static void *worker_main(void *arg)
+{
+    rworker *w = arg;
+    restore_ctx *ctx = w->ctx;
+    char err[PF_ERRLEN];
+    chunkfile_reader *b = chunkfile_reader_new(&ctx->m, err, sizeof err);
+    PGconn *c = b ? restore_connect(ctx, err, sizeof err) : NULL;
+    if (!c) {
+        restore_fail(ctx, err);
+        goto out;
+    }
+    set_conn(w, c);
+    pthread_mutex_lock(&ctx->mu);
+    for (;;) {
+        if (ctx->failed || atomic_load(&ctx->stop) || sched_left(ctx->s) == 0)
+            break;
+        long id = sched_next(ctx->s);
+        if (id < 0) {
+            pthread_cond_wait(&ctx->cv, &ctx->mu);
+            continue;
+        }
+        rjob *j = &ctx->jobs[id];
+        pthread_mutex_unlock(&ctx->mu);
+        int rc = run_job(w, b, j, err, sizeof err);
+        if (rc < 0 && !atomic_load(&ctx->stop) && PQstatus(w->conn) != CONNECTION_OK) {
+            /* the connection went: the job's transaction rolled back, unless its COMMIT got
+             * through before the loss, which the journal tells */
+            char why[PF_ERRLEN], item[4200];
+            snprintf(why, sizeof why, "%s", err);
+            job_item(ctx, j, item, sizeof item);
+            if (++j->attempts >= JOB_ATTEMPTS)
+                pf_err(err, sizeof err, "worker %d: gave up after %d lost connections: %s", w->id, j->attempts, why);
+            else if (reconnect(w, err, sizeof err) < 0) {
+                char e2[PF_ERRLEN];
+                snprintf(e2, sizeof e2, "%s", err);
+                pf_err(err, sizeof err, "worker %d lost its connection (%s) and could not reconnect: %s", w->id, why, e2);
+            } else {
+                int done = restore_journal_committed(w->conn, item, err, sizeof err);
+                pthread_mutex_lock(&ctx->mu);
+                if (done == 0) {
+                    sched_retry(ctx->s, (size_t)id);
+                    pthread_cond_broadcast(&ctx->cv);
+                    continue;
+                }
+                pthread_mutex_unlock(&ctx->mu);
+                rc = done > 0 ? 0 : -1;
+                if (rc == 0 && j->kind == JOB_LOAD)
+                    for (size_t k = 0; k < j->nchunks; k++) {
+                        atomic_fetch_add(&ctx->rows, ctx->tables[j->table].mt->chunks[j->chunks[k]].rows);
+                        atomic_fetch_add(&ctx->raw, ctx->tables[j->table].mt->chunks[j->chunks[k]].raw_bytes);
+                    }
+            }
+        }
+        pthread_mutex_lock(&ctx->mu);
+        if (rc < 0) {
+            pthread_mutex_unlock(&ctx->mu);
+            restore_fail(ctx, err);
+            pthread_mutex_lock(&ctx->mu);
+            break;
+        }
+        sched_finish(ctx->s, (size_t)id);
+        if (j->kind == JOB_LOAD) {
+            atomic_fetch_add(&ctx->chunks_done, j->nchunks);
+            if (--ctx->loads_left == 0)
+                ctx->data_end = pf_now();
+        } else
+            atomic_fetch_add(&ctx->entries_done, 1);
+        pthread_cond_broadcast(&ctx->cv);
+    }
+    pthread_cond_broadcast(&ctx->cv);
+    pthread_mutex_unlock(&ctx->mu);
+out:
+    set_conn(w, NULL);
+    chunkfile_reader_free(b);
+    return NULL;
+}
+
+/* Runs every job with o->jobs workers; the calling thread draws progress and watches for
+ * an interrupt. On failure the others' statements are cancelled (their transactions roll
+ * back) and the first error is returned. */
+int restore_run_jobs(restore_ctx *ctx, PGconn **coord, void (*progress)(restore_ctx *, double, int), double start,
+                     char *err, size_t errlen)
+{
+    const restore_options *o = ctx->o;
+    if (sched_left(ctx->s) == 0)
+        return 0;
+    int jobs = o->jobs > 0 ? o->jobs : 1;
+    ctx->workers = calloc((size_t)jobs, sizeof *ctx->workers);
+    if (!ctx->workers)
+        return pf_err(err, errlen, "out of memory");
+    for (int i = 0; i < jobs; i++) {
+        ctx->workers[i].ctx = ctx;
+        ctx->workers[i].id = i + 1;
+        if (pthread_create(&ctx->workers[i].thread, NULL, worker_main, &ctx->workers[i]) != 0) {
+            restore_fail(ctx, "cannot start worker thread");
+            break;
+        }
+        ctx->nworkers++;
+    }
+    double last = 0, last_ping = pf_now();
+    for (;;) {
+        pthread_mutex_lock(&ctx->mu);
+        int over = sched_left(ctx->s) == 0 || ctx->failed;
+        pthread_mutex_unlock(&ctx->mu);
+        if (over)
+            break;
+        if (o->interrupted && *o->interrupted)
+            restore_fail(ctx, "interrupted");
+        if (pf_now() - last_ping > 1.0) {
+            /* the coordinating connection runs the finishing steps: if it went, it is
+             * replaced now, or the restore stops with what committed kept */
+            char e2[PF_ERRLEN], why[PF_ERRLEN + 64];
+            if (pgconn_exec(*coord, "SELECT 1", "coordinator", e2, sizeof e2) < 0) {
+                PGconn *n = restore_reconnect(ctx, why, sizeof why);
+                if (n) {
+                    PQfinish(*coord);
+                    *coord = n;
+                } else {
+                    char msg[2 * PF_ERRLEN + 64];
+                    snprintf(msg, sizeof msg, "lost the connection to the target (%s) and could not reconnect: %s", e2, why);
+                    restore_fail(ctx, msg);
+                }
+            }
+            last_ping = pf_now();
+        }
+        if (progress && pf_now() - last > 0.25) {
+            progress(ctx, start, 0);
+            last = pf_now();
+        }
+        usleep(20000);
+    }
+    if (ctx->failed) {
+        char buf[256];
+        pthread_mutex_lock(&ctx->mu);
+        for (int i = 0; i < ctx->nworkers; i++)
+            if (ctx->workers[i].cancel)
+                PQcancel(ctx->workers[i].cancel, buf, sizeof buf);
+        pthread_cond_broadcast(&ctx->cv);
+        pthread_mutex_unlock(&ctx->mu);
+    }
+    for (int i = 0; i < ctx->nworkers; i++)
+        pthread_join(ctx->workers[i].thread, NULL);
+    if (ctx->failed)
+        return pf_err(err, errlen, "%s", ctx->first_err);
+    return 0;
+}
