@@ -510,6 +510,7 @@ static int load_tables(PGconn *c, const catalog_filter *f, catalog *cat, const c
         t->parent_name = dupv(r, row, 6);
         t->main_bytes = strtoull(PQgetvalue(r, row, 7), NULL, 10);
         t->toast_bytes = strtoull(PQgetvalue(r, row, 8), NULL, 10);
+        t->binary_ok = 1; /* until a column says otherwise (a table without columns stays so) */
         if (cat->ntables > 1)
             sb_putc(&ob, ',');
         sb_puts(&ob, PQgetvalue(r, row, 0));

@@ -306,7 +306,9 @@ WHERE r.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_datab
 SELECT 'encoding ' || pg_encoding_to_char(encoding) || ' collate ' || datcollate || ' ctype ' || datctype
        || ' connlimit ' || datconnlimit || ' owner ' || pg_get_userbyid(datdba)
        || ' comment ' || coalesce(shobj_description(oid, 'pg_database'), '-')
-       || ' acl ' || coalesce(replace(datacl::text, datname, '<db>'), '-')
+       -- no ACL means the default one: pg_dump writes no GRANT for an ACL equal to it, so an
+       -- explicit default (as here) and none are the same privileges
+       || ' acl ' || replace(coalesce(datacl, acldefault('d', datdba))::text, datname, '<db>')
 FROM pg_database WHERE datname = current_database();
 EOF
 
