@@ -2,6 +2,7 @@
 
 #include "common/pf_util.h"
 #include "engine/pgconn.h"
+#include "engine/profile.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -482,7 +483,6 @@ static int load_tables(PGconn *c, const catalog_filter *f, catalog *cat, const c
     if (!r)
         return -1;
     size_t n = (size_t)PQntuples(r);
-    (void)f;
     cat->tables = calloc(n + 1, sizeof *cat->tables);
     cat->nodata = calloc(n + 1, sizeof *cat->nodata);
     sbuf ob = {0};
@@ -491,13 +491,18 @@ static int load_tables(PGconn *c, const catalog_filter *f, catalog *cat, const c
         ob.oom = 1;
     for (size_t i = 0; i < n && !ob.oom; i++) {
         int row = (int)i;
-        if (!PQgetisnull(r, row, 9)) {
-            /* static strings: the reason is one of three words */
-            const char *why = PQgetvalue(r, row, 9);
+        int platform = f->profile && PQgetisnull(r, row, 9) &&
+                       profile_platform_rows(f->profile, PQgetvalue(r, row, 1), PQgetvalue(r, row, 2));
+        if (!PQgetisnull(r, row, 9) || platform) {
+            /* static strings: the reason is one of four words */
+            const char *why = platform ? "platform" : PQgetvalue(r, row, 9);
             catalog_nodata *nd = &cat->nodata[cat->nnodata++];
             nd->schema = dupv(r, row, 1);
             nd->name = dupv(r, row, 2);
-            nd->reason = !strcmp(why, "partitioned") ? "partitioned" : !strcmp(why, "excluded") ? "excluded" : "unlogged";
+            nd->reason = !strcmp(why, "partitioned") ? "partitioned"
+                         : !strcmp(why, "excluded")  ? "excluded"
+                         : !strcmp(why, "platform")  ? "platform"
+                                                     : "unlogged";
             continue;
         }
         catalog_table *t = &cat->tables[cat->ntables++];
@@ -619,6 +624,24 @@ int catalog_load(PGconn *c, const catalog_filter *f, catalog *cat, char *err, si
     PQclear(r);
     r = NULL;
 
+    /* extensions and their owners: pg_dump writes no owner for an extension */
+    r = pgconn_query(c, "SELECT x.extname, pg_catalog.pg_get_userbyid(x.extowner) FROM pg_catalog.pg_extension x ORDER BY 1",
+                     0, NULL, "read extensions", err, errlen);
+    if (!r)
+        goto out;
+    cat->nextensions = (size_t)PQntuples(r);
+    cat->extensions = calloc(cat->nextensions + 1, sizeof *cat->extensions);
+    if (!cat->extensions) {
+        pf_err(err, errlen, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < cat->nextensions; i++) {
+        cat->extensions[i].name = dupv(r, (int)i, 0);
+        cat->extensions[i].reason = dupv(r, (int)i, 1);
+    }
+    PQclear(r);
+    r = NULL;
+
     /* pg_dump includes large objects when no -t or -n narrows the dump. */
     cat->with_large_objects = f->exact ? f->exact_large_objects
                                              : f->n_include_tables == 0 && f->n_include_schemas == 0;
@@ -666,6 +689,11 @@ void catalog_free(catalog *cat)
         free(cat->unpopulated[i].name);
     }
     free(cat->unpopulated);
+    for (size_t i = 0; i < cat->nextensions; i++) {
+        free(cat->extensions[i].name);
+        free((char *)cat->extensions[i].reason);
+    }
+    free(cat->extensions);
     for (size_t i = 0; i < cat->nseqs; i++) {
         free(cat->seqs[i].schema);
         free(cat->seqs[i].name);

@@ -19,6 +19,8 @@ typedef struct {
     /* --exclude-table-data: the definition is dumped, the rows are not */
     const char **exclude_table_data; size_t n_exclude_table_data;
     int no_unlogged_table_data; /* --no-unlogged-table-data, as pg_dump */
+    /* --profile: tables whose rows are the platform's are defined without rows */
+    const struct profile *profile;
     /* Exactly these tables (schema[i], name[i]), no patterns: verify --db reads what a
      * manifest lists. Tables that do not exist are simply absent from the result. */
     int exact;                /* read exactly the tables listed below (maybe none) */
@@ -55,7 +57,8 @@ typedef struct {
  * tables can be matched one to one. */
 typedef struct {
     char *schema, *name;
-    const char *reason;     /* "partitioned", "excluded", "unlogged" (static strings) */
+    const char *reason;     /* "partitioned", "excluded", "unlogged", "platform" (static);
+                               an extension's owner (malloc'd) in catalog.extensions */
 } catalog_nodata;
 
 typedef struct {
@@ -67,6 +70,8 @@ typedef struct {
     size_t nnodata;
     catalog_nodata *unpopulated;   /* materialized views WITH NO DATA (reason NULL) */
     size_t nunpopulated;
+    catalog_nodata *extensions;    /* installed extensions: name and owner (in reason's place) */
+    size_t nextensions;
     int with_large_objects; /* as pg_dump: only when no -t/-n narrows the dump */
     uint64_t n_large_objects;
     /* What pg_dump --schema-only is told: the selection above, resolved once from the

@@ -7,10 +7,12 @@
 #include "engine/archive.h"
 #include "engine/dumpcheck.h"
 #include "engine/dumpdir.h"
+#include "engine/globals.h"
 #include "engine/manifest.h"
 #include "engine/pgconn.h"
 #include "engine/pgtools.h"
 #include "engine/plan.h"
+#include "engine/profile.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -499,7 +501,8 @@ static void cleanup_dir(const char *dir, int created)
         closedir(d);
         rmdir(path);
     }
-    const char *files[] = {SCHEMA_FILE, SCHEMA_FILE ".tmp", ".pg_dump.log", MANIFEST_FILE ".tmp"};
+    const char *files[] = {SCHEMA_FILE, SCHEMA_FILE ".tmp", ".pg_dump.log", MANIFEST_FILE ".tmp", GLOBALS_FILE,
+                           GLOBALS_FILE ".tmp"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);
         unlink(path);
@@ -783,6 +786,69 @@ static int start_schema_dump(const dump_options *o, PGconn *coord, const catalog
     return rc;
 }
 
+typedef struct {
+    unsigned char *b;
+    size_t n, cap;
+} membuf;
+
+static int membuf_sink(void *ctx, const void *data, size_t len, char *err, size_t errlen)
+{
+    membuf *m = ctx;
+    if (m->n + len > m->cap) {
+        size_t cap = m->cap ? m->cap : 4096;
+        while (cap < m->n + len)
+            cap *= 2;
+        unsigned char *b = realloc(m->b, cap);
+        if (!b)
+            return pf_err(err, errlen, "out of memory");
+        m->b = b;
+        m->cap = cap;
+    }
+    memcpy(m->b + m->n, data, len);
+    m->n += len;
+    return 0;
+}
+
+/* A small file of the dump written whole (encrypted like every file of an encrypted dump),
+ * atomically; its size and xxh3-128 as stored go to the manifest. */
+static int write_small_file(const char *dir, const manifest *m, const char *name, const void *data, size_t len,
+                            uint64_t *bytes, chunk_hash *hash, char *err, size_t errlen)
+{
+    membuf out = {0};
+    int rc = -1;
+    if (m->encrypted) {
+        char aad[512];
+        manifest_file_aad(m, name, aad, sizeof aad);
+        cipher_stream *cs = cipher_stream_new(err, errlen);
+        if (!cs)
+            return -1;
+        rc = cipher_encrypt_begin(cs, &m->data_key, aad, membuf_sink, &out, err, errlen) < 0 ||
+                     cipher_encrypt_sink(cs, data, len, err, errlen) < 0 || cipher_encrypt_end(cs, err, errlen) < 0
+                 ? -1
+                 : 0;
+        cipher_stream_free(cs);
+        if (rc < 0) {
+            free(out.b);
+            return -1;
+        }
+    } else if (membuf_sink(&out, data, len, err, errlen) < 0)
+        return -1;
+    chunk_hasher *h = chunk_hasher_new();
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (!h)
+        rc = pf_err(err, errlen, "out of memory");
+    else {
+        chunk_hasher_update(h, out.b, out.n);
+        *hash = chunk_hasher_digest(h);
+        *bytes = out.n;
+        chunk_hasher_free(h);
+        rc = io_write_file_atomic(path, out.b, out.n, 0600, err, errlen);
+    }
+    free(out.b);
+    return rc;
+}
+
 static void cancel_workers(dump_ctx *ctx, int nworkers)
 {
     char buf[256];
@@ -819,6 +885,7 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
     archive toc;
     memset(&toc, 0, sizeof toc);
     int have_toc = 0;
+    char *globals_text = NULL;
     sp.fd = -1;
     char path[4096];
     char logf[4096 + 32];
@@ -866,7 +933,28 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
 
     if (o->lock_wait_timeout && set_lock_timeout(coord, o->lock_wait_timeout, err, errlen) < 0)
         goto out;
-    if (catalog_load(coord, &o->filter, &cat, err, errlen) < 0) {
+    /* a profile's tables to leave out join -T; its platform rows are left out by the catalog */
+    catalog_filter filter = o->filter;
+    const char **exc = NULL;
+    if (o->profile) {
+        size_t np;
+        const char *const *pt = profile_list(o->profile, PROFILE_EXCLUDE_TABLES, &np);
+        exc = calloc(filter.n_exclude_tables + np + 1, sizeof *exc);
+        if (!exc) {
+            pf_err(err, errlen, "out of memory");
+            goto out;
+        }
+        for (size_t i = 0; i < filter.n_exclude_tables; i++)
+            exc[i] = filter.exclude_tables[i];
+        for (size_t i = 0; i < np; i++)
+            exc[filter.n_exclude_tables + i] = pt[i];
+        filter.exclude_tables = exc;
+        filter.n_exclude_tables += np;
+        filter.profile = o->profile;
+    }
+    int crc = catalog_load(coord, &filter, &cat, err, errlen);
+    free(exc);
+    if (crc < 0) {
         if (o->lock_wait_timeout && strstr(err, "lock timeout")) {
             char keep[PF_ERRLEN];
             snprintf(keep, sizeof keep, "%s", err);
@@ -876,6 +964,9 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
         goto out;
     }
     if (lock_tables(coord, &cat, o->lock_wait_timeout, err, errlen) < 0)
+        goto out;
+    /* --globals: the roles and tablespaces, read in the snapshot as everything else */
+    if (o->globals && !o->hash_only && !(globals_text = globals_read(coord, err, errlen)))
         goto out;
 
     /* Tables to copy, then the chunk plan. */
@@ -1135,6 +1226,7 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
     m.compression_level = o->codec == CHUNK_CODEC_ZSTD ? o->level : 0;
     m.format = strdup(o->text_format ? "text" : "binary");
     m.tag = o->tag ? strdup(o->tag) : NULL;
+    m.profile = o->profile ? strdup(profile_name(o->profile)) : NULL;
     m.keep_forever = o->keep_forever;
     m.chunk_size = o->chunk_size;
     m.jobs = jobs;
@@ -1172,7 +1264,13 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
         m.unpopulated[i].schema = strdup(cat.unpopulated[i].schema);
         m.unpopulated[i].name = strdup(cat.unpopulated[i].name);
     }
-    if (!m.nodata || !m.unpopulated) {
+    m.nextensions = cat.nextensions;
+    m.extensions = calloc(cat.nextensions + 1, sizeof *m.extensions);
+    for (size_t i = 0; m.extensions && i < cat.nextensions; i++) {
+        m.extensions[i].name = strdup(cat.extensions[i].name);
+        m.extensions[i].reason = cat.extensions[i].reason ? strdup(cat.extensions[i].reason) : NULL;
+    }
+    if (!m.nodata || !m.unpopulated || !m.extensions) {
         pf_err(err, errlen, "out of memory");
         goto out;
     }
@@ -1185,6 +1283,13 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
                    (unsigned long long)first.count, first.count == 1 ? "" : "s", first.first);
             goto out;
         }
+    }
+    if (globals_text && write_small_file(o->dir, &m, GLOBALS_FILE, globals_text, strlen(globals_text),
+                                         &m.globals_bytes, &m.globals_hash, err, errlen) < 0)
+        goto out;
+    if (globals_text && !(m.globals_file = strdup(GLOBALS_FILE))) {
+        pf_err(err, errlen, "out of memory");
+        goto out;
     }
     if (!o->hash_only && manifest_write(&m, o->dir, err, errlen) < 0)
         goto out;
@@ -1210,6 +1315,7 @@ out:
     finish_schema_pipe(&sp, 0, NULL, 0);
     if (have_toc)
         archive_free(&toc);
+    free(globals_text);
     if (datafd >= 0)
         close(datafd);
     if (rc < 0 && (created || dir_existed))

@@ -32,6 +32,8 @@ typedef struct {
     volatile sig_atomic_t *interrupted; /* set by the caller's SIGINT/SIGTERM handler */
     const char *passphrase;   /* encrypt every file under a key wrapped with this, or NULL */
     const char *tag;          /* recorded in the manifest (dump --tag) */
+    const struct profile *profile; /* --profile: the platform's rows and tables left out */
+    int globals;              /* --globals: store the roles and tablespaces the dump uses */
     int keep_forever;         /* recorded in the manifest (dump --keep-forever) */
     /* Read and hash every row as a dump would, but write nothing (no directory, no
      * pg_dump): how `verify --db` proves a live database equals a dump. */

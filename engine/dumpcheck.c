@@ -271,6 +271,20 @@ static int check_present(reporter *r, const char *dir, const listed *l)
     return 0;
 }
 
+/* A small file's xxh3-128 as stored against the manifest's. */
+static void check_hash(reporter *r, const char *dir, const char *file, const chunk_hash *want, uint64_t *bytes_read)
+{
+    char path[4096], e2[PF_ERRLEN];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    chunk_hash h;
+    uint64_t size = 0;
+    if (dumpdir_hash_file(path, &h, &size, e2, sizeof e2) < 0)
+        return; /* missing or unreadable: check_present said so */
+    *bytes_read += size;
+    if (!chunk_hash_equal(&h, want))
+        report(r, file, NULL, -1, "hash differs from the manifest (damaged or replaced)");
+}
+
 /* Reads the schema archive: its hash as stored, then (keys permitting) its table of
  * contents against the manifest's tables. */
 static void check_schema(reporter *r, const char *dir, const manifest *m, archive *arch, uint64_t *bytes_read)
@@ -314,7 +328,7 @@ long dumpcheck_dir(const char *dir, const manifest *m, dumpcheck_report_fn fn, v
     uint64_t read = 0;
     if (arch)
         memset(arch, 0, sizeof *arch);
-    size_t total = 1;
+    size_t total = 2;
     for (size_t i = 0; i < m->ntables; i++)
         total += m->tables[i].nchunks;
     if (m->has_large_objects)
@@ -343,6 +357,8 @@ long dumpcheck_dir(const char *dir, const manifest *m, dumpcheck_report_fn fn, v
             l[n++] = (listed){mt->chunks[c].file, label, (long)c, mt->chunks[c].stored_bytes};
     }
     l[n++] = (listed){m->schema_file, NULL, -1, m->schema_bytes};
+    if (m->globals_file)
+        l[n++] = (listed){m->globals_file, "globals", -1, m->globals_bytes};
     if (expected_build(&r, l, n, &e) < 0)
         goto oom;
     scan_dir(&r, dir, &e, "");
@@ -352,6 +368,8 @@ long dumpcheck_dir(const char *dir, const manifest *m, dumpcheck_report_fn fn, v
             schema_there = 0;
     if (schema_there)
         check_schema(&r, dir, m, arch, &read);
+    if (m->globals_file)
+        check_hash(&r, dir, m->globals_file, &m->globals_hash, &read);
     rc = (long)r.count;
     goto out;
 oom:

@@ -113,6 +113,7 @@ char *manifest_serialize(const manifest *m, char *err, size_t errlen)
     json_object_set_new(o, "finished_at", jstr(m->finished_at));
     json_object_set_new(o, "dump_id", jstr(m->dump_id));
     json_object_set_new(o, "tag", jstr(m->tag));
+    json_object_set_new(o, "profile", jstr(m->profile));
     json_object_set_new(o, "keep_forever", json_boolean(m->keep_forever));
     json_t *opt = json_object();
     json_object_set_new(opt, "compression", jstr(m->compression));
@@ -126,6 +127,14 @@ char *manifest_serialize(const manifest *m, char *err, size_t errlen)
     json_object_set_new(schema, "bytes", json_integer((json_int_t)m->schema_bytes));
     json_object_set_new(schema, "hash", jhash(&m->schema_hash));
     json_object_set_new(o, "schema", schema);
+    if (m->globals_file) {
+        json_t *gl = json_object();
+        json_object_set_new(gl, "file", jstr(m->globals_file));
+        json_object_set_new(gl, "bytes", json_integer((json_int_t)m->globals_bytes));
+        json_object_set_new(gl, "hash", jhash(&m->globals_hash));
+        json_object_set_new(o, "globals", gl);
+    } else
+        json_object_set_new(o, "globals", json_null());
     json_t *tables = json_array();
     for (size_t i = 0; i < m->ntables; i++)
         json_array_append_new(tables, table_json(&m->tables[i]));
@@ -140,6 +149,11 @@ char *manifest_serialize(const manifest *m, char *err, size_t errlen)
         json_array_append_new(unpop, json_pack("{s:s?, s:s?}", "schema", m->unpopulated[i].schema, "name",
                                                m->unpopulated[i].name));
     json_object_set_new(o, "unpopulated_matviews", unpop);
+    json_t *exts = json_array();
+    for (size_t i = 0; i < m->nextensions; i++)
+        json_array_append_new(exts, json_pack("{s:s?, s:s?}", "name", m->extensions[i].name, "owner",
+                                              m->extensions[i].reason));
+    json_object_set_new(o, "extensions", exts);
     json_t *seqs = json_array();
     for (size_t i = 0; i < m->nseqs; i++) {
         json_t *so = json_object();
@@ -541,6 +555,7 @@ static int parse_any(const char *text, size_t len, const char *passphrase, int u
     m->started_at = gstr(o, "started_at");
     m->finished_at = gstr(o, "finished_at");
     m->tag = gstr(o, "tag");
+    m->profile = gstr(o, "profile");
     m->dump_id = gstr(o, "dump_id");
     if (m->encrypted != json_is_object(json_object_get(o, "encryption"))) {
         /* an HMAC'd manifest that says it is plain, or the reverse: forged */
@@ -560,6 +575,15 @@ static int parse_any(const char *text, size_t len, const char *passphrase, int u
         gu64(schema, "bytes", &m->schema_bytes) < 0 || ghash(schema, "hash", &m->schema_hash) < 0) {
         pf_err(err, errlen, "manifest: bad schema entry");
         goto out;
+    }
+    json_t *gl = json_object_get(o, "globals");
+    if (json_is_object(gl)) {
+        m->globals_file = gstr(gl, "file");
+        if (!m->globals_file || strstr(m->globals_file, "..") || m->globals_file[0] == '/' ||
+            gu64(gl, "bytes", &m->globals_bytes) < 0 || ghash(gl, "hash", &m->globals_hash) < 0) {
+            pf_err(err, errlen, "manifest: bad globals entry");
+            goto out;
+        }
     }
     json_t *tables = json_object_get(o, "tables");
     if (!json_is_array(tables)) {
@@ -601,6 +625,18 @@ static int parse_any(const char *text, size_t len, const char *passphrase, int u
             goto out;
         }
     }
+    json_t *exts = json_object_get(o, "extensions");
+    m->nextensions = json_array_size(exts);
+    m->extensions = calloc(m->nextensions + 1, sizeof *m->extensions);
+    for (size_t i = 0; i < m->nextensions; i++) {
+        json_t *xo = json_array_get(exts, i);
+        m->extensions[i].name = gstr(xo, "name");
+        m->extensions[i].reason = gstr(xo, "owner");
+        if (!m->extensions[i].name) {
+            pf_err(err, errlen, "manifest: bad extensions entry %zu", i);
+            goto out;
+        }
+    }
     json_t *seqs = json_object_get(o, "sequences");
     m->nseqs = json_array_size(seqs);
     m->seqs = calloc(m->nseqs + 1, sizeof *m->seqs);
@@ -633,6 +669,14 @@ out:
             snprintf(err, errlen, "%s", keep);
     }
     return rc;
+}
+
+const char *manifest_extension_owner(const manifest *m, const char *name)
+{
+    for (size_t i = 0; i < m->nextensions; i++)
+        if (!strcmp(m->extensions[i].name, name))
+            return m->extensions[i].reason;
+    return NULL;
 }
 
 int manifest_unpopulated(const manifest *m, const char *schema, const char *name)
@@ -734,10 +778,12 @@ void manifest_free(manifest *m)
     free(m->started_at);
     free(m->finished_at);
     free(m->tag);
+    free(m->profile);
     free(m->dump_id);
     free(m->compression);
     free(m->format);
     free(m->schema_file);
+    free(m->globals_file);
     for (size_t i = 0; i < m->ntables; i++)
         free_table(&m->tables[i]);
     free(m->tables);
@@ -757,6 +803,11 @@ void manifest_free(manifest *m)
         free(m->unpopulated[i].name);
     }
     free(m->unpopulated);
+    for (size_t i = 0; i < m->nextensions; i++) {
+        free(m->extensions[i].name);
+        free(m->extensions[i].reason);
+    }
+    free(m->extensions);
     if (m->has_large_objects)
         free_table(&m->large_objects);
     memset(m, 0, sizeof *m);

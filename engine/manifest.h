@@ -64,6 +64,7 @@ typedef struct manifest_s {
     char *started_at, *finished_at;
     char *dump_id;              /* random id of this dump (hex) */
     char *tag;                  /* label given with dump --tag, or NULL */
+    char *profile;              /* dump --profile NAME, or NULL */
     int keep_forever;           /* dump --keep-forever: retention never removes it */
     char *compression;          /* "zstd" or "none" */
     int compression_level;
@@ -73,6 +74,9 @@ typedef struct manifest_s {
     char *schema_file;          /* pg_dump custom-format archive */
     uint64_t schema_bytes;
     chunk_hash schema_hash;     /* xxh3-128 of the archive */
+    char *globals_file;         /* dump --globals: roles and tablespaces (engine/globals.h), or NULL */
+    uint64_t globals_bytes;
+    chunk_hash globals_hash;
     size_t ntables;
     manifest_table *tables;
     size_t nseqs;
@@ -87,6 +91,9 @@ typedef struct manifest_s {
     /* Materialized views WITH NO DATA at the source: restore leaves them so (no REFRESH). */
     size_t nunpopulated;
     manifest_nodata *unpopulated;  /* reason unused (NULL) */
+    /* Extensions of the source and their owners (schema NULL, name, reason = owner) */
+    size_t nextensions;
+    manifest_nodata *extensions;
 
     /* Encryption (dump --encrypt). Stored: the scrypt parameters and the data key wrapped
      * under the passphrase's key. In memory only, once the passphrase opened it: the data
@@ -102,6 +109,8 @@ typedef struct manifest_s {
     cipher_key data_key, hash_key, manifest_key;
 } manifest;
 
+/* The owner of extension name at the source, or NULL. */
+const char *manifest_extension_owner(const manifest *m, const char *name);
 /* 1 when schema.name is a materialized view the source had not populated. */
 int manifest_unpopulated(const manifest *m, const char *schema, const char *name);
 

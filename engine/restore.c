@@ -2,6 +2,8 @@
 #include "engine/restore_int.h"
 
 #include "engine/dumpcheck.h"
+#include "engine/dumpdir.h"
+#include "engine/globals.h"
 #include "engine/pgconn.h"
 #include "engine/pgtools.h"
 
@@ -145,7 +147,8 @@ static int finish_steps(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
     }
     if (ctx->do_data && lo && restore_large_objects(ctx, c, err, errlen) < 0)
         return -1;
-    if (ctx->do_pre && restore_run_phase(ctx, c, PH_ACL, "acl", NULL, err, errlen) < 0)
+    if (ctx->do_pre && (restore_acl_baseline(ctx, c, err, errlen) < 0 ||
+                        restore_run_phase(ctx, c, PH_ACL, "acl", NULL, err, errlen) < 0))
         return -1;
     /* event triggers (post-data) and materialized views' contents (data: --data-only
      * refreshes them too, as pg_restore does) */
@@ -177,6 +180,35 @@ static void sections(restore_ctx *ctx)
     ctx->do_pre = !!(s & RESTORE_SECTION_PRE);
     ctx->do_data = !!(s & RESTORE_SECTION_DATA);
     ctx->do_post = !!(s & RESTORE_SECTION_POST);
+}
+
+/* Whether the role may set session_replication_role (a superuser, Supabase's postgres, or
+ * GRANT SET ON PARAMETER): rows that go into a platform's tables then do not fire their
+ * triggers, and their foreign keys need no load order. */
+static int probe_replica(PGconn *c)
+{
+    PGresult *r = PQexec(c, "SET session_replication_role = replica");
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    PQclear(PQexec(c, "RESET session_replication_role"));
+    return ok;
+}
+
+static int apply_globals(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
+{
+    if (!ctx->m.globals_file)
+        return pf_err(err, errlen, "--globals: this dump holds no roles or tablespaces (dump it with --globals)");
+    char *text = NULL;
+    size_t len = 0;
+    globals_result gr;
+    if (dumpdir_read_small(ctx->o->dir, &ctx->m, ctx->m.globals_file, &text, &len, err, errlen) < 0)
+        return -1;
+    int rc = globals_apply(c, text, len, ctx->o->profile, &gr, err, errlen);
+    free(text);
+    if (rc == 0 && ctx->o->progress)
+        fprintf(stderr, "restore: globals: %zu roles created (%zu there already, %zu reserved), %zu memberships, %zu tablespaces created\n",
+                gr.roles_created, gr.roles_existing, gr.roles_reserved, gr.memberships, gr.tablespaces_created);
+    return rc;
 }
 
 /* 1 when something of this restore committed: a failed run leaves it for --resume. */
@@ -220,6 +252,8 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
     }
     if (restore_setup_tables(&ctx, err, errlen) < 0)
         goto out;
+    for (size_t t = 0; !ctx.do_pre && t < ctx.ntables; t++)
+        ctx.tables[t].preexisting = 1; /* --data-only: into the tables as they are */
 
     /* 2. the schema archive */
     char pg_restore[4096];
@@ -231,7 +265,11 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
     ctx.wanted = calloc(ctx.a.n + 1, 1);
     ctx.keep_create = calloc(ctx.a.n + 1, 1);
     ctx.seq_dst = calloc(ctx.a.n + 1, sizeof(char *));
-    if (!ctx.entry_table || !ctx.entry_phase || !ctx.wanted || !ctx.keep_create || !ctx.seq_dst) {
+    ctx.if_absent = calloc(ctx.a.n + 1, 1);
+    ctx.seq_extra = calloc(ctx.a.n + 1, 1);
+    ctx.for_renamed = calloc(ctx.a.n + 1, 1);
+    if (!ctx.entry_table || !ctx.entry_phase || !ctx.wanted || !ctx.keep_create || !ctx.seq_dst || !ctx.if_absent ||
+        !ctx.seq_extra || !ctx.for_renamed) {
         pf_err(err, errlen, "out of memory");
         goto out;
     }
@@ -262,9 +300,22 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
         }
     if (restore_apply_renames(&ctx, c, err, errlen) < 0)
         goto out;
+    ctx.can_replica = probe_replica(c);
+    /* roles and tablespaces first (what the rest needs), then the target as a whole: all
+     * that is missing in one error, before anything of the dump is written */
+    if (o->globals && apply_globals(&ctx, c, err, errlen) < 0)
+        goto out;
+    if (restore_extension_owners(&ctx, c, err, errlen) < 0)
+        goto out;
+    if (restore_profile_target(&ctx, c, err, errlen) < 0)
+        goto out;
     if (restore_journal_open(&ctx, c, err, errlen) < 0)
         goto out;
     journal_open = 1;
+    /* what the user attached to the platform's objects, where the target (after --clean)
+     * lacks it */
+    if (o->profile && restore_resolve_absent(&ctx, c, err, errlen) < 0)
+        goto out;
 
     /* 4. pre-data */
     t0 = pf_now();
@@ -353,6 +404,9 @@ out:
     free(ctx.seq_dst);
     free(ctx.wanted);
     free(ctx.keep_create);
+    free(ctx.if_absent);
+    free(ctx.seq_extra);
+    free(ctx.for_renamed);
     free(ctx.db_create_sql);
     free(ctx.db_finish_sql);
     free(ctx.target_db);

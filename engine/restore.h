@@ -48,6 +48,11 @@ typedef struct {
     restore_rename *renames; size_t nrenames;
     const char *into_schema;
     const char *passphrase;  /* for encrypted dumps, or NULL */
+    /* --profile: a managed platform's objects are left to it; the target may be a live
+     * project (only what the dump creates must be absent) */
+    const struct profile *profile;
+    int globals;            /* create the dump's roles and tablespaces that are missing */
+    int keep_grants;        /* a renamed copy keeps the live table's privileges */
     int progress;
     io_mode io;
     volatile sig_atomic_t *interrupted;

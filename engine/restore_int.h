@@ -41,6 +41,10 @@ typedef struct {
     size_t *parents;
     size_t nparents, capparents;
     int self_ref;
+    /* its definition is not the restore's to make: a managed platform's table (--profile)
+     * or --data-only's; rows go into the table as it is (no TRUNCATE, no FREEZE), with its
+     * triggers and foreign keys live */
+    int preexisting;
 } rtable;
 
 enum { JOB_MILESTONE = 0, JOB_LOAD, JOB_ENTRY, JOB_ANALYZE };
@@ -55,6 +59,8 @@ typedef struct {
     uint64_t raw;                /* LOAD: bytes it loads */
     int attempts;
 } rjob;
+
+enum { ABSENT_NONE = 0, ABSENT_TRIGGER, ABSENT_POLICY, ABSENT_RULE, ABSENT_RLS, ABSENT_PUBREL };
 
 /* Restore phases of archive entries, as pg_restore orders them. */
 enum { PH_SKIP = 0, PH_PRE, PH_POST, PH_ACL, PH_POSTACL, PH_DATABASE };
@@ -85,6 +91,13 @@ struct restore_ctx {
     char **seq_dst;              /* archive entry -> where a SEQUENCE of a renamed table goes */
     unsigned char *keep_create;  /* --clean kept the object (a schema holding other objects):
                                     its CREATE becomes CREATE ... IF NOT EXISTS */
+    /* --profile: entries attached to the platform's objects (a trigger on auth.users, a
+     * policy on storage.objects, a table in its publication): created only where the
+     * target lacks them (ABSENT_*), decided once the target is known */
+    unsigned char *if_absent;
+    unsigned char *seq_extra;    /* a sequence of a managed table whose rows are restored */
+    unsigned char *for_renamed;  /* pulled in for a table restored under another name */
+    int can_replica;             /* the role may SET session_replication_role */
     /* --create: the database's own SQL, rendered by pg_restore --create, renamed */
     char *db_create_sql, *db_finish_sql;
     int created_db;              /* this run created the target database */
@@ -129,6 +142,17 @@ int restore_apply_renames(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
 /* The database-level entries (--create), and their SQL renamed for the target database. */
 int restore_is_database_entry(const archive_entry *e);
 int restore_rename_database(restore_ctx *ctx, PGconn *c, char *err, size_t errlen);
+/* The TABLE entry an entry hangs on (its first TABLE dependency), or -1. */
+long restore_entry_table_entry(restore_ctx *ctx, const archive_entry *e);
+/* --profile, against the target: what is there already, what is missing (one error naming
+ * it all, before anything is written), which attached entries to create, and owners the
+ * restoring role cannot give away. */
+int restore_profile_target(restore_ctx *ctx, PGconn *c, char *err, size_t errlen);
+int restore_resolve_absent(restore_ctx *ctx, PGconn *c, char *err, size_t errlen);
+/* Privileges the target gives new objects by default (ALTER DEFAULT PRIVILEGES) taken back
+ * from the objects this restore made, so their ACL entries leave exactly the dump's. */
+int restore_acl_baseline(restore_ctx *ctx, PGconn *c, char *err, size_t errlen);
+int restore_extension_owners(restore_ctx *ctx, PGconn *c, char *err, size_t errlen);
 
 /* restore_target.c */
 PGconn *restore_connect(restore_ctx *ctx, char *err, size_t errlen);
@@ -156,6 +180,10 @@ int restore_large_objects(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
 char *restore_sequences_sql(restore_ctx *ctx, PGconn *c);
 
 /* restore_jobs.c */
+/* A load into an existing table with session_replication_role = replica (no triggers, no
+ * foreign-key checks); a load whose rows are checked as they arrive (load order matters). */
+int restore_replica_load(const restore_ctx *ctx, const rtable *t);
+int restore_checked_load(const restore_ctx *ctx, const rtable *t);
 int restore_build_jobs(restore_ctx *ctx, char *err, size_t errlen);
 int restore_run_jobs(restore_ctx *ctx, PGconn **coord, void (*progress)(restore_ctx *, double, int), double start,
                      char *err, size_t errlen);

@@ -250,6 +250,20 @@ static int break_cycles(restore_ctx *ctx, char *err, size_t errlen)
     return 0;
 }
 
+int restore_replica_load(const restore_ctx *ctx, const rtable *t)
+{
+    if (!t->preexisting)
+        return 0;
+    if (ctx->o->disable_triggers)
+        return 1; /* --data-only --disable-triggers: the whole session */
+    return ctx->o->profile && ctx->can_replica;
+}
+
+int restore_checked_load(const restore_ctx *ctx, const rtable *t)
+{
+    return t->preexisting && !restore_replica_load(ctx, t);
+}
+
 static int add_loads(restore_ctx *ctx, size_t ti, char *err, size_t errlen)
 {
     rtable *t = &ctx->tables[ti];
@@ -282,7 +296,7 @@ static int add_loads(restore_ctx *ctx, size_t ti, char *err, size_t errlen)
      * transaction, where it saves the later hint-bit pass: not below wal_skip_threshold,
      * 2MB, where it only costs a buffer scan) or refers to itself (one COPY); else a job
      * per chunk, several workers on one table. */
-    int whole = t->self_ref || mt->nchunks == 1;
+    int whole = (t->self_ref && restore_checked_load(ctx, t)) || mt->nchunks == 1;
     size_t units = whole ? (nleft > 0) : nleft;
     for (size_t u = 0; u < units; u++) {
         rjob j = {.kind = JOB_LOAD, .table = ti, .entry = -1};
@@ -295,8 +309,8 @@ static int add_loads(restore_ctx *ctx, size_t ti, char *err, size_t errlen)
         memcpy(j.chunks, whole ? left : &left[u], j.nchunks * sizeof *j.chunks);
         for (size_t k = 0; k < j.nchunks; k++)
             j.raw += mt->chunks[j.chunks[k]].raw_bytes;
-        j.one_copy = t->self_ref && j.nchunks > 1;
-        j.freeze = ctx->do_pre && nleft == mt->nchunks && mt->nchunks == 1 && raw >= FREEZE_MIN_BYTES;
+        j.one_copy = t->self_ref && j.nchunks > 1 && restore_checked_load(ctx, t);
+        j.freeze = !t->preexisting && nleft == mt->nchunks && mt->nchunks == 1 && raw >= FREEZE_MIN_BYTES;
         long id = add_job(ctx, sched_add(ctx->s, 1, j.raw, SCHED_LOCK_NONE), j);
         if (id < 0 || sched_after(ctx->s, (size_t)t->loaded, (size_t)id) < 0) {
             free(j.chunks);
@@ -331,7 +345,12 @@ int restore_build_jobs(restore_ctx *ctx, char *err, size_t errlen)
     }
     for (size_t i = 0; i < ctx->a.n; i++)
         entry_job[i] = -1;
-    int fk_order = ctx->do_data && !ctx->do_pre && !ctx->do_post && !o->disable_triggers;
+    /* rows that go into tables whose foreign keys are live (--data-only, a platform's
+     * tables) are ordered by them, unless triggers are off for those loads */
+    int fk_order = 0;
+    for (size_t t = 0; t < ctx->ntables; t++)
+        fk_order |= ctx->tables[t].selected && restore_checked_load(ctx, &ctx->tables[t]);
+    fk_order &= ctx->do_data;
     if (fk_order && (foreign_key_parents(ctx, err, errlen) < 0 || break_cycles(ctx, err, errlen) < 0))
         goto fail;
     if (ctx->do_data)
@@ -340,7 +359,7 @@ int restore_build_jobs(restore_ctx *ctx, char *err, size_t errlen)
                 goto fail;
     for (size_t t = 0; fk_order && t < ctx->ntables; t++) {
         rtable *rt = &ctx->tables[t];
-        if (!rt->selected)
+        if (!rt->selected || !restore_checked_load(ctx, rt))
             continue;
         for (size_t p = 0; p < rt->nparents; p++) {
             rtable *pt = &ctx->tables[rt->parents[p]];

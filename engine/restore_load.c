@@ -148,6 +148,11 @@ int restore_load_job(restore_ctx *ctx, PGconn *c, chunkfile_reader *b, const rjo
     snprintf(what, sizeof what, "table %s", t->label);
     if (pgconn_exec(c, "BEGIN", what, err, errlen) < 0)
         return -1;
+    /* a platform's table: its own triggers (and foreign keys) stay quiet for its rows, where
+     * the role may say so (--disable-triggers already did for the whole session) */
+    if (t->preexisting && ctx->o->profile && ctx->can_replica &&
+        pgconn_exec(c, "SET LOCAL session_replication_role = replica", what, err, errlen) < 0)
+        goto rollback;
     if (j->freeze) {
         /* FREEZE needs the table created or truncated in this transaction: rows are
          * written frozen, and a crash before COMMIT leaves the table as it was. */
@@ -285,7 +290,7 @@ char *restore_sequences_sql(restore_ctx *ctx, PGconn *c)
     qsort(by_name, ctx->m.nseqs, sizeof *by_name, cmp_seq_name);
     for (size_t k = 0; k < ctx->a.n; k++) {
         archive_entry *e = &ctx->a.entries[k];
-        if (!ctx->wanted[k] || !restore_entry_is(e, "SEQUENCE") || !e->namespace)
+        if ((!ctx->wanted[k] && !ctx->seq_extra[k]) || !restore_entry_is(e, "SEQUENCE") || !e->namespace)
             continue;
         manifest_sequence key = {.schema = e->namespace, .name = e->tag};
         const manifest_sequence *keyp = &key;
@@ -296,8 +301,13 @@ char *restore_sequences_sql(restore_ctx *ctx, PGconn *c)
         char *qn = ctx->seq_dst[k] ? strdup(ctx->seq_dst[k]) : pgconn_qualified(c, q->schema, q->name);
         char *lit = qn ? PQescapeLiteral(c, qn, strlen(qn)) : NULL;
         char line[1024];
-        snprintf(line, sizeof line, "SELECT pg_catalog.setval(%s, %lld, %s);\n", lit ? lit : "NULL",
-                 (long long)q->last_value, q->is_called ? "true" : "false");
+        if (ctx->seq_extra[k]) /* a platform's sequence: set where the target has it */
+            snprintf(line, sizeof line,
+                     "SELECT pg_catalog.setval(s, %lld, %s) FROM pg_catalog.to_regclass(%s) s WHERE s IS NOT NULL;\n",
+                     (long long)q->last_value, q->is_called ? "true" : "false", lit ? lit : "NULL");
+        else
+            snprintf(line, sizeof line, "SELECT pg_catalog.setval(%s, %lld, %s);\n", lit ? lit : "NULL",
+                     (long long)q->last_value, q->is_called ? "true" : "false");
         free(qn);
         PQfreemem(lit);
         if (len + strlen(line) + 1 > cap) {

@@ -4,6 +4,7 @@
 
 #include "engine/catalog.h"
 #include "engine/pgconn.h"
+#include "engine/profile.h"
 
 #include <ctype.h>
 #include <regex.h>
@@ -523,16 +524,21 @@ void restore_map_tables(restore_ctx *ctx)
 /* ---- entries ---------------------------------------------------------------------------- */
 
 /* Kinds of entries that belong to one table and travel with it in a -t restore. */
-static int own_kind(const char *desc, int renamed)
+static int own_kind(const char *desc, int renamed, int keep_grants)
 {
     static const char *const always[] = {"DEFAULT", "CONSTRAINT", "CHECK CONSTRAINT", "INDEX",
-                                         "COMMENT", "ACL", "SECURITY LABEL", "STATISTICS", "SEQUENCE",
-                                         NULL};
+                                         "COMMENT", "SECURITY LABEL", "STATISTICS", "SEQUENCE",
+                                         "ROW SECURITY", NULL};
     /* Left out of a renamed copy: they would tie the copy to live objects (attach it to
-     * the live partitioned table, take over the live sequence) or act on other tables. */
+     * the live partitioned table, take over the live sequence) or act on other tables. Its
+     * row-level security stays enabled without the live table's policies (no policy: no
+     * row for anyone but its owner), and it has no privileges but its owner's unless asked
+     * (--keep-grants): a copy never shows what the live table protects. */
     static const char *const unless_renamed[] = {"FK CONSTRAINT", "TRIGGER", "RULE", "POLICY",
-                                                 "ROW SECURITY", "SEQUENCE OWNED BY", "TABLE ATTACH",
+                                                 "SEQUENCE OWNED BY", "TABLE ATTACH",
                                                  "INDEX ATTACH", "PUBLICATION TABLE", NULL};
+    if (strcmp(desc, "ACL") == 0)
+        return !renamed || keep_grants;
     for (int i = 0; always[i]; i++)
         if (strcmp(desc, always[i]) == 0)
             return 1;
@@ -601,11 +607,14 @@ static void select_included(restore_ctx *ctx)
                 long k = archive_find(a, e->deps[d]);
                 if (k >= 0 && ctx->wanted[k] && ctx->entry_table[k] < 0 &&
                     (restore_entry_is(e, "COMMENT") || restore_entry_is(e, "ACL") ||
-                     restore_entry_is(e, "SECURITY LABEL") || restore_entry_is(e, "INDEX ATTACH")))
+                     restore_entry_is(e, "SECURITY LABEL") || restore_entry_is(e, "INDEX ATTACH"))) {
                     via = 1;
+                    renamed |= ctx->for_renamed[k]; /* the grants of a renamed copy's sequence */
+                }
             }
-            if (!via || !all_selected || !own_kind(e->desc, renamed))
+            if (!via || !all_selected || !own_kind(e->desc, renamed, ctx->o->keep_grants))
                 continue;
+            ctx->for_renamed[i] = (unsigned char)renamed;
             /* a plain SEQUENCE comes in only through SEQUENCE OWNED BY, below; an identity
              * sequence depends on its table directly */
             if (restore_entry_is(e, "SEQUENCE") && nt == 0)
@@ -615,8 +624,10 @@ static void select_included(restore_ctx *ctx)
             if (restore_entry_is(e, "SEQUENCE OWNED BY"))
                 for (size_t d = 0; d < e->ndeps; d++) {
                     long k = archive_find(a, e->deps[d]);
-                    if (k >= 0 && restore_entry_is(&a->entries[k], "SEQUENCE") && !ctx->wanted[k])
+                    if (k >= 0 && restore_entry_is(&a->entries[k], "SEQUENCE") && !ctx->wanted[k]) {
                         ctx->wanted[k] = 1;
+                        ctx->for_renamed[k] = (unsigned char)renamed;
+                    }
                 }
         }
     }
@@ -681,6 +692,117 @@ done:
     return rc;
 }
 
+long restore_entry_table_entry(restore_ctx *ctx, const archive_entry *e)
+{
+    for (size_t d = 0; d < e->ndeps; d++) {
+        long k = archive_find(&ctx->a, e->deps[d]);
+        if (k >= 0 && restore_entry_is(&ctx->a.entries[k], "TABLE"))
+            return k;
+    }
+    return -1;
+}
+
+/* The name in a tag such as `EXTENSION "uuid-ossp"` (pg_dump quotes it where SQL needs). */
+static const char *tag_name(const char *s, char *out, size_t outlen)
+{
+    size_t o = 0;
+    if (*s == '"') {
+        for (s++; *s && o + 1 < outlen; s++) {
+            if (*s == '"') {
+                if (s[1] != '"')
+                    break;
+                s++;
+            }
+            out[o++] = *s;
+        }
+    } else
+        while (*s && o + 1 < outlen)
+            out[o++] = *s++;
+    out[o] = '\0';
+    return out;
+}
+
+/* The object an entry names by its tag "<table> <name>" is on a table in a managed schema. */
+static int on_managed_table(restore_ctx *ctx, const archive_entry *e)
+{
+    long t = restore_entry_table_entry(ctx, e);
+    return t >= 0 && profile_match(ctx->o->profile, PROFILE_MANAGED_SCHEMAS, ctx->a.entries[t].namespace);
+}
+
+/* --profile: what of the dump is the platform's (left to it), what the user attached to the
+ * platform's objects (created where missing), and the platform's tables whose rows are the
+ * user's (loaded as they are; left alone by --clean, which puts back the user's schemas). */
+static void profile_classify(restore_ctx *ctx)
+{
+    const profile *p = ctx->o->profile;
+    archive *a = &ctx->a;
+    for (size_t i = 0; i < a->n; i++) {
+        archive_entry *e = &a->entries[i];
+        if (!ctx->wanted[i])
+            continue;
+        const char *ns = e->namespace;
+        int managed_ns = ns && profile_match(p, PROFILE_MANAGED_SCHEMAS, ns);
+        int skip = 0, absent = ABSENT_NONE;
+        char name[512];
+        if (restore_entry_is(e, "EVENT TRIGGER") ||
+            (restore_entry_is(e, "COMMENT") && !ns && strncmp(e->tag, "EVENT TRIGGER ", 14) == 0))
+            skip = profile_match(p, PROFILE_SKIP, "event-triggers");
+        else if (restore_entry_is(e, "EXTENSION"))
+            skip = profile_match(p, PROFILE_PLATFORM_EXTENSIONS, e->tag);
+        else if (restore_entry_is(e, "COMMENT") && !ns && strncmp(e->tag, "EXTENSION ", 10) == 0)
+            skip = profile_match(p, PROFILE_PLATFORM_EXTENSIONS, tag_name(e->tag + 10, name, sizeof name));
+        else if (restore_entry_is(e, "PUBLICATION"))
+            skip = profile_match(p, PROFILE_PLATFORM_PUBLICATIONS, e->tag);
+        else if (restore_entry_is(e, "COMMENT") && !ns && strncmp(e->tag, "PUBLICATION ", 12) == 0)
+            skip = profile_match(p, PROFILE_PLATFORM_PUBLICATIONS, tag_name(e->tag + 12, name, sizeof name));
+        else if (restore_entry_is(e, "PUBLICATION TABLE") || restore_entry_is(e, "PUBLICATION TABLES IN SCHEMA")) {
+            /* tag "<publication> <table or schema>": the publication is the platform's? */
+            char pub[512];
+            snprintf(pub, sizeof pub, "%s", e->tag);
+            char *sp = strchr(pub, ' ');
+            if (sp)
+                *sp = '\0';
+            if (profile_match(p, PROFILE_PLATFORM_PUBLICATIONS, pub))
+                absent = ABSENT_PUBREL;
+            else if (managed_ns)
+                skip = 1;
+        } else if (restore_entry_is(e, "DEFAULT ACL"))
+            skip = managed_ns || (profile_match(p, PROFILE_SKIP, "reserved-role-default-privileges") &&
+                                  e->owner && profile_match(p, PROFILE_RESERVED_ROLES, e->owner));
+        else if (restore_entry_is(e, "SCHEMA"))
+            skip = profile_match(p, PROFILE_MANAGED_SCHEMAS, e->tag);
+        else if ((restore_entry_is(e, "COMMENT") || restore_entry_is(e, "ACL") || restore_entry_is(e, "SECURITY LABEL")) &&
+                 !ns && strncmp(e->tag, "SCHEMA ", 7) == 0)
+            skip = profile_match(p, PROFILE_MANAGED_SCHEMAS, tag_name(e->tag + 7, name, sizeof name));
+        else if (managed_ns && on_managed_table(ctx, e) && restore_entry_is(e, "TRIGGER"))
+            absent = ABSENT_TRIGGER;
+        else if (managed_ns && on_managed_table(ctx, e) && restore_entry_is(e, "POLICY"))
+            absent = ABSENT_POLICY;
+        else if (managed_ns && on_managed_table(ctx, e) && restore_entry_is(e, "RULE"))
+            absent = ABSENT_RULE;
+        else if (managed_ns && on_managed_table(ctx, e) && restore_entry_is(e, "ROW SECURITY"))
+            absent = ABSENT_RLS;
+        else if (managed_ns)
+            skip = 1;
+        if (skip)
+            ctx->wanted[i] = 0;
+        ctx->if_absent[i] = (unsigned char)absent;
+        /* a managed table's sequence gets its value when the table's rows are restored */
+        if (skip && managed_ns && !ctx->o->clean && restore_entry_is(e, "SEQUENCE") &&
+            profile_match(p, PROFILE_USER_DATA_SCHEMAS, ns))
+            ctx->seq_extra[i] = 1;
+    }
+    for (size_t t = 0; t < ctx->ntables; t++) {
+        rtable *rt = &ctx->tables[t];
+        if (!profile_match(p, PROFILE_MANAGED_SCHEMAS, rt->mt->schema))
+            continue;
+        rt->preexisting = 1;
+        /* --clean puts the user's schemas back and leaves the platform's alone */
+        if (ctx->o->clean)
+            rt->selected = 0;
+    }
+}
+
 /* Phase of a wanted entry, following pg_restore: pre-data, post-data, ACLs, then event
  * triggers (and materialized view refresh, which pgferry adds); database-level SQL for
  * --create at the very end. */
@@ -725,6 +847,8 @@ int restore_select_entries(restore_ctx *ctx, char *err, size_t errlen)
         select_included(ctx);
     if ((o->nexclude_tables || o->nexclude_schemas) && exclude(ctx, err, errlen) < 0)
         return -1;
+    if (o->profile)
+        profile_classify(ctx);
     for (size_t i = 0; i < a->n; i++)
         if (ctx->wanted[i])
             ctx->entry_phase[i] = entry_phase(ctx, i);

@@ -3,6 +3,7 @@
 #include "engine/restore_int.h"
 
 #include "engine/pgconn.h"
+#include "engine/profile.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -399,7 +400,7 @@ int restore_journal_open(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
     if (!exists && o->resume && !o->clean) {
         /* killed before its journal committed: nothing of it is in; start from the top,
          * into a target that is as a fresh restore wants it */
-        if (ctx->do_pre && restore_check_empty(ctx, c, err, errlen) < 0) {
+        if (ctx->do_pre && !ctx->o->profile && !ctx->filtered && restore_check_empty(ctx, c, err, errlen) < 0) {
             char keep[PF_ERRLEN];
             snprintf(keep, sizeof keep, "%s", err);
             return pf_err(err, errlen, "--resume: there is no unfinished pgferry restore in this database (no " JOURNAL_SCHEMA ".journal), and %s",
@@ -417,7 +418,8 @@ int restore_journal_open(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
             return -1;
         return clean_or_hint(ctx, c, err, errlen);
     }
-    if (ctx->do_pre && restore_check_empty(ctx, c, err, errlen) < 0)
+    /* a live target (--profile, -t/-n/-T/-N) was checked object by object already */
+    if (ctx->do_pre && !ctx->o->profile && !ctx->filtered && restore_check_empty(ctx, c, err, errlen) < 0)
         return -1;
     if (pgconn_exec(c, journal_ddl, "create journal", err, errlen) < 0) {
         if (strstr(err, "permission denied")) {
@@ -465,6 +467,133 @@ static int gone_state(const char *state)
  * by then); a schema that still holds objects the dump does not know about is kept (and
  * its CREATE becomes CREATE SCHEMA IF NOT EXISTS); anything else fails the clean, which
  * --resume finishes once the cause is fixed. */
+/* A DROP that takes what depends on it along (DROP ... CASCADE; ALTER TABLE ... DROP
+ * CONSTRAINT ... CASCADE), for the clean of a schema-scoped restore. */
+static char *cascading(const char *drop)
+{
+    size_t cap = strlen(drop) + 64, o = 0;
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    for (const char *line = drop; *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t n = nl ? (size_t)(nl - line) : strlen(line);
+        int stmt = (strncmp(line, "DROP ", 5) == 0 || (strncmp(line, "ALTER ", 6) == 0 && strstr(line, " DROP CONSTRAINT ") &&
+                                                       strstr(line, " DROP CONSTRAINT ") < line + n)) &&
+                   n > 0 && line[n - 1] == ';';
+        if (o + n + 16 > cap) {
+            cap = 2 * (o + n + 16);
+            char *o2 = realloc(out, cap);
+            if (!o2) {
+                free(out);
+                return NULL;
+            }
+            out = o2;
+        }
+        memcpy(out + o, line, stmt ? n - 1 : n);
+        o += stmt ? n - 1 : n;
+        if (stmt)
+            o += (size_t)sprintf(out + o, " CASCADE;");
+        if (nl)
+            out[o++] = '\n';
+        line += n + (nl ? 1 : 0);
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Objects of the user's schemas that the dump does not have (a table or view added since
+ * the dump), dropped with what depends on them: a schema-scoped --clean (--profile, -n)
+ * leaves those schemas exactly as the dump has them. */
+static int clean_extras(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
+{
+    size_t cap = 1024, len = 0;
+    char *have = malloc(cap), *scope = NULL;
+    size_t scap = 256, slen = 0;
+    scope = malloc(scap);
+    if (!have || !scope) {
+        free(have);
+        free(scope);
+        return pf_err(err, errlen, "out of memory");
+    }
+    have[0] = scope[0] = '\0';
+    for (size_t i = 0; i < ctx->a.n; i++) {
+        archive_entry *e = &ctx->a.entries[i];
+        if (!ctx->wanted[i] || ctx->if_absent[i] || !e->namespace)
+            continue;
+        /* "schema \x1f name" records the dump has, and the schemas in scope */
+        size_t need = strlen(e->namespace) + strlen(e->tag) + 4;
+        if (len + need > cap) {
+            cap = 2 * (len + need);
+            char *h2 = realloc(have, cap);
+            if (!h2)
+                goto oom;
+            have = h2;
+        }
+        len += (size_t)sprintf(have + len, "%s%s\x1f%s", len ? "\x1e" : "", e->namespace, e->tag);
+        char probe[600];
+        snprintf(probe, sizeof probe, "\x1e%s\x1e", e->namespace);
+        char wrapped[8192];
+        snprintf(wrapped, sizeof wrapped, "\x1e%s\x1e", scope);
+        if (!strstr(wrapped, probe)) {
+            need = strlen(e->namespace) + 2;
+            if (slen + need > scap) {
+                scap = 2 * (slen + need);
+                char *s2 = realloc(scope, scap);
+                if (!s2)
+                    goto oom;
+                scope = s2;
+            }
+            slen += (size_t)sprintf(scope + slen, "%s%s", slen ? "\x1e" : "", e->namespace);
+        }
+    }
+    const char *p[2] = {have, scope};
+    static const char *const sql =
+        "WITH have AS (SELECT pg_catalog.split_part(x, E'\\x1f', 1) AS sch, pg_catalog.split_part(x, E'\\x1f', 2) AS nm"
+        "              FROM pg_catalog.regexp_split_to_table($1, E'\\x1e') x),"
+        " scope AS (SELECT n.oid, n.nspname FROM pg_catalog.pg_namespace n"
+        "           WHERE n.nspname = ANY (pg_catalog.regexp_split_to_array($2, E'\\x1e'))),"
+        " ext AS (SELECT d.objid FROM pg_catalog.pg_depend d WHERE d.deptype = 'e')"
+        " SELECT 'DROP ' || CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'"
+        "        WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END"
+        "        || ' IF EXISTS ' || c.oid::regclass::text || ' CASCADE'"
+        " FROM pg_catalog.pg_class c JOIN scope s ON s.oid = c.relnamespace"
+        " WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND NOT c.relispartition"
+        "   AND c.oid NOT IN (SELECT objid FROM ext)"
+        "   AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.objid = c.oid"
+        "            AND d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.deptype IN ('a', 'i')))"
+        "   AND NOT EXISTS (SELECT 1 FROM have h WHERE h.sch = s.nspname AND h.nm = c.relname)"
+        " UNION ALL"
+        " SELECT 'DROP ' || CASE p.prokind WHEN 'a' THEN 'AGGREGATE' WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END"
+        "        || ' IF EXISTS ' || p.oid::regprocedure::text || ' CASCADE'"
+        " FROM pg_catalog.pg_proc p JOIN scope s ON s.oid = p.pronamespace"
+        " WHERE p.oid NOT IN (SELECT objid FROM ext)"
+        "   AND NOT EXISTS (SELECT 1 FROM have h WHERE h.sch = s.nspname"
+        "                   AND h.nm = p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')')"
+        " UNION ALL"
+        " SELECT 'DROP ' || CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END || ' IF EXISTS '"
+        "        || pg_catalog.quote_ident(s.nspname) || '.' || pg_catalog.quote_ident(t.typname) || ' CASCADE'"
+        " FROM pg_catalog.pg_type t JOIN scope s ON s.oid = t.typnamespace"
+        " WHERE t.typtype IN ('e', 'd', 'r', 'm', 'c') AND t.oid NOT IN (SELECT objid FROM ext)"
+        "   AND (t.typtype <> 'c' OR (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid) = 'c')"
+        "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_range r WHERE r.rngmultitypid = t.oid)"
+        "   AND NOT EXISTS (SELECT 1 FROM have h WHERE h.sch = s.nspname AND h.nm = t.typname)";
+    PGresult *r = pgconn_query(c, sql, 2, p, "clean", err, errlen);
+    free(have);
+    free(scope);
+    if (!r)
+        return -1;
+    int rc = 0;
+    for (int i = 0; i < PQntuples(r) && rc == 0; i++)
+        rc = pgconn_exec(c, PQgetvalue(r, i, 0), "clean", err, errlen);
+    PQclear(r);
+    return rc;
+oom:
+    free(have);
+    free(scope);
+    return pf_err(err, errlen, "out of memory");
+}
+
 int restore_clean(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
 {
     size_t *later = calloc(ctx->a.n + 1, sizeof *later), nlater = 0;
@@ -472,9 +601,35 @@ int restore_clean(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
         return pf_err(err, errlen, "out of memory");
     int rc = -1, in_tx = 0;
     size_t in_batch = 0;
+    /* schema-scoped (a profile's user schemas, -n): the schemas become exactly the dump's */
+    int scoped = ctx->o->profile || ctx->o->nschemas;
+    if (scoped) {
+        if (pgconn_exec(c, "BEGIN", "clean", err, errlen) < 0 || clean_extras(ctx, c, err, errlen) < 0 ||
+            pgconn_exec(c, "COMMIT", "clean", err, errlen) < 0) {
+            if (PQstatus(c) == CONNECTION_OK)
+                PQclear(PQexec(c, "ROLLBACK"));
+            free(later);
+            return -1;
+        }
+        for (size_t k = 0; k < ctx->a.n; k++) {
+            archive_entry *e = &ctx->a.entries[k];
+            if (!ctx->wanted[k] || ctx->if_absent[k] || !e->drop || !has_statement(e->drop))
+                continue;
+            char *cd = cascading(e->drop);
+            if (!cd) {
+                free(later);
+                return pf_err(err, errlen, "out of memory");
+            }
+            free(e->drop);
+            e->drop = cd;
+        }
+    }
     for (size_t k = ctx->a.n; k-- > 0;) {
         archive_entry *e = &ctx->a.entries[k];
-        if (!ctx->wanted[k] || ctx->entry_phase[k] == PH_DATABASE || !e->drop || !has_statement(e->drop))
+        /* what the user attached to the platform's objects is never dropped by name: it is
+         * the platform's own, or goes with what it depends on (and comes back) */
+        if (!ctx->wanted[k] || ctx->if_absent[k] || ctx->entry_phase[k] == PH_DATABASE || !e->drop ||
+            !has_statement(e->drop))
             continue;
         if (!in_tx && pgconn_exec(c, "BEGIN", "clean", err, errlen) < 0)
             goto out;
@@ -601,6 +756,570 @@ int restore_run_phase(restore_ctx *ctx, PGconn *c, int phase, const char *item, 
         free(sql);
         if (rc < 0)
             return -1;
+    }
+    return 0;
+}
+
+/* ---- a live target (--profile) ------------------------------------------------------------- */
+
+typedef struct {
+    char **v;
+    size_t n, cap;
+} strlist;
+
+static int sl_add(strlist *l, const char *s)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i], s) == 0)
+            return 0;
+    if (l->n == l->cap) {
+        size_t c = l->cap ? 2 * l->cap : 16;
+        char **v = realloc(l->v, c * sizeof *v);
+        if (!v)
+            return -1;
+        l->v = v;
+        l->cap = c;
+    }
+    if (!(l->v[l->n] = strdup(s)))
+        return -1;
+    l->n++;
+    return 0;
+}
+
+static void sl_free(strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+/* "a, b, c (and 7 more)" */
+static void sl_join(const strlist *l, char *out, size_t outlen)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < l->n; i++) {
+        if (i == 8) {
+            snprintf(out + len, outlen - len, " (and %zu more)", l->n - i);
+            return;
+        }
+        int w = snprintf(out + len, outlen - len, "%s%s", i ? ", " : "", l->v[i]);
+        if (w < 0 || (size_t)w >= outlen - len)
+            return;
+        len += (size_t)w;
+    }
+}
+
+/* An identifier as SQL writes it ("a""b" or a) back to its name. */
+static void unquote(const char *s, size_t n, char *out, size_t outlen)
+{
+    size_t o = 0;
+    if (n >= 2 && s[0] == '"') {
+        for (size_t i = 1; i + 1 < n && o + 1 < outlen; i++) {
+            if (s[i] == '"' && s[i + 1] == '"')
+                i++;
+            out[o++] = s[i];
+        }
+    } else
+        for (size_t i = 0; i < n && o + 1 < outlen; i++)
+            out[o++] = s[i];
+    out[o] = '\0';
+}
+
+/* The roles an ACL entry's GRANT/REVOKE statements name after TO / FROM. */
+static int acl_roles(const char *sql, strlist *roles)
+{
+    for (const char *line = sql; *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t n = nl ? (size_t)(nl - line) : strlen(line);
+        const char *to = NULL;
+        if (strncmp(line, "GRANT ", 6) == 0)
+            to = strstr(line, " TO ");
+        else if (strncmp(line, "REVOKE ", 7) == 0)
+            to = strstr(line, " FROM ");
+        if (to && to < line + n) {
+            const char *p = to + (to[1] == 'T' ? 4 : 6), *end = line + n;
+            const char *w = strstr(p, " WITH GRANT OPTION");
+            if (w && w < end)
+                end = w;
+            w = strstr(p, " GRANTED BY ");
+            if (w && w < end)
+                end = w;
+            while (end > p && (end[-1] == ';' || end[-1] == ' '))
+                end--;
+            while (p < end) {
+                const char *q = p;
+                int inq = 0;
+                while (q < end && (inq || *q != ',')) {
+                    if (*q == '"')
+                        inq = !inq;
+                    q++;
+                }
+                const char *a = p, *b = q;
+                while (a < b && *a == ' ')
+                    a++;
+                char name[256];
+                unquote(a, (size_t)(b - a), name, sizeof name);
+                if (*name && strcmp(name, "PUBLIC") != 0 && sl_add(roles, name) < 0)
+                    return -1;
+                p = q < end ? q + 1 : q;
+            }
+        }
+        line += n + (nl ? 1 : 0);
+    }
+    return 0;
+}
+
+static int exists_q(PGconn *c, const char *sql, int np, const char *const *p, int *yes, char *err, size_t errlen)
+{
+    PGresult *r = pgconn_query(c, sql, np, p, "check target", err, errlen);
+    if (!r)
+        return -1;
+    *yes = PQntuples(r) > 0 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    return 0;
+}
+
+/* Whether the object a wanted entry creates is in the target already. */
+static int entry_exists(restore_ctx *ctx, PGconn *c, const archive_entry *e, int *yes, char *err, size_t errlen)
+{
+    static const char *const rel_kinds[] = {"TABLE", "VIEW", "MATERIALIZED VIEW", "SEQUENCE", "FOREIGN TABLE", NULL};
+    *yes = 0;
+    if (!e->namespace) {
+        if (restore_entry_is(e, "SCHEMA") && strcmp(e->tag, "public") != 0) {
+            const char *p[1] = {e->tag};
+            return exists_q(c, "SELECT true FROM pg_catalog.pg_namespace WHERE nspname = $1", 1, p, yes, err, errlen);
+        }
+        if (restore_entry_is(e, "EXTENSION")) {
+            const char *p[1] = {e->tag};
+            return exists_q(c, "SELECT true FROM pg_catalog.pg_extension WHERE extname = $1", 1, p, yes, err, errlen);
+        }
+        return 0;
+    }
+    long ti = ctx->entry_table[e - ctx->a.entries];
+    if (ti >= 0 && ctx->tables[ti].renamed) { /* a copy goes where its new name says */
+        const char *p[2] = {ctx->tables[ti].dst_schema, ctx->tables[ti].dst_name};
+        return exists_q(c,
+                        "SELECT true FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                        " WHERE n.nspname = $1 AND c.relname = $2",
+                        2, p, yes, err, errlen);
+    }
+    if (ctx->seq_dst[e - ctx->a.entries])
+        return 0; /* a renamed copy's own sequence gets a name of its own */
+    const char *p[2] = {e->namespace, e->tag};
+    for (int i = 0; rel_kinds[i]; i++)
+        if (restore_entry_is(e, rel_kinds[i]))
+            return exists_q(c,
+                            "SELECT true FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                            " WHERE n.nspname = $1 AND c.relname = $2",
+                            2, p, yes, err, errlen);
+    if (restore_entry_is(e, "TYPE") || restore_entry_is(e, "DOMAIN"))
+        return exists_q(c,
+                        "SELECT true FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace"
+                        " WHERE n.nspname = $1 AND t.typname = $2",
+                        2, p, yes, err, errlen);
+    if (restore_entry_is(e, "FUNCTION") || restore_entry_is(e, "PROCEDURE") || restore_entry_is(e, "AGGREGATE"))
+        /* the tag is name(identity arguments), as pg_dump writes it */
+        return exists_q(c,
+                        "SELECT true FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
+                        " WHERE n.nspname = $1"
+                        " AND p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')' = $2",
+                        2, p, yes, err, errlen);
+    return 0;
+}
+
+/* ALTER ... OWNER TO <role> lines for reserved roles the restoring role cannot become are
+ * dropped: the object stays the restoring role's (as the platform's own tools do). */
+static int strip_owners(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
+{
+    strlist cant = {0}, can = {0};
+    int rc = 0;
+    for (size_t i = 0; i < ctx->a.n && rc == 0; i++) {
+        archive_entry *e = &ctx->a.entries[i];
+        if (!ctx->wanted[i] || !e->sql || !e->owner || !profile_match(ctx->o->profile, PROFILE_RESERVED_ROLES, e->owner))
+            continue;
+        int known_cant = 0, known_can = 0;
+        for (size_t k = 0; k < cant.n; k++)
+            known_cant |= !strcmp(cant.v[k], e->owner);
+        for (size_t k = 0; k < can.n; k++)
+            known_can |= !strcmp(can.v[k], e->owner);
+        if (!known_cant && !known_can) {
+            const char *p[1] = {e->owner};
+            int member = 0;
+            if (exists_q(c,
+                         "SELECT pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER')"
+                         " FROM pg_catalog.pg_roles r WHERE r.rolname = $1",
+                         1, p, &member, err, errlen) < 0) {
+                rc = -1;
+                break;
+            }
+            if (sl_add(member ? &can : &cant, e->owner) < 0) {
+                rc = pf_err(err, errlen, "out of memory");
+                break;
+            }
+            known_cant = !member;
+        }
+        if (!known_cant)
+            continue;
+        char tail[300];
+        char *q = pgconn_quote_ident(c, e->owner);
+        snprintf(tail, sizeof tail, " OWNER TO %s;", q ? q : e->owner);
+        free(q);
+        size_t tl = strlen(tail), o = 0;
+        char *out = malloc(strlen(e->sql) + 1);
+        if (!out) {
+            rc = pf_err(err, errlen, "out of memory");
+            break;
+        }
+        for (const char *line = e->sql; *line;) {
+            const char *nl = strchr(line, '\n');
+            size_t n = nl ? (size_t)(nl - line) + 1 : strlen(line);
+            size_t body = nl ? n - 1 : n;
+            int drop = strncmp(line, "ALTER ", 6) == 0 && body >= tl && memcmp(line + body - tl, tail, tl) == 0;
+            if (!drop) {
+                memcpy(out + o, line, n);
+                o += n;
+            }
+            line += n;
+        }
+        out[o] = '\0';
+        free(e->sql);
+        e->sql = out;
+    }
+    sl_free(&cant);
+    sl_free(&can);
+    return rc;
+}
+
+int restore_profile_target(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
+{
+    const restore_options *o = ctx->o;
+    if (!o->profile && !ctx->filtered)
+        return 0;
+    if (o->profile && strip_owners(ctx, c, err, errlen) < 0)
+        return -1;
+    strlist ext = {0}, roles = {0}, schemas = {0}, tables = {0}, there = {0};
+    int rc = -1;
+    char name[1200];
+    /* the platform's extensions the dump used (a whole-database restore) */
+    for (size_t i = 0; o->profile && !(o->ntables || o->nschemas) && i < ctx->a.n; i++) {
+        archive_entry *e = &ctx->a.entries[i];
+        if (!restore_entry_is(e, "EXTENSION") || !profile_match(o->profile, PROFILE_PLATFORM_EXTENSIONS, e->tag))
+            continue;
+        int yes;
+        if (entry_exists(ctx, c, e, &yes, err, errlen) < 0)
+            goto out;
+        if (!yes && sl_add(&ext, e->tag) < 0)
+            goto oom;
+    }
+    /* roles: owners and grantees */
+    strlist want_roles = {0};
+    for (size_t i = 0; i < ctx->a.n; i++) {
+        archive_entry *e = &ctx->a.entries[i];
+        if (!ctx->wanted[i])
+            continue;
+        if (!o->no_owner && e->owner && *e->owner && e->sql && strstr(e->sql, " OWNER TO ") &&
+            sl_add(&want_roles, e->owner) < 0)
+            goto oom;
+        if (!o->no_acl && restore_entry_is(e, "ACL") && e->sql && acl_roles(e->sql, &want_roles) < 0)
+            goto oom;
+    }
+    for (size_t i = 0; i < want_roles.n; i++) {
+        const char *p[1] = {want_roles.v[i]};
+        int yes;
+        if (exists_q(c, "SELECT true FROM pg_catalog.pg_roles WHERE rolname = $1", 1, p, &yes, err, errlen) < 0) {
+            sl_free(&want_roles);
+            goto out;
+        }
+        if (!yes && sl_add(&roles, want_roles.v[i]) < 0) {
+            sl_free(&want_roles);
+            goto oom;
+        }
+    }
+    sl_free(&want_roles);
+    /* the platform's schemas and tables the dump puts things into */
+    for (size_t i = 0; i < ctx->a.n; i++) {
+        archive_entry *e = &ctx->a.entries[i];
+        if (!ctx->wanted[i] || !ctx->if_absent[i] || !e->namespace || ctx->if_absent[i] == ABSENT_PUBREL)
+            continue;
+        const char *p[1] = {e->namespace};
+        int yes;
+        if (exists_q(c, "SELECT true FROM pg_catalog.pg_namespace WHERE nspname = $1", 1, p, &yes, err, errlen) < 0)
+            goto out;
+        if (!yes && sl_add(&schemas, e->namespace) < 0)
+            goto oom;
+    }
+    for (size_t t = 0; t < ctx->ntables; t++) {
+        rtable *rt = &ctx->tables[t];
+        if (!rt->selected || !rt->preexisting || !ctx->do_data)
+            continue;
+        const char *p[2] = {rt->mt->schema, rt->mt->name};
+        int yes;
+        if (exists_q(c,
+                     "SELECT true FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                     " WHERE n.nspname = $1 AND c.relname = $2",
+                     2, p, &yes, err, errlen) < 0)
+            goto out;
+        if (!yes && sl_add(&tables, rt->label) < 0)
+            goto oom;
+    }
+    /* what the dump creates must not be there (--clean replaces it; --resume finds its own) */
+    int resuming = 0;
+    if (o->resume && exists_q(c, "SELECT pg_catalog.to_regclass('" JOURNAL_SCHEMA ".journal') IS NOT NULL", 0, NULL,
+                              &resuming, err, errlen) < 0)
+        goto out;
+    for (size_t i = 0; !o->clean && !resuming && ctx->do_pre && i < ctx->a.n; i++) {
+        archive_entry *e = &ctx->a.entries[i];
+        if (!ctx->wanted[i] || ctx->entry_phase[i] != PH_PRE || ctx->if_absent[i])
+            continue;
+        int yes;
+        if (entry_exists(ctx, c, e, &yes, err, errlen) < 0)
+            goto out;
+        if (!yes)
+            continue;
+        long ti = ctx->entry_table[i];
+        if (ti >= 0 && ctx->tables[ti].renamed) /* a copy: named as it would be */
+            snprintf(name, sizeof name, "%s.%s", ctx->tables[ti].dst_schema, ctx->tables[ti].dst_name);
+        else
+            snprintf(name, sizeof name, "%s%s%s", e->namespace ? e->namespace : "", e->namespace ? "." : "", e->tag);
+        if (sl_add(&there, name) < 0)
+            goto oom;
+    }
+    if (ext.n + roles.n + schemas.n + tables.n + there.n == 0) {
+        rc = 0;
+        goto out;
+    }
+    char msg[4 * PF_ERRLEN] = "", list[1024];
+    size_t len = 0;
+#define PART(l, fmt)                                                                                    \
+    if ((l).n) {                                                                                        \
+        sl_join(&(l), list, sizeof list);                                                               \
+        len += (size_t)snprintf(msg + len, sizeof msg - len, "%s" fmt, len ? "; " : "", list);          \
+        if (len >= sizeof msg)                                                                          \
+            len = sizeof msg - 1;                                                                       \
+    }
+    PART(ext, "missing extensions %s (enable them first, e.g. CREATE EXTENSION IF NOT EXISTS ... WITH SCHEMA extensions)")
+    PART(roles, "missing roles %s (create them, or restore with --globals from a dump --globals)")
+    PART(schemas, "missing schemas %s (the target is not a project of this platform?)")
+    PART(tables, "missing platform tables %s (their rows cannot be restored)")
+    PART(there, "already in the target: %s (restore with --clean to replace them, or into another database)")
+#undef PART
+    pf_err(err, errlen, "the target is not ready for this dump (nothing was written): %s", msg);
+    goto out;
+oom:
+    pf_err(err, errlen, "out of memory");
+out:
+    sl_free(&ext);
+    sl_free(&roles);
+    sl_free(&schemas);
+    sl_free(&tables);
+    sl_free(&there);
+    return rc;
+}
+
+/* Name of the object an attached entry's tag names after "<table> ". */
+static const char *attached_name(restore_ctx *ctx, const archive_entry *e, const archive_entry **table)
+{
+    long t = restore_entry_table_entry(ctx, e);
+    *table = t >= 0 ? &ctx->a.entries[t] : NULL;
+    size_t tl = *table ? strlen((*table)->tag) : 0;
+    if (*table && strncmp(e->tag, (*table)->tag, tl) == 0 && e->tag[tl] == ' ')
+        return e->tag + tl + 1;
+    return e->tag;
+}
+
+int restore_resolve_absent(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < ctx->a.n; i++) {
+        archive_entry *e = &ctx->a.entries[i];
+        if (!ctx->wanted[i] || !ctx->if_absent[i])
+            continue;
+        const archive_entry *t;
+        const char *obj = attached_name(ctx, e, &t);
+        int yes = 0;
+        if (ctx->if_absent[i] == ABSENT_PUBREL) {
+            /* tag "<publication> <table>": the table is the entry's dependency */
+            char pub[512];
+            snprintf(pub, sizeof pub, "%s", e->tag);
+            char *sp = strchr(pub, ' ');
+            if (sp)
+                *sp = '\0';
+            if (!t)
+                continue;
+            const char *p[3] = {pub, t->namespace, t->tag};
+            if (exists_q(c,
+                         "SELECT true FROM pg_catalog.pg_publication_tables WHERE pubname = $1"
+                         " AND schemaname = $2 AND tablename = $3",
+                         3, p, &yes, err, errlen) < 0)
+                return -1;
+            if (!yes) {
+                /* the platform's publication itself must be there */
+                const char *q1[1] = {pub};
+                int pub_there;
+                if (exists_q(c, "SELECT true FROM pg_catalog.pg_publication WHERE pubname = $1", 1, q1, &pub_there, err,
+                             errlen) < 0)
+                    return -1;
+                if (!pub_there) {
+                    fprintf(stderr, "restore: warning: publication %s is not in the target: %s.%s is not added to it\n",
+                            pub, t->namespace, t->tag);
+                    yes = 1;
+                }
+            }
+        } else if (t) {
+            const char *p[3] = {t->namespace, t->tag, obj};
+            const char *sql = ctx->if_absent[i] == ABSENT_TRIGGER
+                                  ? "SELECT true FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid"
+                                    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                                    " WHERE n.nspname = $1 AND c.relname = $2 AND g.tgname = $3"
+                              : ctx->if_absent[i] == ABSENT_POLICY
+                                  ? "SELECT true FROM pg_catalog.pg_policies WHERE schemaname = $1 AND tablename = $2"
+                                    " AND policyname = $3"
+                              : ctx->if_absent[i] == ABSENT_RULE
+                                  ? "SELECT true FROM pg_catalog.pg_rules WHERE schemaname = $1 AND tablename = $2"
+                                    " AND rulename = $3"
+                                  : "SELECT c.relrowsecurity FROM pg_catalog.pg_class c"
+                                    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                                    " WHERE n.nspname = $1 AND c.relname = $2 AND $3::text IS NOT NULL";
+            if (exists_q(c, sql, 3, p, &yes, err, errlen) < 0)
+                return -1;
+        }
+        if (yes)
+            ctx->wanted[i] = 0; /* the platform's (or already the user's): left as it is */
+    }
+    return 0;
+}
+
+int restore_acl_baseline(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
+{
+    if (restore_journal_has(ctx, "acl-baseline") || ctx->o->no_acl)
+        return 0;
+    /* only where the target's defaults could have given something */
+    int any = 0;
+    if (exists_q(c, "SELECT true FROM pg_catalog.pg_default_acl LIMIT 1", 0, NULL, &any, err, errlen) < 0)
+        return -1;
+    if (!any)
+        return 0;
+    size_t cap = 1024, len = 0;
+    char *names = malloc(cap);
+    if (!names)
+        return pf_err(err, errlen, "out of memory");
+    names[0] = '\0';
+    /* the relations and functions this restore created, as regclass / regprocedure text */
+    for (size_t i = 0; i < ctx->a.n; i++) {
+        archive_entry *e = &ctx->a.entries[i];
+        if (!ctx->wanted[i] || ctx->entry_phase[i] != PH_PRE || !e->namespace || ctx->if_absent[i])
+            continue;
+        int rel = restore_entry_is(e, "TABLE") || restore_entry_is(e, "VIEW") ||
+                  restore_entry_is(e, "MATERIALIZED VIEW") || restore_entry_is(e, "SEQUENCE") ||
+                  restore_entry_is(e, "FOREIGN TABLE");
+        int fn = restore_entry_is(e, "FUNCTION") || restore_entry_is(e, "PROCEDURE") ||
+                 restore_entry_is(e, "AGGREGATE");
+        if (!rel && !fn)
+            continue;
+        const char *sch = e->namespace, *nm = e->tag;
+        long ti = ctx->entry_table[i];
+        if (ti >= 0) { /* a renamed copy is where its rows went */
+            sch = ctx->tables[ti].dst_schema;
+            nm = ctx->tables[ti].dst_name;
+        }
+        /* kind, schema, name: unit separators, one object a record */
+        size_t il = strlen(sch) + strlen(nm) + 4;
+        if (len + il + 1 > cap) {
+            cap = 2 * (len + il + 1);
+            char *n2 = realloc(names, cap);
+            if (!n2) {
+                free(names);
+                return pf_err(err, errlen, "out of memory");
+            }
+            names = n2;
+        }
+        len += (size_t)sprintf(names + len, "%s%c\x1f%s\x1f%s", len ? "\x1e" : "", fn ? 'f' : 'r', sch, nm);
+    }
+    if (!len) {
+        free(names);
+        return 0;
+    }
+    /* each privilege beyond the object's built-in default (acldefault) is revoked: the dump's
+     * ACL entries, which pg_dump writes against that default, then leave the source's */
+    const char *p[1] = {names};
+    static const char *const sql =
+        "DO $pgferry$ DECLARE r record; BEGIN"
+        " FOR r IN"
+        "  WITH wanted AS (SELECT pg_catalog.split_part(x, E'\\x1f', 1) AS kind,"
+        "                         pg_catalog.split_part(x, E'\\x1f', 2) AS sch, pg_catalog.split_part(x, E'\\x1f', 3) AS nm"
+        "                  FROM pg_catalog.regexp_split_to_table(current_setting('pgferry.baseline'), E'\\x1e') x),"
+        "  objs AS (SELECT c.oid::regclass::text AS obj, c.relacl AS acl,"
+        "                  pg_catalog.acldefault((CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END)::\"char\", c.relowner) AS dflt,"
+        "                  CASE WHEN c.relkind = 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kw"
+        "           FROM wanted w JOIN pg_catalog.pg_namespace n ON n.nspname = w.sch"
+        "           JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = w.nm WHERE w.kind = 'r'"
+        "           UNION ALL"
+        "           SELECT p.oid::regprocedure::text, p.proacl, pg_catalog.acldefault('f'::\"char\", p.proowner),"
+        "                  'ROUTINE'"
+        "           FROM wanted w JOIN pg_catalog.pg_namespace n ON n.nspname = w.sch"
+        "           JOIN pg_catalog.pg_proc p ON p.pronamespace = n.oid"
+        "            AND p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')' = w.nm"
+        "           WHERE w.kind = 'f')"
+        "  SELECT o.kw, o.obj, a.privilege_type, a.grantee FROM objs o, pg_catalog.aclexplode(o.acl) a"
+        "  WHERE o.acl IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.aclexplode(o.dflt) d"
+        "        WHERE d.grantee = a.grantee AND d.privilege_type = a.privilege_type)"
+        " LOOP"
+        "  EXECUTE pg_catalog.format('REVOKE %s ON %s %s FROM %s', r.privilege_type, r.kw, r.obj,"
+        "    CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r.grantee)) END);"
+        " END LOOP; END $pgferry$";
+    int rc = pgconn_exec(c, "BEGIN", "acl baseline", err, errlen);
+    if (rc == 0) {
+        PGresult *r = PQexecParams(c, "SELECT pg_catalog.set_config('pgferry.baseline', $1, true)", 1, NULL, p, NULL,
+                                   NULL, 0);
+        rc = PQresultStatus(r) == PGRES_TUPLES_OK ? 0 : pf_err(err, errlen, "acl baseline: cannot set its list");
+        PQclear(r);
+    }
+    if (rc == 0)
+        rc = pgconn_exec(c, sql, "acl baseline", err, errlen);
+    if (rc == 0)
+        rc = restore_journal_add(c, ctx, "acl-baseline", err, errlen);
+    if (rc == 0)
+        rc = pgconn_exec(c, "COMMIT", "acl baseline", err, errlen);
+    if (rc < 0 && PQstatus(c) == CONNECTION_OK)
+        PQclear(PQexec(c, "ROLLBACK"));
+    free(names);
+    return rc;
+}
+
+/* An extension is owned by whoever runs CREATE EXTENSION, and pg_dump writes no ALTER
+ * EXTENSION ... OWNER: run as its owner at the source when that role is a superuser the
+ * restoring role may become, so the extension and its objects keep their owner (as
+ * superusers install them on managed platforms). */
+int restore_extension_owners(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
+{
+    if (ctx->o->no_owner)
+        return 0;
+    for (size_t i = 0; i < ctx->a.n; i++) {
+        archive_entry *e = &ctx->a.entries[i];
+        const char *owner = ctx->wanted[i] && restore_entry_is(e, "EXTENSION") && e->sql
+                                ? manifest_extension_owner(&ctx->m, e->tag)
+                                : NULL;
+        if (!owner)
+            continue;
+        const char *p[1] = {owner};
+        int yes = 0;
+        if (exists_q(c,
+                     "SELECT r.rolsuper AND r.rolname <> current_user"
+                     " AND pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER')"
+                     " FROM pg_catalog.pg_roles r WHERE r.rolname = $1",
+                     1, p, &yes, err, errlen) < 0)
+            return -1;
+        if (!yes)
+            continue;
+        char *q = pgconn_quote_ident(c, owner), *sql = NULL;
+        if (!q || asprintf(&sql, "SET ROLE %s;\n%sRESET ROLE;\n", q, e->sql) < 0) {
+            free(q);
+            return pf_err(err, errlen, "out of memory");
+        }
+        free(q);
+        free(e->sql);
+        e->sql = sql;
     }
     return 0;
 }

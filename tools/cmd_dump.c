@@ -2,6 +2,7 @@
 #include "codec/chunk.h"
 #include "common/pf_util.h"
 #include "engine/dump.h"
+#include "engine/profile.h"
 #include "engine/repo.h"
 #include "io/pf_io.h"
 #include "tools/cli.h"
@@ -49,6 +50,13 @@ static const char *const dump_help =
     "                            wrapped with a key derived from the passphrase by scrypt)\n"
     "      --passphrase-file=FILE  the passphrase (else PGFERRY_PASSPHRASE); never on the\n"
     "                            command line\n"
+    "      --profile=NAME|FILE   a managed platform's profile (built in: supabase): the\n"
+    "                            platform's own rows and the tables it keeps from the user are\n"
+    "                            left out; the user's rows in its schemas (auth, storage) and\n"
+    "                            everything the user made are dumped\n"
+    "      --globals             also store the roles the dump refers to (attributes without\n"
+    "                            passwords, memberships, settings) and its tablespaces, for\n"
+    "                            restore --globals\n"
     "  -?, --help                this help\n"
     "\n"
     "Connection options (as pg_dump):\n"
@@ -144,6 +152,7 @@ int cmd_dump(int argc, char **argv)
         {"progress", no_argument, NULL, 4},         {"no-progress", no_argument, NULL, 5},
         {"json", no_argument, NULL, 6},             {"help", no_argument, NULL, CLI_OPT_HELP},
         {"encrypt", no_argument, NULL, 20},         {"passphrase-file", required_argument, NULL, 21},
+        {"profile", required_argument, NULL, 33},   {"globals", no_argument, NULL, 34},
         {"repo", required_argument, NULL, 30},      {"tag", required_argument, NULL, 31},
         {"keep-forever", no_argument, NULL, 32},
         {"exclude-table-data", required_argument, NULL, 40}, {"no-unlogged-table-data", no_argument, NULL, 41},
@@ -158,7 +167,7 @@ int cmd_dump(int argc, char **argv)
     o.chunk_size = DUMP_DEFAULT_CHUNK_SIZE;
     int progress = isatty(2), json = 0, rc, encrypt = 0;
     cli_conn cc = {.conn_opt = "-d"};
-    const char *passfile = NULL, *repo = NULL;
+    const char *passfile = NULL, *repo = NULL, *profile_spec = NULL;
     char *passphrase = NULL;
     int c;
     opterr = 0;
@@ -209,6 +218,8 @@ int cmd_dump(int argc, char **argv)
             o.tag = optarg;
             break;
         case 32: o.keep_forever = 1; break;
+        case 33: profile_spec = optarg; break;
+        case 34: o.globals = 1; break;
         case 40:
             if (!*optarg)
                 return cli_usage_error("dump", "%s", "--exclude-table-data needs a pattern");
@@ -245,6 +256,12 @@ int cmd_dump(int argc, char **argv)
     }
     if (passfile && !encrypt)
         return cli_usage_error("dump", "%s", "--passphrase-file goes with --encrypt");
+    profile *prof = NULL;
+    if (profile_spec && !(prof = cli_keep(NULL, profile_load(profile_spec, err, sizeof err)))) {
+        fprintf(stderr, "pgferry dump: --profile: %s\n", err);
+        return EXIT_USAGE;
+    }
+    o.profile = prof;
     if (encrypt) {
         if (cli_passphrase("dump", passfile, &passphrase) < 0)
             return 1;
@@ -279,6 +296,7 @@ int cmd_dump(int argc, char **argv)
     rc = dump_run(&o, &s, err, sizeof err);
     repo_slot_end(&slot);
     cli_forget(passphrase);
+    profile_free(prof);
     free(o.filter.include_tables);
     free(o.filter.exclude_tables);
     free(o.filter.include_schemas);

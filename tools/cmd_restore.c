@@ -1,5 +1,6 @@
 /* pgferry restore */
 #include "common/pf_util.h"
+#include "engine/profile.h"
 #include "engine/restore.h"
 #include "io/pf_io.h"
 #include "tools/cli.h"
@@ -49,6 +50,16 @@ static const char *const restore_help =
     "      --no-progress         never show progress\n"
     "      --json                print a JSON summary on stdout\n"
     "      --passphrase-file=FILE  passphrase of an encrypted dump (else PGFERRY_PASSPHRASE)\n"
+    "      --profile=NAME|FILE   a managed platform's profile (built in: supabase): its schemas,\n"
+    "                            extensions, roles, event triggers and publications are left\n"
+    "                            to the platform; the target may be a live project, where only\n"
+    "                            what the dump creates must not exist yet (checked before\n"
+    "                            anything is written, with what is missing named)\n"
+    "      --globals             first create the dump's roles and tablespaces that the target\n"
+    "                            lacks (dump --globals); existing and reserved ones are left alone\n"
+    "      --keep-grants         a table restored under another name or schema keeps the live\n"
+    "                            table's privileges (by default only its owner has any, and a\n"
+    "                            copy of a table with row-level security has it enabled)\n"
     "  -?, --help                this help\n"
     "\n"
     "Connection options (as pg_restore):\n"
@@ -94,6 +105,8 @@ int cmd_restore(int argc, char **argv)
         {"passphrase-file", required_argument, NULL, 21}, {"no-analyze", no_argument, NULL, 22},
         {"exclude-table", required_argument, NULL, 'T'}, {"exclude-schema", required_argument, NULL, 'N'},
         {"section", required_argument, NULL, 23},   {"disable-triggers", no_argument, NULL, 24},
+        {"profile", required_argument, NULL, 25},   {"globals", no_argument, NULL, 26},
+        {"keep-grants", no_argument, NULL, 27},
         CLI_CONN_LONGOPTS,
         {NULL, 0, NULL, 0}};
     restore_options o;
@@ -101,7 +114,7 @@ int cmd_restore(int argc, char **argv)
     o.jobs = 2;
     int progress = isatty(2), json = 0, have_f = 0, c, rc;
     cli_conn cc = {.conn_opt = "-d"};
-    const char *passfile = NULL;
+    const char *passfile = NULL, *profile_spec = NULL;
     char *passphrase = NULL;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":f:d:j:t:T:n:N:" CLI_CONN_SHORTOPTS, opts, NULL)) != -1) {
@@ -119,6 +132,9 @@ int cmd_restore(int argc, char **argv)
                 return cli_usage_error("restore", "invalid --section value \"%s\": expected pre-data, data or post-data", optarg);
             break;
         case 24: o.disable_triggers = 1; break;
+        case 25: profile_spec = optarg; break;
+        case 26: o.globals = 1; break;
+        case 27: o.keep_grants = 1; break;
         case 'j':
             if (cli_parse_jobs(optarg, &o.jobs) < 0)
                 return cli_usage_error("restore", "invalid --jobs value \"%s\": expected 1 to 256", optarg);
@@ -183,8 +199,16 @@ int cmd_restore(int argc, char **argv)
     if ((rc = cli_conn_build("restore", &cc, 1, &conninfo)) != 0)
         return rc;
     o.conninfo = conninfo;
-    if (cli_passphrase("restore", passfile, &passphrase) < 0)
+    profile *prof = NULL;
+    if (profile_spec && !(prof = profile_load(profile_spec, err, sizeof err))) {
+        fprintf(stderr, "pgferry restore: --profile: %s\n", err);
+        return EXIT_USAGE;
+    }
+    o.profile = prof;
+    if (cli_passphrase("restore", passfile, &passphrase) < 0) {
+        profile_free(prof);
         return 1;
+    }
     o.passphrase = passphrase;
     o.progress = progress;
     o.interrupted = &cli_interrupted;
@@ -192,6 +216,7 @@ int cmd_restore(int argc, char **argv)
     restore_summary s;
     rc = restore_run(&o, &s, err, sizeof err);
     cli_forget(passphrase);
+    profile_free(prof);
     free(o.tables);
     free(o.schemas);
     free(o.renames);

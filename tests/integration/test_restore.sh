@@ -125,7 +125,7 @@ if diff -u "$tmp/live1.data" "$tmp/live3.rest" >"$tmp/diff"; then pass "into sch
 else fail "into schema: live tables and sequences unchanged" "data differs" "$tmp/diff"; fi
 
 run restore -f "$tmp/d1" -d "dbname=$dst" -t public.accounts --rename-table public.accounts=public.branches --no-progress
-if [[ $rc -eq 1 ]] && grep -q 'branches' "$tmp/err" && grep -q 'already exists' "$tmp/err"; then
+if [[ $rc -eq 1 ]] && grep -q 'branches' "$tmp/err" && grep -q 'already in the target' "$tmp/err"; then
   pass "single table: renaming onto an existing table refused, naming it"
 else fail "single table: renaming onto an existing table refused" "exit $rc, expected 1 naming public.branches"; fi
 run restore -f "$tmp/d1" -d "dbname=$dst" -t public.accounts --rename-table public.accounts=public.accounts_restored --no-progress

@@ -1,0 +1,323 @@
+#include "engine/globals.h"
+
+#include "common/pf_util.h"
+#include "engine/pgconn.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Roles the database refers to, and what they are members of, as one JSON document built by
+ * the server (pg_roles, not pg_authid: no password, readable by any role). */
+static const char *const globals_sql =
+    "WITH RECURSIVE used(oid) AS ("
+    "  SELECT c.relowner FROM pg_catalog.pg_class c"
+    "  UNION SELECT a.grantee FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a"
+    "  UNION SELECT n.nspowner FROM pg_catalog.pg_namespace n"
+    "  UNION SELECT a.grantee FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) a"
+    "  UNION SELECT p.proowner FROM pg_catalog.pg_proc p"
+    "  UNION SELECT a.grantee FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a"
+    "  UNION SELECT t.typowner FROM pg_catalog.pg_type t"
+    "  UNION SELECT a.grantee FROM pg_catalog.pg_type t, pg_catalog.aclexplode(t.typacl) a"
+    "  UNION SELECT pg_catalog.unnest(pol.polroles) FROM pg_catalog.pg_policy pol"
+    "  UNION SELECT d.defaclrole FROM pg_catalog.pg_default_acl d"
+    "  UNION SELECT a.grantee FROM pg_catalog.pg_default_acl d, pg_catalog.aclexplode(d.defaclacl) a"
+    "  UNION SELECT d.datdba FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()"
+    "  UNION SELECT a.grantee FROM pg_catalog.pg_database d, pg_catalog.aclexplode(d.datacl) a"
+    "        WHERE d.datname = pg_catalog.current_database()"
+    "  UNION SELECT s.setrole FROM pg_catalog.pg_db_role_setting s, pg_catalog.pg_database d"
+    "        WHERE d.datname = pg_catalog.current_database() AND s.setdatabase = d.oid"
+    "  UNION SELECT l.lomowner FROM pg_catalog.pg_largeobject_metadata l"
+    "  UNION SELECT a.grantee FROM pg_catalog.pg_largeobject_metadata l, pg_catalog.aclexplode(l.lomacl) a"
+    "  UNION SELECT e.evtowner FROM pg_catalog.pg_event_trigger e"
+    "  UNION SELECT p.pubowner FROM pg_catalog.pg_publication p"
+    "  UNION SELECT x.extowner FROM pg_catalog.pg_extension x"
+    "  UNION SELECT s.srvowner FROM pg_catalog.pg_foreign_server s"
+    "  UNION SELECT u.umuser FROM pg_catalog.pg_user_mapping u"
+    "  UNION SELECT t.spcowner FROM pg_catalog.pg_tablespace t"
+    "), roles(oid) AS ("
+    "  SELECT oid FROM used WHERE oid <> 0"
+    "  UNION SELECT m.roleid FROM pg_catalog.pg_auth_members m JOIN roles r ON m.member = r.oid"
+    "), spcs AS ("
+    "  SELECT t.* FROM pg_catalog.pg_tablespace t WHERE t.spcname NOT IN ('pg_default', 'pg_global')"
+    "   AND t.oid IN (SELECT c.reltablespace FROM pg_catalog.pg_class c"
+    "                 UNION SELECT d.dattablespace FROM pg_catalog.pg_database d"
+    "                 WHERE d.datname = pg_catalog.current_database())"
+    ")"
+    " SELECT pg_catalog.json_build_object("
+    "  'roles', coalesce((SELECT pg_catalog.json_agg(pg_catalog.json_build_object("
+    "      'name', r.rolname, 'superuser', r.rolsuper, 'inherit', r.rolinherit,"
+    "      'createrole', r.rolcreaterole, 'createdb', r.rolcreatedb, 'login', r.rolcanlogin,"
+    "      'replication', r.rolreplication, 'bypassrls', r.rolbypassrls,"
+    "      'connection_limit', r.rolconnlimit, 'valid_until', r.rolvaliduntil,"
+    "      'member_of', coalesce((SELECT pg_catalog.json_agg(pg_catalog.json_build_object("
+    "            'role', g.rolname, 'admin', m.admin_option) ORDER BY g.rolname)"
+    "          FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles g ON g.oid = m.roleid"
+    "          WHERE m.member = r.oid), '[]'),"
+    "      'settings', coalesce((SELECT pg_catalog.json_agg(s.setting ORDER BY s.setting)"
+    "          FROM pg_catalog.pg_db_role_setting d, pg_catalog.unnest(d.setconfig) s(setting)"
+    "          WHERE d.setrole = r.oid AND d.setdatabase = 0), '[]'),"
+    "      'database_settings', coalesce((SELECT pg_catalog.json_agg(s.setting ORDER BY s.setting)"
+    "          FROM pg_catalog.pg_db_role_setting d, pg_catalog.unnest(d.setconfig) s(setting)"
+    "          WHERE d.setrole = r.oid AND d.setdatabase = (SELECT oid FROM pg_catalog.pg_database"
+    "                                                     WHERE datname = pg_catalog.current_database())), '[]')"
+    "    ) ORDER BY r.rolname)"
+    "    FROM pg_catalog.pg_roles r WHERE r.oid IN (SELECT oid FROM roles) AND r.rolname !~ '^pg_'), '[]'),"
+    "  'tablespaces', coalesce((SELECT pg_catalog.json_agg(pg_catalog.json_build_object("
+    "      'name', t.spcname, 'owner', pg_catalog.pg_get_userbyid(t.spcowner),"
+    "      'location', pg_catalog.pg_tablespace_location(t.oid), 'options', t.spcoptions) ORDER BY t.spcname)"
+    "    FROM spcs t), '[]'))::text";
+
+char *globals_read(PGconn *c, char *err, size_t errlen)
+{
+    PGresult *r = pgconn_query(c, globals_sql, 0, NULL, "read roles and tablespaces", err, errlen);
+    if (!r)
+        return NULL;
+    char *out = strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (!out)
+        pf_err(err, errlen, "out of memory");
+    return out;
+}
+
+/* ---- applying ------------------------------------------------------------------------- */
+
+static int role_exists(PGconn *c, const char *name, int *exists, char *err, size_t errlen)
+{
+    const char *p[1] = {name};
+    PGresult *r = pgconn_query(c, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", 1, p, "globals", err, errlen);
+    if (!r)
+        return -1;
+    *exists = PQntuples(r) > 0;
+    PQclear(r);
+    return 0;
+}
+
+static int jbool(json_t *o, const char *k) { return json_is_true(json_object_get(o, k)); }
+
+/* SQL for a string: a quoted identifier or a literal, by libpq. */
+static char *ident(PGconn *c, const char *s) { return pgconn_quote_ident(c, s); }
+static char *literal(PGconn *c, const char *s)
+{
+    char *q = PQescapeLiteral(c, s, strlen(s)), *out = q ? strdup(q) : NULL;
+    PQfreemem(q);
+    return out;
+}
+
+static int exec_fmt(PGconn *c, const char *what, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static int exec_fmt(PGconn *c, const char *what, char *err, size_t errlen, const char *fmt, ...)
+{
+    char *sql = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&sql, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return pf_err(err, errlen, "out of memory");
+    int rc = pgconn_exec(c, sql, what, err, errlen);
+    free(sql);
+    return rc;
+}
+
+/* "name=value" of pg_db_role_setting as SET name = 'value'. */
+static int setting_sql(PGconn *c, const char *setting, char **name_q, char **value_q)
+{
+    const char *eq = strchr(setting, '=');
+    if (!eq)
+        return -1;
+    char *name = strndup(setting, (size_t)(eq - setting));
+    *name_q = name ? ident(c, name) : NULL;
+    *value_q = literal(c, eq + 1);
+    free(name);
+    return *name_q && *value_q ? 0 : -1;
+}
+
+static int create_role(PGconn *c, json_t *r, int superuser, char *err, size_t errlen)
+{
+    const char *name = json_string_value(json_object_get(r, "name"));
+    char *q = ident(c, name);
+    if (!q)
+        return pf_err(err, errlen, "out of memory");
+    char attrs[512];
+    snprintf(attrs, sizeof attrs, "%s %s %s %s %s", jbool(r, "login") ? "LOGIN" : "NOLOGIN",
+             jbool(r, "inherit") ? "INHERIT" : "NOINHERIT", jbool(r, "createdb") ? "CREATEDB" : "NOCREATEDB",
+             jbool(r, "createrole") ? "CREATEROLE" : "NOCREATEROLE",
+             jbool(r, "superuser") && superuser ? "SUPERUSER" : "NOSUPERUSER");
+    char lost[128] = "";
+    const char *strong[] = {"superuser", "replication", "bypassrls"};
+    for (int i = 0; i < 3; i++) {
+        if (!jbool(r, strong[i]))
+            continue;
+        if (superuser) {
+            if (i > 0) {
+                strcat(attrs, " ");
+                strcat(attrs, i == 1 ? "REPLICATION" : "BYPASSRLS");
+            }
+        } else
+            snprintf(lost + strlen(lost), sizeof lost - strlen(lost), "%s%s", *lost ? ", " : "", strong[i]);
+    }
+    json_int_t limit = json_integer_value(json_object_get(r, "connection_limit"));
+    const char *until = json_string_value(json_object_get(r, "valid_until"));
+    char *until_q = until ? literal(c, until) : NULL;
+    int rc = exec_fmt(c, "globals", err, errlen, "CREATE ROLE %s WITH %s CONNECTION LIMIT %lld%s%s", q, attrs,
+                      (long long)limit, until_q ? " VALID UNTIL " : "", until_q ? until_q : "");
+    if (rc == 0 && *lost)
+        fprintf(stderr, "restore: warning: role %s created without %s (the restoring role is not a superuser)\n", name,
+                lost);
+    free(until_q);
+    free(q);
+    return rc;
+}
+
+int globals_apply(PGconn *c, const char *text, size_t len, const profile *p, globals_result *res, char *err,
+                  size_t errlen)
+{
+    memset(res, 0, sizeof *res);
+    json_error_t jerr;
+    json_t *g = json_loadb(text, len, 0, &jerr);
+    if (!g)
+        return pf_err(err, errlen, "%s: invalid JSON at line %d: %s", GLOBALS_FILE, jerr.line, jerr.text);
+    const char *su = PQparameterStatus(c, "is_superuser");
+    int superuser = su && strcmp(su, "on") == 0;
+    json_t *roles = json_object_get(g, "roles"), *spcs = json_object_get(g, "tablespaces");
+    size_t n = json_array_size(roles), i;
+    unsigned char *created = calloc(n + 1, 1);
+    int rc = -1;
+    if (!created) {
+        pf_err(err, errlen, "out of memory");
+        goto out;
+    }
+    /* roles, their settings and memberships in one transaction: all or nothing */
+    if (pgconn_exec(c, "BEGIN", "globals", err, errlen) < 0)
+        goto out;
+    json_t *r;
+    json_array_foreach(roles, i, r) {
+        const char *name = json_string_value(json_object_get(r, "name"));
+        if (!name) {
+            pf_err(err, errlen, "%s: a role without a name", GLOBALS_FILE);
+            goto rollback;
+        }
+        int exists;
+        if (profile_match(p, PROFILE_RESERVED_ROLES, name)) {
+            res->roles_reserved++;
+            continue;
+        }
+        if (role_exists(c, name, &exists, err, errlen) < 0)
+            goto rollback;
+        if (exists) {
+            res->roles_existing++;
+            continue;
+        }
+        if (create_role(c, r, superuser, err, errlen) < 0)
+            goto rollback;
+        created[i] = 1;
+        res->roles_created++;
+        char *q = ident(c, name), *dbq = ident(c, PQdb(c));
+        size_t k;
+        json_t *set;
+        int bad = !q || !dbq;
+        json_array_foreach(json_object_get(r, "settings"), k, set) {
+            char *nq, *vq;
+            if (bad || setting_sql(c, json_string_value(set), &nq, &vq) < 0) {
+                bad = 1;
+                break;
+            }
+            bad = exec_fmt(c, "globals", err, errlen, "ALTER ROLE %s SET %s = %s", q, nq, vq) < 0;
+            free(nq);
+            free(vq);
+        }
+        json_array_foreach(json_object_get(r, "database_settings"), k, set) {
+            char *nq, *vq;
+            if (bad || setting_sql(c, json_string_value(set), &nq, &vq) < 0) {
+                bad = 1;
+                break;
+            }
+            bad = exec_fmt(c, "globals", err, errlen, "ALTER ROLE %s IN DATABASE %s SET %s = %s", q, dbq, nq, vq) < 0;
+            free(nq);
+            free(vq);
+        }
+        free(q);
+        free(dbq);
+        if (bad) {
+            if (!*err)
+                pf_err(err, errlen, "%s: role %s: bad setting", GLOBALS_FILE, name);
+            goto rollback;
+        }
+    }
+    /* memberships of the roles created here (those of existing roles are left alone) */
+    json_array_foreach(roles, i, r) {
+        if (!created[i])
+            continue;
+        const char *name = json_string_value(json_object_get(r, "name"));
+        size_t k;
+        json_t *m;
+        json_array_foreach(json_object_get(r, "member_of"), k, m) {
+            const char *of = json_string_value(json_object_get(m, "role"));
+            int exists;
+            if (!of || role_exists(c, of, &exists, err, errlen) < 0)
+                goto rollback;
+            if (!exists)
+                continue; /* reserved and absent: the preflight names missing roles */
+            char *q = ident(c, name), *oq = ident(c, of);
+            PQclear(PQexec(c, "SAVEPOINT pgferry_globals"));
+            int grc = q && oq ? exec_fmt(c, "globals", err, errlen, "GRANT %s TO %s%s", oq, q,
+                                         jbool(m, "admin") ? " WITH ADMIN OPTION" : "")
+                              : pf_err(err, errlen, "out of memory");
+            free(q);
+            free(oq);
+            if (grc < 0) {
+                fprintf(stderr, "restore: warning: role %s not made a member of %s: %s\n", name, of, err);
+                *err = '\0';
+                PQclear(PQexec(c, "ROLLBACK TO SAVEPOINT pgferry_globals"));
+                continue;
+            }
+            res->memberships++;
+        }
+    }
+    if (pgconn_exec(c, "COMMIT", "globals", err, errlen) < 0)
+        goto rollback;
+    /* tablespaces: CREATE TABLESPACE cannot run in a transaction */
+    json_t *t;
+    json_array_foreach(spcs, i, t) {
+        const char *name = json_string_value(json_object_get(t, "name"));
+        const char *owner = json_string_value(json_object_get(t, "owner"));
+        const char *loc = json_string_value(json_object_get(t, "location"));
+        if (!name || !loc)
+            continue;
+        const char *pp[1] = {name};
+        PGresult *e = pgconn_query(c, "SELECT 1 FROM pg_catalog.pg_tablespace WHERE spcname = $1", 1, pp, "globals",
+                                   err, errlen);
+        if (!e)
+            goto out;
+        int exists = PQntuples(e) > 0;
+        PQclear(e);
+        if (exists)
+            continue;
+        char *nq = ident(c, name), *oq = owner ? ident(c, owner) : NULL, *lq = literal(c, loc);
+        int trc = nq && lq ? exec_fmt(c, "globals", err, errlen, "CREATE TABLESPACE %s%s%s LOCATION %s", nq,
+                                      oq ? " OWNER " : "", oq ? oq : "", lq)
+                           : pf_err(err, errlen, "out of memory");
+        free(nq);
+        free(oq);
+        free(lq);
+        if (trc < 0) {
+            char keep[PF_ERRLEN];
+            snprintf(keep, sizeof keep, "%s", err);
+            pf_err(err, errlen, "tablespace %s (location %s): %s", name, loc, keep);
+            goto out;
+        }
+        res->tablespaces_created++;
+    }
+    rc = 0;
+    goto out;
+rollback:
+    if (PQstatus(c) == CONNECTION_OK)
+        PQclear(PQexec(c, "ROLLBACK"));
+out:
+    free(created);
+    json_decref(g);
+    return rc;
+}
