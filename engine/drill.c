@@ -5,6 +5,7 @@
 #include "engine/pgconn.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,7 @@ int drill_run(const drill_options *o, drill_report *r, char *err, size_t errlen)
     ro.progress = o->progress;
     ro.interrupted = o->interrupted;
     ro.passphrase = o->passphrase;
+    ro.trace_path = o->trace_path;
     char e2[PF_ERRLEN];
     if (restore_run(&ro, &r->restore, e2, sizeof e2) < 0) {
         snprintf(r->error, sizeof r->error, "restore failed: %s", e2);
@@ -105,24 +107,32 @@ char *drill_markdown(const drill_options *o, const drill_report *r)
                           "- dump: `%s` (%llu rows, %s of COPY data)\n"
                           "- started: %s, scratch database `%s`%s\n"
                           "- result: **%s**%s%s\n\n"
-                          "| phase | seconds | throughput |\n|---|---:|---|\n",
+                          "| phase | seconds | throughput | server CPU s |\n|---|---:|---|---:|\n",
                           o->dir, (unsigned long long)r->dump_rows, raw, r->started_at, r->scratch_db,
                           r->dropped ? " (dropped)" : (o->keep ? " (kept)" : " (NOT dropped)"),
                           r->ok ? "PASS" : "FAIL", *r->error ? ": " : "", r->error);
     if (r->restored || s->seconds > 0) {
+        /* server CPU: of the loads (data), of the index, constraint and ANALYZE jobs
+         * (wherever they ran: many overlap the data phase), and of the coordinator's steps;
+         * blank when the server's CPU cannot be read from here */
+        char c[4][32];
+        const double v[4] = {s->cpu_pre, s->cpu_data, s->cpu_post, s->cpu_finish};
+        for (int i = 0; i < 4; i++)
+            v[i] >= 0 ? snprintf(c[i], sizeof c[i], "%.2f", v[i]) : snprintf(c[i], sizeof c[i], " ");
         n += (size_t)snprintf(out + n, cap - n,
-                              "| checks (manifest, files, schema archive) | %.2f | |\n"
-                              "| schema (pre-data) | %.2f | |\n"
-                              "| data | %.2f | %.1f MB/s, %.0f rows/s |\n"
-                              "| indexes and constraints (after the last chunk) | %.2f | |\n"
-                              "| post-data (sequences, ACLs, matviews, ANALYZE) | %.2f | |\n",
-                              s->t_checks, s->t_pre, s->t_data, mbps(s->raw_bytes, s->t_data),
-                              s->t_data > 0 ? (double)s->rows / s->t_data : 0, s->t_post, s->t_finish);
+                              "| checks (manifest, files, schema archive) | %.2f | | |\n"
+                              "| schema (pre-data) | %.2f | | %s |\n"
+                              "| data | %.2f | %.1f MB/s, %.0f rows/s | %s |\n"
+                              "| indexes and constraints (after the last chunk; CPU: all of them and ANALYZE) | %.2f | | %s |\n"
+                              "| post-data (sequences, ACLs, matviews, ANALYZE of partitioned tables) | %.2f | | %s |\n",
+                              s->t_checks, s->t_pre, c[0], s->t_data, mbps(s->raw_bytes, s->t_data),
+                              s->t_data > 0 ? (double)s->rows / s->t_data : 0, c[1], s->t_post, c[2], s->t_finish,
+                              c[3]);
     }
     if (r->restored)
-        n += (size_t)snprintf(out + n, cap - n, "| verification (every table's rows and content hash) | %.2f | %.1f MB/s |\n",
+        n += (size_t)snprintf(out + n, cap - n, "| verification (every table's rows and content hash) | %.2f | %.1f MB/s | |\n",
                               r->t_verify, mbps(r->dump_raw_bytes, r->t_verify));
-    n += (size_t)snprintf(out + n, cap - n, "| **total** | **%.2f** | |\n", r->t_total);
+    n += (size_t)snprintf(out + n, cap - n, "| **total** | **%.2f** | | |\n", r->t_total);
     if (r->verify.ntables) {
         n += (size_t)snprintf(out + n, cap - n, "\n| table | rows in dump | rows restored | check |\n|---|---:|---:|---|\n");
         for (size_t i = 0; i < r->verify.ntables && n < cap - 256; i++) {
@@ -153,6 +163,13 @@ char *drill_json(const drill_options *o, const drill_report *r)
         "indexes_constraints", s->t_post, "post_data", s->t_finish, "verification", r->t_verify, "total",
         r->t_total, "throughput_mb_s", "data", mbps(s->raw_bytes, s->t_data), "verification",
         mbps(r->dump_raw_bytes, r->t_verify), "tables", tables);
+    /* the server's CPU by phase, as restore --json has it (null: cannot be read from here) */
+    json_t *cpu = json_object();
+    const double v[4] = {s->cpu_pre, s->cpu_data, s->cpu_post, s->cpu_finish};
+    const char *k[4] = {"pre_data", "data", "post_data", "finish"};
+    for (int i = 0; i < 4; i++)
+        json_object_set_new(cpu, k[i], r->restored && v[i] >= 0 ? json_real(floor(v[i] * 100.0 + 0.5) / 100.0) : json_null());
+    json_object_set_new(j, "server_cpu_seconds", cpu);
     char *out = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(j);
     return out;

@@ -19,6 +19,7 @@ typedef struct {
     int progress;
     volatile sig_atomic_t *interrupted;
     const char *passphrase;   /* for encrypted dumps, or NULL */
+    const char *trace_path;   /* the restore's trace (restore --trace), or NULL */
 } drill_options;
 
 typedef struct {

@@ -6,6 +6,7 @@
 #include "engine/globals.h"
 #include "engine/pgconn.h"
 #include "engine/pgtools.h"
+#include "engine/trace.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,6 +231,8 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
     sections(&ctx);
     pthread_mutex_init(&ctx.mu, NULL);
     pthread_mutex_init(&ctx.notice_mu, NULL);
+    ctx.trace = trace_new();
+    s->cpu_pre = s->cpu_data = s->cpu_post = s->cpu_finish = -1;
     pthread_cond_init(&ctx.cv, NULL);
     PGconn *c = NULL;
     int rc = -1, journal_open = 0;
@@ -301,6 +304,12 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
     if (restore_apply_renames(&ctx, c, err, errlen) < 0)
         goto out;
     ctx.can_replica = probe_replica(c);
+    /* the server's CPU per job: from /proc here, or (only for --trace, a query per reading)
+     * from the server's own /proc */
+    ctx.cpu_mode = trace_cpu_mode(c);
+    if (ctx.cpu_mode == TRACE_CPU_SQL && !o->trace_path)
+        ctx.cpu_mode = TRACE_CPU_NONE;
+    ctx.cpu_data = ctx.cpu_post = ctx.cpu_mode == TRACE_CPU_NONE ? -1 : 0;
     /* roles and tablespaces first (what the rest needs), then the target as a whole: all
      * that is missing in one error, before anything of the dump is written */
     if (o->globals && apply_globals(&ctx, c, err, errlen) < 0)
@@ -319,6 +328,7 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
 
     /* 4. pre-data */
     t0 = pf_now();
+    double cpu0 = trace_backend_cpu(c, ctx.cpu_mode);
     if (ctx.do_pre) {
         if (o->into_schema && !restore_journal_has(&ctx, "pre-data:0")) {
             /* the schema must exist before the tables that go into it */
@@ -334,6 +344,8 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
             goto out;
     }
     s->t_pre = pf_now() - t0;
+    s->cpu_pre = cpu0 >= 0 ? trace_backend_cpu(c, ctx.cpu_mode) - cpu0 : -1;
+    trace_span(ctx.trace, 0, "pre-data", "pre-data", t0, pf_now(), 0, 0, s->cpu_pre);
 
     /* 5. data and post-data, scheduled together */
     t0 = pf_now();
@@ -362,12 +374,18 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
 
     /* 6. sequences, large objects, ACLs, materialized views, statistics, the database */
     t0 = pf_now();
+    cpu0 = trace_backend_cpu(c, ctx.cpu_mode);
     if (finish_steps(&ctx, c, tmp, sizeof tmp) < 0 ||
         pgconn_exec(c, "DROP SCHEMA " JOURNAL_SCHEMA " CASCADE", "drop journal", tmp, sizeof tmp) < 0) {
         pf_err(err, errlen, "%s (what committed is kept: fix the cause and run again with --resume)", tmp);
         goto out;
     }
     s->t_finish = pf_now() - t0;
+    s->cpu_finish = cpu0 >= 0 ? trace_backend_cpu(c, ctx.cpu_mode) - cpu0 : -1;
+    s->cpu_data = ctx.cpu_data;
+    s->cpu_post = ctx.cpu_post;
+    trace_span(ctx.trace, 0, "finish", "sequences, large objects, ACLs, materialized views", t0, pf_now(), 0, 0,
+               s->cpu_finish);
     s->chunks = ctx.nchunks;
     s->chunks_skipped = ctx.chunks_skipped;
     s->rows = atomic_load(&ctx.rows);
@@ -420,6 +438,13 @@ out:
     manifest_free(&ctx.m);
     for (size_t i = 0; i < ctx.nwarned; i++)
         free(ctx.warned[i]);
+    if (o->trace_path && ctx.trace) {
+        /* also after a failure: that is when it helps most */
+        char terr[PF_ERRLEN];
+        if (trace_write(ctx.trace, o->trace_path, terr, sizeof terr) < 0)
+            fprintf(stderr, "restore: warning: --trace: %s\n", terr);
+    }
+    trace_free(ctx.trace);
     pthread_mutex_destroy(&ctx.mu);
     pthread_mutex_destroy(&ctx.notice_mu);
     pthread_cond_destroy(&ctx.cv);

@@ -52,6 +52,9 @@ typedef struct {
      * project (only what the dump creates must be absent) */
     const struct profile *profile;
     int globals;            /* create the dump's roles and tablespaces that are missing */
+    const char *trace_path; /* --trace: a Chrome trace-event file of every job, or NULL */
+    uint64_t maintenance_memory; /* memory for index builds, shared by those running at
+                                    once (0: 1GB) */
     int keep_grants;        /* a renamed copy keeps the live table's privileges */
     int progress;
     io_mode io;
@@ -67,6 +70,10 @@ typedef struct {
     double t_data;    /* until the last chunk committed (index builds of finished tables overlap it) */
     double t_post;    /* from then until the last index and constraint */
     double t_finish;  /* sequences, large objects, ACLs, materialized views, ANALYZE */
+    /* server CPU seconds by phase (its backends' user + system time), -1 when the server is
+     * not on this machine: pre-data, chunk loads, post-data jobs (indexes, constraints,
+     * ANALYZE), finishing steps */
+    double cpu_pre, cpu_data, cpu_post, cpu_finish;
     char database[256];
 } restore_summary;
 

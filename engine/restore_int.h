@@ -58,6 +58,11 @@ typedef struct {
     long entry;                  /* ENTRY: archive entry index */
     uint64_t raw;                /* LOAD: bytes it loads */
     int attempts;
+    /* ENTRY of a primary key or unique constraint split in two: the index built first
+     * (part 1: CREATE UNIQUE INDEX, a SHARE lock, beside the table's other index builds),
+     * then the constraint made from it (part 2: ADD CONSTRAINT ... USING INDEX) */
+    int part;
+    char *sql;                   /* the part's SQL (owned), instead of the entry's */
 } rjob;
 
 enum { ABSENT_NONE = 0, ABSENT_TRIGGER, ABSENT_POLICY, ABSENT_RULE, ABSENT_RLS, ABSENT_PUBREL };
@@ -121,9 +126,13 @@ struct restore_ctx {
     uint64_t total_raw;
     size_t nchunks, nentry_jobs;
     size_t loads_left;           /* under mu */
+    uint64_t straggler_bytes;    /* a table above this is split across workers */
     double data_end;             /* when the last load committed (under mu) */
     rworker *workers;
     int nworkers;
+    struct trace *trace;         /* every job's span, and its backend's CPU */
+    double cpu_data, cpu_post;   /* server CPU of the jobs, -1 unknown (under mu) */
+    int cpu_mode;                /* how to read it (TRACE_CPU_*) */
     pthread_mutex_t notice_mu;   /* server warnings already shown */
     char *warned[32];
     size_t nwarned;

@@ -12,7 +12,9 @@
 #include "engine/restore_int.h"
 
 #include "engine/pgconn.h"
+#include "engine/trace.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +121,77 @@ static size_t entry_resources(restore_ctx *ctx, const archive_entry *e, const lo
         (*out)[n++] = (size_t)virt[k];
     }
     return n;
+}
+
+/* Reads one identifier as SQL writes it (plain or "quoted"), returning where it ends. */
+static const char *sql_ident(const char *p)
+{
+    if (*p == '"') {
+        for (p++; *p; p++)
+            if (*p == '"') {
+                if (p[1] != '"')
+                    return p + 1;
+                p++;
+            }
+        return NULL;
+    }
+    const char *s = p;
+    while (*p && (isalnum((unsigned char)*p) || *p == '_' || *p == '$' || (unsigned char)*p >= 0x80))
+        p++;
+    return p > s ? p : NULL;
+}
+
+/* pg_dump's "ALTER TABLE ONLY t ADD CONSTRAINT c PRIMARY KEY (cols);" (or UNIQUE), nothing
+ * more (no INCLUDE, WITH, USING INDEX TABLESPACE, DEFERRABLE, NULLS NOT DISTINCT), as two
+ * statements: CREATE UNIQUE INDEX c ON ONLY... and ADD CONSTRAINT c ... USING INDEX c. The
+ * settings pg_restore put before it (default_tablespace) stay in front of the index. */
+static int split_key(const char *sql, char **index_sql, char **cons_sql)
+{
+    const char *at = strstr(sql, "ALTER TABLE ONLY ");
+    if (!at || (at != sql && at[-1] != '\n'))
+        return -1;
+    const char *t0 = at + 17, *t1 = sql_ident(t0);
+    if (!t1 || *t1 != '.' || !(t1 = sql_ident(t1 + 1)))
+        return -1;
+    const char *p = t1;
+    while (*p == '\n' || *p == ' ')
+        p++;
+    if (strncmp(p, "ADD CONSTRAINT ", 15) != 0)
+        return -1;
+    const char *c0 = p + 15, *c1 = sql_ident(c0);
+    if (!c1)
+        return -1;
+    const char *kind;
+    if (strncmp(c1, " PRIMARY KEY (", 14) == 0)
+        kind = "PRIMARY KEY";
+    else if (strncmp(c1, " UNIQUE (", 9) == 0)
+        kind = "UNIQUE";
+    else
+        return -1;
+    const char *l0 = strchr(c1, '('), *l1 = strchr(l0, ')');
+    if (!l1 || strncmp(l1, ");", 2) != 0)
+        return -1;
+    for (const char *q = l1 + 2; *q; q++) {
+        if (q[0] == '-' && q[1] == '-' && (q[-1] == '\n')) { /* a comment line (the next entry's header) */
+            const char *nl = strchr(q, '\n');
+            if (!nl)
+                break;
+            q = nl;
+            continue;
+        }
+        if (*q != '\n' && *q != ' ')
+            return -1;
+    }
+    int tl = (int)(t1 - t0), cl = (int)(c1 - c0), ll = (int)(l1 + 1 - l0), pl = (int)(at - sql);
+    if (asprintf(index_sql, "%.*sCREATE UNIQUE INDEX %.*s ON ONLY %.*s USING btree %.*s;\n", pl, sql, cl, c0, tl, t0, ll,
+                 l0) < 0)
+        return -1;
+    if (asprintf(cons_sql, "ALTER TABLE ONLY %.*s ADD CONSTRAINT %.*s %s USING INDEX %.*s;\n", tl, t0, cl, c0, kind, cl,
+                 c0) < 0) {
+        free(*index_sql);
+        return -1;
+    }
+    return 0;
 }
 
 static int add_parent(rtable *t, size_t p)
@@ -292,11 +365,24 @@ static int add_loads(restore_ctx *ctx, size_t ti, char *err, size_t errlen)
         free(left);
         return pf_err(err, errlen, "out of memory");
     }
-    /* One job for the whole table when it is one chunk (TRUNCATE + COPY FREEZE in one
-     * transaction, where it saves the later hint-bit pass: not below wal_skip_threshold,
-     * 2MB, where it only costs a buffer scan) or refers to itself (one COPY); else a job
-     * per chunk, several workers on one table. */
-    int whole = (t->self_ref && restore_checked_load(ctx, t)) || mt->nchunks == 1;
+    /* The load strategy. A table one worker can load without becoming the straggler (no
+     * more than its share of all the rows: total / workers) is one job: all its chunks in
+     * one transaction through one COPY, after a TRUNCATE that makes it a COPY ... FREEZE
+     * (rows written frozen, no later hint-bit pass rewriting every page, and no WAL at
+     * all under wal_level=minimal). Only the tables above that share, which would finish
+     * last, are split into a job per chunk for several workers at once (they contend for
+     * the table's extension lock and lose FREEZE, but the restore does not wait on one
+     * worker). FREEZE is not worth it below wal_skip_threshold (2MB): there the TRUNCATE's
+     * buffer scan costs more than it saves. A table that refers to itself, loaded with
+     * its foreign keys live, is one COPY whatever its size. PGFERRY_RESTORE_SPLIT=always
+     * or never overrides the choice (for measuring it). */
+    const char *mode = getenv("PGFERRY_RESTORE_SPLIT");
+    int split = raw > ctx->straggler_bytes;
+    if (mode && strcmp(mode, "always") == 0)
+        split = 1;
+    else if (mode && strcmp(mode, "never") == 0)
+        split = 0;
+    int whole = (t->self_ref && restore_checked_load(ctx, t)) || mt->nchunks == 1 || !split;
     size_t units = whole ? (nleft > 0) : nleft;
     for (size_t u = 0; u < units; u++) {
         rjob j = {.kind = JOB_LOAD, .table = ti, .entry = -1};
@@ -309,8 +395,8 @@ static int add_loads(restore_ctx *ctx, size_t ti, char *err, size_t errlen)
         memcpy(j.chunks, whole ? left : &left[u], j.nchunks * sizeof *j.chunks);
         for (size_t k = 0; k < j.nchunks; k++)
             j.raw += mt->chunks[j.chunks[k]].raw_bytes;
-        j.one_copy = t->self_ref && j.nchunks > 1 && restore_checked_load(ctx, t);
-        j.freeze = !t->preexisting && nleft == mt->nchunks && mt->nchunks == 1 && raw >= FREEZE_MIN_BYTES;
+        j.one_copy = whole && j.nchunks > 1;
+        j.freeze = whole && !t->preexisting && nleft == mt->nchunks && raw >= FREEZE_MIN_BYTES;
         long id = add_job(ctx, sched_add(ctx->s, 1, j.raw, SCHED_LOCK_NONE), j);
         if (id < 0 || sched_after(ctx->s, (size_t)t->loaded, (size_t)id) < 0) {
             free(j.chunks);
@@ -353,10 +439,16 @@ int restore_build_jobs(restore_ctx *ctx, char *err, size_t errlen)
     fk_order &= ctx->do_data;
     if (fk_order && (foreign_key_parents(ctx, err, errlen) < 0 || break_cycles(ctx, err, errlen) < 0))
         goto fail;
-    if (ctx->do_data)
+    if (ctx->do_data) {
+        uint64_t all = 0;
+        for (size_t t = 0; t < ctx->ntables; t++)
+            if (ctx->tables[t].selected)
+                all += ctx->tables[t].mt->raw_bytes;
+        ctx->straggler_bytes = all / (uint64_t)(o->jobs > 0 ? o->jobs : 1);
         for (size_t t = 0; t < ctx->ntables; t++)
             if (ctx->tables[t].selected && add_loads(ctx, t, err, errlen) < 0)
                 goto fail;
+    }
     for (size_t t = 0; fk_order && t < ctx->ntables; t++) {
         rtable *rt = &ctx->tables[t];
         if (!rt->selected || !restore_checked_load(ctx, rt))
@@ -380,23 +472,50 @@ int restore_build_jobs(restore_ctx *ctx, char *err, size_t errlen)
         if (!(ctx->wanted[i] && ctx->entry_phase[i] == PH_POST && e->sql))
             continue;
         int shared = restore_entry_is(e, "INDEX");
+        /* a primary key or unique constraint of a plain table: its index first, beside the
+         * table's other index builds, then the constraint on it */
+        char *isql = NULL, *csql = NULL;
+        long pre = -1;
+        long te = restore_entry_table_entry(ctx, e);
+        if (restore_entry_is(e, "CONSTRAINT") && te >= 0 && ctx->entry_table[te] >= 0 &&
+            split_key(e->sql, &isql, &csql) == 0) {
+            pre = add_job(ctx, sched_add(ctx->s, 0, 0, SCHED_LOCK_SHARED),
+                          (rjob){.kind = JOB_ENTRY, .entry = (long)i, .part = 1, .sql = isql});
+            if (pre < 0) {
+                free(isql);
+                free(csql);
+                goto oom_tabs;
+            }
+            char item[64];
+            snprintf(item, sizeof item, "entry:%d:index", e->id);
+            if (restore_journal_has(ctx, item))
+                sched_mark_done(ctx->s, (size_t)pre);
+        }
         long id = add_job(ctx, sched_add(ctx->s, 0, 0, shared ? SCHED_LOCK_SHARED : SCHED_LOCK_EXCLUSIVE),
-                          (rjob){.kind = JOB_ENTRY, .entry = (long)i});
-        if (id < 0)
+                          (rjob){.kind = JOB_ENTRY, .entry = (long)i, .part = pre >= 0 ? 2 : 0, .sql = csql});
+        if (id < 0) {
+            free(csql);
             goto oom_tabs;
+        }
         entry_job[i] = id;
         ctx->nentry_jobs++;
         char item[64];
         snprintf(item, sizeof item, "entry:%d", e->id);
         if (restore_journal_has(ctx, item)) {
             sched_mark_done(ctx->s, (size_t)id);
+            if (pre >= 0)
+                sched_mark_done(ctx->s, (size_t)pre);
             atomic_fetch_add(&ctx->entries_done, 1);
         }
+        if (pre >= 0 && sched_after(ctx->s, (size_t)id, (size_t)pre) < 0)
+            goto oom_tabs;
         size_t nt = entry_resources(ctx, e, virt, &tabs, &tcap);
         for (size_t k = 0; k < nt; k++) {
             rtable *rt = tabs[k] < ctx->ntables ? &ctx->tables[tabs[k]] : NULL;
             if (sched_lock(ctx->s, (size_t)id, tabs[k]) < 0 ||
-                (rt && rt->loaded >= 0 && sched_after(ctx->s, (size_t)id, (size_t)rt->loaded) < 0))
+                (rt && rt->loaded >= 0 && sched_after(ctx->s, (size_t)id, (size_t)rt->loaded) < 0) ||
+                (pre >= 0 && (sched_lock(ctx->s, (size_t)pre, tabs[k]) < 0 ||
+                              (rt && rt->loaded >= 0 && sched_after(ctx->s, (size_t)pre, (size_t)rt->loaded) < 0))))
                 goto oom_tabs;
         }
         for (size_t d = 0; d < e->ndeps; d++) {
@@ -452,8 +571,10 @@ fail:
 
 void restore_free_jobs(restore_ctx *ctx)
 {
-    for (size_t i = 0; i < ctx->njobs; i++)
+    for (size_t i = 0; i < ctx->njobs; i++) {
         free(ctx->jobs[i].chunks);
+        free(ctx->jobs[i].sql);
+    }
     free(ctx->jobs);
     ctx->jobs = NULL;
     ctx->njobs = 0;
@@ -468,12 +589,21 @@ static void job_item(restore_ctx *ctx, const rjob *j, char *item, size_t n)
     if (j->kind == JOB_LOAD)
         restore_load_item(ctx, j, item, n);
     else if (j->kind == JOB_ENTRY)
-        snprintf(item, n, "entry:%d", ctx->a.entries[j->entry].id);
+        snprintf(item, n, "entry:%d%s", ctx->a.entries[j->entry].id, j->part == 1 ? ":index" : "");
     else
         snprintf(item, n, "analyze:%s", ctx->tables[j->table].qname);
 }
 
-static int run_job(rworker *w, chunkfile_reader *b, const rjob *j, char *err, size_t errlen)
+/* The job builds an index: CREATE INDEX, a key constraint, or a split key's index. */
+static int builds_index(const restore_ctx *ctx, const rjob *j)
+{
+    if (j->kind != JOB_ENTRY || j->part == 2)
+        return 0;
+    const archive_entry *e = &ctx->a.entries[j->entry];
+    return restore_entry_is(e, "INDEX") || restore_entry_is(e, "CONSTRAINT") || j->part == 1;
+}
+
+static int run_job(rworker *w, chunkfile_reader *b, const rjob *j, int idle, char *err, size_t errlen)
 {
     restore_ctx *ctx = w->ctx;
     char item[4200], what[600], *sql = NULL;
@@ -485,12 +615,69 @@ static int run_job(rworker *w, chunkfile_reader *b, const rjob *j, char *err, si
         sql = what;
     } else {
         archive_entry *e = &ctx->a.entries[j->entry];
-        snprintf(what, sizeof what, "%s %s%s%s", e->desc, e->namespace ? e->namespace : "", e->namespace ? "." : "",
-                 e->tag);
-        sql = e->sql;
+        snprintf(what, sizeof what, "%s %s%s%s%s", e->desc, e->namespace ? e->namespace : "", e->namespace ? "." : "",
+                 e->tag, j->part == 1 ? " (its index)" : "");
+        sql = j->sql ? j->sql : e->sql;
     }
-    return j->kind == JOB_ENTRY ? restore_run_archive_sql(w->conn, ctx, sql, item, what, err, errlen)
-                                : restore_run_journaled(w->conn, ctx, sql, item, what, err, errlen);
+    char *own = NULL;
+    if (builds_index(ctx, j)) {
+        /* Index builds share the memory budget: a worker's share, and the shares of the
+         * workers that have nothing to do (fewer jobs left than workers), which also lend
+         * their CPU to PostgreSQL's parallel index build. */
+        int jobs = ctx->o->jobs > 0 ? ctx->o->jobs : 1;
+        uint64_t budget = ctx->o->maintenance_memory ? ctx->o->maintenance_memory : (1ULL << 30);
+        uint64_t kb = budget / (uint64_t)jobs * (uint64_t)(1 + idle) / 1024;
+        if (kb < 1024)
+            kb = 1024;
+        if (asprintf(&own, "SET LOCAL maintenance_work_mem = '%llukB'; SET LOCAL max_parallel_maintenance_workers = %d;\n%s",
+                     (unsigned long long)kb, idle, sql) < 0)
+            return pf_err(err, errlen, "out of memory");
+        sql = own;
+    }
+    int rc = j->kind == JOB_ENTRY ? restore_run_archive_sql(w->conn, ctx, sql, item, what, err, errlen)
+                                  : restore_run_journaled(w->conn, ctx, sql, item, what, err, errlen);
+    free(own);
+    return rc;
+}
+
+/* A finished job's span in the trace and its server CPU in the phase's total. */
+static void record_job(rworker *w, const rjob *j, double t0, double cpu)
+{
+    restore_ctx *ctx = w->ctx;
+    char name[700];
+    const char *cat = "load";
+    uint64_t bytes = 0, rows = 0;
+    if (j->kind == JOB_LOAD) {
+        const manifest_table *mt = ctx->tables[j->table].mt;
+        for (size_t k = 0; k < j->nchunks; k++) {
+            bytes += mt->chunks[j->chunks[k]].raw_bytes;
+            rows += mt->chunks[j->chunks[k]].rows;
+        }
+        if (j->nchunks == mt->nchunks)
+            snprintf(name, sizeof name, "%s%s", ctx->tables[j->table].label, j->freeze ? " (FREEZE)" : "");
+        else
+            snprintf(name, sizeof name, "%s chunk %zu", ctx->tables[j->table].label, j->chunks[0]);
+    } else if (j->kind == JOB_ANALYZE) {
+        cat = "analyze";
+        snprintf(name, sizeof name, "ANALYZE %s", ctx->tables[j->table].label);
+    } else {
+        const archive_entry *e = &ctx->a.entries[j->entry];
+        cat = restore_entry_is(e, "INDEX") ? "index"
+              : strstr(e->desc, "CONSTRAINT") ? "constraint"
+                                               : "post-data";
+        snprintf(name, sizeof name, "%s %s%s%s%s", e->desc, e->namespace ? e->namespace : "", e->namespace ? "." : "",
+                 e->tag, j->part == 1 ? " (its index)" : j->part == 2 ? " (on its index)" : "");
+        if (j->part == 1)
+            cat = "index";
+    }
+    trace_span(ctx->trace, w->id, cat, name, t0, pf_now(), bytes, rows, cpu);
+    pthread_mutex_lock(&ctx->mu);
+    double *sum = j->kind == JOB_LOAD ? &ctx->cpu_data : &ctx->cpu_post;
+    if (cpu < 0 || *sum < 0)
+        *sum = -1;
+    else
+        *sum += cpu;
+    pthread_mutex_unlock(&ctx->mu);
 }
 
 static void set_conn(rworker *w, PGconn *c)
@@ -557,8 +744,15 @@ static void *worker_main(void *arg)
             continue;
         }
         rjob *j = &ctx->jobs[id];
+        /* workers with nothing to do now: not running, and no job ready for them */
+        long busy = (long)sched_running(ctx->s) + (long)sched_ready(ctx->s);
+        int idle = ctx->nworkers > busy ? (int)(ctx->nworkers - busy) : 0;
         pthread_mutex_unlock(&ctx->mu);
-        int rc = run_job(w, b, j, err, sizeof err);
+        double t0 = pf_now(), cpu0 = trace_backend_cpu(w->conn, ctx->cpu_mode);
+        PGconn *conn0 = w->conn;
+        int rc = run_job(w, b, j, idle, err, sizeof err);
+        if (rc == 0)
+            record_job(w, j, t0, conn0 == w->conn && cpu0 >= 0 ? trace_backend_cpu(w->conn, ctx->cpu_mode) - cpu0 : -1);
         if (rc < 0 && !atomic_load(&ctx->stop) && PQstatus(w->conn) != CONNECTION_OK) {
             /* the connection went: the job's transaction rolled back, unless its COMMIT got
              * through before the loss, which the journal tells */
@@ -600,7 +794,7 @@ static void *worker_main(void *arg)
             atomic_fetch_add(&ctx->chunks_done, j->nchunks);
             if (--ctx->loads_left == 0)
                 ctx->data_end = pf_now();
-        } else
+        } else if (j->part != 1) /* a split key counts once, when its constraint is made */
             atomic_fetch_add(&ctx->entries_done, 1);
         pthread_cond_broadcast(&ctx->cv);
     }

@@ -45,8 +45,7 @@ PGconn *restore_connect(restore_ctx *ctx, char *err, size_t errlen)
      * and asynchronous commit loses nothing --resume would not redo. A database default of
      * read-only transactions (restored last) must not stop a resumed run. */
     if (pgconn_exec(c, ctx->a.header_sql ? ctx->a.header_sql : "", "session settings", err, errlen) < 0 ||
-        pgconn_exec(c, "SET synchronous_commit = off; SET maintenance_work_mem = '512MB';"
-                       " SET default_transaction_read_only = off",
+        pgconn_exec(c, "SET synchronous_commit = off; SET default_transaction_read_only = off",
                     "session settings", err, errlen) < 0) {
         PQfinish(c);
         return NULL;

@@ -339,4 +339,5 @@ void sched_retry(sched *s, size_t job)
 size_t sched_jobs(const sched *s) { return s->n; }
 size_t sched_left(const sched *s) { return s->left; }
 size_t sched_running(const sched *s) { return s->running; }
+size_t sched_ready(const sched *s) { return s->nheap; }
 int sched_is_done(const sched *s, size_t job) { return job < s->n && s->jobs[job].state == DONE; }

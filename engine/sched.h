@@ -60,6 +60,7 @@ void sched_retry(sched *s, size_t job);
 size_t sched_jobs(const sched *s);      /* jobs added (milestones included) */
 size_t sched_left(const sched *s);      /* jobs not finished (milestones excluded) */
 size_t sched_running(const sched *s);
+size_t sched_ready(const sched *s);     /* jobs that could start (some maybe blocked by locks) */
 int sched_is_done(const sched *s, size_t job);
 
 #endif

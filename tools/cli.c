@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <libgen.h>
 #include <libpq-fe.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -46,6 +47,31 @@ int cli_usage_error(const char *cmd, const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fprintf(stderr, " (try 'pgferry %s --help')\n", cmd);
     return EXIT_USAGE;
+}
+
+int cli_check_output(const char *cmd, const char *opt, const char *path)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return cli_usage_error(cmd, "%s", "out of memory");
+    const char *dir = dirname(copy);
+    struct stat st;
+    const char *why = NULL;
+    if (!*path)
+        why = "an empty file name";
+    else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        why = "is a directory";
+    else if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        why = "its directory does not exist";
+    else if (access(dir, W_OK | X_OK) != 0)
+        why = "its directory is not writable";
+    int rc = 0;
+    if (why) {
+        fprintf(stderr, "pgferry %s: %s \"%s\": %s (try 'pgferry %s --help')\n", cmd, opt, path, why, cmd);
+        rc = EXIT_USAGE;
+    }
+    free(copy);
+    return rc;
 }
 
 int cli_option_error(const char *cmd, int c, char **argv, const char *help)

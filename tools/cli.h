@@ -41,6 +41,10 @@ int cli_option_error(const char *cmd, int c, char **argv, const char *help);
 /* A command's failure: the one-line error on stderr, {"ok": false, "error": ...} on stdout
  * with --json; returns the exit code (130 when interrupted, else 1). */
 int cli_fail(const char *cmd, int json, const char *err);
+/* A file an option names for pgferry to write at the end (--trace, --report): its
+ * directory must exist and be writable, and the path must not be a directory, so a long run
+ * does not end without it. Prints the usage error and returns EXIT_USAGE, else 0. */
+int cli_check_output(const char *cmd, const char *opt, const char *path);
 /* Parses a job count 1..256. */
 int cli_parse_jobs(const char *s, int *out);
 /* The passphrase of an encrypted dump: from FILE (--passphrase-file; one trailing newline

@@ -24,6 +24,7 @@ static const char *const drill_help =
     "      --progress            show progress even when stderr is not a terminal\n"
     "      --no-progress         never show progress\n"
     "      --passphrase-file=FILE  passphrase of an encrypted dump (else PGFERRY_PASSPHRASE)\n"
+    "      --trace=FILE          also write the restore's trace (see pgferry restore --help)\n"
     "  -?, --help                this help\n"
     "\n"
     "Connection options:\n"
@@ -43,6 +44,7 @@ int cmd_drill(int argc, char **argv)
         {"keep", no_argument, NULL, 2},         {"report", required_argument, NULL, 3},
         {"progress", no_argument, NULL, 4},     {"no-progress", no_argument, NULL, 5},
         {"help", no_argument, NULL, CLI_OPT_HELP}, {"passphrase-file", required_argument, NULL, 21},
+        {"trace", required_argument, NULL, 22},
         CLI_CONN_LONGOPTS,
         {NULL, 0, NULL, 0}};
     drill_options o;
@@ -70,6 +72,7 @@ int cmd_drill(int argc, char **argv)
         case 4: o.progress = 1; break;
         case 5: o.progress = 0; break;
         case 21: passfile = optarg; break;
+        case 22: o.trace_path = optarg; break;
         case CLI_OPT_HELP: fputs(drill_help, stdout); return 0;
         default: return cli_option_error("drill", c, argv, drill_help);
         }
@@ -82,6 +85,9 @@ int cmd_drill(int argc, char **argv)
     if (!cc.conninfo)
         return cli_usage_error("drill", "%s", "missing --target CONNINFO (a database on the server to drill on, "
                                               "e.g. --target postgres)");
+    if ((report && (rc = cli_check_output("drill", "--report", report)) != 0) ||
+        (o.trace_path && (rc = cli_check_output("drill", "--trace", o.trace_path)) != 0))
+        return rc;
     char *target;
     if ((rc = cli_conn_build("drill", &cc, 0, &target)) != 0)
         return rc;

@@ -7,6 +7,7 @@
 
 #include <getopt.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,13 @@ static const char *const restore_help =
     "                            anything is written, with what is missing named)\n"
     "      --globals             first create the dump's roles and tablespaces that the target\n"
     "                            lacks (dump --globals); existing and reserved ones are left alone\n"
+    "      --trace=FILE          write where the time went: a Chrome trace-event file (open it\n"
+    "                            in ui.perfetto.dev or chrome://tracing), a span per job per\n"
+    "                            worker with its bytes, rows and server CPU (a local server)\n"
+    "      --maintenance-memory=SIZE  memory for index builds, shared by those running at once\n"
+    "                            (default 1GB: each of N workers gets 1/N, and the share of a\n"
+    "                            worker with nothing left to do goes to the builds still\n"
+    "                            running, with its CPU for PostgreSQL's parallel index build)\n"
     "      --keep-grants         a table restored under another name or schema keeps the live\n"
     "                            table's privileges (by default only its owner has any, and a\n"
     "                            copy of a table with row-level security has it enabled)\n"
@@ -106,7 +114,8 @@ int cmd_restore(int argc, char **argv)
         {"exclude-table", required_argument, NULL, 'T'}, {"exclude-schema", required_argument, NULL, 'N'},
         {"section", required_argument, NULL, 23},   {"disable-triggers", no_argument, NULL, 24},
         {"profile", required_argument, NULL, 25},   {"globals", no_argument, NULL, 26},
-        {"keep-grants", no_argument, NULL, 27},
+        {"keep-grants", no_argument, NULL, 27},     {"trace", required_argument, NULL, 28},
+        {"maintenance-memory", required_argument, NULL, 29},
         CLI_CONN_LONGOPTS,
         {NULL, 0, NULL, 0}};
     restore_options o;
@@ -135,6 +144,11 @@ int cmd_restore(int argc, char **argv)
         case 25: profile_spec = optarg; break;
         case 26: o.globals = 1; break;
         case 27: o.keep_grants = 1; break;
+        case 28: o.trace_path = optarg; break;
+        case 29:
+            if (pf_parse_size(optarg, &o.maintenance_memory) < 0 || o.maintenance_memory < (1u << 20))
+                return cli_usage_error("restore", "invalid --maintenance-memory value \"%s\": expected a size such as 1GB (at least 1MB)", optarg);
+            break;
         case 'j':
             if (cli_parse_jobs(optarg, &o.jobs) < 0)
                 return cli_usage_error("restore", "invalid --jobs value \"%s\": expected 1 to 256", optarg);
@@ -190,6 +204,8 @@ int cmd_restore(int argc, char **argv)
         return cli_usage_error("restore", "%s", "--schema-only and --data-only exclude each other");
     if (o.clean && o.data_only)
         return cli_usage_error("restore", "%s", "--clean and --data-only exclude each other");
+    if (o.trace_path && (rc = cli_check_output("restore", "--trace", o.trace_path)) != 0)
+        return rc;
     char err[PF_ERRLEN];
     if (io_mode_from_env(&o.io, err, sizeof err) < 0) {
         fprintf(stderr, "pgferry restore: %s\n", err);
@@ -233,6 +249,13 @@ int cmd_restore(int argc, char **argv)
                               "seconds", "total", s.seconds,
                               "checks", s.t_checks, "pre_data", s.t_pre, "data", s.t_data,
                               "indexes_constraints", s.t_post, "finish", s.t_finish);
+        /* the server's CPU by phase, where the server is on this machine (else null) */
+        json_t *cpu = json_object();
+        const double v[4] = {s.cpu_pre, s.cpu_data, s.cpu_post, s.cpu_finish};
+        const char *k[4] = {"pre_data", "data", "post_data", "finish"};
+        for (int i = 0; i < 4; i++)
+            json_object_set_new(cpu, k[i], v[i] >= 0 ? json_real(floor(v[i] * 100.0 + 0.5) / 100.0) : json_null());
+        json_object_set_new(j, "server_cpu_seconds", cpu);
         json_dumpf(j, stdout, JSON_INDENT(2));
         fputc('\n', stdout);
         json_decref(j);

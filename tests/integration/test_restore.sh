@@ -19,6 +19,8 @@
 #  5. --clean over a restored, modified database; without it: "not empty"
 #  6. --schema-only then --data-only
 #  7. usage errors exit 2
+#  8. load strategy (whole-table FREEZE jobs under a worker's share, a job per chunk above,
+#     PGFERRY_RESTORE_SPLIT both ways), keys built on their index, --trace and server CPU
 #
 # Kill points do not depend on timing: a watcher session polls the journal inside the
 # server and, the moment it shows the wanted state, takes an EXCLUSIVE lock on
@@ -166,6 +168,67 @@ run restore -f "$tmp/d1" -d "dbname=$so" --rename-table public.accounts
 expect "usage: --rename-table without '=' exits 2" 2 "$rc"
 run restore -d "dbname=$so"
 expect "usage: missing -f exits 2" 2 "$rc"
+
+# =========================================================================================
+# 8. Load strategy, key constraints built on their index, --trace
+# =========================================================================================
+echo "# --- 8. Load strategy and --trace (at ${SECONDS}s)"
+# d1 has 1MB chunks: docs (~25MB) and accounts (~24MB) have ~25 each, the rest one or two.
+# A table of no more than its share of all the rows (total / jobs) is one job: one COPY of
+# all its chunks after a TRUNCATE (FREEZE from 2MB); only larger tables are split.
+tr_rows() { # TRACE TABLE-LABEL: the rows its load spans carry, and how many spans
+  jq -r --arg t "$2" '[.traceEvents[] | select(.ph == "X" and .cat == "load" and (.name == $t or (.name | startswith($t + " "))))]
+    | "\(map(.args.rows // 0) | add // 0) rows in \(length) span(s)"' "$1"
+}
+mrows() { jq -r --arg s "${2%%.*}" --arg n "${2#*.}" '.tables[] | select(.schema == $s and .name == $n) | .rows' "$1/manifest.json"; }
+for mode in default:1 default:3 always:2 never:2; do
+  split=${mode%%:*} j=${mode#*:}
+  db=${p}ls_${split}_$j
+  adddb "$db"
+  if [[ $split == default ]]; then
+    run restore -f "$tmp/d1" -d "dbname=$db" --create -j "$j" --no-progress --json --trace "$tmp/t_$split$j.json"
+  else
+    PGFERRY_RESTORE_SPLIT=$split run restore -f "$tmp/d1" -d "dbname=$db" --create -j "$j" --no-progress --json \
+      --trace "$tmp/t_$split$j.json"
+  fi
+  expect "load strategy $split -j $j: exits 0" 0 "$rc"
+  same_as "load strategy $split -j $j" "$tmp/src" "$db"
+  T=$tmp/t_$split$j.json
+  # every table's rows are in its load spans, once
+  bad=$(jq -r '.tables[] | select(.rows > 0) | "\(.schema).\(.name)"' "$tmp/d1/manifest.json" | while IFS= read -r t; do
+    got=$(tr_rows "$T" "$t"); [[ ${got%% rows*} == "$(mrows "$tmp/d1" "$t")" ]] || echo "$t: $got"; done)
+  expect "load strategy $split -j $j: the trace has every table's rows once" "" "$bad"
+  case $split$j in
+    default1) expect "-j 1: docs in one job, frozen" 1/1 \
+                "$(jq '[.traceEvents[] | select(.cat == "load" and (.name | startswith("public.docs")))] | length' "$T")/$(
+                   jq '[.traceEvents[] | select(.name == "public.docs (FREEZE)")] | length' "$T")"
+              q "$db" "CREATE EXTENSION pg_visibility" >/dev/null
+              expect "-j 1: every page of docs all-frozen after COPY FREEZE" 0 \
+                "$(q "$db" "SELECT count(*) FROM pg_visibility_map('public.docs') WHERE NOT all_frozen" 2>&1)" ;;
+    default3) expect "-j 3: docs (above its share) split into a job per chunk" \
+                "$(jq '[.tables[] | select(.name == "docs") | .chunks[]] | length' "$tmp/d1/manifest.json")" \
+                "$(jq '[.traceEvents[] | select(.cat == "load" and (.name | startswith("public.docs chunk ")))] | length' "$T")"
+              expect "-j 3: types_zoo (below) one job" 1 \
+                "$(jq '[.traceEvents[] | select(.cat == "load" and (.name | startswith("public.types_zoo")))] | length' "$T")" ;;
+    never2) expect "never: accounts one frozen job" 1 \
+              "$(jq '[.traceEvents[] | select(.name == "public.accounts (FREEZE)")] | length' "$T")" ;;
+  esac
+  # primary keys: their index built beside the others, the constraint made on it
+  expect "load strategy $split -j $j: accounts_pkey built as an index, then the constraint on it" "1 1" \
+    "$(jq -r '[([.traceEvents[] | select(.name == "CONSTRAINT public.accounts accounts_pkey (its index)")] | length),
+               ([.traceEvents[] | select(.name == "CONSTRAINT public.accounts accounts_pkey (on its index)")] | length)] | map(tostring) | join(" ")' "$T")"
+  # a local server: every job's server CPU, and --json's per phase
+  expect "load strategy $split -j $j: every span has the server's CPU" 0 \
+    "$(jq '[.traceEvents[] | select(.ph == "X" and (.args.server_cpu_ms | type) != "number")] | length' "$T")"
+  expect "load strategy $split -j $j: --json has the server CPU of each phase" "number number number number" \
+    "$(jq -r '.server_cpu_seconds | [.pre_data, .data, .post_data, .finish] | map(type) | join(" ")' "$tmp/out")"
+done
+expect "trace: a thread name per worker (-j 3: coordinator + 3)" 4 \
+  "$(jq '[.traceEvents[] | select(.ph == "M" and .name == "thread_name")] | length' "$tmp/t_default3.json")"
+run restore -f "$tmp/d1" -d "dbname=$so" --trace "$tmp/no/such/dir/t.json"
+expect "usage: --trace into a missing directory exits 2 before anything" "2 1" "$rc $(grep -c 'its directory does not exist' "$tmp/err")"
+run restore -f "$tmp/d1" -d "dbname=$so" --maintenance-memory 12kB
+expect "usage: --maintenance-memory below 1MB exits 2" "2 1" "$rc $(grep -c 'invalid --maintenance-memory' "$tmp/err")"
 
 # =========================================================================================
 # 2. Damaged dumps
