@@ -2,27 +2,34 @@
 # bench/run.sh - pgferry's benchmark suite, one command:
 #
 #   bash bench/run.sh [--scale S] [--jobs N] [--quick] [--many-tables M] [--runs R]
-#                     [--no-codec] [--keep-work]
+#                     [--server production|tuned|both] [--no-codec] [--keep-work]
 #
 #   --scale S        dataset size, S=1 is ~200 MB of heap (tools/gen_data.sh) (default 1)
 #   --jobs N         parallel jobs for every tool (default 2)
 #   --quick          smoke run: scale 0.2, 1,000 small tables, fewer runs (a few minutes)
 #   --many-tables M  the many-small-tables case (default 10000; 0 skips it)
 #   --runs R         timed runs per comparison (default 3, dumps after 1 warmup; quick: 2 / 1)
+#   --server WHICH   production: the headline run, a server set up as in production
+#                    (fsync, full_page_writes, synchronous_commit on, wal_level=replica,
+#                    autovacuum on); tuned: a disposable restore target (fsync and
+#                    full_page_writes off, wal_level=minimal, autovacuum off); both (default):
+#                    everything on production, then the restores again on tuned
 #   --no-codec       skip the Google Benchmark codec micro-benchmarks
 #   --keep-work      keep the dumps in the work directory
 #
 # It installs dependencies (tools/install-deps.sh), builds pgferry and the bench targets
 # in build-bench/ (-DPGFERRY_BENCH=ON), starts a throwaway PostgreSQL cluster tuned the
 # same for every tool (or, with BENCH_REUSE=1 and PGHOST/PGPORT set, uses that server as
-# is), generates the dataset, times every comparison with hyperfine in this one run, and
+# is), generates the dataset, times every comparison with hyperfine in this one run
+# (restores: "ready to serve", i.e. pg_restore followed by vacuumdb --analyze-only against
+# pgferry restore with its ANALYZE, and each without statistics), and
 # writes bench/results/RESULTS.md (raw data beside it) and, unless --quick, bench/LATEST.md,
 # and prints the tables. BENCH_WORKDIR picks where the dumps go (default: TMPDIR or /tmp).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 
-scale= jobs=2 quick=0 many= runs= codec=1 keep=0
+scale= jobs=2 quick=0 many= runs= codec=1 keep=0 server=both
 usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while (($#)); do
   case $1 in
@@ -32,6 +39,7 @@ while (($#)); do
     --many-tables) many=${2:?}; shift 2 ;;
     --runs) runs=${2:?}; shift 2 ;;
     --no-codec) codec=0; shift ;;
+    --server) server=${2:?}; shift 2 ;;
     --keep-work) keep=1; shift ;;
     -h|--help) usage ;;
     *) echo "bench: unknown argument '$1'" >&2; usage ;;
@@ -46,12 +54,13 @@ else
 fi
 [[ $jobs =~ ^[1-9][0-9]*$ ]] || { echo "bench: --jobs must be a positive whole number" >&2; exit 2; }
 [[ $scale =~ ^[0-9]*[.]?[0-9]+$ ]] || { echo "bench: --scale must be a positive number" >&2; exit 2; }
+[[ $server =~ ^(production|tuned|both)$ ]] || { echo "bench: --server must be production, tuned or both" >&2; exit 2; }
 
 R=$here/bench/results
 mkdir -p "$R"
 LOG=$R/run.log
 : >"$LOG"
-rm -f "$R"/hf-*.json "$R"/phases-*.json "$R/codec.json" "$R/RESULTS.md"
+rm -f "$R"/hf-*.json "$R"/phases-*.json "$R"/trace-*.json "$R/codec.json" "$R/RESULTS.md"
 say() { printf '\n== %s\n' "$*"; printf '\n== %s\n' "$*" >>"$LOG"; }
 note() { printf '   %s\n' "$*"; printf '   %s\n' "$*" >>"$LOG"; }
 T_START=$EPOCHREALTIME
@@ -84,23 +93,58 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Settings applied to the throwaway cluster, the same for every tool measured. wal_level
-# minimal (with max_wal_senders 0) lets a COPY into a table created or truncated in the
-# same transaction skip WAL; pg_restore -j and pgferry restore both use that. The harness
-# already has fsync, synchronous_commit and full_page_writes off (a disposable server).
-TUNING=(
+# Settings applied to the throwaway cluster, the same for every tool measured. Two servers:
+# PRODUCTION, set up as a production server is (durable: fsync, full_page_writes and
+# synchronous_commit on; wal_level=replica for replicas and backups; autovacuum on), is the
+# headline; TUNED is a disposable restore target (nothing durable, wal_level=minimal with
+# max_wal_senders 0, so a COPY into a table created or truncated in its transaction skips
+# WAL; pg_restore -j and pgferry restore both use that). Both have the same memory and
+# checkpoint settings.
+COMMON=(
   "shared_buffers = 512MB"
   "max_wal_size = 8GB"
   "checkpoint_timeout = 30min"
-  "wal_level = minimal"
-  "max_wal_senders = 0"
   "maintenance_work_mem = 512MB"
   "max_locks_per_transaction = 256"
+)
+PRODUCTION=(
+  "${COMMON[@]}"
+  "fsync = on"
+  "full_page_writes = on"
+  "synchronous_commit = on"
+  "wal_level = replica"
+  "autovacuum = on"
+)
+TUNED=(
+  "${COMMON[@]}"
+  "fsync = off"
+  "full_page_writes = off"
+  "synchronous_commit = off"
+  "wal_level = minimal"
+  "max_wal_senders = 0"
   "autovacuum = off"
 )
+# configure NAME: the server's settings (appended last, so they win over the harness's)
+configure() {
+  local -n conf=$1
+  {
+    echo ""
+    echo "# --- pgferry bench (bench/run.sh): $1, the same for every tool measured ---"
+    printf '%s\n' "${conf[@]}"
+  } >"$PF_CLUSTER_DATA/pgferry_bench.conf"
+  grep -q "include_if_exists 'pgferry_bench.conf'" "$PF_CLUSTER_DATA/postgresql.conf" ||
+    echo "include_if_exists 'pgferry_bench.conf'" >>"$PF_CLUSTER_DATA/postgresql.conf"
+  _pf_as_pg "$PF_PG_BINDIR/pg_ctl" -D "$PF_CLUSTER_DATA" -l "$PF_CLUSTER_LOG" -w -t 60 -s restart >>"$LOG" 2>&1
+  export BENCH_PM_PID=$(head -n 1 "$PF_CLUSTER_DATA/postmaster.pid")
+  SERVER=$1
+  note "server settings now $1: ${conf[*]}"
+}
+first_server=PRODUCTION
+[[ $server == tuned ]] && first_server=TUNED
+SERVER_HEAD=${first_server,,}
 if [[ ${BENCH_REUSE:-0} == 1 && -n ${PGHOST:-} && -n ${PGPORT:-} ]]; then
-  reuse=1
-  say "reusing the server at $PGHOST:$PGPORT (BENCH_REUSE=1): its settings are used as they are"
+  reuse=1 server=reused SERVER=reused SERVER_HEAD=reused
+  say "reusing the server at $PGHOST:$PGPORT (BENCH_REUSE=1): its settings are used as they are (one server)"
   PF_PG_BINDIR=${PF_PG_BINDIR:-$(source tests/harness/pg_cluster.sh && pf_pg_bindir)}
   export PATH=$PF_PG_BINDIR:$PATH
   ddir=$(psql -XAtqc 'SHOW data_directory' 2>/dev/null) || ddir=
@@ -117,16 +161,9 @@ else
   source tests/harness/pg_cluster.sh
   pf_cluster_start 2>>"$LOG"
   started=1
-  {
-    echo ""
-    echo "# --- pgferry bench (bench/run.sh): same for every tool measured ---"
-    printf '%s\n' "${TUNING[@]}"
-  } >>"$PF_CLUSTER_DATA/postgresql.conf"
-  _pf_as_pg "$PF_PG_BINDIR/pg_ctl" -D "$PF_CLUSTER_DATA" -l "$PF_CLUSTER_LOG" -w -t 60 -s restart >>"$LOG" 2>&1
   export PATH=$PF_PG_BINDIR:$PATH
-  export BENCH_PM_PID=$(head -n 1 "$PF_CLUSTER_DATA/postmaster.pid")
-  note "cluster on $PGHOST:$PGPORT; settings: ${TUNING[*]}; plus the harness's fsync=off, synchronous_commit=off, full_page_writes=off"
-  note "wal_level=minimal and max_wal_senders=0 are fine here: every tool benefits equally (COPY into a table created/truncated in its transaction skips WAL)"
+  note "cluster on $PGHOST:$PGPORT"
+  configure "$first_server"
 fi
 export PGFERRY_PG_BINDIR=$PF_PG_BINDIR
 PGVER=$(psql -XAtqc 'SHOW server_version')
@@ -207,17 +244,63 @@ decode() { # decode DUMPDIR OUTDIR
 }
 decode "$O/pf" "$W/dec"
 
-say "restore, all tables, -j $jobs: pgferry vs pg_restore vs write ceiling (COPY, then indexes) ($(elapsed))"
+# BENCH_BASELINE=/path/to/an/older/pgferry: its restore is timed too, on the same dumps
+BASELINE=${BENCH_BASELINE:-}
 drop_r="dropdb --if-exists $DBR && $CHECKPOINT"
 fresh_r="dropdb --if-exists $DBR && createdb $DBR"
-pre_r="$fresh_r && pg_restore --section=pre-data -d $DBR $O/pf/schema.dump"
-load_r="$pre_r && $(q "$WC" -d "dbname=$DBR" --dump "$O/pf" --decoded "$W/dec" -j "$jobs") >/dev/null"
-hf restore "$restore_runs" 0 \
-  restore.wc_copy "$pre_r && $CHECKPOINT" "$(m restore.wc_copy "$WC" -d "dbname=$DBR" --dump "$O/pf" --decoded "$W/dec" -j "$jobs")" \
-  restore.wc_index "$load_r && $CHECKPOINT" "$(m restore.wc_index pg_restore --section=post-data -j "$jobs" -d "$DBR" "$O/pf/schema.dump")" \
-  restore.pgferry "$drop_r" "$(m restore.pgferry "$PGFERRY" restore -f "$O/pf" -d "dbname=$DBR" --create -j "$jobs" --no-progress --json) >$R/phases-restore.json" \
-  restore.pgrestore "$fresh_r && $CHECKPOINT" "$(m restore.pgrestore pg_restore -j "$jobs" -d "$DBR" "$O/pgd")" \
-  restore.pf_enc "$drop_r" "$(m restore.pf_enc env PGFERRY_PASSPHRASE=bench-passphrase "$PGFERRY" restore -f "$O/pf_enc" -d "dbname=$DBR" --create -j "$jobs" --no-progress)"
+# restore_cmp GROUP PREFIX PF_DUMP PGD_DUMP DECODED FRESH [ENC_DUMP]: the restore comparison
+# of one shape on the server as it is now configured (PREFIX: the ids' prefix, e.g.
+# "restore" or "tuned.restore"). FRESH prepares an empty target for pg_restore and the
+# ceiling; pgferry gets the same (or --create where FRESH is just the drop).
+#   wc_copy, wc_index   the write ceiling: N x COPY of the decoded files, then the index
+#                       builds alone (pg_restore --section=post-data)
+#   pgferry             pgferry restore, ready to serve (with its ANALYZE), --trace kept
+#   pgferry_noan        pgferry restore --no-analyze
+#   pgrestore           pg_restore -j N alone (no statistics)
+#   pgrestore_an        pg_restore -j N, then vacuumdb --analyze-only -j N: ready to serve
+restore_cmp() {
+  local group=$1 p=$2 pf=$3 pgd=$4 dec=$5 fresh=$6 enc=${7:-}
+  local pre="$fresh && pg_restore --section=pre-data -d $DBR $pf/schema.dump"
+  local load="$pre && $(q "$WC" -d "dbname=$DBR" --dump "$pf" --decoded "$dec" -j "$jobs") >/dev/null"
+  local -a tail=(-d "dbname=$DBR" -j "$jobs" --no-progress) extra=()
+  local pfprep=$fresh
+  if [[ $fresh == "$fresh_r" ]]; then tail+=(--create) pfprep=$drop_r; fi
+  local -a pfargs=(-f "$pf" "${tail[@]}")
+  [[ -n $enc ]] && extra=($p.pf_enc "$pfprep && $CHECKPOINT" "$(m $p.pf_enc env PGFERRY_PASSPHRASE=bench-passphrase "$PGFERRY" restore -f "$enc" "${tail[@]}")")
+  [[ -n $BASELINE ]] && extra+=($p.baseline "$pfprep && $CHECKPOINT" "$(m $p.baseline "$BASELINE" restore "${pfargs[@]}")")
+  hf "$group" "$restore_runs" 0 \
+    $p.wc_copy "$pre && $CHECKPOINT" "$(m $p.wc_copy "$WC" -d "dbname=$DBR" --dump "$pf" --decoded "$dec" -j "$jobs")" \
+    $p.wc_index "$load && $CHECKPOINT" "$(m $p.wc_index pg_restore --section=post-data -j "$jobs" -d "$DBR" "$pf/schema.dump")" \
+    $p.pgferry "$pfprep && $CHECKPOINT" "$(m $p.pgferry "$PGFERRY" restore "${pfargs[@]}" --json --trace "$R/trace-$p.json") >$R/phases-$p.json" \
+    $p.pgrestore_an "$fresh && $CHECKPOINT" "$(m $p.pgrestore_an bash -c "pg_restore -j $jobs -d $DBR $pgd && vacuumdb --analyze-only -q -j $jobs -d $DBR")" \
+    $p.pgferry_noan "$pfprep && $CHECKPOINT" "$(m $p.pgferry_noan "$PGFERRY" restore "${pfargs[@]}" --no-analyze)" \
+    $p.pgrestore "$fresh && $CHECKPOINT" "$(m $p.pgrestore pg_restore -j "$jobs" -d "$DBR" "$pgd")" \
+    "${extra[@]}"
+}
+# the shapes; many_restores runs when the many-tables dumps exist
+restore_all() {
+  say "restore, all tables, -j $jobs, $SERVER server: pgferry vs pg_restore (+ vacuumdb) vs write ceiling ($(elapsed))"
+  restore_cmp "$1restore" "$1restore" "$O/pf" "$O/pgd" "$W/dec" "$fresh_r" "${2:-}"
+}
+# a -t dump holds no CREATE SCHEMA (pg_dump's rule, which pgferry follows): every tool
+# gets a fresh database with the schema already there
+hfresh_r="$fresh_r && psql -XAtqc 'CREATE SCHEMA bench' -d $DBR"
+restore_huge() {
+  say "restore, bench.huge alone, -j $jobs, $SERVER server ($(elapsed))"
+  restore_cmp "$1huge_restore" "$1huge.restore" "$O/hpf" "$O/hpgd" "$W/hdec" "$hfresh_r"
+}
+restore_many() {
+  say "restore, $many small tables, -j $jobs, $SERVER server ($(elapsed))"
+  local p=$1many.restore
+  local -a extra=()
+  [[ -n $BASELINE ]] && extra=($p.baseline "$drop_r" "$(m $p.baseline "$BASELINE" restore -f "$O/mpf" -d "dbname=$DBR" --create -j "$jobs" --no-progress)")
+  hf "$1many_restore" "$many_runs" 0 \
+    $p.pgferry "$drop_r" "$(m $p.pgferry "$PGFERRY" restore -f "$O/mpf" -d "dbname=$DBR" --create -j "$jobs" --no-progress --json --trace "$R/trace-$p.json") >$R/phases-$p.json" \
+    $p.pgrestore_an "$fresh_r && $CHECKPOINT" "$(m $p.pgrestore_an bash -c "pg_restore -j $jobs -d $DBR $O/mpgd && vacuumdb --analyze-only -q -j $jobs -d $DBR")" \
+    $p.pgrestore "$fresh_r && $CHECKPOINT" "$(m $p.pgrestore pg_restore -j "$jobs" -d "$DBR" "$O/mpgd")" \
+    "${extra[@]}"
+}
+restore_all "" "$O/pf_enc"
 
 # ---- one huge table alone ------------------------------------------------------------------
 say "one huge table alone (bench.huge), -j $jobs: dump and restore ($(elapsed))"
@@ -232,16 +315,7 @@ SIZE[huge.dump.pgdump0]=$(du -sb "$O/hpgd0" | cut -f1)
 HRAW=$(jq '[.tables[].raw_bytes] | add' "$O/hpf/manifest.json")
 HCHUNKS=$(jq '[.tables[].chunks | length] | add' "$O/hpf/manifest.json")
 decode "$O/hpf" "$W/hdec"
-# a -t dump holds no CREATE SCHEMA (pg_dump's rule, which pgferry follows): every tool
-# gets a fresh database with the schema already there
-hfresh_r="$fresh_r && psql -XAtqc 'CREATE SCHEMA bench' -d $DBR"
-hpre_r="$hfresh_r && pg_restore --section=pre-data -d $DBR $O/hpf/schema.dump"
-hload_r="$hpre_r && $(q "$WC" -d "dbname=$DBR" --dump "$O/hpf" --decoded "$W/hdec" -j "$jobs") >/dev/null"
-hf huge_restore "$restore_runs" 0 \
-  huge.restore.wc_copy "$hpre_r && $CHECKPOINT" "$(m huge.restore.wc_copy "$WC" -d "dbname=$DBR" --dump "$O/hpf" --decoded "$W/hdec" -j "$jobs")" \
-  huge.restore.wc_index "$hload_r && $CHECKPOINT" "$(m huge.restore.wc_index pg_restore --section=post-data -j "$jobs" -d "$DBR" "$O/hpf/schema.dump")" \
-  huge.restore.pgferry "$hfresh_r && $CHECKPOINT" "$(m huge.restore.pgferry "$PGFERRY" restore -f "$O/hpf" -d "dbname=$DBR" -j "$jobs" --no-progress --json) >$R/phases-huge.restore.json" \
-  huge.restore.pgrestore "$hfresh_r && $CHECKPOINT" "$(m huge.restore.pgrestore pg_restore -j "$jobs" -d "$DBR" "$O/hpgd")"
+restore_huge ""
 
 # ---- many small tables ---------------------------------------------------------------------
 PLAN_TIMES=()
@@ -273,9 +347,7 @@ if ((many > 0)); then
     many.dump.pgdump "rm -rf $O/mpgd && $CHECKPOINT" "$(m many.dump.pgdump pg_dump -Fd -j "$jobs" -f "$O/mpgd" -d "$DBM")"
   SIZE[many.dump.pgferry]=$(du -sb "$O/mpf" | cut -f1)
   SIZE[many.dump.pgdump]=$(du -sb "$O/mpgd" | cut -f1)
-  hf many_restore "$many_runs" 0 \
-    many.restore.pgferry "$drop_r" "$(m many.restore.pgferry "$PGFERRY" restore -f "$O/mpf" -d "dbname=$DBR" --create -j "$jobs" --no-progress --json) >$R/phases-many.restore.json" \
-    many.restore.pgrestore "$fresh_r && $CHECKPOINT" "$(m many.restore.pgrestore pg_restore -j "$jobs" -d "$DBR" "$O/mpgd")"
+  restore_many ""
 fi
 
 # ---- peak memory at -j 8 ------------------------------------------------------------------
@@ -286,6 +358,14 @@ rm -rf "$O/pf8"
 eval "$drop_r"
 eval "$(m rss8.restore "$PGFERRY" restore -f "$O/pf" -d "dbname=$DBR" --create -j 8 --no-progress)" >>"$LOG" 2>&1
 dropdb --if-exists "$DBR"
+
+# ---- the restores again, on the tuned server ----------------------------------------------
+if [[ $server == both ]]; then
+  configure TUNED
+  restore_all "tuned."
+  restore_huge "tuned."
+  ((many > 0)) && restore_many "tuned."
+fi
 
 # ---- codec micro-benchmarks ---------------------------------------------------------------
 if ((codec)); then
@@ -322,8 +402,7 @@ sum_ceiling() {
     SRV[$p.wc]=$(calc '%.2f' "${SRV[$p.wc_copy]:-0} + ${SRV[$p.wc_index]:-0}")
   fi
 }
-sum_ceiling restore
-sum_ceiling huge.restore
+for p in restore huge.restore tuned.restore tuned.huge.restore; do sum_ceiling $p; done
 
 MEM_GB=$(awk '/MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
 CPU_MODEL=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
@@ -343,21 +422,41 @@ dump_rows() { # dump_rows PREFIX RAW: rows of a dump table
     echo "| pgferry dump $label | $(t $p.$v) | $(ratio $p.pgdump $p.$v) | $(ratio $p.$v $p.read) | $(size $p.$v) | $(cpu $p.$v) | $(cpugb $p.$v "$raw") | $(srv $p.$v) | $(rssmb $p.$v) |"
   done
 }
-# phases P: pgferry restore's own phase times (--json of its last timed run)
+# phases P: pgferry restore's own phase times and its server CPU (--json of its last timed run)
 phases() {
   local f=$R/phases-$1.json
   [[ -s $f ]] || return 0
-  jq -r '.seconds | "pgferry restore phases (last run, its --json): checks \(.checks * 100 | round / 100) s, pre-data \(.pre_data * 100 | round / 100) s, data \(.data * 100 | round / 100) s, indexes/constraints after the last chunk \(.indexes_constraints * 100 | round / 100) s, finish (after data and post-data: sequences, ACLs, what is left) \(.finish * 100 | round / 100) s."' "$f" 2>/dev/null || true
+  jq -r 'def r: if . == null then "?" else (. * 100 | round / 100 | tostring) end;
+    "pgferry restore phases (last run, its --json), wall (server CPU) s: checks \(.seconds.checks | r), pre-data \(.seconds.pre_data | r) (\(.server_cpu_seconds.pre_data | r)), data \(.seconds.data | r) (loads \(.server_cpu_seconds.data | r)), indexes/constraints after the last chunk \(.seconds.indexes_constraints | r) (all index, constraint and ANALYZE jobs \(.server_cpu_seconds.post_data | r)), finish \(.seconds.finish | r) (\(.server_cpu_seconds.finish | r)); its trace: bench/results/trace-\($p).json."' \
+    --arg p "$1" "$f" 2>/dev/null || true
 }
+# restore_rows PREFIX RAW: the restore table of one shape. Ready-to-serve rows are compared
+# with pg_restore + vacuumdb --analyze-only, rows without statistics with pg_restore alone.
 restore_rows() {
   local p=$1 raw=$2
-  echo "| write ceiling = COPY + indexes | $(t $p.wc) | $(ratio $p.wc $p.pgrestore) | 1.00× | $(cpu $p.wc) | $(cpugb $p.wc "$raw") | $(srv $p.wc) | - |"
-  echo "| ↳ N × COPY FROM of decoded files, no indexes | $(t $p.wc_copy) | $(ratio $p.wc_copy $p.pgrestore) | - | $(cpu $p.wc_copy) | $(cpugb $p.wc_copy "$raw") | $(srv $p.wc_copy) | $(rssmb $p.wc_copy) |"
-  echo "| ↳ index/constraint builds alone (pg_restore --section=post-data) | $(t $p.wc_index) | $(ratio $p.wc_index $p.pgrestore) | - | $(cpu $p.wc_index) | - | $(srv $p.wc_index) | $(rssmb $p.wc_index) |"
-  echo "| **pgferry restore** | $(t $p.pgferry) | $(ratio $p.pgferry $p.pgrestore) | $(ratio $p.pgferry $p.wc) | $(cpu $p.pgferry) | $(cpugb $p.pgferry "$raw") | $(srv $p.pgferry) | $(rssmb $p.pgferry) |"
-  echo "| pg_restore (from pg_dump -Fd) | $(t $p.pgrestore) | 1.00× | $(ratio $p.pgrestore $p.wc) | $(cpu $p.pgrestore) | $(cpugb $p.pgrestore "$raw") | $(srv $p.pgrestore) | $(rssmb $p.pgrestore) |"
+  echo "| write ceiling = COPY + indexes (no statistics) | $(t $p.wc) | $(ratio $p.wc $p.pgrestore) | 1.00× | $(cpu $p.wc) | $(cpugb $p.wc "$raw") | $(srv $p.wc) | - |"
+  echo "| ↳ N × COPY FROM of decoded files, no indexes | $(t $p.wc_copy) | - | - | $(cpu $p.wc_copy) | $(cpugb $p.wc_copy "$raw") | $(srv $p.wc_copy) | $(rssmb $p.wc_copy) |"
+  echo "| ↳ index/constraint builds alone (pg_restore --section=post-data) | $(t $p.wc_index) | - | - | $(cpu $p.wc_index) | - | $(srv $p.wc_index) | $(rssmb $p.wc_index) |"
+  echo "| **pgferry restore** (ready to serve: with its ANALYZE) | $(t $p.pgferry) | **$(ratio $p.pgferry $p.pgrestore_an)** | $(ratio $p.pgferry $p.wc) | $(cpu $p.pgferry) | $(cpugb $p.pgferry "$raw") | $(srv $p.pgferry) | $(rssmb $p.pgferry) |"
+  echo "| pg_restore + vacuumdb --analyze-only (ready to serve) | $(t $p.pgrestore_an) | 1.00× | $(ratio $p.pgrestore_an $p.wc) | $(cpu $p.pgrestore_an) | $(cpugb $p.pgrestore_an "$raw") | $(srv $p.pgrestore_an) | $(rssmb $p.pgrestore_an) |"
+  echo "| pgferry restore --no-analyze | $(t $p.pgferry_noan) | $(ratio $p.pgferry_noan $p.pgrestore) | $(ratio $p.pgferry_noan $p.wc) | $(cpu $p.pgferry_noan) | $(cpugb $p.pgferry_noan "$raw") | $(srv $p.pgferry_noan) | $(rssmb $p.pgferry_noan) |"
+  echo "| pg_restore alone (no statistics) | $(t $p.pgrestore) | 1.00× | $(ratio $p.pgrestore $p.wc) | $(cpu $p.pgrestore) | $(cpugb $p.pgrestore "$raw") | $(srv $p.pgrestore) | $(rssmb $p.pgrestore) |"
+  if [[ -n ${MEAN[$p.baseline]:-} ]]; then
+    echo "| pgferry restore, baseline build (BENCH_BASELINE) | $(t $p.baseline) | $(ratio $p.baseline $p.pgrestore_an) | $(ratio $p.baseline $p.wc) | $(cpu $p.baseline) | $(cpugb $p.baseline "$raw") | $(srv $p.baseline) | $(rssmb $p.baseline) |"
+  fi
   if [[ -n ${MEAN[$p.pf_enc]:-} ]]; then
-    echo "| pgferry restore of the --encrypt dump | $(t $p.pf_enc) | $(ratio $p.pf_enc $p.pgrestore) | $(ratio $p.pf_enc $p.wc) | $(cpu $p.pf_enc) | $(cpugb $p.pf_enc "$raw") | $(srv $p.pf_enc) | $(rssmb $p.pf_enc) |"
+    echo "| pgferry restore of the --encrypt dump (ready to serve) | $(t $p.pf_enc) | $(ratio $p.pf_enc $p.pgrestore_an) | $(ratio $p.pf_enc $p.wc) | $(cpu $p.pf_enc) | $(cpugb $p.pf_enc "$raw") | $(srv $p.pf_enc) | $(rssmb $p.pf_enc) |"
+  fi
+}
+RESTORE_HEAD="| | seconds | × pg_restore doing the same (ready to serve: + vacuumdb) | × write ceiling | client CPU s | client CPU s/GB | server CPU s | peak RSS |
+|---|---|---|---|---|---|---|---|"
+many_restore_rows() {
+  local p=$1
+  echo "| **pgferry restore** end to end (ready to serve) | $(t $p.pgferry) | **$(ratio $p.pgferry $p.pgrestore_an)** vs pg_restore + vacuumdb, $(ratio $p.pgferry $p.pgrestore) vs pg_restore alone | - | $(cpu $p.pgferry) | $(srv $p.pgferry) | $(rssmb $p.pgferry) |"
+  echo "| pg_restore + vacuumdb --analyze-only end to end | $(t $p.pgrestore_an) | 1.00× | - | $(cpu $p.pgrestore_an) | $(srv $p.pgrestore_an) | $(rssmb $p.pgrestore_an) |"
+  echo "| pg_restore end to end (no statistics) | $(t $p.pgrestore) | - | - | $(cpu $p.pgrestore) | $(srv $p.pgrestore) | $(rssmb $p.pgrestore) |"
+  if [[ -n ${MEAN[$p.baseline]:-} ]]; then
+    echo "| pgferry restore, baseline build (BENCH_BASELINE) | $(t $p.baseline) | $(ratio $p.baseline $p.pgrestore_an) | - | $(cpu $p.baseline) | $(srv $p.baseline) | $(rssmb $p.baseline) |"
   fi
 }
 # check VALUE OP LIMIT -> met / NOT met
@@ -372,18 +471,36 @@ plan_med=$( ((${#PLAN_TIMES[@]})) && printf '%s\n' "${PLAN_TIMES[@]}" | sort -n 
 target_row() { # target_row TEXT VALUE OP LIMIT SHOWN
   echo "| $1 | $5 | $(check "$2" "$3" "$4") |"
 }
+srvdesc() { local -n conf=$1; printf '%s; ' "${conf[@]}" | sed 's/; $//'; }
+# restore_section TITLE PREFIX RAW
+restore_section() {
+  echo "$1"
+  echo
+  echo "$RESTORE_HEAD"
+  restore_rows "$2" "$3"
+  echo
+  phases "$2"
+  echo
+}
 {
   echo "# pgferry benchmark results"
   echo
-  echo "$NOW · pgferry $REV · \`bash bench/run.sh --scale $scale --jobs $jobs$( ((quick)) && echo ' --quick')\` · whole run $(elapsed) min"
+  echo "$NOW · pgferry $REV · \`bash bench/run.sh --scale $scale --jobs $jobs$( ((quick)) && echo ' --quick') --server $server\` · whole run $(elapsed) min"
   echo
   echo "**Machine**: $(nproc) CPUs ($CPU_MODEL), ${MEM_GB} GB RAM, Linux $(uname -r); load average at the end $LOADAVG."
   echo
-  echo "**Server**: PostgreSQL $PGVER on the same machine (client and server share the CPUs)$( ((reuse)) && echo ', reused as configured' || echo "; throwaway cluster with ${TUNING[*]}, fsync=off, synchronous_commit=off, full_page_writes=off")."
+  if ((reuse)); then
+    echo "**Server**: PostgreSQL $PGVER, reused as configured (BENCH_REUSE=1)."
+  else
+    echo "**Server**: PostgreSQL $PGVER on the same machine (client and server share the CPUs), a throwaway cluster."
+    [[ $server != tuned ]] && echo "The headline runs use a **production-like server**: $(srvdesc PRODUCTION)."
+    [[ $server == tuned ]] && echo "Everything runs on the **tuned server**: $(srvdesc TUNED)."
+    [[ $server == both ]] && echo "The restores are then run again on a **tuned server** (a disposable restore target): $(srvdesc TUNED)."
+  fi
   echo
   echo "**Dataset** (\`tools/gen_data.sh --scale $scale\`): heap $(mb "$HEAP") (bench.huge $(mb "$HUGE_HEAP")), database $(mb "$DBSIZE"); COPY data $(mb "$RAW") binary / $(mb "$RAW_TEXT") text; $many small tables in a second database."
   echo
-  echo "Times are hyperfine means ± stddev over $dump_runs dump runs (+$dump_warmup warmup), $restore_runs restore runs and $many_runs runs for the small tables, warm caches (the wrapper that records CPU and RSS adds ~15 ms to each). Client CPU = user+sys of the tool and its child processes; server CPU = all PostgreSQL processes meanwhile; CPU s/GB per GB of binary COPY data; RSS = peak of the largest process."
+  echo "Times are hyperfine means ± stddev over $dump_runs dump runs (+$dump_warmup warmup), $restore_runs restore runs and $many_runs runs for the small tables, warm caches (the wrapper that records CPU and RSS adds ~15 ms to each). Client CPU = user+sys of the tool and its child processes; server CPU = all PostgreSQL processes meanwhile; CPU s/GB per GB of binary COPY data; RSS = peak of the largest process. *Ready to serve* = the rows, indexes, constraints and planner statistics: pgferry restore ANALYZEs each table as part of the restore; pg_restore leaves none, so it is timed followed by \`vacuumdb --analyze-only -j $jobs\`."
   echo
   echo "## Dump, all tables, -j $jobs"
   echo
@@ -391,26 +508,14 @@ target_row() { # target_row TEXT VALUE OP LIMIT SHOWN
   echo "|---|---|---|---|---|---|---|---|---|"
   dump_rows dump "$RAW"
   echo
-  echo "## Restore, all tables, -j $jobs"
-  echo
-  echo "| | seconds | × pg_restore time | × write ceiling | client CPU s | client CPU s/GB | server CPU s | peak RSS |"
-  echo "|---|---|---|---|---|---|---|---|"
-  restore_rows restore "$RAW"
-  echo
-  phases restore
-  echo
+  restore_section "## Restore, all tables, -j $jobs" restore "$RAW"
   echo "## One huge table alone (bench.huge, $(mb "$HUGE_HEAP") heap, $HCHUNKS pgferry chunks; pg_dump has one COPY stream), -j $jobs"
   echo
   echo "| dump | seconds | speedup vs pg_dump -Fd | × read ceiling | output | client CPU s | client CPU s/GB | server CPU s | peak RSS |"
   echo "|---|---|---|---|---|---|---|---|---|"
   dump_rows huge.dump "$HRAW"
   echo
-  echo "| restore | seconds | × pg_restore time | × write ceiling | client CPU s | client CPU s/GB | server CPU s | peak RSS |"
-  echo "|---|---|---|---|---|---|---|---|"
-  restore_rows huge.restore "$HRAW"
-  echo
-  phases huge.restore
-  echo
+  restore_section "Restore:" huge.restore "$HRAW"
   if ((many > 0)); then
     echo "## $many small tables (PK, 10 rows each), -j $jobs"
     echo
@@ -419,11 +524,26 @@ target_row() { # target_row TEXT VALUE OP LIMIT SHOWN
     echo "| pgferry dump: planning (start to first progress line: connect, snapshot, catalog, locks, chunk plan, workers started) | ${PLAN_TIMES[*]:-} (median $plan_med) | - | - | - | - | - |"
     echo "| **pgferry dump** end to end | $(t many.dump.pgferry) | $(ratio many.dump.pgferry many.dump.pgdump) time | $(size many.dump.pgferry) | $(cpu many.dump.pgferry) | $(srv many.dump.pgferry) | $(rssmb many.dump.pgferry) |"
     echo "| pg_dump -Fd end to end | $(t many.dump.pgdump) | 1.00× | $(size many.dump.pgdump) | $(cpu many.dump.pgdump) | $(srv many.dump.pgdump) | $(rssmb many.dump.pgdump) |"
-    echo "| **pgferry restore** end to end | $(t many.restore.pgferry) | $(ratio many.restore.pgferry many.restore.pgrestore) time | - | $(cpu many.restore.pgferry) | $(srv many.restore.pgferry) | $(rssmb many.restore.pgferry) |"
-    echo "| pg_restore end to end | $(t many.restore.pgrestore) | 1.00× | - | $(cpu many.restore.pgrestore) | $(srv many.restore.pgrestore) | $(rssmb many.restore.pgrestore) |"
+    many_restore_rows many.restore
     echo
     phases many.restore
     echo
+  fi
+  if [[ $server == both ]]; then
+    echo "## The restores on the tuned server ($(srvdesc TUNED))"
+    echo
+    restore_section "### All tables, -j $jobs" tuned.restore "$RAW"
+    restore_section "### bench.huge alone, -j $jobs" tuned.huge.restore "$HRAW"
+    if ((many > 0)); then
+      echo "### $many small tables, -j $jobs"
+      echo
+      echo "| | seconds | vs pg_restore | output | client CPU s | server CPU s | peak RSS |"
+      echo "|---|---|---|---|---|---|---|"
+      many_restore_rows tuned.many.restore
+      echo
+      phases tuned.many.restore
+      echo
+    fi
   fi
   echo "## Peak memory at -j 8 (all tables, one run)"
   echo
@@ -445,7 +565,7 @@ target_row() { # target_row TEXT VALUE OP LIMIT SHOWN
       awk -F'\t' '{ r = ($4 == "") ? "-" : sprintf("%.2f", $4); printf "| %s | %d | %.3f× | %s |\n", $1, $2, $3, r }'
     echo
   fi
-  echo "## Targets"
+  echo "## Targets (the ${SERVER_HEAD:-headline} server)"
   echo
   echo "| target | measured | |"
   echo "|---|---|---|"
@@ -455,11 +575,16 @@ target_row() { # target_row TEXT VALUE OP LIMIT SHOWN
   target_row "dump ≥ 2.4× faster than pg_dump -Fd -j $jobs (huge table alone)" "$(val huge.dump.pgdump huge.dump.pgferry)" ">=" 2.4 "$(val huge.dump.pgdump huge.dump.pgferry)×"
   sz=$(calc '%.3f' "${SIZE[dump.pgferry]} / ${SIZE[dump.pgdump]}")
   target_row "dump output no larger than pg_dump's gzip output" "$sz" "<=" 1 "$(size dump.pgferry) vs $(size dump.pgdump) ($sz×)"
-  target_row "restore ≤ 1.15× the write ceiling" "$(val restore.pgferry restore.wc)" "<=" 1.15 "$(val restore.pgferry restore.wc)×"
-  target_row "restore ≤ 1.15× the write ceiling (huge table alone)" "$(val huge.restore.pgferry huge.restore.wc)" "<=" 1.15 "$(val huge.restore.pgferry huge.restore.wc)×"
-  target_row "restore ≤ 0.75× pg_restore -j $jobs wall time (all tables, scale $scale)" "$(val restore.pgferry restore.pgrestore)" "<=" 0.75 "$(val restore.pgferry restore.pgrestore)×"
-  target_row "restore ≤ 0.75× pg_restore -j $jobs wall time (huge table alone)" "$(val huge.restore.pgferry huge.restore.pgrestore)" "<=" 0.75 "$(val huge.restore.pgferry huge.restore.pgrestore)×"
-  ((many > 0)) && target_row "restore ≤ 0.75× pg_restore -j $jobs wall time ($many small tables)" "$(val many.restore.pgferry many.restore.pgrestore)" "<=" 0.75 "$(val many.restore.pgferry many.restore.pgrestore)×"
+  target_row "restore ready to serve ≤ 0.75× pg_restore + vacuumdb --analyze-only, -j $jobs (all tables, scale $scale)" "$(val restore.pgferry restore.pgrestore_an)" "<=" 0.75 "$(val restore.pgferry restore.pgrestore_an)×"
+  target_row "restore ready to serve ≤ 0.60× pg_restore + vacuumdb --analyze-only, -j $jobs (huge table alone)" "$(val huge.restore.pgferry huge.restore.pgrestore_an)" "<=" 0.60 "$(val huge.restore.pgferry huge.restore.pgrestore_an)×"
+  target_row "restore --no-analyze ≤ 1.15× the write ceiling (COPY + indexes: the same work)" "$(val restore.pgferry_noan restore.wc)" "<=" 1.15 "$(val restore.pgferry_noan restore.wc)× (with ANALYZE: $(val restore.pgferry restore.wc)×)"
+  target_row "restore --no-analyze ≤ 1.15× the write ceiling (huge table alone)" "$(val huge.restore.pgferry_noan huge.restore.wc)" "<=" 1.15 "$(val huge.restore.pgferry_noan huge.restore.wc)× (with ANALYZE: $(val huge.restore.pgferry huge.restore.wc)×)"
+  target_row "restore --no-analyze ≤ 0.75× pg_restore -j $jobs (all tables)" "$(val restore.pgferry_noan restore.pgrestore)" "<=" 0.75 "$(val restore.pgferry_noan restore.pgrestore)×"
+  if ((many > 0)); then
+    target_row "restore ready to serve ≤ 0.75× pg_restore + vacuumdb ($many small tables)" "$(val many.restore.pgferry many.restore.pgrestore_an)" "<=" 0.75 "$(val many.restore.pgferry many.restore.pgrestore_an)×"
+    [[ -n ${MEAN[many.restore.baseline]:-} ]] &&
+      target_row "$many small tables: restore no slower than the baseline build" "$(val many.restore.pgferry many.restore.baseline)" "<=" 1.05 "$(val many.restore.pgferry many.restore.baseline)× the baseline's time (5% noise allowed)"
+  fi
   target_row "dump client CPU ≤ 3 s per GB of COPY data" "$(cpugb_raw dump.pgferry "$RAW")" "<=" 3 "$(cpugb_raw dump.pgferry "$RAW") s/GB"
   target_row "restore client CPU ≤ 3 s per GB of COPY data" "$(cpugb_raw restore.pgferry "$RAW")" "<=" 3 "$(cpugb_raw restore.pgferry "$RAW") s/GB"
   r8d=$( [[ -n ${RSS[rss8.dump]:-} ]] && calc '%.0f' "${RSS[rss8.dump]} / 1024" || echo "-")
@@ -471,7 +596,7 @@ target_row() { # target_row TEXT VALUE OP LIMIT SHOWN
     target_row "$many tables: dump end to end no slower than pg_dump -Fd -j $jobs" "$(val many.dump.pgferry many.dump.pgdump)" "<=" 1 "$(val many.dump.pgferry many.dump.pgdump)× pg_dump's time"
   fi
   echo
-  echo "Raw data: bench/results/ (hyperfine JSON hf-*.json, per-run CPU/RSS stats.tsv, codec.json, run.log)."
+  echo "Raw data: bench/results/ (hyperfine JSON hf-*.json, per-run CPU/RSS stats.tsv, pgferry's --json phases-*.json and --trace trace-*.json of its last timed restore of each shape, codec.json, run.log)."
 } >"$R/RESULTS.md"
 # bench/LATEST.md (tracked) keeps the latest full run; a --quick smoke run does not replace it
 ((quick)) || cp "$R/RESULTS.md" "$here/bench/LATEST.md"

@@ -7,15 +7,17 @@
  * the tables exist without indexes or constraints (pg_restore --section=pre-data), and N
  * threads, each with its own connection, stream those files with PQputCopyData into
  *   COPY t (cols) FROM STDIN (FORMAT binary|text)
- * largest first. What pgferry may do, the ceiling does too: a table of one chunk is loaded
- * as BEGIN; TRUNCATE; COPY ... FREEZE; COMMIT (no WAL under wal_level=minimal); chunks of a
- * multi-chunk table load concurrently in their own transactions. No decompression, no
+ * largest first. What pgferry may do, the ceiling does too, with the same load strategy: a
+ * table of no more than one worker's share of all the rows (total / N) is one job, its
+ * files loaded in one transaction, as BEGIN; TRUNCATE; COPY ... FREEZE (each file); COMMIT
+ * from --freeze-min on (no later hint-bit pass, no WAL under wal_level=minimal); the chunks
+ * of a larger table load concurrently in their own transactions. No decompression, no
  * hashing, no row splitting, no journal. Index builds are timed separately by the caller
  * (pg_restore --section=post-data). Prints bytes, seconds, MB/s.
  *
- * --freeze-min BYTES: load one-chunk tables smaller than BYTES with a plain COPY (no
- * TRUNCATE, no FREEZE), to measure what the TRUNCATE costs on many small tables (a new
- * relation file, and at commit a scan of all of shared_buffers for the old one). */
+ * --freeze-min BYTES (default 2MB, as pgferry): smaller tables are loaded without TRUNCATE
+ * and FREEZE (below it the TRUNCATE costs more than it saves: a new relation file, and at
+ * commit a scan of all of shared_buffers for the old one). */
 #include "common/pf_util.h"
 #include "engine/manifest.h"
 #include "engine/pgconn.h"
@@ -33,9 +35,10 @@
 #define BUF_SIZE (1u << 20)
 
 typedef struct {
-    char *path;    /* decoded COPY file */
-    char *sql;     /* COPY ... FROM STDIN ... */
-    char *truncate; /* non-NULL: one-chunk table, load with FREEZE after this */
+    char **paths;   /* decoded COPY files, loaded in this order */
+    size_t npaths;
+    char *sql;      /* COPY ... FROM STDIN ... */
+    char *truncate; /* non-NULL: load with FREEZE after this */
     uint64_t bytes;
 } job;
 
@@ -58,18 +61,15 @@ static void wc_fail(wc_ctx *x, const char *msg)
     pthread_mutex_unlock(&x->mu);
 }
 
-static int load(PGconn *c, const job *j, char *buf, char *err, size_t errlen)
+static int load_file(PGconn *c, const char *path, const char *sql, char *buf, char *err, size_t errlen)
 {
     char line[PF_ERRLEN];
-    if (j->truncate && (pgconn_exec(c, "BEGIN", "begin", err, errlen) < 0 ||
-                        pgconn_exec(c, j->truncate, "truncate", err, errlen) < 0))
-        return -1;
-    int fd = open(j->path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return pf_err(err, errlen, "%s: %s", j->path, strerror(errno));
-    PGresult *r = PQexec(c, j->sql);
+        return pf_err(err, errlen, "%s: %s", path, strerror(errno));
+    PGresult *r = PQexec(c, sql);
     if (PQresultStatus(r) != PGRES_COPY_IN) {
-        pf_err(err, errlen, "%s: %s", j->sql, pgconn_result_errline(r, line, sizeof line));
+        pf_err(err, errlen, "%s: %s", sql, pgconn_result_errline(r, line, sizeof line));
         PQclear(r);
         close(fd);
         return -1;
@@ -79,26 +79,39 @@ static int load(PGconn *c, const job *j, char *buf, char *err, size_t errlen)
     while ((n = read(fd, buf, BUF_SIZE)) > 0)
         if (PQputCopyData(c, buf, (int)n) != 1) {
             close(fd);
-            return pf_err(err, errlen, "%s: %s", j->path, pgconn_errline(c, line, sizeof line));
+            return pf_err(err, errlen, "%s: %s", path, pgconn_errline(c, line, sizeof line));
         }
     close(fd);
     if (n < 0) {
         PQputCopyEnd(c, "read error");
         while ((r = PQgetResult(c)))
             PQclear(r);
-        return pf_err(err, errlen, "%s: %s", j->path, strerror(errno));
+        return pf_err(err, errlen, "%s: %s", path, strerror(errno));
     }
     if (PQputCopyEnd(c, NULL) != 1)
-        return pf_err(err, errlen, "%s: %s", j->path, pgconn_errline(c, line, sizeof line));
+        return pf_err(err, errlen, "%s: %s", path, pgconn_errline(c, line, sizeof line));
     int rc = 0;
     while ((r = PQgetResult(c))) {
         if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0)
-            rc = pf_err(err, errlen, "%s: %s", j->path, pgconn_result_errline(r, line, sizeof line));
+            rc = pf_err(err, errlen, "%s: %s", path, pgconn_result_errline(r, line, sizeof line));
         PQclear(r);
     }
-    if (rc == 0 && j->truncate && pgconn_exec(c, "COMMIT", "commit", err, errlen) < 0)
-        rc = -1;
     return rc;
+}
+
+static int load(PGconn *c, const job *j, char *buf, char *err, size_t errlen)
+{
+    int txn = j->truncate || j->npaths > 1;
+    if (txn && pgconn_exec(c, "BEGIN", "begin", err, errlen) < 0)
+        return -1;
+    if (j->truncate && pgconn_exec(c, j->truncate, "truncate", err, errlen) < 0)
+        return -1;
+    for (size_t k = 0; k < j->npaths; k++)
+        if (load_file(c, j->paths[k], j->sql, buf, err, errlen) < 0)
+            return -1;
+    if (txn && pgconn_exec(c, "COMMIT", "commit", err, errlen) < 0)
+        return -1;
+    return 0;
 }
 
 static void *worker(void *arg)
@@ -145,7 +158,7 @@ int main(int argc, char **argv)
 {
     const char *conninfo = "", *dump = NULL, *decoded = NULL;
     int jobs = 2, tsv = 0;
-    uint64_t freeze_min = 0;
+    uint64_t freeze_min = 2u << 20;
     static const struct option opts[] = {{"dbname", required_argument, NULL, 'd'},
                                          {"freeze-min", required_argument, NULL, 4},
                                          {"jobs", required_argument, NULL, 'j'},
@@ -185,8 +198,12 @@ int main(int argc, char **argv)
         return 1;
     }
     size_t n = 0;
-    for (size_t t = 0; t < m.ntables; t++)
+    uint64_t all = 0;
+    for (size_t t = 0; t < m.ntables; t++) {
         n += m.tables[t].nchunks;
+        all += m.tables[t].raw_bytes;
+    }
+    uint64_t share = all / (uint64_t)jobs; /* above it a table is split, as pgferry does */
     wc_ctx x;
     memset(&x, 0, sizeof x);
     pthread_mutex_init(&x.mu, NULL);
@@ -194,6 +211,8 @@ int main(int argc, char **argv)
     x.jobs = calloc(n + 1, sizeof *x.jobs);
     for (size_t t = 0; t < m.ntables; t++) {
         manifest_table *mt = &m.tables[t];
+        if (mt->nchunks == 0)
+            continue;
         char *q = pgconn_qualified(c, mt->schema, mt->name);
         size_t cap = 128 + strlen(q);
         for (size_t k = 0; k < mt->ncols; k++)
@@ -206,22 +225,29 @@ int main(int argc, char **argv)
             len += (size_t)sprintf(cols + len, "%s%s", k ? ", " : "", qc);
             free(qc);
         }
-        int one = mt->nchunks == 1 && mt->raw_bytes >= freeze_min;
+        int whole = mt->nchunks == 1 || mt->raw_bytes <= share;
+        int freeze = whole && mt->raw_bytes >= freeze_min;
         for (size_t k = 0; k < mt->nchunks; k++) {
-            job *j = &x.jobs[x.njobs++];
+            job *j = &x.jobs[whole ? x.njobs - (k > 0) : x.njobs];
+            if (!whole || k == 0) {
+                x.njobs++;
+                if (asprintf(&j->sql, "COPY %s (%s) FROM STDIN (FORMAT %s%s)", q, cols,
+                             strcmp(mt->format, "binary") == 0 ? "binary" : "text", freeze ? ", FREEZE" : "") < 0 ||
+                    (freeze && asprintf(&j->truncate, "TRUNCATE ONLY %s", q) < 0) ||
+                    !(j->paths = calloc(whole ? mt->nchunks : 1, sizeof *j->paths)))
+                    return 1;
+            }
             const char *base = strrchr(mt->chunks[k].file, '/');
             base = base ? base + 1 : mt->chunks[k].file;
             size_t bl = strlen(base);
             if (bl > 6 && strcmp(base + bl - 6, ".chunk") == 0)
                 bl -= 6;
-            if (asprintf(&j->path, "%s/%.*s.copy", decoded, (int)bl, base) < 0 ||
-                asprintf(&j->sql, "COPY %s (%s) FROM STDIN (FORMAT %s%s)", q, cols,
-                         strcmp(mt->format, "binary") == 0 ? "binary" : "text", one ? ", FREEZE" : "") < 0 ||
-                (one && asprintf(&j->truncate, "TRUNCATE ONLY %s", q) < 0))
+            char **path = &j->paths[j->npaths++];
+            if (asprintf(path, "%s/%.*s.copy", decoded, (int)bl, base) < 0)
                 return 1;
-            j->bytes = mt->chunks[k].raw_bytes;
-            if (access(j->path, R_OK) != 0) {
-                fprintf(stderr, "write_ceiling: %s: %s (decode the dump first: pgferry cat)\n", j->path,
+            j->bytes += mt->chunks[k].raw_bytes;
+            if (access(*path, R_OK) != 0) {
+                fprintf(stderr, "write_ceiling: %s: %s (decode the dump first: pgferry cat)\n", *path,
                         strerror(errno));
                 return 1;
             }
@@ -252,10 +278,12 @@ int main(int argc, char **argv)
     if (tsv)
         printf("write_ceiling\t%zu\t%llu\t%.3f\n", x.njobs, (unsigned long long)bytes, secs);
     else
-        printf("write_ceiling: %zu files, -j %d: %llu bytes of COPY data in %.2f s, %.1f MB/s\n", x.njobs, jobs,
+        printf("write_ceiling: %zu jobs, -j %d: %llu bytes of COPY data in %.2f s, %.1f MB/s\n", x.njobs, jobs,
                (unsigned long long)bytes, secs, secs > 0 ? (double)bytes / secs / 1e6 : 0.0);
     for (size_t i = 0; i < x.njobs; i++) {
-        free(x.jobs[i].path);
+        for (size_t k = 0; k < x.jobs[i].npaths; k++)
+            free(x.jobs[i].paths[k]);
+        free(x.jobs[i].paths);
         free(x.jobs[i].sql);
         free(x.jobs[i].truncate);
     }

@@ -38,6 +38,10 @@ int plan_chunks(const plan_input *tables, size_t ntables, uint64_t chunk_size, i
                 per_chunk = 0;
         }
         uint64_t nch = per_chunk ? (pages + per_chunk - 1) / per_chunk : 1;
+        /* the same share of pages each (not full chunks and a short last one): chunks of
+         * one table take as long as each other to dump and to restore */
+        if (per_chunk)
+            per_chunk = (pages + nch - 1) / nch;
         if (n + nch > cap) {
             while (n + nch > cap)
                 cap *= 2;

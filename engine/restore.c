@@ -90,8 +90,10 @@ static char *matview_sql(restore_ctx *ctx, PGconn *c)
     return mv;
 }
 
-/* Partitioned tables' own statistics (across their partitions) need their own ANALYZE; the
- * partitions were analyzed as their rows came in. */
+/* Partitioned tables' own statistics (across their partitions) need their own ANALYZE: done
+ * as a job where the restore creates the partition root (it analyzes the partitions too);
+ * here, at the end, for partitions restored into a root that was there (their own ANALYZE
+ * ran as their rows came in). */
 static int analyze_parents(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
 {
     if (restore_journal_has(ctx, "analyze-parents"))
@@ -103,7 +105,7 @@ static int analyze_parents(restore_ctx *ctx, PGconn *c, char *err, size_t errlen
     sql[0] = '\0';
     for (size_t t = 0; t < ctx->ntables; t++) {
         rtable *rt = &ctx->tables[t];
-        if (!rt->selected || rt->renamed || !rt->mt->parent_name)
+        if (!rt->selected || rt->renamed || !rt->mt->parent_name || rt->root_analyzed)
             continue;
         int seen = 0;
         for (size_t k = 0; k < t && !seen; k++)
@@ -297,7 +299,10 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
         goto out;
     snprintf(s->database, sizeof s->database, "%s", PQdb(c));
     for (size_t t = 0; t < ctx.ntables; t++)
-        if (!(ctx.tables[t].qname = pgconn_qualified(c, ctx.tables[t].dst_schema, ctx.tables[t].dst_name))) {
+        if (!(ctx.tables[t].qname = pgconn_qualified(c, ctx.tables[t].dst_schema, ctx.tables[t].dst_name)) ||
+            (ctx.tables[t].mt->parent_name && !ctx.tables[t].renamed &&
+             !(ctx.tables[t].root_qname =
+                   pgconn_qualified(c, ctx.tables[t].mt->parent_schema, ctx.tables[t].mt->parent_name)))) {
             pf_err(err, errlen, "out of memory");
             goto out;
         }
@@ -409,6 +414,7 @@ out:
         free(rt->dst_schema);
         free(rt->dst_name);
         free(rt->qname);
+        free(rt->root_qname);
         free(rt->label);
         free(rt->parents);
     }

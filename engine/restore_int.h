@@ -24,6 +24,9 @@
 
 #define JOURNAL_SCHEMA "_pgferry"
 #define FREEZE_MIN_BYTES (2u << 20)
+/* a primary key or unique constraint of a table of at least this much data is built as an
+ * index, then made a constraint on it (below, the second transaction costs more) */
+#define SPLIT_KEY_MIN_BYTES (1u << 20)
 /* attempts of one job whose connection was lost before the restore fails */
 #define JOB_ATTEMPTS 4
 
@@ -31,6 +34,8 @@ typedef struct {
     manifest_table *mt;
     char *dst_schema, *dst_name; /* where the rows go (differs from mt when renamed) */
     char *qname;                 /* quoted dst */
+    char *root_qname;            /* a partition (not renamed): its partition root, quoted */
+    int root_analyzed;           /* its root's ANALYZE job covers it (and all its tree) */
     char *label;                 /* schema.name of the dump, for messages */
     int selected, renamed;
     long toc;                    /* its TABLE entry, -1 if none */
@@ -51,7 +56,9 @@ enum { JOB_MILESTONE = 0, JOB_LOAD, JOB_ENTRY, JOB_ANALYZE };
 
 typedef struct {
     int kind;
-    size_t table;                /* LOAD, ANALYZE */
+    size_t table;                /* LOAD, ANALYZE (of a root: one of its partitions) */
+    int root;                    /* ANALYZE of the table's partition root, which analyzes
+                                    every partition under it too */
     size_t *chunks, nchunks;     /* LOAD: the table's chunks it loads, in order, one transaction */
     int one_copy;                /* LOAD: all of them through one COPY statement */
     int freeze;                  /* LOAD: TRUNCATE, then COPY ... FREEZE, in its transaction */

@@ -194,6 +194,30 @@ static int split_key(const char *sql, char **index_sql, char **cons_sql)
     return 0;
 }
 
+/* The scheduler's weights: each job's work estimated in microseconds of server CPU from
+ * the manifest's bytes and rows (measured on PostgreSQL 15; only their proportions matter,
+ * the scheduler runs first the job with the longest chain of work after it). */
+static uint64_t cost_load(uint64_t raw) { return raw / 80 + 1; }
+static uint64_t cost_index(const manifest_table *mt) { return mt->rows * 6 / 10 + mt->raw_bytes / 1000 + 100; }
+static uint64_t cost_analyze(const manifest_table *mt)
+{
+    /* ANALYZE reads a sample of 300 x default_statistics_target (100) rows */
+    uint64_t sample = mt->rows < 30000 ? mt->rows : 30000, width = mt->rows ? mt->raw_bytes / mt->rows : 0;
+    return sample * (100 + width) / 33 + 100;
+}
+static uint64_t cost_entry(restore_ctx *ctx, const archive_entry *e, int part)
+{
+    long te = restore_entry_table_entry(ctx, e);
+    const manifest_table *mt = te >= 0 && ctx->entry_table[te] >= 0 ? ctx->tables[ctx->entry_table[te]].mt : NULL;
+    if (!mt || part == 2)
+        return 100;
+    if (restore_entry_is(e, "FK CONSTRAINT"))
+        return mt->rows * 12 / 10 + 100; /* the check reads every row */
+    if (restore_entry_is(e, "INDEX") || restore_entry_is(e, "CONSTRAINT"))
+        return cost_index(mt);
+    return 1000;
+}
+
 static int add_parent(rtable *t, size_t p)
 {
     for (size_t i = 0; i < t->nparents; i++)
@@ -397,7 +421,7 @@ static int add_loads(restore_ctx *ctx, size_t ti, char *err, size_t errlen)
             j.raw += mt->chunks[j.chunks[k]].raw_bytes;
         j.one_copy = whole && j.nchunks > 1;
         j.freeze = whole && !t->preexisting && nleft == mt->nchunks && raw >= FREEZE_MIN_BYTES;
-        long id = add_job(ctx, sched_add(ctx->s, 1, j.raw, SCHED_LOCK_NONE), j);
+        long id = add_job(ctx, sched_add(ctx->s, 0, cost_load(j.raw), SCHED_LOCK_NONE), j);
         if (id < 0 || sched_after(ctx->s, (size_t)t->loaded, (size_t)id) < 0) {
             free(j.chunks);
             free(left);
@@ -409,9 +433,29 @@ static int add_loads(restore_ctx *ctx, size_t ti, char *err, size_t errlen)
     return 0;
 }
 
+static void job_item(restore_ctx *ctx, const rjob *j, char *item, size_t n);
+
+/* An ANALYZE job, once what it waits for and locks is set: its weight, its count, and done
+ * already when a resumed run's journal says so. */
+static int analyze_job_added(restore_ctx *ctx, size_t id, uint64_t cost)
+{
+    if (sched_set_weight(ctx->s, id, cost) < 0)
+        return -1;
+    ctx->nentry_jobs++;
+    char item[4200];
+    job_item(ctx, &ctx->jobs[id], item, sizeof item);
+    if (restore_journal_has(ctx, item)) {
+        sched_mark_done(ctx->s, id);
+        atomic_fetch_add(&ctx->entries_done, 1);
+    }
+    return 0;
+}
+
 int restore_build_jobs(restore_ctx *ctx, char *err, size_t errlen)
 {
     const restore_options *o = ctx->o;
+    long *table_first = NULL, *next_entry = NULL;
+    unsigned char *in_tree = NULL;
     long *entry_job = malloc((ctx->a.n + 1) * sizeof *entry_job);
     long *virt = malloc((ctx->a.n + 1) * sizeof *virt);
     if (!entry_job || !virt) {
@@ -473,13 +517,15 @@ int restore_build_jobs(restore_ctx *ctx, char *err, size_t errlen)
             continue;
         int shared = restore_entry_is(e, "INDEX");
         /* a primary key or unique constraint of a plain table: its index first, beside the
-         * table's other index builds, then the constraint on it */
+         * table's other index builds, then the constraint on it (where the build takes long
+         * enough to be worth a second transaction) */
         char *isql = NULL, *csql = NULL;
         long pre = -1;
         long te = restore_entry_table_entry(ctx, e);
         if (restore_entry_is(e, "CONSTRAINT") && te >= 0 && ctx->entry_table[te] >= 0 &&
+            ctx->tables[ctx->entry_table[te]].mt->raw_bytes >= SPLIT_KEY_MIN_BYTES &&
             split_key(e->sql, &isql, &csql) == 0) {
-            pre = add_job(ctx, sched_add(ctx->s, 0, 0, SCHED_LOCK_SHARED),
+            pre = add_job(ctx, sched_add(ctx->s, 0, cost_entry(ctx, e, 1), SCHED_LOCK_SHARED),
                           (rjob){.kind = JOB_ENTRY, .entry = (long)i, .part = 1, .sql = isql});
             if (pre < 0) {
                 free(isql);
@@ -491,7 +537,8 @@ int restore_build_jobs(restore_ctx *ctx, char *err, size_t errlen)
             if (restore_journal_has(ctx, item))
                 sched_mark_done(ctx->s, (size_t)pre);
         }
-        long id = add_job(ctx, sched_add(ctx->s, 0, 0, shared ? SCHED_LOCK_SHARED : SCHED_LOCK_EXCLUSIVE),
+        long id = add_job(ctx, sched_add(ctx->s, 0, cost_entry(ctx, e, pre >= 0 ? 2 : 0),
+                                         shared ? SCHED_LOCK_SHARED : SCHED_LOCK_EXCLUSIVE),
                           (rjob){.kind = JOB_ENTRY, .entry = (long)i, .part = pre >= 0 ? 2 : 0, .sql = csql});
         if (id < 0) {
             free(csql);
@@ -533,23 +580,95 @@ int restore_build_jobs(restore_ctx *ctx, char *err, size_t errlen)
     }
     free(tabs);
     tabs = NULL;
-    /* ANALYZE per table, released when its rows are in, so statistics are built while other
-     * tables still load rather than in one pass at the end */
+    /* the post-data jobs of each TABLE entry, for the ANALYZE of its rows to wait for */
+    table_first = malloc((ctx->a.n + 1) * sizeof *table_first);
+    next_entry = malloc((ctx->a.n + 1) * sizeof *next_entry);
+    in_tree = malloc(ctx->a.n + 1);
+    if (!table_first || !next_entry || !in_tree)
+        goto oom;
+    for (size_t i = 0; i < ctx->a.n; i++)
+        table_first[i] = -1;
+    for (size_t i = 0; i < ctx->a.n; i++) {
+        long te = entry_job[i] >= 0 ? restore_entry_table_entry(ctx, &ctx->a.entries[i]) : -1;
+        if (te >= 0) {
+            next_entry[i] = table_first[te];
+            table_first[te] = (long)i;
+        }
+    }
+    /* ANALYZE, released when the rows are in and the indexes built (ANALYZE gathers the
+     * statistics of expression indexes, and the two lock each other out anyway), so
+     * statistics are built while other tables still load rather than in one pass at the
+     * end. A partition tree the restore creates is analyzed once, from its root, which
+     * covers the root's own statistics and every partition's (PostgreSQL's ANALYZE of a
+     * partitioned table recurses): analyzing the partitions first would do them twice. */
+    for (size_t k = 0; ctx->do_data && !o->no_analyze && k < ctx->a.n; k++) {
+        const archive_entry *e = &ctx->a.entries[k];
+        if (!ctx->wanted[k] || virt[k] < 0 || !restore_entry_is(e, "TABLE") || !e->namespace)
+            continue;
+        long id = -1;
+        uint64_t cost = 100;
+        for (size_t t = 0; t < ctx->ntables; t++) {
+            rtable *rt = &ctx->tables[t];
+            if (!rt->selected || !rt->root_qname || strcmp(rt->mt->parent_name, e->tag) ||
+                strcmp(rt->mt->parent_schema, e->namespace))
+                continue;
+            if (id < 0) {
+                id = add_job(ctx, sched_add(ctx->s, 0, 0, SCHED_LOCK_EXCLUSIVE),
+                             (rjob){.kind = JOB_ANALYZE, .table = t, .root = 1});
+                if (id < 0)
+                    goto oom;
+                /* the partitioned tables of the tree (the root, and those under it, whose
+                 * TABLE entries depend on their parent's): locked, and their post-data
+                 * jobs (indexes, attachments) done first */
+                memset(in_tree, 0, ctx->a.n);
+                in_tree[k] = 1;
+                for (int grew = 1; grew;) {
+                    grew = 0;
+                    for (size_t x = 0; x < ctx->a.n; x++) {
+                        if (in_tree[x] || virt[x] < 0)
+                            continue;
+                        for (size_t d = 0; d < ctx->a.entries[x].ndeps && !in_tree[x]; d++) {
+                            long pk = archive_find(&ctx->a, ctx->a.entries[x].deps[d]);
+                            if (pk >= 0 && in_tree[pk])
+                                in_tree[x] = grew = 1;
+                        }
+                    }
+                }
+                for (size_t x = 0; x < ctx->a.n; x++) {
+                    if (!in_tree[x])
+                        continue;
+                    if (sched_lock(ctx->s, (size_t)id, (size_t)virt[x]) < 0)
+                        goto oom;
+                    for (long q = table_first[x]; q >= 0; q = next_entry[q])
+                        if (sched_after(ctx->s, (size_t)id, (size_t)entry_job[q]) < 0)
+                            goto oom;
+                }
+            }
+            rt->root_analyzed = 1;
+            cost += cost_analyze(rt->mt);
+            if (sched_lock(ctx->s, (size_t)id, t) < 0 ||
+                (rt->loaded >= 0 && sched_after(ctx->s, (size_t)id, (size_t)rt->loaded) < 0))
+                goto oom;
+            for (long q = rt->toc >= 0 ? table_first[rt->toc] : -1; q >= 0; q = next_entry[q])
+                if (sched_after(ctx->s, (size_t)id, (size_t)entry_job[q]) < 0)
+                    goto oom;
+        }
+        if (id >= 0 && analyze_job_added(ctx, (size_t)id, cost) < 0)
+            goto oom;
+    }
     for (size_t t = 0; ctx->do_data && !o->no_analyze && t < ctx->ntables; t++) {
         rtable *rt = &ctx->tables[t];
-        if (!rt->selected)
+        if (!rt->selected || rt->root_analyzed)
             continue;
         long id = add_job(ctx, sched_add(ctx->s, 0, 0, SCHED_LOCK_EXCLUSIVE), (rjob){.kind = JOB_ANALYZE, .table = t});
         if (id < 0 || sched_lock(ctx->s, (size_t)id, t) < 0 ||
             (rt->loaded >= 0 && sched_after(ctx->s, (size_t)id, (size_t)rt->loaded) < 0))
             goto oom;
-        ctx->nentry_jobs++;
-        char item[600];
-        snprintf(item, sizeof item, "analyze:%s", rt->qname);
-        if (restore_journal_has(ctx, item)) {
-            sched_mark_done(ctx->s, (size_t)id);
-            atomic_fetch_add(&ctx->entries_done, 1);
-        }
+        for (long q = rt->toc >= 0 ? table_first[rt->toc] : -1; q >= 0; q = next_entry[q])
+            if (sched_after(ctx->s, (size_t)id, (size_t)entry_job[q]) < 0)
+                goto oom;
+        if (analyze_job_added(ctx, (size_t)id, cost_analyze(rt->mt)) < 0)
+            goto oom;
     }
     size_t stuck = 0;
     if (sched_start(ctx->s, &stuck) < 0) {
@@ -558,6 +677,9 @@ int restore_build_jobs(restore_ctx *ctx, char *err, size_t errlen)
     }
     free(entry_job);
     free(virt);
+    free(table_first);
+    free(next_entry);
+    free(in_tree);
     return 0;
 oom_tabs:
     free(tabs);
@@ -566,6 +688,9 @@ oom:
 fail:
     free(entry_job);
     free(virt);
+    free(table_first);
+    free(next_entry);
+    free(in_tree);
     return -1;
 }
 
@@ -591,7 +716,7 @@ static void job_item(restore_ctx *ctx, const rjob *j, char *item, size_t n)
     else if (j->kind == JOB_ENTRY)
         snprintf(item, n, "entry:%d%s", ctx->a.entries[j->entry].id, j->part == 1 ? ":index" : "");
     else
-        snprintf(item, n, "analyze:%s", ctx->tables[j->table].qname);
+        snprintf(item, n, "analyze:%s", j->root ? ctx->tables[j->table].root_qname : ctx->tables[j->table].qname);
 }
 
 /* The job builds an index: CREATE INDEX, a key constraint, or a split key's index. */
@@ -611,7 +736,7 @@ static int run_job(rworker *w, chunkfile_reader *b, const rjob *j, int idle, cha
         return restore_load_job(ctx, w->conn, b, j, err, errlen);
     job_item(ctx, j, item, sizeof item);
     if (j->kind == JOB_ANALYZE) {
-        snprintf(what, sizeof what, "ANALYZE %s", ctx->tables[j->table].qname);
+        snprintf(what, sizeof what, "ANALYZE %s", j->root ? ctx->tables[j->table].root_qname : ctx->tables[j->table].qname);
         sql = what;
     } else {
         archive_entry *e = &ctx->a.entries[j->entry];
@@ -659,7 +784,11 @@ static void record_job(rworker *w, const rjob *j, double t0, double cpu)
             snprintf(name, sizeof name, "%s chunk %zu", ctx->tables[j->table].label, j->chunks[0]);
     } else if (j->kind == JOB_ANALYZE) {
         cat = "analyze";
-        snprintf(name, sizeof name, "ANALYZE %s", ctx->tables[j->table].label);
+        if (j->root)
+            snprintf(name, sizeof name, "ANALYZE %s.%s (and its partitions)", ctx->tables[j->table].mt->parent_schema,
+                     ctx->tables[j->table].mt->parent_name);
+        else
+            snprintf(name, sizeof name, "ANALYZE %s", ctx->tables[j->table].label);
     } else {
         const archive_entry *e = &ctx->a.entries[j->entry];
         cat = restore_entry_is(e, "INDEX") ? "index"

@@ -8,6 +8,7 @@ enum { WAITING = 0, READY, RUNNING, DONE };
 typedef struct {
     int cls, lockmode, milestone, state;
     uint64_t weight;
+    uint64_t rank;            /* weight + the heaviest chain of jobs waiting on it */
     uint64_t seq;             /* when it became ready: first come, first served among equals */
     size_t waiting;           /* unfinished jobs it waits for */
     size_t *dependents, ndependents, capdependents;
@@ -111,6 +112,14 @@ int sched_lock(sched *s, size_t job, size_t resource)
     return push(&j->res, &j->nres, &j->capres, resource);
 }
 
+int sched_set_weight(sched *s, size_t job, uint64_t weight)
+{
+    if (job >= s->n || s->started)
+        return -1;
+    s->jobs[job].weight = weight;
+    return 0;
+}
+
 int sched_after(sched *s, size_t job, size_t before)
 {
     if (job >= s->n || before >= s->n || s->started)
@@ -124,15 +133,15 @@ void sched_mark_done(sched *s, size_t job)
         s->jobs[job].state = DONE;
 }
 
-/* ---- ready heap: class ascending, then weight descending, then first ready first ---- */
+/* ---- ready heap: class ascending, then rank descending, then first ready first ---- */
 
 static int better(const sched *s, size_t a, size_t b)
 {
     const sjob *x = &s->jobs[a], *y = &s->jobs[b];
     if (x->cls != y->cls)
         return x->cls < y->cls;
-    if (x->weight != y->weight)
-        return x->weight > y->weight;
+    if (x->rank != y->rank)
+        return x->rank > y->rank;
     return x->seq < y->seq;
 }
 
@@ -254,6 +263,18 @@ int sched_start(sched *s, size_t *stuck)
                 *stuck = i;
                 break;
             }
+    }
+    /* ranks, in reverse topological order: a job's weight plus the largest rank among the
+     * jobs waiting for it (the longest path from it to the end) */
+    for (size_t q = rc < 0 ? 0 : qt; q-- > 0;) {
+        sjob *j = &s->jobs[queue[q]];
+        uint64_t most = 0;
+        for (size_t k = 0; k < j->ndependents; k++) {
+            const sjob *d = &s->jobs[j->dependents[k]];
+            if (d->state != DONE && d->rank > most)
+                most = d->rank;
+        }
+        j->rank = j->weight + most;
     }
     free(count);
     free(queue);

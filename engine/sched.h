@@ -5,8 +5,11 @@
  * foreign key, ANALYZE...). The scheduler knows of each job only:
  *   - its class: jobs of a lower class are picked first (restore: schema entries before
  *     loads, so index builds overlap other tables' loads and constraints are not starved);
- *   - its weight: within a class, heavier jobs first (largest loads first, so the restore
- *     does not end on one long table);
+ *   - its weight: the work it is estimated to be (any unit, the same for every job). Within
+ *     a class the ready job with the largest rank runs first, its rank being its weight
+ *     plus the largest rank among the jobs that wait for it: the longest chain of work
+ *     from it to the end (critical-path list scheduling), so the restore does not end on
+ *     one long table, nor on a long job that could have started earlier;
  *   - what it must wait for (sched_after): jobs that must have finished;
  *   - the resources it locks and how: SHARED jobs (CREATE INDEX) may run together on a
  *     resource, an EXCLUSIVE job (ALTER TABLE, ANALYZE) runs alone on each of its resources,
@@ -39,6 +42,8 @@ void sched_free(sched *s);
 long sched_add(sched *s, int class_, uint64_t weight, int lockmode);
 long sched_add_milestone(sched *s);
 int sched_lock(sched *s, size_t job, size_t resource);
+/* Sets a job's weight after sched_add (when it is known only later). */
+int sched_set_weight(sched *s, size_t job, uint64_t weight);
 /* job waits until before has finished. */
 int sched_after(sched *s, size_t job, size_t before);
 /* job was done by an earlier run: it counts as finished from the start. */

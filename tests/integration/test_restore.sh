@@ -20,7 +20,8 @@
 #  6. --schema-only then --data-only
 #  7. usage errors exit 2
 #  8. load strategy (whole-table FREEZE jobs under a worker's share, a job per chunk above,
-#     PGFERRY_RESTORE_SPLIT both ways), keys built on their index, --trace and server CPU
+#     PGFERRY_RESTORE_SPLIT both ways), keys built on their index (and left whole where
+#     they cannot be), --trace and server CPU
 #
 # Kill points do not depend on timing: a watcher session polls the journal inside the
 # server and, the moment it shows the wanted state, takes an EXCLUSIVE lock on
@@ -225,6 +226,59 @@ for mode in default:1 default:3 always:2 never:2; do
 done
 expect "trace: a thread name per worker (-j 3: coordinator + 3)" 4 \
   "$(jq '[.traceEvents[] | select(.ph == "M" and .name == "thread_name")] | length' "$tmp/t_default3.json")"
+# keys built on their index, on the shapes where that must not change anything: partitions
+# whose parent has the key (then attached), inheritance, quoted names; and the keys it must
+# leave whole (DEFERRABLE, NULLS NOT DISTINCT, INCLUDE) and the partitioned parent's own
+ks=${p}keys
+newdb "$ks"
+q "$ks" "CREATE TABLE m (id int, at date, v text, u int, PRIMARY KEY (id, at), UNIQUE (u, at)) PARTITION BY RANGE (at);
+  CREATE TABLE m1 PARTITION OF m FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');
+  CREATE TABLE m2 PARTITION OF m FOR VALUES FROM ('2021-01-01') TO ('2022-01-01');
+  INSERT INTO m SELECT g, date '2020-01-01' + (g % 700), repeat('x', 50), g FROM generate_series(1, 100000) g;
+  CREATE TABLE inh_p (id int PRIMARY KEY, t text);
+  CREATE TABLE inh_c (extra int, UNIQUE (extra)) INHERITS (inh_p);
+  ALTER TABLE inh_c ADD PRIMARY KEY (id);
+  INSERT INTO inh_c SELECT g, repeat('y', 40), g FROM generate_series(1, 50000) g;
+  INSERT INTO inh_p SELECT g, repeat('y', 40) FROM generate_series(1, 50000) g;
+  CREATE TABLE \"Quoted \"\"T\"\"\" (\"Weird col\" int, b text, CONSTRAINT \"my \"\"pk\"\"\" PRIMARY KEY (\"Weird col\"));
+  INSERT INTO \"Quoted \"\"T\"\"\" SELECT g, repeat('z', 30) FROM generate_series(1, 40000) g;
+  CREATE TABLE dfr (id int PRIMARY KEY DEFERRABLE, x int UNIQUE NULLS NOT DISTINCT);
+  INSERT INTO dfr SELECT g, g FROM generate_series(1, 100000) g;
+  CREATE TABLE incl (id int, y int, CONSTRAINT incl_pk PRIMARY KEY (id) INCLUDE (y));
+  INSERT INTO incl SELECT g, g FROM generate_series(1, 200000) g;
+  CREATE INDEX incl_expr ON incl ((y % 7));
+  CREATE TABLE ml (id int, region text, at date, v int) PARTITION BY LIST (region);
+  CREATE TABLE ml_eu PARTITION OF ml FOR VALUES IN ('eu') PARTITION BY RANGE (at);
+  CREATE TABLE ml_eu_2020 PARTITION OF ml_eu FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');
+  CREATE TABLE ml_eu_2021 PARTITION OF ml_eu FOR VALUES FROM ('2021-01-01') TO ('2022-01-01');
+  CREATE TABLE ml_us PARTITION OF ml FOR VALUES IN ('us');
+  CREATE INDEX ON ml (at);
+  CREATE INDEX ON ml_eu ((v * 2));
+  INSERT INTO ml SELECT g, CASE WHEN g % 2 = 0 THEN 'eu' ELSE 'us' END, date '2020-01-01' + (g % 700), g
+    FROM generate_series(1, 50000) g" >/dev/null
+snap "$ks" "$tmp/ks"
+run dump -d "dbname=$ks" -f "$tmp/dks" --no-progress
+expect "keys: dump exits 0" 0 "$rc"
+adddb "${ks}_r"
+run restore -f "$tmp/dks" -d "dbname=${ks}_r" --create -j 2 --no-progress --trace "$tmp/tks.json"
+expect "keys: restore exits 0" 0 "$rc"
+same_as "keys built on their index" "$tmp/ks" "${ks}_r"
+# ANALYZE: after the indexes (an expression index has statistics), each partition tree once
+# from its root (PostgreSQL recurses), every relation of it analyzed exactly once
+expect "analyze: the expression index has statistics (ANALYZE ran after it was built)" t \
+  "$(q "${ks}_r" "SELECT count(*) > 0 FROM pg_stats WHERE tablename = 'incl_expr'" 2>&1)"
+expect "analyze: every table and partition analyzed exactly once" \
+  "Quoted \"T\":1 dfr:1 incl:1 inh_c:1 inh_p:1 m:1 m1:1 m2:1 ml:1 ml_eu:1 ml_eu_2020:1 ml_eu_2021:1 ml_us:1" \
+  "$(q "${ks}_r" "SELECT string_agg(relname || ':' || analyze_count, ' ' ORDER BY relname COLLATE \"C\") FROM pg_stat_user_tables" 2>&1)"
+expect "analyze: the partitioned tables' own statistics (inherited) are there" 3 \
+  "$(q "${ks}_r" "SELECT count(DISTINCT tablename) FROM pg_stats WHERE inherited AND tablename IN ('m', 'ml', 'ml_eu')" 2>&1)"
+expect "analyze: one job per partition tree" "ANALYZE public.m (and its partitions)|ANALYZE public.ml (and its partitions)" \
+  "$(jq -r '[.traceEvents[] | select(.cat == "analyze" and (.name | test("partitions")))] | map(.name) | sort | join("|")' "$tmp/tks.json")"
+expect "keys: split where they can be (partitions, inheritance, quoted), whole where not" \
+  "inh_c_extra_key inh_c_pkey inh_p_pkey m1_pkey m1_u_at_key m2_pkey m2_u_at_key my \"pk\" | dfr_pkey dfr_x_key incl_pk m_pkey m_u_at_key" \
+  "$(jq -r '[.traceEvents[] | select(.name | endswith(" (its index)")) | .name | sub("^CONSTRAINT [^ ]+ "; "") | sub("^\"T\" "; "") | sub(" \\(its index\\)$"; "")]
+            | sort_by(.) | join(" ")' "$tmp/tks.json") | $(jq -r '[.traceEvents[] | select(.cat == "constraint" or .cat == "index")
+            | select(.name | test("\\(") | not) | select(.name | startswith("CONSTRAINT")) | .name | sub("^CONSTRAINT [^ ]+ "; "")] | sort_by(.) | join(" ")' "$tmp/tks.json")"
 run restore -f "$tmp/d1" -d "dbname=$so" --trace "$tmp/no/such/dir/t.json"
 expect "usage: --trace into a missing directory exits 2 before anything" "2 1" "$rc $(grep -c 'its directory does not exist' "$tmp/err")"
 run restore -f "$tmp/d1" -d "dbname=$so" --maintenance-memory 12kB

@@ -84,13 +84,17 @@ static void check_invariants(const plan *p, const plan_input *in, size_t nin)
     free(seqsum);
 }
 
-/* A ranged table: pages [0, ...) covered once, contiguous, last open-ended, each range
- * holding about per_chunk_pages pages. */
+/* A ranged table: pages [0, ...) covered once, contiguous, last open-ended, in as many
+ * ranges as chunks of per_chunk_pages take, each holding the same share (the last what is
+ * left, no more). */
 static size_t check_ranges(const plan *p, size_t t, uint64_t pages, uint64_t per_chunk_pages)
 {
     static plan_chunk c[100000];
     size_t k = table_chunks(p, t, c, sizeof c / sizeof *c);
     assert_true(k >= 2);
+    uint64_t nch = (pages + per_chunk_pages - 1) / per_chunk_pages;
+    assert_int_equal(k, nch);
+    per_chunk_pages = (pages + nch - 1) / nch;
     uint64_t at = 0;
     for (size_t i = 0; i < k; i++) {
         assert_int_equal(c[i].seq, i);
@@ -134,14 +138,22 @@ static void test_heap_ranges(void **state)
         assert_int_equal(p.v[i].est_bytes, 64 * MB);
     free(p.v);
 
-    /* a size that does not divide: 1000 MB → 15 full ranges and a shorter open one */
+    /* a size that does not divide: 1000 MB → 16 ranges of 62.5 MB (8000 pages), not 15 of
+     * 64 MB and a short one that a worker would finish early */
     plan_input in2[] = {{.main_bytes = 1000 * MB, .is_heap = 1}};
     p = make_plan(in2, 1, 64 * MB, 1);
     check_invariants(&p, in2, 1);
     assert_int_equal(check_ranges(&p, 0, 1000 * MB / PLAN_BLCKSZ, 64 * MB / PLAN_BLCKSZ), 16);
-    /* the short last range sorts last */
-    assert_int_equal(p.v[p.n - 1].end_page, PLAN_OPEN_END);
-    assert_int_equal(p.v[p.n - 1].est_bytes, 1000 * MB - 15 * 64 * MB);
+    for (size_t i = 0; i < p.n; i++)
+        assert_int_equal(p.v[i].est_bytes, 8000 * PLAN_BLCKSZ);
+    free(p.v);
+
+    /* 123 MB (bench.huge) in 64 MB chunks: two of 61.5 MB, not 64 + 59 */
+    plan_input in3[] = {{.main_bytes = 15744 * PLAN_BLCKSZ, .is_heap = 1}};
+    p = make_plan(in3, 1, 64 * MB, 1);
+    check_invariants(&p, in3, 1);
+    assert_int_equal(check_ranges(&p, 0, 15744, 64 * MB / PLAN_BLCKSZ), 2);
+    assert_int_equal(p.v[0].end_page - p.v[0].start_page, 7872);
     free(p.v);
 }
 

@@ -153,6 +153,30 @@ static void test_order_largest_first_entries_first(void **state)
     sched_free(s);
 }
 
+/* The longest chain first, not the heaviest job: a small load that an index build waits on
+ * starts before bigger loads that nothing waits on (critical-path list scheduling). Largest
+ * job first would end at 22 here; the chain first ends at 15, the total work / 2. */
+static void test_critical_path_first(void **state)
+{
+    (void)state;
+    plan p = {0};
+    sched *s = sched_new(3);
+    add_job(&p, s, 0, 5, SCHED_LOCK_NONE, 5);    /* 0: load of t0 */
+    add_job(&p, s, 0, 8, SCHED_LOCK_NONE, 8);    /* 1: load of t1 */
+    add_job(&p, s, 0, 7, SCHED_LOCK_NONE, 7);    /* 2: load of t2 */
+    add_milestone(&p, s);                        /* 3: t0 loaded */
+    after(&p, s, 3, 0);
+    add_job(&p, s, 0, 10, SCHED_LOCK_SHARED, 10); /* 4: a long index build on t0 */
+    lock(&p, s, 4, 0);
+    after(&p, s, 4, 3);
+    assert_int_equal(sched_start(s, NULL), 0);
+    long span = sim(&p, s, 2);
+    assert_int_equal(p.start[0], 0);
+    assert_int_equal(p.start[4], 5);
+    assert_int_equal(span, 15);
+    sched_free(s);
+}
+
 /* Exclusive jobs never overlap anything on their tables; shared ones overlap each other. */
 static void test_locks(void **state)
 {
@@ -303,6 +327,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_order_largest_first_entries_first),
+        cmocka_unit_test(test_critical_path_first),
         cmocka_unit_test(test_locks),
         cmocka_unit_test(test_mark_done),
         cmocka_unit_test(test_retry),
