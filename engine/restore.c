@@ -237,6 +237,7 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
     s->cpu_pre = s->cpu_data = s->cpu_post = s->cpu_finish = -1;
     pthread_cond_init(&ctx.cv, NULL);
     PGconn *c = NULL;
+    trace_cpu ccpu = {0};
     int rc = -1, journal_open = 0;
     char tmp[PF_ERRLEN];
 
@@ -333,7 +334,7 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
 
     /* 4. pre-data */
     t0 = pf_now();
-    double cpu0 = trace_backend_cpu(c, ctx.cpu_mode);
+    double cpu0 = trace_backend_cpu(&ccpu, c, ctx.cpu_mode);
     if (ctx.do_pre) {
         if (o->into_schema && !restore_journal_has(&ctx, "pre-data:0")) {
             /* the schema must exist before the tables that go into it */
@@ -349,7 +350,7 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
             goto out;
     }
     s->t_pre = pf_now() - t0;
-    s->cpu_pre = cpu0 >= 0 ? trace_backend_cpu(c, ctx.cpu_mode) - cpu0 : -1;
+    s->cpu_pre = cpu0 >= 0 ? trace_backend_cpu(&ccpu, c, ctx.cpu_mode) - cpu0 : -1;
     trace_span(ctx.trace, 0, "pre-data", "pre-data", t0, pf_now(), 0, 0, s->cpu_pre);
 
     /* 5. data and post-data, scheduled together */
@@ -379,14 +380,14 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
 
     /* 6. sequences, large objects, ACLs, materialized views, statistics, the database */
     t0 = pf_now();
-    cpu0 = trace_backend_cpu(c, ctx.cpu_mode);
+    cpu0 = trace_backend_cpu(&ccpu, c, ctx.cpu_mode);
     if (finish_steps(&ctx, c, tmp, sizeof tmp) < 0 ||
         pgconn_exec(c, "DROP SCHEMA " JOURNAL_SCHEMA " CASCADE", "drop journal", tmp, sizeof tmp) < 0) {
         pf_err(err, errlen, "%s (what committed is kept: fix the cause and run again with --resume)", tmp);
         goto out;
     }
     s->t_finish = pf_now() - t0;
-    s->cpu_finish = cpu0 >= 0 ? trace_backend_cpu(c, ctx.cpu_mode) - cpu0 : -1;
+    s->cpu_finish = cpu0 >= 0 ? trace_backend_cpu(&ccpu, c, ctx.cpu_mode) - cpu0 : -1;
     s->cpu_data = ctx.cpu_data;
     s->cpu_post = ctx.cpu_post;
     trace_span(ctx.trace, 0, "finish", "sequences, large objects, ACLs, materialized views", t0, pf_now(), 0, 0,
@@ -399,6 +400,7 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
     s->reconnects = atomic_load(&ctx.reconnects);
     rc = 0;
 out:
+    trace_cpu_close(&ccpu);
     if (rc < 0 && c && journal_open && PQstatus(c) == CONNECTION_OK && !anything_committed(c)) {
         /* nothing committed yet: leave no journal that would ask for --resume, and no
          * database this run created */

@@ -15,6 +15,7 @@
 #include "engine/manifest.h"
 #include "engine/restore.h"
 #include "engine/sched.h"
+#include "engine/trace.h"
 
 #include <libpq-fe.h>
 #include <pthread.h>
@@ -85,6 +86,7 @@ typedef struct {
     pthread_t thread;
     PGconn *conn;
     PGcancel *cancel;
+    trace_cpu cpu;               /* its backend's CPU, for the trace */
 } rworker;
 
 struct restore_ctx {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 typedef struct {
@@ -161,15 +162,37 @@ static int read_proc(int pid, const char *what, char *buf, size_t n)
     return 0;
 }
 
-static double local_cpu(PGconn *c)
+/* The backend's stat file, opened once per backend: a PostgreSQL backend sets its process
+ * title ("postgres: user db host ..."), which tells it from another process of that pid
+ * (a server in another pid namespace). */
+static double local_cpu(trace_cpu *tc, PGconn *c)
 {
     char buf[1024];
     int pid = PQbackendPID(c);
-    /* a PostgreSQL backend sets its process title: "postgres: user db host ..." */
-    if (read_proc(pid, "cmdline", buf, sizeof buf) < 0 || strncmp(buf, "postgres:", 9) != 0 ||
-        read_proc(pid, "stat", buf, sizeof buf) < 0)
+    if (tc->pid != pid || tc->fd <= 0) {
+        trace_cpu_close(tc);
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/stat", pid);
+        if (read_proc(pid, "cmdline", buf, sizeof buf) < 0 || strncmp(buf, "postgres:", 9) != 0 ||
+            (tc->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+            tc->fd = 0;
+            return -1;
+        }
+        tc->pid = pid;
+    }
+    ssize_t n = pread(tc->fd, buf, sizeof buf - 1, 0);
+    if (n <= 0)
         return -1;
+    buf[n] = '\0';
     return stat_cpu(buf);
+}
+
+void trace_cpu_close(trace_cpu *tc)
+{
+    if (tc->fd > 0)
+        close(tc->fd);
+    tc->fd = 0;
+    tc->pid = 0;
 }
 
 /* The server reads its own /proc (Linux; superuser or pg_read_server_files). One query. */
@@ -187,7 +210,10 @@ int trace_cpu_mode(PGconn *c)
 {
     if (!c || PQstatus(c) != CONNECTION_OK)
         return TRACE_CPU_NONE;
-    if (local_server(c) && local_cpu(c) >= 0)
+    trace_cpu tc = {0};
+    double v = local_server(c) ? local_cpu(&tc, c) : -1;
+    trace_cpu_close(&tc);
+    if (v >= 0)
         return TRACE_CPU_PROC;
     /* a failed probe leaves no transaction behind: it runs outside one */
     if (PQtransactionStatus(c) == PQTRANS_IDLE && sql_cpu(c) >= 0)
@@ -195,12 +221,12 @@ int trace_cpu_mode(PGconn *c)
     return TRACE_CPU_NONE;
 }
 
-double trace_backend_cpu(PGconn *c, int mode)
+double trace_backend_cpu(trace_cpu *tc, PGconn *c, int mode)
 {
     if (!c || PQstatus(c) != CONNECTION_OK)
         return -1;
     if (mode == TRACE_CPU_PROC)
-        return local_cpu(c);
+        return local_cpu(tc, c);
     if (mode == TRACE_CPU_SQL && PQtransactionStatus(c) == PQTRANS_IDLE)
         return sql_cpu(c);
     return -1;

@@ -31,8 +31,14 @@ int trace_write(const trace *t, const char *path, char *err, size_t errlen);
 enum { TRACE_CPU_NONE = 0, TRACE_CPU_PROC, TRACE_CPU_SQL };
 /* How the CPU of c's server backends can be read (probes once; may run one query). */
 int trace_cpu_mode(PGconn *c);
+/* Reads a connection's backend CPU again and again cheaply: the backend's /proc stat file
+ * stays open (found again after a reconnect). Zero-initialise; one per connection user. */
+typedef struct {
+    int pid, fd;
+} trace_cpu;
 /* CPU seconds the backend of c has used, or -1 when it cannot be read (mode from
  * trace_cpu_mode on a connection to the same server as the same role). */
-double trace_backend_cpu(PGconn *c, int mode);
+double trace_backend_cpu(trace_cpu *tc, PGconn *c, int mode);
+void trace_cpu_close(trace_cpu *tc);
 
 #endif
