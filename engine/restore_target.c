@@ -183,6 +183,13 @@ int restore_create_database(restore_ctx *ctx, char *err, size_t errlen)
     free(sql);
     if (rc == 0)
         ctx->created_db = 1;
+    else if (ctx->o->resume) {
+        /* a killed restore's backend goes on with its CREATE DATABASE and may commit it
+         * after the check above: the database is then there to be resumed */
+        char e2[PF_ERRLEN];
+        if (database_exists(c, ctx->target_db, &exists, e2, sizeof e2) == 0 && exists)
+            rc = 0;
+    }
 out:
     PQfinish(c);
     return rc;

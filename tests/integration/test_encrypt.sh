@@ -155,18 +155,25 @@ createdb -O pf_pwuser secdb
 psqlq -d secdb -c "CREATE TABLE big (id int, pad text); INSERT INTO big SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 400000) g;
   ALTER TABLE big OWNER TO pf_pwuser" || exit 1
 conninfo="host=127.0.0.1 port=$PGPORT user=pf_pwuser dbname=secdb password=$DBPASSWORD"
-env PGFERRY_PASSPHRASE="$PASSPHRASE" "$PGFERRY" dump -d "$conninfo" -f "$tmp/sec" -j 1 --chunk-size 64kB --encrypt --no-progress >"$tmp/sec.out" 2>&1 &
+(export PGFERRY_PASSPHRASE="$PASSPHRASE"; exec "$PGFERRY" dump -d "$conninfo" -f "$tmp/sec" -j 1 --chunk-size 64kB --encrypt --no-progress) >"$tmp/sec.out" 2>&1 &
 pid=$!
 : >"$tmp/cmdlines"
 : >"$tmp/environs"
 saw_self=0
+# From exec until its options are read, any program's argv holds what it was given (the
+# conninfo's password here): pgferry blanks it while parsing its options, before it
+# connects. Watching starts once its session is there.
+until [ "$(psqlq -d secdb -Atc "SELECT count(*) FROM pg_stat_activity WHERE usename = 'pf_pwuser'" 2>/dev/null)" != 0 ] ||
+      ! kill -0 "$pid" 2>/dev/null; do
+  sleep 0.01
+done
 while kill -0 "$pid" 2>/dev/null; do
   for p in $(pgrep -f 'pgferry|pg_dump' 2>/dev/null); do
     [ "$p" = "$$" ] && continue
-    if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null >>"$tmp/cmdlines"; then echo >>"$tmp/cmdlines"; fi
+    if { tr '\0' ' ' <"/proc/$p/cmdline" >>"$tmp/cmdlines"; } 2>/dev/null; then echo >>"$tmp/cmdlines"; fi
     [ "$p" = "$pid" ] && saw_self=1
     if grep -qa pg_dump "/proc/$p/cmdline" 2>/dev/null; then
-      tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null >>"$tmp/environs"
+      { tr '\0' '\n' <"/proc/$p/environ" >>"$tmp/environs"; } 2>/dev/null
     fi
   done
   sleep 0.05
