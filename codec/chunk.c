@@ -1,5 +1,6 @@
 /* chunk: framing, compression and hashing of one chunk file (format in chunk.h). */
 #include "codec/chunk.h"
+#include "codec/colsplit.h"
 
 #include "common/pf_util.h"
 
@@ -43,6 +44,8 @@ int chunk_codec_parse(const char *name, chunk_codec *out)
         return -1;
     if (strcasecmp(name, "zstd") == 0)
         *out = CHUNK_CODEC_ZSTD;
+    else if (strcasecmp(name, "zstd+columns") == 0)
+        *out = CHUNK_CODEC_ZSTD_COLUMNS;
     else if (strcasecmp(name, "none") == 0)
         *out = CHUNK_CODEC_NONE;
     else
@@ -55,6 +58,7 @@ const char *chunk_codec_name(chunk_codec c)
     switch (c) {
     case CHUNK_CODEC_NONE: return "none";
     case CHUNK_CODEC_ZSTD: return "zstd";
+    case CHUNK_CODEC_ZSTD_COLUMNS: return "zstd+columns";
     }
     return "unknown";
 }
@@ -102,6 +106,7 @@ struct chunk_encoder {
     chunk_codec codec;
     int level;
     ZSTD_CCtx *cctx;
+    colsplit_enc *cols; /* ZSTD_COLUMNS: the layout zstd is given */
     XXH3_state_t *raw_xxh;
     XXH3_state_t *stored_xxh;
     /* 4-byte length slot followed by the block data, so a block reaches the sink in one call. */
@@ -130,11 +135,12 @@ static int enc_fail(chunk_encoder *e, char *err, size_t errlen, const char *fmt,
 
 chunk_encoder *chunk_encoder_new(chunk_codec codec, int level, char *err, size_t errlen)
 {
-    if (codec != CHUNK_CODEC_NONE && codec != CHUNK_CODEC_ZSTD) {
+    if (codec != CHUNK_CODEC_NONE && codec != CHUNK_CODEC_ZSTD && codec != CHUNK_CODEC_ZSTD_COLUMNS) {
         pf_err(err, errlen, "chunk encoder: unknown codec %d", (int)codec);
         return NULL;
     }
-    if (codec == CHUNK_CODEC_ZSTD && (level < ZSTD_minCLevel() || level > ZSTD_maxCLevel())) {
+    int zstd = codec != CHUNK_CODEC_NONE;
+    if (zstd && (level < ZSTD_minCLevel() || level > ZSTD_maxCLevel())) {
         pf_err(err, errlen, "chunk encoder: zstd level %d is out of range (%d..%d)", level,
                ZSTD_minCLevel(), ZSTD_maxCLevel());
         return NULL;
@@ -145,14 +151,16 @@ chunk_encoder *chunk_encoder_new(chunk_codec codec, int level, char *err, size_t
         return NULL;
     }
     e->codec = codec;
-    e->level = codec == CHUNK_CODEC_ZSTD ? level : 0;
+    e->level = zstd ? level : 0;
     e->state = ENC_NEED_RESET;
     e->blk = malloc(4 + (size_t)CHUNK_ENC_BLOCK);
     e->raw_xxh = XXH3_createState();
     e->stored_xxh = XXH3_createState();
     if (!e->blk || !e->raw_xxh || !e->stored_xxh)
         goto oom;
-    if (codec == CHUNK_CODEC_ZSTD) {
+    if (codec == CHUNK_CODEC_ZSTD_COLUMNS && !(e->cols = colsplit_enc_new()))
+        goto oom;
+    if (zstd) {
         e->cctx = ZSTD_createCCtx();
         if (!e->cctx)
             goto oom;
@@ -173,6 +181,8 @@ oom:
     return NULL;
 }
 
+static int enc_cols_sink(void *ctx, const void *buf, size_t len, char *err, size_t errlen);
+
 void chunk_encoder_reset(chunk_encoder *e, chunk_sink_fn sink, void *sink_ctx)
 {
     e->sink = sink;
@@ -187,6 +197,8 @@ void chunk_encoder_reset(chunk_encoder *e, chunk_sink_fn sink, void *sink_ctx)
     /* Session-only reset keeps the level and other parameters set in _new. */
     if (e->cctx)
         ZSTD_CCtx_reset(e->cctx, ZSTD_reset_session_only);
+    if (e->cols)
+        colsplit_enc_reset(e->cols, enc_cols_sink, e);
 }
 
 static int enc_sink(chunk_encoder *e, const void *buf, size_t len, char *err, size_t errlen)
@@ -262,6 +274,14 @@ static int enc_zstd(chunk_encoder *e, ZSTD_inBuffer *in, ZSTD_EndDirective mode,
     }
 }
 
+/* The column layout's frames go to zstd. */
+static int enc_cols_sink(void *ctx, const void *buf, size_t len, char *err, size_t errlen)
+{
+    chunk_encoder *e = ctx;
+    ZSTD_inBuffer in = {buf, len, 0};
+    return enc_zstd(e, &in, ZSTD_e_continue, err, errlen);
+}
+
 int chunk_encoder_write(chunk_encoder *e, const void *data, size_t len, char *err, size_t errlen)
 {
     if (enc_check_open(e, err, errlen) != 0)
@@ -272,6 +292,12 @@ int chunk_encoder_write(chunk_encoder *e, const void *data, size_t len, char *er
         return -1;
     XXH3_128bits_update(e->raw_xxh, data, len);
     e->raw_bytes += len;
+    if (e->cols) {
+        char m[PF_ERRLEN];
+        if (colsplit_enc_write(e->cols, data, len, m, sizeof m) != 0)
+            return e->state == ENC_FAILED ? pf_err(err, errlen, "%s", e->errmsg) : enc_fail(e, err, errlen, "%s", m);
+        return 0;
+    }
     if (e->codec == CHUNK_CODEC_ZSTD) {
         ZSTD_inBuffer in = {data, len, 0};
         return enc_zstd(e, &in, ZSTD_e_continue, err, errlen);
@@ -297,7 +323,10 @@ int chunk_encoder_finish(chunk_encoder *e, chunk_stats *st, char *err, size_t er
         return -1;
     if (enc_header(e, err, errlen) != 0)
         return -1;
-    if (e->codec == CHUNK_CODEC_ZSTD) {
+    char m[PF_ERRLEN];
+    if (e->cols && colsplit_enc_finish(e->cols, m, sizeof m) != 0)
+        return e->state == ENC_FAILED ? pf_err(err, errlen, "%s", e->errmsg) : enc_fail(e, err, errlen, "%s", m);
+    if (e->cctx) {
         /* Always close a frame, even for empty input, so the decoder can demand exactly one. */
         ZSTD_inBuffer in = {NULL, 0, 0};
         if (enc_zstd(e, &in, ZSTD_e_end, err, errlen) != 0)
@@ -333,11 +362,17 @@ int chunk_encoder_finish(chunk_encoder *e, chunk_stats *st, char *err, size_t er
     return 0;
 }
 
+chunk_codec chunk_encoder_codec(const chunk_encoder *e)
+{
+    return e->codec;
+}
+
 void chunk_encoder_free(chunk_encoder *e)
 {
     if (!e)
         return;
     ZSTD_freeCCtx(e->cctx);
+    colsplit_enc_free(e->cols);
     XXH3_freeState(e->raw_xxh);
     XXH3_freeState(e->stored_xxh);
     free(e->blk);
@@ -350,6 +385,7 @@ enum { DEC_NEED_RESET, DEC_HEADER, DEC_BLEN, DEC_BDATA, DEC_TAIL, DEC_DONE, DEC_
 
 struct chunk_decoder {
     ZSTD_DCtx *dctx;
+    colsplit_dec *cols; /* ZSTD_COLUMNS: turns zstd's output back into rows */
     XXH3_state_t *raw_xxh;
     XXH3_state_t *stored_xxh;
     uint8_t *out; /* zstd output, delivered to the sink each time it fills */
@@ -393,7 +429,8 @@ chunk_decoder *chunk_decoder_new(char *err, size_t errlen)
     d->raw_xxh = XXH3_createState();
     d->stored_xxh = XXH3_createState();
     d->dctx = ZSTD_createDCtx();
-    if (!d->out || !d->raw_xxh || !d->stored_xxh || !d->dctx) {
+    d->cols = colsplit_dec_new();
+    if (!d->out || !d->raw_xxh || !d->stored_xxh || !d->dctx || !d->cols) {
         pf_err(err, errlen, "chunk decoder: out of memory");
         chunk_decoder_free(d);
         return NULL;
@@ -406,6 +443,8 @@ chunk_decoder *chunk_decoder_new(char *err, size_t errlen)
     }
     return d;
 }
+
+static int dec_cols_sink(void *ctx, const void *buf, size_t len, char *err, size_t errlen);
 
 void chunk_decoder_reset(chunk_decoder *d, chunk_sink_fn sink, void *sink_ctx)
 {
@@ -421,6 +460,7 @@ void chunk_decoder_reset(chunk_decoder *d, chunk_sink_fn sink, void *sink_ctx)
     XXH3_128bits_reset(d->raw_xxh);
     XXH3_128bits_reset(d->stored_xxh);
     ZSTD_DCtx_reset(d->dctx, ZSTD_reset_session_only);
+    colsplit_dec_reset(d->cols, dec_cols_sink, d);
 }
 
 chunk_codec chunk_decoder_codec(const chunk_decoder *d)
@@ -428,7 +468,25 @@ chunk_codec chunk_decoder_codec(const chunk_decoder *d)
     return d->codec;
 }
 
+static int dec_raw(chunk_decoder *d, const void *buf, size_t len, char *err, size_t errlen);
+
+static int dec_cols_sink(void *ctx, const void *buf, size_t len, char *err, size_t errlen)
+{
+    return dec_raw(ctx, buf, len, err, errlen);
+}
+
+/* zstd's output: the raw bytes, or their column layout */
 static int dec_deliver(chunk_decoder *d, const void *buf, size_t len, char *err, size_t errlen)
+{
+    if (d->codec != CHUNK_CODEC_ZSTD_COLUMNS)
+        return dec_raw(d, buf, len, err, errlen);
+    char m[PF_ERRLEN];
+    if (colsplit_dec_feed(d->cols, buf, len, m, sizeof m) != 0)
+        return d->state == DEC_FAILED ? pf_err(err, errlen, "%s", d->errmsg) : dec_fail(d, err, errlen, "%s", m);
+    return 0;
+}
+
+static int dec_raw(chunk_decoder *d, const void *buf, size_t len, char *err, size_t errlen)
 {
     XXH3_128bits_update(d->raw_xxh, buf, len);
     d->raw_bytes += len;
@@ -483,7 +541,7 @@ static int dec_header(chunk_decoder *d, char *err, size_t errlen)
         return dec_fail(d, err, errlen, "chunk format version %u is not supported (this build reads %u)",
                         version, (unsigned)CHUNK_FORMAT_VERSION);
     unsigned codec = pf_get_le16(h + 10);
-    if (codec != CHUNK_CODEC_NONE && codec != CHUNK_CODEC_ZSTD)
+    if (codec != CHUNK_CODEC_NONE && codec != CHUNK_CODEC_ZSTD && codec != CHUNK_CODEC_ZSTD_COLUMNS)
         return dec_fail(d, err, errlen, "chunk has unknown codec %u", codec);
     d->codec = (chunk_codec)codec;
     return 0;
@@ -529,7 +587,7 @@ int chunk_decoder_feed(chunk_decoder *d, const void *data, size_t len, char *err
                 uint32_t blen = pf_get_le32(d->acc);
                 d->acc_len = 0;
                 if (blen == 0) {
-                    if (d->codec == CHUNK_CODEC_ZSTD && !d->frame_done)
+                    if (d->codec != CHUNK_CODEC_NONE && !d->frame_done)
                         return dec_fail(d, err, errlen,
                                         "chunk zstd stream does not end where the blocks end (frame incomplete)");
                     d->state = DEC_TAIL;
@@ -549,7 +607,7 @@ int chunk_decoder_feed(chunk_decoder *d, const void *data, size_t len, char *err
             d->block_left -= (uint32_t)took;
             if (d->block_left == 0)
                 d->state = DEC_BLEN;
-            if (d->codec == CHUNK_CODEC_ZSTD) {
+            if (d->codec != CHUNK_CODEC_NONE) {
                 if (dec_zstd(d, p, took, err, errlen) != 0)
                     return -1;
             } else if (dec_deliver(d, p, took, err, errlen) != 0) {
@@ -613,6 +671,9 @@ int chunk_decoder_finish(chunk_decoder *d, chunk_stats *st, char *err, size_t er
         chunk_hash_hex(&s.stored_hash, got);
         return dec_fail(d, err, errlen, "chunk stored hash mismatch (trailer %s, file %s)", want, got);
     }
+    char m[PF_ERRLEN];
+    if (d->codec == CHUNK_CODEC_ZSTD_COLUMNS && colsplit_dec_finish(d->cols, m, sizeof m) != 0)
+        return d->state == DEC_FAILED ? pf_err(err, errlen, "%s", d->errmsg) : dec_fail(d, err, errlen, "%s", m);
     uint64_t payload = pf_get_le64(tail + TAIL_PAYLOAD_LEN);
     if (payload != d->payload_bytes)
         return dec_fail(d, err, errlen, "chunk payload length mismatch (trailer %llu, blocks %llu)",
@@ -637,6 +698,7 @@ void chunk_decoder_free(chunk_decoder *d)
     if (!d)
         return;
     ZSTD_freeDCtx(d->dctx);
+    colsplit_dec_free(d->cols);
     XXH3_freeState(d->raw_xxh);
     XXH3_freeState(d->stored_xxh);
     free(d->out);

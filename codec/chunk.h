@@ -32,7 +32,9 @@
 #define CHUNK_TRAILER_SIZE (4 + 8 + 8 + 16 + 16 + 8)
 #define CHUNK_MAX_BLOCK (4u << 20) /* largest block length a decoder accepts */
 
-typedef enum { CHUNK_CODEC_NONE = 0, CHUNK_CODEC_ZSTD = 1 } chunk_codec;
+/* The codec in a chunk's header: how the raw COPY bytes became the blocks' bytes.
+ * ZSTD_COLUMNS is zstd over the column layout of codec/colsplit.h (binary COPY). */
+typedef enum { CHUNK_CODEC_NONE = 0, CHUNK_CODEC_ZSTD = 1, CHUNK_CODEC_ZSTD_COLUMNS = 2 } chunk_codec;
 
 /* xxh3-128 in canonical byte order (what files and the manifest hold). */
 typedef struct { uint8_t b[16]; } chunk_hash;
@@ -48,7 +50,7 @@ typedef struct {
  * (sizes and hashes are still computed, e.g. for verify). */
 typedef int (*chunk_sink_fn)(void *ctx, const void *buf, size_t len, char *err, size_t errlen);
 
-/* "zstd" / "none" <-> codec. Returns 0 or -1. */
+/* "none" / "zstd" / "zstd+columns" <-> codec. Returns 0 or -1. */
 int chunk_codec_parse(const char *name, chunk_codec *out);
 const char *chunk_codec_name(chunk_codec c);
 
@@ -65,6 +67,7 @@ typedef struct chunk_encoder chunk_encoder;
  * emitted on the first write or at finish, so an encoder can be reset and reused without
  * allocating again. Call chunk_encoder_reset() before the first chunk. */
 chunk_encoder *chunk_encoder_new(chunk_codec codec, int level, char *err, size_t errlen);
+chunk_codec chunk_encoder_codec(const chunk_encoder *e);
 /* Starts a new chunk writing to sink, discarding any unfinished or failed one. */
 void chunk_encoder_reset(chunk_encoder *e, chunk_sink_fn sink, void *sink_ctx);
 int chunk_encoder_write(chunk_encoder *e, const void *data, size_t len, char *err, size_t errlen);

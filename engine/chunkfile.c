@@ -130,6 +130,7 @@ int chunkfile_read(chunkfile_reader *r, const char *path, const char *file, cons
         rc = cipher_decrypt_end(r->cs, err, errlen);
     if (rc == 0)
         rc = chunk_decoder_finish(r->dec, &res->st, err, errlen);
+    res->codec = (int)chunk_decoder_codec(r->dec);
     if (rc == 0 && r->cur && !r->rows_failed) {
         if (copyrows_finish(r->cur, res->rows_err, sizeof res->rows_err) == 0) {
             res->rows_counted = 1;
@@ -147,6 +148,9 @@ int chunkfile_check(const manifest *m, const manifest_chunk *mc, const chunkfile
         return pf_err(err, errlen, "stored hash or size differs from the manifest");
     if (res->st.raw_bytes != mc->raw_bytes || !manifest_chunk_hash_matches(m, &res->st.raw_hash, &mc->raw_hash))
         return pf_err(err, errlen, "raw hash or size differs from the manifest");
+    if (mc->codec >= 0 && res->codec != mc->codec)
+        return pf_err(err, errlen, "encoded as %s, the manifest says %s", chunk_codec_name((chunk_codec)res->codec),
+                      chunk_codec_name((chunk_codec)mc->codec));
     if (!res->rows_counted)
         return pf_err(err, errlen, "COPY data: %s", res->rows_err);
     if (res->rows != mc->rows)

@@ -23,6 +23,7 @@ typedef struct {
     uint64_t file_bytes;      /* bytes read from the file */
     chunk_hash file_hash;     /* xxh3-128 of them (the manifest's stored hash) */
     chunk_stats st;           /* decoder's figures, valid when chunkfile_read returned 0 */
+    int codec;                /* the file header's chunk_codec, valid likewise */
     int rows_counted;         /* the COPY data split into rows cleanly */
     uint64_t rows;
     rowhash content;          /* unkeyed: compare with manifest_rowhash_matches */

@@ -1,4 +1,5 @@
 #include "engine/dump.h"
+#include "engine/trace.h"
 
 #include "codec/cipher.h"
 #include "codec/copyrows.h"
@@ -61,6 +62,7 @@ typedef struct {
     PGcancel *cancel; /* guarded by ctx->mu: the main thread cancels a stuck COPY */
     int started;
     unsigned char *locked; /* tables this connection holds ACCESS SHARE on */
+    trace_cpu cpu;         /* its backend's CPU, read before it disconnects */
 } dworker;
 
 struct dump_ctx {
@@ -78,6 +80,9 @@ struct dump_ctx {
     char first_err[PF_ERRLEN];
     atomic_uint_fast64_t chunks_done, rows, raw, stored, est_done, reconnects;
     atomic_int uring_used;
+    int cpu_mode;         /* how backends' CPU is read (trace_cpu_mode) */
+    double server_cpu;    /* CPU seconds of the worker backends that have disconnected (mu) */
+    int server_cpu_missed; /* a backend's CPU could not be read */
     dworker *workers;
     manifest *m;          /* dump id and keys (encryption) */
 };
@@ -129,6 +134,16 @@ static int worker_connect(dworker *w, char *err, size_t errlen)
 
 static void worker_disconnect(dworker *w)
 {
+    if (w->conn && w->ctx->cpu_mode != TRACE_CPU_NONE) {
+        double cpu = trace_backend_cpu(&w->cpu, w->conn, w->ctx->cpu_mode);
+        pthread_mutex_lock(&w->ctx->mu);
+        if (cpu >= 0)
+            w->ctx->server_cpu += cpu;
+        else
+            w->ctx->server_cpu_missed = 1;
+        pthread_mutex_unlock(&w->ctx->mu);
+    }
+    trace_cpu_close(&w->cpu);
     pthread_mutex_lock(&w->ctx->mu);
     PGconn *c = w->conn;
     PGcancel *k = w->cancel;
@@ -142,7 +157,8 @@ static void worker_disconnect(dworker *w)
 }
 
 typedef struct {
-    chunk_encoder *enc;
+    chunk_encoder *enc;     /* the current chunk's: one of encs */
+    chunk_encoder *encs[2]; /* text, binary tables */
     copyrows *rows[2]; /* text, binary */
     uint8_t *stage;
     size_t staged;
@@ -265,6 +281,7 @@ static int run_chunk_once(dworker *w, wstate *ws, djob *j, char *err, size_t err
     }
     copyrows *cr = ws->rows[t->binary];
     copyrows_reset(cr);
+    ws->enc = ws->encs[t->binary];
     outsink os = {wr, ws->fh, 0};
     chunk_hasher_reset(ws->fh);
     int encrypt = wr && ctx->m->encrypted;
@@ -381,6 +398,7 @@ static int run_chunk_once(dworker *w, wstate *ws, djob *j, char *err, size_t err
     mc->raw_hash = st.raw_hash;
     mc->stored_hash = wr ? chunk_hasher_digest(ws->fh) : st.stored_hash;
     mc->content = copyrows_hash(cr);
+    mc->codec = (int)chunk_encoder_codec(ws->enc);
     if (st.raw_bytes != bytes)
         return pf_err(err, errlen, "table %s: encoder saw %llu bytes, COPY sent %llu", t->label,
                       (unsigned long long)st.raw_bytes, (unsigned long long)bytes);
@@ -397,16 +415,20 @@ static void *worker_main(void *arg)
     dump_ctx *ctx = w->ctx;
     char err[PF_ERRLEN], msg[PF_ERRLEN + 64];
     wstate ws = {0};
-    ws.enc = chunk_encoder_new(ctx->o->codec, ctx->o->level, err, sizeof err);
+    /* zstd over binary COPY: in the column layout (smaller, and cheaper to compress) */
+    chunk_codec bin = ctx->o->codec == CHUNK_CODEC_ZSTD && !ctx->o->row_layout ? CHUNK_CODEC_ZSTD_COLUMNS : ctx->o->codec;
+    ws.encs[0] = chunk_encoder_new(ctx->o->codec, ctx->o->level, err, sizeof err);
+    ws.encs[1] = ws.encs[0] ? chunk_encoder_new(bin, ctx->o->level, err, sizeof err) : NULL;
+    ws.enc = ws.encs[1];
     ws.rows[0] = copyrows_new(COPYROWS_TEXT);
     ws.rows[1] = copyrows_new(COPYROWS_BINARY);
     ws.stage = malloc(STAGE_SIZE);
     ws.fh = chunk_hasher_new();
     ws.cs = ctx->m->encrypted ? cipher_stream_new(err, sizeof err) : NULL;
     w->locked = calloc(ctx->ntables + 1, 1);
-    if (!ws.enc || !ws.rows[0] || !ws.rows[1] || !ws.stage || !ws.fh || (ctx->m->encrypted && !ws.cs) ||
+    if (!ws.encs[0] || !ws.encs[1] || !ws.rows[0] || !ws.rows[1] || !ws.stage || !ws.fh || (ctx->m->encrypted && !ws.cs) ||
         !w->locked) {
-        fail(ctx, ws.enc ? "out of memory" : err);
+        fail(ctx, ws.encs[0] && ws.encs[1] ? "out of memory" : err);
         goto out;
     }
     if (worker_connect(w, err, sizeof err) < 0) {
@@ -445,7 +467,8 @@ out:
     worker_disconnect(w);
     free(w->locked);
     w->locked = NULL;
-    chunk_encoder_free(ws.enc);
+    chunk_encoder_free(ws.encs[0]);
+    chunk_encoder_free(ws.encs[1]);
     copyrows_free(ws.rows[0]);
     copyrows_free(ws.rows[1]);
     free(ws.stage);
@@ -907,6 +930,9 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
     PGconn *coord = pgconn_open(o->conninfo, err, errlen);
     if (!coord)
         goto out;
+    /* backends' CPU from /proc when the server is on this machine (the SQL way needs
+     * idle sessions, and the dump's are in their snapshot) */
+    ctx.cpu_mode = trace_cpu_mode(coord) == TRACE_CPU_PROC ? TRACE_CPU_PROC : TRACE_CPU_NONE;
     if (pgconn_exec(coord, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", "begin snapshot", err, errlen) < 0)
         goto out;
     PGresult *r = pgconn_query(coord,
@@ -1305,6 +1331,14 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
     s->large_objects = m.has_large_objects ? m.large_objects.rows : 0;
     s->reconnects = atomic_load(&ctx.reconnects);
     s->used_uring = atomic_load(&ctx.uring_used);
+    s->server_cpu_seconds = -1;
+    if (ctx.cpu_mode != TRACE_CPU_NONE && !ctx.server_cpu_missed) {
+        trace_cpu tc = {0};
+        double c = trace_backend_cpu(&tc, coord, ctx.cpu_mode);
+        trace_cpu_close(&tc);
+        if (c >= 0)
+            s->server_cpu_seconds = ctx.server_cpu + c;
+    }
     rc = 0;
 out:
     if (schema_pid > 0) {

@@ -24,6 +24,8 @@ typedef struct {
     chunk_codec codec;
     int level;
     int text_format;          /* --format text: every table as text */
+    int row_layout;           /* --layout rows: binary tables' chunks without the column
+                                 layout (codec/colsplit.h), as dumps before it */
     const char *lock_wait_timeout; /* as pg_dump --lock-wait-timeout (a PostgreSQL
                                       duration, e.g. "30s"); NULL waits forever */
     uint64_t chunk_size;
@@ -46,6 +48,8 @@ typedef struct {
     uint64_t tables, chunks, rows, raw_bytes, stored_bytes, sequences, large_objects;
     uint64_t reconnects;      /* worker connections re-established during the dump */
     double seconds;
+    double server_cpu_seconds; /* CPU of the dump's own backends (coordinator and workers;
+                                  not pg_dump's), or -1 when it cannot be read */
     int used_uring;           /* writes went through io_uring */
     char snapshot_id[64];
     char snapshot_lsn[32];

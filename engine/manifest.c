@@ -68,6 +68,8 @@ static json_t *table_json(const manifest_table *t)
         json_object_set_new(co, "raw_hash", jhash(&c->raw_hash));
         json_object_set_new(co, "stored_hash", jhash(&c->stored_hash));
         json_object_set_new(co, "content_hash", jrowhash(&c->content));
+        if (c->codec >= 0)
+            json_object_set_new(co, "codec", json_string(chunk_codec_name((chunk_codec)c->codec)));
         json_array_append_new(chunks, co);
     }
     json_object_set_new(o, "chunks", chunks);
@@ -302,6 +304,15 @@ static int parse_table(json_t *o, manifest_table *t, char *err, size_t errlen)
         json_t *co = json_array_get(chunks, i);
         manifest_chunk *c = &t->chunks[i];
         c->file = gstr(co, "file");
+        c->codec = -1;
+        json_t *cj = json_object_get(co, "codec");
+        if (cj) {
+            chunk_codec cc;
+            if (!json_is_string(cj) || chunk_codec_parse(json_string_value(cj), &cc) < 0)
+                return pf_err(err, errlen, "manifest: table %s.%s chunk %zu: unknown codec (this build reads none, zstd, zstd+columns)",
+                              t->schema, who, i);
+            c->codec = (int)cc;
+        }
         json_t *sp = json_object_get(co, "start_page");
         if (sp) {
             c->ranged = 1;

@@ -26,6 +26,7 @@ typedef struct {
     uint64_t rows, raw_bytes, stored_bytes;
     chunk_hash raw_hash, stored_hash;
     rowhash content;      /* sum of the chunk's row hashes */
+    int codec;            /* chunk_codec of the file; -1: not recorded (dumps made before per-chunk codecs) */
 } manifest_chunk;
 
 typedef struct {

@@ -315,6 +315,9 @@ static void check_chunk(vworker *w, const vjob *j)
         hex128(&res.st.raw_hash, b);
         report(s, j->file, j->label, j->index, "chunk raw hash mismatch (manifest %s, decoded %s)", a, b);
     }
+    if (c->codec >= 0 && res.codec != c->codec)
+        report(s, j->file, j->label, j->index, "encoded as %s, the manifest says %s",
+               chunk_codec_name((chunk_codec)res.codec), chunk_codec_name((chunk_codec)c->codec));
     if (j->fmt < 0)
         return; /* reported once per table when the jobs were built */
     if (!res.rows_counted) {

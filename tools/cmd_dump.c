@@ -42,6 +42,9 @@ static const char *const dump_help =
     "      --compress=zstd[:LEVEL]|none  chunk compression (default zstd:1)\n"
     "      --format=binary|text  COPY format (default binary; tables with types whose binary\n"
     "                            form is not portable use text anyway, recorded per table)\n"
+    "      --layout=columns|rows  how binary rows are laid out before zstd: columns (default:\n"
+    "                            each block of rows stored column by column, smaller) or rows\n"
+    "                            (as COPY sends them; what dumps made before the column layout hold)\n"
     "      --chunk-size=SIZE     target chunk size, e.g. 64MB (kB, MB, GB; default 64MB)\n"
     "      --progress            show a progress line even when stderr is not a terminal\n"
     "      --no-progress         never show progress\n"
@@ -126,7 +129,7 @@ static int parse_compress(const char *s, chunk_codec *codec, int *level)
         return -1;
     memcpy(name, s, n);
     name[n] = '\0';
-    if (chunk_codec_parse(name, codec) < 0)
+    if (chunk_codec_parse(name, codec) < 0 || *codec == CHUNK_CODEC_ZSTD_COLUMNS) /* that one is --layout */
         return -1;
     *level = *codec == CHUNK_CODEC_ZSTD ? 1 : 0;
     if (colon) {
@@ -156,7 +159,7 @@ int cmd_dump(int argc, char **argv)
         {"repo", required_argument, NULL, 30},      {"tag", required_argument, NULL, 31},
         {"keep-forever", no_argument, NULL, 32},
         {"exclude-table-data", required_argument, NULL, 40}, {"no-unlogged-table-data", no_argument, NULL, 41},
-        {"lock-wait-timeout", required_argument, NULL, 42},
+        {"lock-wait-timeout", required_argument, NULL, 42}, {"layout", required_argument, NULL, 43},
         CLI_CONN_LONGOPTS,
         {NULL, 0, NULL, 0}};
     dump_options o;
@@ -190,6 +193,14 @@ int cmd_dump(int argc, char **argv)
         case 1:
             if (parse_compress(optarg, &o.codec, &o.level) < 0)
                 return cli_usage_error("dump", "invalid --compress value \"%s\": expected zstd, zstd:LEVEL (1-19, -7..-1) or none", optarg);
+            break;
+        case 43:
+            if (strcmp(optarg, "columns") == 0)
+                o.row_layout = 0;
+            else if (strcmp(optarg, "rows") == 0)
+                o.row_layout = 1;
+            else
+                return cli_usage_error("dump", "invalid --layout value \"%s\": expected columns or rows", optarg);
             break;
         case 2:
             if (strcmp(optarg, "binary") == 0)
@@ -313,6 +324,12 @@ int cmd_dump(int argc, char **argv)
                               "large_objects", (json_int_t)s.large_objects,
                               "reconnects", (json_int_t)s.reconnects, "seconds", s.seconds,
                               "writer", s.used_uring ? "io_uring" : "plain");
+        /* the server's side of the cost: CPU of the dump's backends, per GB of COPY data */
+        json_object_set_new(j, "server_cpu_seconds", s.server_cpu_seconds >= 0 ? json_real(s.server_cpu_seconds) : json_null());
+        json_object_set_new(j, "server_cpu_seconds_per_gb",
+                            s.server_cpu_seconds >= 0 && s.raw_bytes > 0
+                                ? json_real(s.server_cpu_seconds / ((double)s.raw_bytes / 1e9))
+                                : json_null());
         json_dumpf(j, stdout, JSON_INDENT(2));
         fputc('\n', stdout);
         json_decref(j);

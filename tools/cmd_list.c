@@ -76,6 +76,23 @@ static void print_row(const char *name, size_t namew, const char *fmt, const cha
     printf("  %-6s  %12s  %6s  %10s  %10s  %6s\n", fmt, rows, chunks, raw, stored, ratio);
 }
 
+/* How many chunks each codec wrote ("zstd+columns": binary rows in the column layout);
+ * chunks of dumps that did not record it count under the dump's compression. */
+static json_t *codec_counts(const manifest *m)
+{
+    json_t *o = json_object();
+    for (size_t t = 0; t <= m->ntables; t++) {
+        const manifest_table *mt = t < m->ntables ? &m->tables[t] : m->has_large_objects ? &m->large_objects : NULL;
+        for (size_t i = 0; mt && i < mt->nchunks; i++) {
+            int c = mt->chunks[i].codec;
+            const char *name = c >= 0 ? chunk_codec_name((chunk_codec)c) : m->compression ? m->compression : "unknown";
+            json_t *n = json_object_get(o, name);
+            json_object_set_new(o, name, json_integer(n ? json_integer_value(n) + 1 : 1));
+        }
+    }
+    return o;
+}
+
 static void print_human(const char *dir, const manifest *m, const char *status)
 {
     char a[32], b[32], c[32], d[32], r[32];
@@ -93,6 +110,20 @@ static void print_human(const char *dir, const manifest *m, const char *status)
     printf("options    compression %s, format %s, chunk size %s, %d jobs%s\n", c, nz(m->format),
            pf_fmt_bytes(m->chunk_size, a, sizeof a), m->jobs,
            m->encrypted ? ", encrypted (AES-256-GCM, scrypt)" : "");
+    json_t *cc = codec_counts(m);
+    if (json_object_size(cc) > 0) {
+        const char *k;
+        json_t *v;
+        int first = 1;
+        printf("codecs    ");
+        json_object_foreach(cc, k, v) {
+            printf("%s %lld chunk%s %s", first ? "" : ",", (long long)json_integer_value(v),
+                   json_integer_value(v) == 1 ? "" : "s", k);
+            first = 0;
+        }
+        printf("%s\n", json_object_get(cc, "zstd+columns") ? " (zstd+columns: binary rows stored column by column)" : "");
+    }
+    json_decref(cc);
     printf("schema     %s, %s\n", nz(m->schema_file), pf_fmt_bytes(m->schema_bytes, a, sizeof a));
     printf("tool       pgferry %s, manifest version %d\n\n", nz(m->tool_version), m->format_version);
 
@@ -157,6 +188,7 @@ static json_t *json_listing(const char *dir, const manifest *m, const char *stat
     json_t *opt = json_object();
     json_object_set_new(opt, "compression", jstr(m->compression));
     json_object_set_new(opt, "compression_level", json_integer(m->compression_level));
+    json_object_set_new(opt, "chunk_codecs", codec_counts(m));
     json_object_set_new(opt, "encrypted", json_boolean(m->encrypted));
     json_object_set_new(opt, "format", jstr(m->format));
     json_object_set_new(opt, "chunk_size", json_integer((json_int_t)m->chunk_size));

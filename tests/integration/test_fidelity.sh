@@ -83,6 +83,23 @@ for j in 1 2; do
   run verify "$tmp/d$j" --db "dbname=$dst"
   expect "round trip -j $j: verify --db proves the restore equal to the dump" 0 "$rc"
 done
+# chunks of binary tables are in the column layout, text tables' plain zstd, per chunk
+expect "column layout: every binary table's chunks zstd+columns, text tables' zstd" "true|0" \
+  "$(mf "$tmp/d1" "SELECT bool_or(c->>'codec' = 'zstd+columns') || '|' || count(*) FILTER (WHERE c->>'codec' IS DISTINCT FROM
+     CASE t->>'format' WHEN 'binary' THEN 'zstd+columns' ELSE 'zstd' END)
+     FROM jsonb_array_elements(:'m'::jsonb->'tables') t, jsonb_array_elements(t->'chunks') c")"
+# the layout of dumps made before it (--layout rows) restores the same
+run dump -d "dbname=$src" -f "$tmp/drows" -j 2 --chunk-size 256kB --layout rows --no-progress
+expect "rows layout: dump exits 0" 0 "$rc"
+expect "rows layout: no chunk in the column layout" 0 \
+  "$(mf "$tmp/drows" "SELECT count(*) FROM jsonb_array_elements(:'m'::jsonb->'tables') t, jsonb_array_elements(t->'chunks') c
+     WHERE c->>'codec' <> 'zstd'")"
+adddb "${p}rows"
+run restore -f "$tmp/drows" -d "dbname=${p}rows" --create -j 2 --no-progress
+expect "rows layout: restore exits 0" 0 "$rc"
+same_as "rows layout" "$tmp/src" "${p}rows"
+run dump -d "dbname=$src" -f "$tmp/dbad" --layout diagonal
+expect "--layout diagonal: exit 2 naming the value" "2 1" "$rc $(grep -c 'invalid --layout value "diagonal"' "$tmp/err")"
 nchunks_nodes=$(mf "$tmp/d1" "SELECT jsonb_array_length(t->'chunks') FROM jsonb_array_elements(:'m'::jsonb->'tables') t
   WHERE t->>'name' = 'nodes'")
 [[ ${nchunks_nodes:-0} -ge 2 ]] || fail "public.nodes spans several chunks" "$nchunks_nodes chunk(s): the data-only test needs more"
@@ -408,6 +425,12 @@ rows=$(mf "$tmp/x2" "SELECT t->>'rows' FROM jsonb_array_elements(:'m'::jsonb->'t
 sed -i "0,/\"rows\": $rows,/s//\"rows\": $((rows + 1)),/" "$tmp/x2/manifest.json"
 reseal "$tmp/x2"
 refused_before_touch "a table's row count edited, checksum recomputed" "$tmp/x2" "disagree"
+rm -rf "$tmp/x3" && cp -a "$tmp/d1" "$tmp/x3"
+sed -i '0,/"codec": "zstd+columns"/s//"codec": "zstd"/' "$tmp/x3/manifest.json"
+reseal "$tmp/x3"
+run verify "$tmp/x3"
+expect "a chunk's codec edited in the manifest, checksum recomputed: verify names it" "1 1" \
+  "$rc $(grep -c 'encoded as zstd+columns, the manifest says zstd' "$tmp/err")"
 
 # =========================================================================================
 # 12. Encrypted chunks authenticate before anything is released

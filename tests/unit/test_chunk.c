@@ -12,6 +12,7 @@
 #include <xxhash.h>
 
 #include "codec/chunk.h"
+#include "copygen.h"
 #include "common/pf_util.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -257,6 +258,7 @@ static void roundtrip_both(const uint8_t *in, size_t len)
 {
     roundtrip(CHUNK_CODEC_NONE, in, len);
     roundtrip(CHUNK_CODEC_ZSTD, in, len);
+    roundtrip(CHUNK_CODEC_ZSTD_COLUMNS, in, len);
 }
 
 static void test_roundtrip_empty(void **state)
@@ -352,8 +354,8 @@ static void test_roundtrip_levels(void **state)
 static void test_encoder_reuse(void **state)
 {
     (void)state;
-    for (int c = 0; c < 2; c++) {
-        chunk_codec codec = c ? CHUNK_CODEC_ZSTD : CHUNK_CODEC_NONE;
+    for (int c = 0; c < 3; c++) { /* none, zstd, zstd+columns */
+        chunk_codec codec = (chunk_codec)c;
         size_t na = 3u << 20, nb = 70000;
         uint8_t *a = malloc(na), *b = malloc(nb);
         fill_random(a, na / 2, 4);
@@ -508,7 +510,10 @@ static void small_chunk(chunk_codec codec, buf_t *file, chunk_stats *st)
 {
     uint8_t in[1500];
     size_t n;
-    if (codec == CHUNK_CODEC_ZSTD) {
+    if (codec == CHUNK_CODEC_ZSTD_COLUMNS) {
+        n = copygen_binary(in, sizeof in, 20, 9, 0, 0);
+        assert_true(n > 0);
+    } else if (codec == CHUNK_CODEC_ZSTD) {
         n = sizeof in;
         fill_rows(in, n, 9);
     } else {
@@ -524,8 +529,8 @@ static void test_every_flip(void **state)
     (void)state;
     int tried = 0, in_feed = 0, in_finish = 0;
     chunk_decoder *d = new_decoder();
-    for (int c = 0; c < 2; c++) {
-        chunk_codec codec = c ? CHUNK_CODEC_ZSTD : CHUNK_CODEC_NONE;
+    for (int c = 0; c < 3; c++) { /* none, zstd, zstd+columns */
+        chunk_codec codec = (chunk_codec)c;
         buf_t file = {0};
         chunk_stats st;
         small_chunk(codec, &file, &st);
@@ -570,8 +575,8 @@ static void test_every_truncation_and_extension(void **state)
     (void)state;
     int truncs = 0, exts = 0;
     chunk_decoder *d = new_decoder();
-    for (int c = 0; c < 2; c++) {
-        chunk_codec codec = c ? CHUNK_CODEC_ZSTD : CHUNK_CODEC_NONE;
+    for (int c = 0; c < 3; c++) { /* none, zstd, zstd+columns */
+        chunk_codec codec = (chunk_codec)c;
         buf_t file = {0};
         chunk_stats st;
         small_chunk(codec, &file, &st);
@@ -628,8 +633,8 @@ static void test_random_damage(void **state)
     chunk_decoder *d = new_decoder();
     uint64_t s = 10;
     int tried = 0;
-    for (int c = 0; c < 2; c++) {
-        chunk_codec codec = c ? CHUNK_CODEC_ZSTD : CHUNK_CODEC_NONE;
+    for (int c = 0; c < 3; c++) { /* none, zstd, zstd+columns */
+        chunk_codec codec = (chunk_codec)c;
         buf_t file = {0};
         chunk_stats st;
         small_chunk(codec, &file, &st);
@@ -862,6 +867,9 @@ static void test_codec_names(void **state)
     assert_int_equal(chunk_codec_parse("gzip", &c), -1);
     assert_int_equal(chunk_codec_parse("", &c), -1);
     assert_int_equal(chunk_codec_parse(NULL, &c), -1);
+    assert_int_equal(chunk_codec_parse("zstd+columns", &c), 0);
+    assert_int_equal(c, CHUNK_CODEC_ZSTD_COLUMNS);
+    assert_string_equal(chunk_codec_name(CHUNK_CODEC_ZSTD_COLUMNS), "zstd+columns");
     assert_string_equal(chunk_codec_name(CHUNK_CODEC_ZSTD), "zstd");
     assert_string_equal(chunk_codec_name(CHUNK_CODEC_NONE), "none");
     assert_string_equal(chunk_codec_name((chunk_codec)5), "unknown");
