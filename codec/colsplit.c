@@ -390,11 +390,18 @@ static int enc_flush(colsplit_enc *e, int final, char *err, size_t errlen)
             continue;
         }
         /* no whole row at pos */
-        if (final || len - pos < 2)
+        if (len - pos < 2)
             break;
         int16_t k = (int16_t)(b[pos] << 8 | b[pos + 1]);
-        if (k < 0 || k > MAX_FIELDS || pos > 0 || len < e->cap)
-            break; /* the trailer, or a row that may still complete in a fuller buffer */
+        if (k < 0 || k > MAX_FIELDS) { /* the trailer (-1): it and anything after it as they are */
+            e->mode = ENC_PASS;
+            if (emit_raw(e, b + pos, len - pos, err, errlen) != 0)
+                return -1;
+            pos = len;
+            break;
+        }
+        if (final || pos > 0 || len < e->cap)
+            break; /* a row that may still complete in a fuller buffer */
         /* a row larger than the buffer: its bytes go raw while it is followed */
         if (emit_raw(e, b + pos, 2, err, errlen) != 0)
             return -1;

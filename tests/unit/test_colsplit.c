@@ -161,6 +161,17 @@ static void test_roundtrip_odd_rows(void **state)
     roundtrip("two streams", two, 2 * len);
     free(two);
     free(p);
+    /* a trailer followed by more than a block of anything */
+    p = gen(10, 5, 0, 0, &len);
+    size_t big = len + 3 * COLSPLIT_BLOCK;
+    two = malloc(big);
+    assert_non_null(two);
+    memcpy(two, p, len);
+    for (size_t i = len; i < big; i++)
+        two[i] = (uint8_t)(i * 7);
+    roundtrip("bytes after the trailer", two, big);
+    free(two);
+    free(p);
 }
 
 static void test_layout_and_size(void **state)
