@@ -125,11 +125,47 @@ int repo_parse_time(const char *s, time_t *out)
             p += 3;
         }
     }
-    if (*p == 'Z')
+    int off = 0; /* the offset east of UTC, in seconds */
+    if (p > s + 10) {
+        if (*p == '.' || *p == ',') { /* fractions of a second: dropped (times are whole seconds) */
+            p++;
+            if (!isdigit((unsigned char)*p))
+                return -1;
+            while (isdigit((unsigned char)*p))
+                p++;
+        }
+        if (*p == '+' || *p == '-') {
+            int sign = *p == '-' ? -1 : 1, oh, om = 0;
+            p++;
+            if (!digits(p, 2))
+                return -1;
+            oh = num(p, 2);
+            p += 2;
+            if (*p == ':') {
+                if (!digits(p + 1, 2))
+                    return -1;
+                om = num(p + 1, 2);
+                p += 3;
+            } else if (digits(p, 2) && strlen(p) == 2) {
+                om = num(p, 2);
+                p += 2;
+            }
+            if (oh > 23 || om > 59)
+                return -1;
+            off = sign * (oh * 3600 + om * 60);
+        } else if (*p == 'Z' || *p == 'z') {
+            p++;
+        }
+    } else if (*p == 'Z') {
         p++;
+    }
     if (*p)
         return -1;
-    return make_utc(num(s, 4), num(s + 5, 2), num(s + 8, 2), h, mi, sec, out);
+    time_t t;
+    if (make_utc(num(s, 4), num(s + 5, 2), num(s + 8, 2), h, mi, sec, &t) < 0)
+        return -1;
+    *out = t - off;
+    return 0;
 }
 
 void repo_format_time(time_t t, char *out, size_t outlen)
@@ -1039,4 +1075,98 @@ repo_status_code repo_status(const repo_backup *b, size_t n, const repo_status_o
         snprintf(line + used, linelen - used, "; dump %s running for %s", newest->label, age);
     }
     return code;
+}
+
+/* ---- choosing one backup ---------------------------------------------------------------- */
+
+static int usable(const repo_backup *b) { return b->complete && !b->writing; }
+
+int repo_pick(const repo_backup *b, size_t n, const char *as_of, const char *name, size_t *idx, char *err,
+              size_t errlen)
+{
+    size_t oldest = n, newest = n;
+    for (size_t i = 0; i < n; i++)
+        if (usable(&b[i])) {
+            if (oldest == n)
+                oldest = i;
+            newest = i;
+        }
+    if (as_of) {
+        time_t t;
+        char when[32], ow[32];
+        if (repo_parse_time(as_of, &t) < 0)
+            return pf_err(err, errlen,
+                          "invalid --as-of value \"%s\": expected a time such as 2026-11-27T03:00:00Z, "
+                          "2026-11-27T04:00:00+01:00 or 2026-11-27 (UTC when no offset is given)",
+                          as_of);
+        repo_format_time(t, when, sizeof when);
+        if (oldest == n)
+            return pf_err(err, errlen, "no complete backup at or before %s: the repository has no complete backup",
+                          when);
+        size_t pick = n;
+        for (size_t i = 0; i < n; i++)
+            if (usable(&b[i]) && b[i].time <= t)
+                pick = i; /* oldest first: the last match is the newest */
+        if (pick == n) {
+            repo_format_time(b[oldest].time, ow, sizeof ow);
+            return pf_err(err, errlen, "no complete backup at or before %s: the oldest is %s (%s)", when,
+                          b[oldest].label, ow);
+        }
+        *idx = pick;
+        return 0;
+    }
+    if (!name || !*name)
+        return pf_err(err, errlen, "no backup named: give --as-of TIME or --backup latest|LABEL|TAG");
+    if (strcmp(name, "latest") == 0) {
+        if (newest == n)
+            return pf_err(err, errlen, "no complete backup in the repository");
+        *idx = newest;
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(b[i].label, name) == 0) {
+            if (b[i].writing)
+                return pf_err(err, errlen, "backup %s is being written", name);
+            if (!b[i].complete)
+                return pf_err(err, errlen, "backup %s is not complete%s%s", name, b[i].note ? ": " : "",
+                              b[i].note ? b[i].note : "");
+            *idx = i;
+            return 0;
+        }
+    size_t pick = n;
+    for (size_t i = 0; i < n; i++)
+        if (usable(&b[i]) && b[i].tag && strcmp(b[i].tag, name) == 0)
+            pick = i;
+    if (pick == n)
+        return pf_err(err, errlen, "no backup labelled or tagged \"%s\" (complete ones only)", name);
+    *idx = pick;
+    return 0;
+}
+
+int repo_select(const char *repo, const char *as_of, const char *name, repo_choice *out, char *err,
+                size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    repo_listing l;
+    if (repo_scan(repo, &l, err, errlen) < 0)
+        return -1;
+    size_t idx;
+    char why[PF_ERRLEN];
+    if (repo_pick(l.b, l.n, as_of, name, &idx, why, sizeof why) < 0) {
+        repo_listing_free(&l);
+        pf_err(err, errlen, "%s: %s", repo, why);
+        return -2;
+    }
+    const repo_backup *b = &l.b[idx];
+    snprintf(out->label, sizeof out->label, "%s", b->label);
+    out->time = b->time;
+    out->tag = b->tag ? strdup(b->tag) : NULL;
+    int n = snprintf(out->dir, sizeof out->dir, "%s/%s", repo, b->label);
+    repo_listing_free(&l);
+    if (n < 0 || (size_t)n >= sizeof out->dir) {
+        free(out->tag);
+        out->tag = NULL;
+        return pf_err(err, errlen, "repository path too long");
+    }
+    return 0;
 }

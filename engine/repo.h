@@ -133,6 +133,31 @@ int repo_manifest_state(const char *backup_dir, repo_backup *b);
 /* 1 when a process holds the lock of REPO/<label> (a dump is writing it), else 0. */
 int repo_backup_locked(const char *repo, const char *label);
 
+/* ---- choosing one backup (restore, verify, drill, diff, list with --repo) --------------- */
+
+/* Pure: which of the n backups (oldest first, as repo_scan lists them) a command reads.
+ *   as_of (not NULL): the newest complete backup whose label time is at or before the time
+ *                     (any form repo_parse_time takes: ISO 8601 with Z or an offset, UTC
+ *                     when absent); a backup being written does not count
+ *   name  (not NULL): "latest" (the newest complete backup), a label (that backup, which
+ *                     must be complete) or a tag (the newest complete backup with that tag)
+ * Exactly one of as_of and name is set. Returns 0 with *idx, or -1 with err (one line
+ * naming what did not match and, for as_of, the oldest complete backup). */
+int repo_pick(const repo_backup *b, size_t n, const char *as_of, const char *name, size_t *idx, char *err,
+              size_t errlen);
+
+typedef struct {
+    char label[REPO_LABEL_MAX];
+    time_t time;
+    char *tag;                /* malloc'd or NULL */
+    char dir[4096];           /* REPO/<label> */
+} repo_choice;
+
+/* repo_scan + repo_pick. Returns 0 with out filled, -1 with err when the repository cannot
+ * be read, -2 with err when no backup matches (a usage error for the CLI). */
+int repo_select(const char *repo, const char *as_of, const char *name, repo_choice *out, char *err,
+                size_t errlen);
+
 /* ---- retention -------------------------------------------------------------------------- */
 
 typedef struct {

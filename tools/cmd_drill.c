@@ -3,6 +3,7 @@
 #include "engine/drill.h"
 #include "io/pf_io.h"
 #include "tools/cli.h"
+#include "tools/repo_cli.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -11,13 +12,15 @@
 #include <unistd.h>
 
 static const char *const drill_help =
-    "Usage: pgferry drill [OPTIONS] DIR --target CONNINFO [-h HOST] [-p PORT] [-U USER]\n"
+    "Usage: pgferry drill [OPTIONS] (DIR | --repo REPO (--as-of TIME | --backup NAME))\n"
+    "                     --target CONNINFO [-h HOST] [-p PORT] [-U USER]\n"
     "\n"
     "A timed restore drill: creates a scratch database with a unique name on the target\n"
     "server, restores the dump into it, proves every table equal to the dump (row counts\n"
     "and content hashes), records each phase's wall time and throughput, and drops the\n"
     "scratch database, also when something fails. Prints a Markdown summary.\n"
     "\n"
+    REPO_CLI_HELP
     "  -j, --jobs=N              parallel workers for restore and verification (default 2)\n"
     "      --keep                keep the scratch database for inspection\n"
     "      --report=FILE         also write the report: Markdown if FILE ends in .md, else JSON\n"
@@ -44,7 +47,7 @@ int cmd_drill(int argc, char **argv)
         {"keep", no_argument, NULL, 2},         {"report", required_argument, NULL, 3},
         {"progress", no_argument, NULL, 4},     {"no-progress", no_argument, NULL, 5},
         {"help", no_argument, NULL, CLI_OPT_HELP}, {"passphrase-file", required_argument, NULL, 21},
-        {"trace", required_argument, NULL, 22},
+        {"trace", required_argument, NULL, 22}, REPO_CLI_LONGOPTS,
         CLI_CONN_LONGOPTS,
         {NULL, 0, NULL, 0}};
     drill_options o;
@@ -55,6 +58,8 @@ int cmd_drill(int argc, char **argv)
     char *passphrase = NULL;
     int c, rc;
     cli_conn cc = {.conn_opt = "--target"};
+    repo_cli_sel sel = {0};
+    char repo_dir[4096];
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":j:" CLI_CONN_SHORTOPTS, opts, NULL)) != -1) {
         switch (c) {
@@ -73,15 +78,21 @@ int cmd_drill(int argc, char **argv)
         case 5: o.progress = 0; break;
         case 21: passfile = optarg; break;
         case 22: o.trace_path = optarg; break;
+        case REPO_CLI_OPT_REPO: case REPO_CLI_OPT_AS_OF: case REPO_CLI_OPT_BACKUP:
+            repo_cli_option(&sel, c, optarg);
+            break;
         case CLI_OPT_HELP: fputs(drill_help, stdout); return 0;
         default: return cli_option_error("drill", c, argv, drill_help);
         }
     }
-    if (optind >= argc)
-        return cli_usage_error("drill", "%s", "missing DIR");
-    o.dir = argv[optind++];
+    if (optind >= argc && !repo_cli_any(&sel))
+        return cli_usage_error("drill", "%s", "missing DIR (or --repo REPO --as-of TIME)");
+    if (optind < argc)
+        o.dir = argv[optind++];
     if (optind < argc)
         return cli_usage_error("drill", "unexpected argument \"%s\"", argv[optind]);
+    if ((rc = repo_cli_resolve("drill", &sel, o.dir, repo_dir, sizeof repo_dir, &o.dir)) != 0)
+        return rc;
     if (!cc.conninfo)
         return cli_usage_error("drill", "%s", "missing --target CONNINFO (a database on the server to drill on, "
                                               "e.g. --target postgres)");

@@ -17,6 +17,7 @@
 static const char *const list_help =
     "Usage: pgferry list DIR [--json] [--passphrase-file FILE]\n"
     "       pgferry list --repo REPO [--json]\n"
+    "       pgferry list --repo REPO (--as-of TIME | --backup NAME) [--json]\n"
     "\n"
     "Shows what a dump holds, from its manifest alone (no file is read but manifest.json):\n"
     "when it ran, from which server and database, the snapshot, the options, and per table\n"
@@ -26,6 +27,8 @@ static const char *const list_help =
     "      --repo=REPO           list the backups of a repository ('pgferry dump --repo'), one\n"
     "                            a line: label, start time, complete/incomplete/writing, tables,\n"
     "                            size, last verification (ok, FAILED or never), tag\n"
+    "      --as-of=TIME, --backup=NAME  with --repo: show that one backup as for DIR (see\n"
+    "                            pgferry restore --help)\n"
     "      --json                print a JSON object on stdout\n"
     "      --passphrase-file=FILE  passphrase of an encrypted dump (else PGFERRY_PASSPHRASE),\n"
     "                            with which its manifest is read and authenticated\n"
@@ -258,29 +261,37 @@ int cmd_list(int argc, char **argv)
     static const struct option opts[] = {
         {"json", no_argument, NULL, 1}, {"help", no_argument, NULL, CLI_OPT_HELP},
         {"passphrase-file", required_argument, NULL, 21}, {"repo", required_argument, NULL, 30},
+        {"as-of", required_argument, NULL, REPO_CLI_OPT_AS_OF}, {"backup", required_argument, NULL, REPO_CLI_OPT_BACKUP},
         {NULL, 0, NULL, 0}};
     int json = 0, c;
     const char *passfile = NULL, *repo = NULL;
     char *passphrase = NULL;
+    repo_cli_sel sel = {0};
+    char repo_dir[4096];
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
         case 1: json = 1; break;
         case 21: passfile = optarg; break;
         case 30: repo = optarg; break;
+        case REPO_CLI_OPT_AS_OF: case REPO_CLI_OPT_BACKUP: repo_cli_option(&sel, c, optarg); break;
         case CLI_OPT_HELP: fputs(list_help, stdout); return 0;
         default: return cli_option_error("list", c, argv, list_help);
         }
     }
     if (repo && optind < argc)
         return cli_usage_error("list", "unexpected argument \"%s\" (DIR and --repo are exclusive)", argv[optind]);
-    if (repo)
+    if (repo && !sel.as_of && !sel.backup)
         return cmd_list_repo(repo, json);
-    if (optind >= argc)
+    sel.repo = repo;
+    if (optind >= argc && !repo_cli_any(&sel))
         return cli_usage_error("list", "%s", "missing DIR");
     if (optind + 1 < argc)
         return cli_usage_error("list", "unexpected argument \"%s\"", argv[optind + 1]);
-    const char *dir = argv[optind];
+    const char *dir = optind < argc ? argv[optind] : NULL;
+    int src = repo_cli_resolve("list", &sel, dir, repo_dir, sizeof repo_dir, &dir);
+    if (src != 0)
+        return src;
 
     manifest m;
     char err[PF_ERRLEN];

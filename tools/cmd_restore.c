@@ -4,6 +4,7 @@
 #include "engine/restore.h"
 #include "io/pf_io.h"
 #include "tools/cli.h"
+#include "tools/repo_cli.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -14,7 +15,7 @@
 #include <unistd.h>
 
 static const char *const restore_help =
-    "Usage: pgferry restore [OPTIONS] -d DBNAME (-f DIR | DIR)\n"
+    "Usage: pgferry restore [OPTIONS] -d DBNAME (-f DIR | DIR | --repo REPO (--as-of TIME | --backup NAME))\n"
     "\n"
     "Restores a pgferry dump. N workers load chunks concurrently (several on one table),\n"
     "each chunk checked against its hashes before its COPY commits; a table's indexes and\n"
@@ -24,6 +25,7 @@ static const char *const restore_help =
     "\n"
     "  -f, --file=DIR            the dump to restore (or DIR as the last argument, as\n"
     "                            pg_restore takes its archive)\n"
+    REPO_CLI_HELP
     "  -j, --jobs=N              parallel workers (default 2)\n"
     "      --create              create the target database named in -d first\n"
     "      --clean               drop the dump's objects in the target before restoring\n"
@@ -115,7 +117,7 @@ int cmd_restore(int argc, char **argv)
         {"section", required_argument, NULL, 23},   {"disable-triggers", no_argument, NULL, 24},
         {"profile", required_argument, NULL, 25},   {"globals", no_argument, NULL, 26},
         {"keep-grants", no_argument, NULL, 27},     {"trace", required_argument, NULL, 28},
-        {"maintenance-memory", required_argument, NULL, 29},
+        {"maintenance-memory", required_argument, NULL, 29}, REPO_CLI_LONGOPTS,
         CLI_CONN_LONGOPTS,
         {NULL, 0, NULL, 0}};
     restore_options o;
@@ -123,6 +125,8 @@ int cmd_restore(int argc, char **argv)
     o.jobs = 2;
     int progress = isatty(2), json = 0, have_f = 0, c, rc;
     cli_conn cc = {.conn_opt = "-d"};
+    repo_cli_sel sel = {0};
+    char repo_dir[4096];
     const char *passfile = NULL, *profile_spec = NULL;
     char *passphrase = NULL;
     opterr = 0;
@@ -187,6 +191,9 @@ int cmd_restore(int argc, char **argv)
         case 12: json = 1; break;
         case 21: passfile = optarg; break;
         case 22: o.no_analyze = 1; break;
+        case REPO_CLI_OPT_REPO: case REPO_CLI_OPT_AS_OF: case REPO_CLI_OPT_BACKUP:
+            repo_cli_option(&sel, c, optarg);
+            break;
         case CLI_OPT_HELP: fputs(restore_help, stdout); return 0;
         default: return cli_option_error("restore", c, argv, restore_help);
         }
@@ -198,13 +205,15 @@ int cmd_restore(int argc, char **argv)
         return cli_usage_error("restore", have_f
                                               ? "unexpected argument \"%s\" (the dump is already given by -f)"
                                               : "unexpected argument \"%s\"", argv[optind]);
-    if (!o.dir)
-        return cli_usage_error("restore", "%s", "missing the dump: -f DIR or DIR");
+    if (!o.dir && !repo_cli_any(&sel))
+        return cli_usage_error("restore", "%s", "missing the dump: -f DIR, DIR or --repo REPO --as-of TIME");
     if (o.schema_only && o.data_only)
         return cli_usage_error("restore", "%s", "--schema-only and --data-only exclude each other");
     if (o.clean && o.data_only)
         return cli_usage_error("restore", "%s", "--clean and --data-only exclude each other");
     if (o.trace_path && (rc = cli_check_output("restore", "--trace", o.trace_path)) != 0)
+        return rc;
+    if ((rc = repo_cli_resolve("restore", &sel, o.dir, repo_dir, sizeof repo_dir, &o.dir)) != 0)
         return rc;
     char err[PF_ERRLEN];
     if (io_mode_from_env(&o.io, err, sizeof err) < 0) {

@@ -3,6 +3,7 @@
 #include "engine/repo.h"
 #include "engine/verify.h"
 #include "tools/cli.h"
+#include "tools/repo_cli.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -11,7 +12,8 @@
 #include <string.h>
 
 static const char *const verify_help =
-    "Usage: pgferry verify [OPTIONS] DIR [--db CONNINFO [-h HOST] [-p PORT] [-U USER]]\n"
+    "Usage: pgferry verify [OPTIONS] (DIR | --repo REPO (--as-of TIME | --backup NAME))\n"
+    "                      [--db CONNINFO [-h HOST] [-p PORT] [-U USER]]\n"
     "\n"
     "Proves a dump is whole without a database: the manifest's checksum; every file it lists\n"
     "is present with its size, and no other file is; every chunk (in parallel) has its stored\n"
@@ -19,6 +21,7 @@ static const char *const verify_help =
     "records (recounted from the decoded COPY data); the schema archive has its size and hash.\n"
     "Every problem is reported on stderr with its file, table and chunk, not just the first.\n"
     "\n"
+    REPO_CLI_HELP
     "  -j, --jobs=N              parallel readers (default 2)\n"
     "      --require-table=NAME  fail unless NAME is in the dump: schema.table, or table in any\n"
     "                            schema (repeatable; exact names, \"double quotes\" around a part\n"
@@ -70,12 +73,14 @@ int cmd_verify(int argc, char **argv)
         {"jobs", required_argument, NULL, 'j'}, {"require-table", required_argument, NULL, 1},
         {"json", no_argument, NULL, 2},         {"db", required_argument, NULL, 3},
         {"help", no_argument, NULL, CLI_OPT_HELP}, {"passphrase-file", required_argument, NULL, 21},
-        CLI_CONN_LONGOPTS,
+        CLI_CONN_LONGOPTS, REPO_CLI_LONGOPTS,
         {NULL, 0, NULL, 0}};
     int jobs = 2, json = 0, c, urc;
     const char *passfile = NULL;
     char *db = NULL;
     cli_conn cc = {.conn_opt = "--db"};
+    repo_cli_sel sel = {0};
+    char repo_dir[4096];
     char *passphrase = NULL;
     const char **req = NULL;
     size_t nreq = 0;
@@ -104,19 +109,26 @@ int cmd_verify(int argc, char **argv)
                 return urc;
             }
             break;
+        case REPO_CLI_OPT_REPO: case REPO_CLI_OPT_AS_OF: case REPO_CLI_OPT_BACKUP:
+            repo_cli_option(&sel, c, optarg);
+            break;
         case CLI_OPT_HELP: free(req); fputs(verify_help, stdout); return 0;
         default: free(req); return cli_option_error("verify", c, argv, verify_help);
         }
     }
-    if (optind >= argc) {
+    if (optind >= argc && !repo_cli_any(&sel)) {
         free(req);
-        return cli_usage_error("verify", "%s", "missing DIR");
+        return cli_usage_error("verify", "%s", "missing DIR (or --repo REPO --as-of TIME)");
     }
     if (optind + 1 < argc) {
         free(req);
         return cli_usage_error("verify", "unexpected argument \"%s\"", argv[optind + 1]);
     }
-    const char *dir = argv[optind];
+    const char *dir = optind < argc ? argv[optind] : NULL;
+    if ((urc = repo_cli_resolve("verify", &sel, dir, repo_dir, sizeof repo_dir, &dir)) != 0) {
+        free(req);
+        return urc;
+    }
     if (!cc.conninfo && cli_conn_any(&cc)) {
         free(req);
         return cli_usage_error("verify", "%s", "-h, -p, -U and -W go with --db CONNINFO (the database to compare with)");

@@ -5,6 +5,7 @@
 #include "tools/cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static json_t *jstr(const char *s) { return s ? json_string(s) : json_null(); }
@@ -148,5 +149,52 @@ int cmd_list_repo(const char *repo, int json)
         if (worth_noting(&l.b[i]))
             printf("note: %s: %s\n", l.b[i].label, l.b[i].note);
     repo_listing_free(&l);
+    return 0;
+}
+
+int repo_cli_option(repo_cli_sel *s, int c, const char *arg)
+{
+    switch (c) {
+    case REPO_CLI_OPT_REPO: s->repo = arg; return 1;
+    case REPO_CLI_OPT_AS_OF: s->as_of = arg; return 1;
+    case REPO_CLI_OPT_BACKUP: s->backup = arg; return 1;
+    }
+    return 0;
+}
+
+int repo_cli_any(const repo_cli_sel *s) { return s->repo || s->as_of || s->backup; }
+
+int repo_cli_resolve(const char *cmd, const repo_cli_sel *s, const char *dir, char *out, size_t outlen,
+                     const char **dir_out)
+{
+    if (!repo_cli_any(s)) {
+        *dir_out = dir;
+        return 0;
+    }
+    if (!s->repo)
+        return cli_usage_error(cmd, "%s needs --repo REPO (the repository to choose the backup from)",
+                               s->as_of ? "--as-of" : "--backup");
+    if (!*s->repo)
+        return cli_usage_error(cmd, "%s", "--repo needs a directory");
+    if (dir)
+        return cli_usage_error(cmd, "--repo and a dump directory (\"%s\") exclude each other", dir);
+    if (s->as_of && s->backup)
+        return cli_usage_error(cmd, "%s", "--as-of and --backup exclude each other: give one");
+    if (!s->as_of && !s->backup)
+        return cli_usage_error(cmd, "%s", "--repo needs --as-of TIME or --backup latest|LABEL|TAG");
+    repo_choice ch;
+    char err[PF_ERRLEN];
+    int rc = repo_select(s->repo, s->as_of, s->backup, &ch, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "pgferry %s: %s\n", cmd, err);
+        return rc == -2 ? EXIT_USAGE : 1;
+    }
+    char when[32];
+    repo_format_time(ch.time, when, sizeof when);
+    fprintf(stderr, "pgferry %s: using backup %s (%s%s%s) from %s\n", cmd, ch.label, when, ch.tag ? ", tag " : "",
+            ch.tag ? ch.tag : "", s->repo);
+    free(ch.tag);
+    snprintf(out, outlen, "%s", ch.dir);
+    *dir_out = out;
     return 0;
 }

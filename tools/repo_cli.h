@@ -18,6 +18,44 @@ void repo_cli_verified(const repo_backup *b, char *out, size_t outlen);
 /* Prints a JSON value on stdout (and frees it). */
 void repo_cli_print_json(json_t *o);
 
+/* How a command that reads one backup names it: a directory (-f DIR or DIR), or a
+ * repository and which of its backups (--repo R with --as-of TIME or --backup
+ * latest|LABEL|TAG). */
+typedef struct {
+    const char *repo, *as_of, *backup;
+} repo_cli_sel;
+
+/* The long options --repo, --as-of and --backup with the getopt values a command passes
+ * on to repo_cli_option(). */
+#define REPO_CLI_OPT_REPO 900
+#define REPO_CLI_OPT_AS_OF 901
+#define REPO_CLI_OPT_BACKUP 902
+#define REPO_CLI_LONGOPTS                                                                      \
+    {"repo", required_argument, NULL, REPO_CLI_OPT_REPO},                                      \
+        {"as-of", required_argument, NULL, REPO_CLI_OPT_AS_OF},                                \
+        {"backup", required_argument, NULL, REPO_CLI_OPT_BACKUP}
+#define REPO_CLI_HELP                                                                          \
+    "      --repo=REPO           read a backup of this repository ('pgferry dump --repo')\n"  \
+    "                            instead of a directory; with one of:\n"                      \
+    "      --as-of=TIME          the newest complete backup taken at or before TIME (ISO 8601:\n" \
+    "                            2026-11-27T03:00:00Z, an offset such as +01:00, or UTC when\n" \
+    "                            none is given; 2026-11-27 is that day's midnight UTC)\n"      \
+    "      --backup=NAME         latest (the newest complete backup), a label\n"               \
+    "                            (20261127T030000Z) or a tag (dump --tag; its newest backup)\n"
+/* Takes one of the options (c is getopt's return, REPO_CLI_OPT_*): 1 when it was one. */
+int repo_cli_option(repo_cli_sel *s, int c, const char *arg);
+/* The dump directory a command reads. dir: what -f/DIR gave, or NULL. Checks the
+ * combination (--as-of/--backup need --repo, --repo and a directory exclude each other,
+ * --as-of and --backup too, --repo needs one of them), resolves the backup and prints it
+ * on stderr ("pgferry CMD: using backup LABEL (TIME, tag T) from REPO"). out needs 4096
+ * bytes. Returns 0 with *dir_out (dir, or out), EXIT_USAGE for a usage error (a backup
+ * that does not exist included), 1 when the repository cannot be read; the error is
+ * printed. */
+int repo_cli_resolve(const char *cmd, const repo_cli_sel *s, const char *dir, char *out, size_t outlen,
+                     const char **dir_out);
+/* 1 when any of --repo, --as-of, --backup was given. */
+int repo_cli_any(const repo_cli_sel *s);
+
 /* pgferry list --repo REPO [--json] */
 int cmd_list_repo(const char *repo, int json);
 

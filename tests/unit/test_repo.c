@@ -142,6 +142,30 @@ static void test_times_and_ages(void **state)
     assert_int_equal(repo_parse_time("2026-11-27T3:00", &t), -1);
     assert_int_equal(repo_parse_time("yesterday", &t), -1);
     assert_int_equal(repo_parse_time("", &t), -1);
+    /* offsets and fractions of a second */
+    assert_int_equal(repo_parse_time("2026-11-27T05:00:00+02:00", &t), 0);
+    assert_true(t == want);
+    assert_int_equal(repo_parse_time("2026-11-27T05:00+0200", &t), 0);
+    assert_true(t == want);
+    assert_int_equal(repo_parse_time("2026-11-27T05:00:00+02", &t), 0);
+    assert_true(t == want);
+    assert_int_equal(repo_parse_time("2026-11-26T21:30:00-05:30", &t), 0);
+    assert_true(t == want);
+    assert_int_equal(repo_parse_time("2026-11-27T03:00:00.999Z", &t), 0);
+    assert_true(t == want);
+    assert_int_equal(repo_parse_time("2026-11-27T03:00:00.5+00:00", &t), 0);
+    assert_true(t == want);
+    assert_int_equal(repo_parse_time("2026-11-27T03:00:00z", &t), 0);
+    assert_true(t == want);
+    assert_int_equal(repo_parse_time("2026-11-27T01:00:00+02:00", &t), 0); /* across midnight */
+    assert_true(t == utc(2026, 11, 26, 23, 0));
+    assert_int_equal(repo_parse_time("2026-11-27T03:00:00+24:00", &t), -1);
+    assert_int_equal(repo_parse_time("2026-11-27T03:00:00+02:60", &t), -1);
+    assert_int_equal(repo_parse_time("2026-11-27T03:00:00+2", &t), -1);
+    assert_int_equal(repo_parse_time("2026-11-27T03:00:00.Z", &t), -1);
+    assert_int_equal(repo_parse_time("2026-11-27T03:00:00Z+01:00", &t), -1);
+    assert_int_equal(repo_parse_time("2026-11-27+01:00", &t), -1);
+    assert_int_equal(repo_parse_time("2026-11-27T03:00:00+02:00x", &t), -1);
     repo_format_time(want, s, sizeof s);
     assert_string_equal(s, "2026-11-27T03:00:00Z");
 
@@ -194,6 +218,49 @@ static void test_times_and_ages(void **state)
 /* 400 daily backups at 03:00 ending Wed 2026-12-02; the defaults keep 7 daily, 4 weekly
  * (two more: the three newer weeks' newest are daily ones already) and 12 monthly (month
  * ends back to January 2026): 19 in all. */
+static void test_pick(void **state)
+{
+    (void)state;
+    time_t t0 = utc(2026, 11, 27, 3, 0);
+    repo_backup b[5];
+    memset(b, 0, sizeof b);
+    for (int i = 0; i < 5; i++) {
+        b[i].time = t0 + i * 3600;
+        b[i].complete = 1;
+        repo_format_label(b[i].time, 0, b[i].label, sizeof b[i].label);
+    }
+    b[2].complete = 0; /* 05:00 failed */
+    b[3].tag = "pre-migration";
+    b[4].writing = 1; /* 07:00 being written */
+    size_t idx;
+    char err[PF_ERRLEN];
+    assert_int_equal(repo_pick(b, 5, "2026-11-27T04:00:00Z", NULL, &idx, err, sizeof err), 0);
+    assert_int_equal(idx, 1); /* exactly at a label's time */
+    assert_int_equal(repo_pick(b, 5, "2026-11-27T03:59:59Z", NULL, &idx, err, sizeof err), 0);
+    assert_int_equal(idx, 0);
+    assert_int_equal(repo_pick(b, 5, "2026-11-27T05:30:00Z", NULL, &idx, err, sizeof err), 0);
+    assert_int_equal(idx, 1); /* the incomplete one is skipped */
+    assert_int_equal(repo_pick(b, 5, "2026-11-27T08:00:00+01:00", NULL, &idx, err, sizeof err), 0);
+    assert_int_equal(idx, 3); /* 07:00 UTC: the one being written is skipped */
+    assert_int_equal(repo_pick(b, 5, "2026-11-27T02:59:59Z", NULL, &idx, err, sizeof err), -1);
+    assert_non_null(strstr(err, "no complete backup at or before 2026-11-27T02:59:59Z"));
+    assert_non_null(strstr(err, "20261127T030000Z"));
+    assert_int_equal(repo_pick(b, 5, "tomorrow", NULL, &idx, err, sizeof err), -1);
+    assert_non_null(strstr(err, "invalid --as-of"));
+    assert_int_equal(repo_pick(b, 5, NULL, "latest", &idx, err, sizeof err), 0);
+    assert_int_equal(idx, 3);
+    assert_int_equal(repo_pick(b, 5, NULL, "20261127T040000Z", &idx, err, sizeof err), 0);
+    assert_int_equal(idx, 1);
+    assert_int_equal(repo_pick(b, 5, NULL, "pre-migration", &idx, err, sizeof err), 0);
+    assert_int_equal(idx, 3);
+    assert_int_equal(repo_pick(b, 5, NULL, "20261127T050000Z", &idx, err, sizeof err), -1);
+    assert_non_null(strstr(err, "not complete"));
+    assert_int_equal(repo_pick(b, 5, NULL, "nope", &idx, err, sizeof err), -1);
+    assert_non_null(strstr(err, "no backup labelled or tagged \"nope\""));
+    assert_int_equal(repo_pick(b, 0, NULL, "latest", &idx, err, sizeof err), -1);
+    assert_non_null(strstr(err, "no complete backup"));
+}
+
 static void test_gfs_400_days(void **state)
 {
     (void)state;
@@ -793,6 +860,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_labels),
         cmocka_unit_test(test_times_and_ages),
+        cmocka_unit_test(test_pick),
         cmocka_unit_test(test_gfs_400_days),
         cmocka_unit_test(test_gfs_year_boundary),
         cmocka_unit_test(test_gfs_week_spans_years),
