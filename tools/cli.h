@@ -104,5 +104,6 @@ int cmd_verify(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 
 #endif

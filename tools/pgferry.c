@@ -16,14 +16,16 @@ static const char *const main_help =
     "  verify    prove a dump is whole (offline: every file, chunk, hash and row count)\n"
     "  list      show what a dump holds\n"
     "  drill     timed restore drill into a scratch database\n"
+    "  diff      compare tables with a backup by key; SQL that puts lost rows back\n"
     "  prune     apply a retention policy to a backup repository\n"
     "  status    alert on stale or failed backups (monitoring check)\n"
     "  cat       decode one chunk file to standard output (COPY data)\n"
     "\n"
     "Run 'pgferry COMMAND --help' (or -?) for a command's options. dump, restore, verify\n"
-    "and drill connect as pg_dump does: -h HOST, -p PORT, -U USER, -w, -W and a database\n"
-    "name or connection string (dump: -d or the last argument; restore: -d; verify: --db;\n"
-    "drill: --target).\n"
+    "drill and diff connect as pg_dump does: -h HOST, -p PORT, -U USER, -w, -W and a\n"
+    "database name or connection string (dump: -d or the last argument; restore and diff:\n"
+    "-d; verify: --db; drill: --target). restore, verify, drill, diff and list read a backup\n"
+    "from a directory or from a repository: --repo REPO --as-of TIME | --backup NAME.\n"
     "\n"
     "Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted.\n"
     "Environment: PGFERRY_IO=uring|plain|auto selects the file writer (default auto: io_uring\n"
@@ -61,6 +63,8 @@ int main(int argc, char **argv)
         return cmd_verify(argc - 1, argv + 1);
     if (strcmp(cmd, "list") == 0)
         return cmd_list(argc - 1, argv + 1);
+    if (strcmp(cmd, "diff") == 0)
+        return cmd_diff(argc - 1, argv + 1);
     if (strcmp(cmd, "prune") == 0)
         return cmd_prune(argc - 1, argv + 1);
     if (strcmp(cmd, "status") == 0)

@@ -1,0 +1,1336 @@
+/* diff: see diff.h for the design (grace hash join over bucket files). */
+#include "engine/diff.h"
+
+#include "common/pf_util.h"
+#include "engine/chunkfile.h"
+#include "engine/diffrow.h"
+#include "engine/manifest.h"
+#include "engine/pgconn.h"
+#include "io/pf_io.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#define MAX_BUCKETS 4096
+#define REC_HDR 12 /* u64 key hash, u32 row length */
+
+typedef struct {
+    const manifest_table *mt;
+    char *schema, *name;          /* live names (= the dump's) */
+    char *qname;                  /* "schema"."name" */
+    unsigned oid;
+    int cascaded;
+    char **key;                   /* key column names */
+    size_t nkey;
+    const char *key_source;
+    size_t *keycol;               /* key column positions in mt->cols */
+    char **qcols;                 /* quoted column names, dump order */
+    char **types;                 /* format_type of each dump column in the live table */
+    unsigned *typoids;
+    copyrows_format fmt;
+} dtable;
+
+typedef struct {
+    const diff_options *o;
+    manifest m;
+    int have_m;
+    PGconn *conn;
+    dtable *t;
+    size_t nt;
+    char tmp[4096];               /* private temp directory */
+    diffrow_buf sql;              /* statement being built */
+    uint64_t statements;
+} dstate;
+
+static int stopped(const dstate *s) { return s->o->interrupted && *s->o->interrupted; }
+
+static void free_strv(char **v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void dtable_free(dtable *t)
+{
+    free(t->schema);
+    free(t->name);
+    free(t->qname);
+    free_strv(t->key, t->nkey);
+    free(t->keycol);
+    if (t->mt) {
+        free_strv(t->qcols, t->mt->ncols);
+        free_strv(t->types, t->mt->ncols);
+    }
+    free(t->typoids);
+}
+
+/* ---- catalog ---------------------------------------------------------------------------- */
+
+static const manifest_table *find_mt(const manifest *m, const char *schema, const char *name)
+{
+    for (size_t i = 0; i < m->ntables; i++)
+        if (!strcmp(m->tables[i].schema, schema) && !strcmp(m->tables[i].name, name))
+            return &m->tables[i];
+    return NULL;
+}
+
+static int have_oid(const dstate *s, unsigned oid)
+{
+    for (size_t i = 0; i < s->nt; i++)
+        if (s->t[i].oid == oid)
+            return 1;
+    return 0;
+}
+
+static int add_table(dstate *s, unsigned oid, const char *schema, const char *name, int cascaded)
+{
+    if (have_oid(s, oid))
+        return 0;
+    dtable *nt = realloc(s->t, (s->nt + 1) * sizeof *nt);
+    if (!nt)
+        return -1;
+    s->t = nt;
+    dtable *t = &s->t[s->nt++];
+    memset(t, 0, sizeof *t);
+    t->oid = oid;
+    t->schema = strdup(schema);
+    t->name = strdup(name);
+    t->cascaded = cascaded;
+    return t->schema && t->name ? 0 : -1;
+}
+
+/* -t NAME: schema.table or table (in any schema; ambiguous when several hold it). Runs
+ * before the snapshot's transaction, so a name parse_ident rejects does not abort it. */
+static int resolve_name(dstate *s, const char *given, char *err, size_t errlen)
+{
+    static const char *const q =
+        "SELECT c.oid, n.nspname, c.relname, c.relkind FROM pg_catalog.pg_class c "
+        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace, "
+        "(SELECT pg_catalog.parse_ident($1) AS p) x "
+        "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND CASE pg_catalog.cardinality(x.p) "
+        "WHEN 2 THEN n.nspname = x.p[1] AND c.relname = x.p[2] "
+        "WHEN 1 THEN c.relname = x.p[1] ELSE false END ORDER BY 2, 3";
+    const char *params[1] = {given};
+    char qerr[PF_ERRLEN];
+    PGresult *r = pgconn_query(s->conn, q, 1, params, "table name", qerr, sizeof qerr);
+    if (!r)
+        return pf_err(err, errlen, "invalid table name \"%s\": %s", given, qerr), -2;
+    int n = PQntuples(r), rc = 0;
+    if (n == 0) {
+        rc = -2;
+        pf_err(err, errlen, "table \"%s\" does not exist in the database", given);
+    } else if (n > 1) {
+        rc = -2;
+        pf_err(err, errlen, "table name \"%s\" is ambiguous: %s.%s and %s.%s (give schema.table)", given,
+               PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), PQgetvalue(r, 1, 1), PQgetvalue(r, 1, 2));
+    } else if (PQgetvalue(r, 0, 3)[0] != 'r') {
+        rc = -2;
+        pf_err(err, errlen, "%s.%s is %s: diff compares tables (name a partitioned table's partitions)",
+               PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
+               PQgetvalue(r, 0, 3)[0] == 'p' ? "a partitioned table" : "not a table");
+    } else if (add_table(s, (unsigned)strtoul(PQgetvalue(r, 0, 0), NULL, 10), PQgetvalue(r, 0, 1),
+                         PQgetvalue(r, 0, 2), 0) < 0) {
+        rc = pf_err(err, errlen, "out of memory");
+    }
+    PQclear(r);
+    return rc;
+}
+
+static char *oid_array(const dstate *s)
+{
+    diffrow_buf b = {0};
+    char num[32];
+    diffrow_buf_puts(&b, "{");
+    for (size_t i = 0; i < s->nt; i++) {
+        snprintf(num, sizeof num, "%s%u", i ? "," : "", s->t[i].oid);
+        diffrow_buf_puts(&b, num);
+    }
+    if (diffrow_buf_puts(&b, "}") < 0) {
+        diffrow_buf_free(&b);
+        return NULL;
+    }
+    return b.p;
+}
+
+/* --cascade: every table that references one of the set through an ON DELETE CASCADE
+ * foreign key, recursively. */
+static int add_cascade(dstate *s, char *err, size_t errlen)
+{
+    static const char *const q =
+        "WITH RECURSIVE r(oid) AS (SELECT pg_catalog.unnest($1::pg_catalog.oid[]) UNION "
+        "SELECT c.conrelid FROM pg_catalog.pg_constraint c JOIN r ON c.confrelid = r.oid "
+        "WHERE c.contype = 'f' AND c.confdeltype = 'c') "
+        "SELECT c.oid, n.nspname, c.relname FROM r JOIN pg_catalog.pg_class c ON c.oid = r.oid "
+        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' "
+        "ORDER BY n.nspname, c.relname";
+    char *arr = oid_array(s);
+    if (!arr)
+        return pf_err(err, errlen, "out of memory");
+    const char *params[1] = {arr};
+    PGresult *r = pgconn_query(s->conn, q, 1, params, "foreign keys", err, errlen);
+    free(arr);
+    if (!r)
+        return -1;
+    int rc = 0;
+    for (int i = 0; i < PQntuples(r) && rc == 0; i++)
+        if (add_table(s, (unsigned)strtoul(PQgetvalue(r, i, 0), NULL, 10), PQgetvalue(r, i, 1),
+                      PQgetvalue(r, i, 2), 1) < 0)
+            rc = pf_err(err, errlen, "out of memory");
+    PQclear(r);
+    return rc;
+}
+
+/* Parses a text[] value of names (as PostgreSQL prints it) into a vector. */
+static int parse_name_array(const char *s, char ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (*s++ != '{')
+        return -1;
+    while (*s && *s != '}') {
+        diffrow_buf b = {0};
+        if (*s == '"') {
+            s++;
+            while (*s && *s != '"') {
+                if (*s == '\\' && s[1])
+                    s++;
+                diffrow_buf_put(&b, s++, 1);
+            }
+            if (*s == '"')
+                s++;
+        } else {
+            while (*s && *s != ',' && *s != '}')
+                diffrow_buf_put(&b, s++, 1);
+        }
+        diffrow_buf_puts(&b, "");
+        char **v = realloc(*out, (*n + 1) * sizeof *v);
+        if (!v || !b.p) {
+            free(b.p);
+            return -1;
+        }
+        *out = v;
+        v[(*n)++] = b.p;
+        if (*s == ',')
+            s++;
+    }
+    return 0;
+}
+
+/* The table's key, columns and types in the live database, matched with the dump's. */
+static int describe(dstate *s, dtable *t, char *err, size_t errlen)
+{
+    char oid[32];
+    snprintf(oid, sizeof oid, "%u", t->oid);
+    const char *params[1] = {oid};
+    t->mt = find_mt(&s->m, t->schema, t->name);
+    if (!t->mt)
+        return pf_err(err, errlen, "table %s.%s%s is not in the backup", t->schema, t->name,
+                      t->cascaded ? " (it references a compared table ON DELETE CASCADE)" : ""), -2;
+    const manifest_table *mt = t->mt;
+    if (strcmp(mt->format, "binary") == 0)
+        t->fmt = COPYROWS_BINARY;
+    else if (strcmp(mt->format, "text") == 0)
+        t->fmt = COPYROWS_TEXT;
+    else
+        return pf_err(err, errlen, "table %s.%s: unknown COPY format \"%s\" in the backup", t->schema, t->name,
+                      mt->format);
+    t->qname = pgconn_qualified(s->conn, t->schema, t->name);
+    t->qcols = calloc(mt->ncols + 1, sizeof *t->qcols);
+    t->types = calloc(mt->ncols + 1, sizeof *t->types);
+    t->typoids = calloc(mt->ncols + 1, sizeof *t->typoids);
+    if (!t->qname || !t->qcols || !t->types || !t->typoids)
+        return pf_err(err, errlen, "out of memory");
+    PGresult *r = pgconn_query(s->conn,
+                               "SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.atttypid "
+                               "FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1::pg_catalog.oid "
+                               "AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''",
+                               1, params, "columns", err, errlen);
+    if (!r)
+        return -1;
+    for (size_t c = 0; c < mt->ncols; c++) {
+        for (int i = 0; i < PQntuples(r); i++)
+            if (strcmp(PQgetvalue(r, i, 0), mt->cols[c]) == 0) {
+                t->types[c] = strdup(PQgetvalue(r, i, 1));
+                t->typoids[c] = (unsigned)strtoul(PQgetvalue(r, i, 2), NULL, 10);
+            }
+        t->qcols[c] = pgconn_quote_ident(s->conn, mt->cols[c]);
+        if (!t->types[c]) {
+            PQclear(r);
+            return pf_err(err, errlen, "column %s of %s.%s is in the backup but not in the database", mt->cols[c],
+                          t->schema, t->name), -2;
+        }
+    }
+    PQclear(r);
+
+    if (s->o->nkey > 0 && !t->cascaded) {
+        t->key = calloc(s->o->nkey, sizeof *t->key);
+        if (!t->key)
+            return pf_err(err, errlen, "out of memory");
+        for (size_t i = 0; i < s->o->nkey; i++)
+            t->key[i] = strdup(s->o->key[i]);
+        t->nkey = s->o->nkey;
+        t->key_source = "--key";
+    } else {
+        r = pgconn_query(s->conn,
+                         "SELECT pg_catalog.array_agg(a.attname ORDER BY k.ord)::pg_catalog.text[], i.indisprimary "
+                         "FROM pg_catalog.pg_index i, pg_catalog.unnest(i.indkey) WITH ORDINALITY k(attnum, ord), "
+                         "pg_catalog.pg_attribute a WHERE i.indrelid = $1::pg_catalog.oid "
+                         "AND (i.indisprimary OR i.indisreplident) AND i.indexprs IS NULL AND i.indpred IS NULL "
+                         "AND i.indisvalid AND k.ord <= i.indnkeyatts AND a.attrelid = i.indrelid "
+                         "AND a.attnum = k.attnum GROUP BY i.indexrelid, i.indisprimary "
+                         "ORDER BY i.indisprimary DESC LIMIT 1",
+                         1, params, "key", err, errlen);
+        if (!r)
+            return -1;
+        if (PQntuples(r) == 0) {
+            PQclear(r);
+            return pf_err(err, errlen, "table %s.%s has no primary key or replica identity index: name its key "
+                                       "columns with --key col,...", t->schema, t->name), -2;
+        }
+        int bad = parse_name_array(PQgetvalue(r, 0, 0), &t->key, &t->nkey);
+        t->key_source = PQgetvalue(r, 0, 1)[0] == 't' ? "primary key" : "replica identity";
+        PQclear(r);
+        if (bad < 0 || t->nkey == 0)
+            return pf_err(err, errlen, "table %s.%s: could not read its key", t->schema, t->name);
+    }
+    t->keycol = calloc(t->nkey, sizeof *t->keycol);
+    if (!t->keycol)
+        return pf_err(err, errlen, "out of memory");
+    for (size_t k = 0; k < t->nkey; k++) {
+        size_t c = 0;
+        while (c < mt->ncols && strcmp(mt->cols[c], t->key[k]) != 0)
+            c++;
+        if (c == mt->ncols)
+            return pf_err(err, errlen, "key column %s is not a column of %s.%s in the backup", t->key[k], t->schema,
+                          t->name), -2;
+        t->keycol[k] = c;
+    }
+    return 0;
+}
+
+/* Orders the tables parents first by the foreign keys among them (Kahn; tables in a
+ * cycle keep their order, after the others). */
+static int order_tables(dstate *s, char *err, size_t errlen)
+{
+    char *arr = oid_array(s);
+    if (!arr)
+        return pf_err(err, errlen, "out of memory");
+    const char *params[1] = {arr};
+    PGresult *r = pgconn_query(s->conn,
+                               "SELECT DISTINCT conrelid, confrelid FROM pg_catalog.pg_constraint "
+                               "WHERE contype = 'f' AND conrelid = ANY ($1::pg_catalog.oid[]) "
+                               "AND confrelid = ANY ($1::pg_catalog.oid[]) AND conrelid <> confrelid",
+                               1, params, "foreign keys", err, errlen);
+    free(arr);
+    if (!r)
+        return -1;
+    size_t n = s->nt, ne = (size_t)PQntuples(r);
+    size_t *child = calloc(ne + 1, sizeof *child), *parent = calloc(ne + 1, sizeof *parent);
+    int *done = calloc(n + 1, sizeof *done);
+    dtable *out = calloc(n + 1, sizeof *out);
+    if (!child || !parent || !done || !out) {
+        PQclear(r);
+        free(child), free(parent), free(done), free(out);
+        return pf_err(err, errlen, "out of memory");
+    }
+    for (size_t e = 0; e < ne; e++) {
+        unsigned c = (unsigned)strtoul(PQgetvalue(r, (int)e, 0), NULL, 10);
+        unsigned p = (unsigned)strtoul(PQgetvalue(r, (int)e, 1), NULL, 10);
+        for (size_t i = 0; i < n; i++) {
+            if (s->t[i].oid == c)
+                child[e] = i;
+            if (s->t[i].oid == p)
+                parent[e] = i;
+        }
+    }
+    PQclear(r);
+    size_t k = 0;
+    for (int progress = 1; progress && k < n;) {
+        progress = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (done[i])
+                continue;
+            int ready = 1;
+            for (size_t e = 0; e < ne && ready; e++)
+                if (child[e] == i && !done[parent[e]])
+                    ready = 0;
+            if (ready) {
+                done[i] = 1;
+                out[k++] = s->t[i];
+                progress = 1;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!done[i])
+            out[k++] = s->t[i];
+    free(s->t);
+    s->t = out;
+    free(child), free(parent), free(done);
+    return 0;
+}
+
+/* ---- partitioning ----------------------------------------------------------------------- */
+
+typedef struct {
+    FILE *f;
+    pthread_mutex_t mu;
+    char path[4200];
+} bucket;
+
+typedef struct {
+    dstate *s;
+    dtable *t;
+    bucket *bk;                   /* backup side (shared by the reader threads: locked) */
+    bucket *lv;                   /* live side (one writer) */
+    unsigned nb;
+    /* backup readers */
+    pthread_mutex_t mu;
+    size_t next_chunk;
+    int failed;
+    char err[PF_ERRLEN];
+    uint64_t backup_rows, live_rows;
+} part_ctx;
+
+typedef struct {
+    part_ctx *pc;
+    bucket *side;
+    int locked;
+    diffrow_field *f;
+    uint8_t *kb;
+    size_t kcap;
+    uint64_t rows;
+} row_ctx;
+
+static uint64_t key_hash(row_ctx *rc, const dtable *t, const uint8_t *row)
+{
+    size_t need = 0;
+    for (size_t k = 0; k < t->nkey; k++) {
+        const diffrow_field *f = &rc->f[t->keycol[k]];
+        need += 4 + (f->len > 0 ? (size_t)f->len : 0);
+    }
+    if (need > rc->kcap) {
+        uint8_t *p = realloc(rc->kb, need);
+        if (!p)
+            return 0;
+        rc->kb = p;
+        rc->kcap = need;
+    }
+    size_t at = 0;
+    for (size_t k = 0; k < t->nkey; k++) {
+        const diffrow_field *f = &rc->f[t->keycol[k]];
+        pf_put_le32(rc->kb + at, (uint32_t)f->len);
+        at += 4;
+        if (f->len > 0) {
+            memcpy(rc->kb + at, row + f->off, (size_t)f->len);
+            at += (size_t)f->len;
+        }
+    }
+    return XXH3_64bits(rc->kb, at);
+}
+
+static unsigned bucket_of(uint64_t h, unsigned nb) { return (unsigned)((h >> 40) % nb); }
+
+static int on_row(void *ctx, const uint8_t *row, size_t len, char *err, size_t errlen)
+{
+    row_ctx *rc = ctx;
+    part_ctx *pc = rc->pc;
+    if (stopped(pc->s) || pc->failed)
+        return pf_err(err, errlen, "stopped");
+    if (len > UINT32_MAX - REC_HDR)
+        return pf_err(err, errlen, "row of %zu bytes is too large", len);
+    if (diffrow_fields(pc->t->fmt, row, len, pc->t->mt->ncols, rc->f, err, errlen) < 0)
+        return -1;
+    uint64_t h = key_hash(rc, pc->t, row);
+    bucket *b = &rc->side[bucket_of(h, pc->nb)];
+    uint8_t hdr[REC_HDR];
+    pf_put_le64(hdr, h);
+    pf_put_le32(hdr + 8, (uint32_t)len);
+    if (rc->locked)
+        pthread_mutex_lock(&b->mu);
+    int ok = fwrite(hdr, 1, REC_HDR, b->f) == REC_HDR && fwrite(row, 1, len, b->f) == len;
+    if (rc->locked)
+        pthread_mutex_unlock(&b->mu);
+    if (!ok)
+        return pf_err(err, errlen, "%s: %s", b->path, strerror(errno));
+    rc->rows++;
+    return 0;
+}
+
+static int splitter_sink(void *ctx, const void *buf, size_t len, char *err, size_t errlen)
+{
+    return diffrow_splitter_feed(ctx, buf, len, err, errlen);
+}
+
+static int stop_fn(void *ctx)
+{
+    part_ctx *pc = ctx;
+    return stopped(pc->s) || pc->failed;
+}
+
+static void part_fail(part_ctx *pc, const char *msg)
+{
+    pthread_mutex_lock(&pc->mu);
+    if (!pc->failed) {
+        pc->failed = 1;
+        snprintf(pc->err, sizeof pc->err, "%s", msg);
+    }
+    pthread_mutex_unlock(&pc->mu);
+}
+
+static void *backup_reader(void *arg)
+{
+    part_ctx *pc = arg;
+    const manifest_table *mt = pc->t->mt;
+    char err[PF_ERRLEN], msg[PF_ERRLEN + 600];
+    row_ctx rc = {.pc = pc, .side = pc->bk, .locked = 1};
+    rc.f = calloc(mt->ncols + 1, sizeof *rc.f);
+    diffrow_splitter *sp = diffrow_splitter_new(pc->t->fmt, on_row, &rc);
+    chunkfile_reader *r = chunkfile_reader_new(&pc->s->m, err, sizeof err);
+    if (!rc.f || !sp || !r) {
+        part_fail(pc, r ? "out of memory" : err);
+        goto out;
+    }
+    for (;;) {
+        pthread_mutex_lock(&pc->mu);
+        size_t ci = pc->next_chunk++;
+        int failed = pc->failed;
+        pthread_mutex_unlock(&pc->mu);
+        if (ci >= mt->nchunks || failed)
+            break;
+        const manifest_chunk *mc = &mt->chunks[ci];
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s", pc->s->o->dir, mc->file);
+        chunkfile_result res;
+        diffrow_splitter_reset(sp);
+        if (chunkfile_read(r, path, mc->file, mt->format, splitter_sink, sp, stop_fn, pc, &res, err, sizeof err) < 0 ||
+            diffrow_splitter_finish(sp, err, sizeof err) < 0 || chunkfile_check(&pc->s->m, mc, &res, err, sizeof err) < 0) {
+            snprintf(msg, sizeof msg, "backup chunk %s of %s.%s: %s", mc->file, mt->schema, mt->name, err);
+            part_fail(pc, stopped(pc->s) ? "interrupted" : msg);
+            break;
+        }
+    }
+out:
+    pthread_mutex_lock(&pc->mu);
+    pc->backup_rows += rc.rows;
+    pthread_mutex_unlock(&pc->mu);
+    chunkfile_reader_free(r);
+    diffrow_splitter_free(sp);
+    free(rc.f);
+    free(rc.kb);
+    return NULL;
+}
+
+/* The live side: one COPY in the dump's format and column order. */
+static int read_live(part_ctx *pc, char *err, size_t errlen)
+{
+    dtable *t = pc->t;
+    diffrow_buf q = {0};
+    diffrow_buf_puts(&q, "COPY (SELECT ");
+    for (size_t c = 0; c < t->mt->ncols; c++) {
+        diffrow_buf_puts(&q, c ? ", " : "");
+        diffrow_buf_puts(&q, t->qcols[c]);
+    }
+    diffrow_buf_puts(&q, " FROM ONLY ");
+    diffrow_buf_puts(&q, t->qname);
+    if (diffrow_buf_puts(&q, t->fmt == COPYROWS_BINARY ? ") TO STDOUT (FORMAT binary)" : ") TO STDOUT") < 0) {
+        diffrow_buf_free(&q);
+        return pf_err(err, errlen, "out of memory");
+    }
+    PGresult *r = PQexec(pc->s->conn, q.p);
+    diffrow_buf_free(&q);
+    char line[PF_ERRLEN];
+    if (PQresultStatus(r) != PGRES_COPY_OUT) {
+        pf_err(err, errlen, "reading %s.%s: %s", t->schema, t->name, pgconn_result_errline(r, line, sizeof line));
+        PQclear(r);
+        return -1;
+    }
+    PQclear(r);
+    row_ctx rc = {.pc = pc, .side = pc->lv, .locked = 0};
+    rc.f = calloc(t->mt->ncols + 1, sizeof *rc.f);
+    diffrow_splitter *sp = diffrow_splitter_new(t->fmt, on_row, &rc);
+    int rcode = 0;
+    if (!rc.f || !sp)
+        rcode = pf_err(err, errlen, "out of memory");
+    for (;;) {
+        char *buf = NULL;
+        int n = PQgetCopyData(pc->s->conn, &buf, 0);
+        if (n == -1)
+            break;
+        if (n == -2) {
+            if (rcode == 0)
+                rcode = pf_err(err, errlen, "reading %s.%s: %s", t->schema, t->name,
+                               pgconn_errline(pc->s->conn, line, sizeof line));
+            break;
+        }
+        if (rcode == 0 && diffrow_splitter_feed(sp, buf, (size_t)n, err, errlen) < 0) {
+            rcode = -1;
+            PQfreemem(buf);
+            break; /* the connection is dropped by the caller: no need to drain the COPY */
+        }
+        PQfreemem(buf);
+    }
+    if (rcode == 0 && diffrow_splitter_finish(sp, err, errlen) < 0)
+        rcode = -1;
+    if (rcode == 0) {
+        r = PQgetResult(pc->s->conn);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            rcode = pf_err(err, errlen, "reading %s.%s: %s", t->schema, t->name,
+                           pgconn_result_errline(r, line, sizeof line));
+        PQclear(r);
+        while ((r = PQgetResult(pc->s->conn)))
+            PQclear(r);
+    }
+    pc->live_rows = rc.rows;
+    diffrow_splitter_free(sp);
+    free(rc.f);
+    free(rc.kb);
+    return rcode;
+}
+
+/* ---- rendering the script --------------------------------------------------------------- */
+
+typedef struct {
+    dstate *s;
+    dtable *t;
+    FILE *del, *ins, *upd;
+    char stmt[64];                /* prepared statement rendering a binary row as text */
+    char **vals;                  /* text form of each column of the rendered row (NULL: NULL) */
+    PGresult *res;                /* holds vals for binary rows */
+    diffrow_buf scratch;          /* unescaped text values */
+    size_t *voff;                 /* offsets into scratch (text rows), SIZE_MAX NULL */
+} emitter;
+
+/* Fills e->vals with the text form of every column of a row (fields f). */
+static int render_row(emitter *e, const uint8_t *row, const diffrow_field *f, char *err, size_t errlen)
+{
+    dtable *t = e->t;
+    size_t n = t->mt->ncols;
+    if (e->res) {
+        PQclear(e->res);
+        e->res = NULL;
+    }
+    if (t->fmt == COPYROWS_TEXT) {
+        e->scratch.len = 0;
+        for (size_t c = 0; c < n; c++) {
+            if (f[c].len < 0) {
+                e->voff[c] = SIZE_MAX;
+                continue;
+            }
+            size_t start = e->scratch.len, flen = (size_t)f[c].len;
+            if (e->scratch.cap < start + flen + 2) {
+                size_t cap = e->scratch.cap ? e->scratch.cap : 256;
+                while (cap < start + flen + 2)
+                    cap *= 2;
+                char *p = realloc(e->scratch.p, cap);
+                if (!p)
+                    return pf_err(err, errlen, "out of memory");
+                e->scratch.p = p;
+                e->scratch.cap = cap;
+            }
+            size_t dl = diffrow_unescape(row + f[c].off, flen, e->scratch.p + start);
+            e->scratch.len = start + dl + 1; /* keep the NUL */
+            e->voff[c] = start;
+        }
+        for (size_t c = 0; c < n; c++)
+            e->vals[c] = e->voff[c] == SIZE_MAX ? NULL : e->scratch.p + e->voff[c];
+        return 0;
+    }
+    const char **pv = calloc(n + 1, sizeof *pv);
+    int *pl = calloc(n + 1, sizeof *pl), *pf = calloc(n + 1, sizeof *pf);
+    if (!pv || !pl || !pf) {
+        free(pv), free(pl), free(pf);
+        return pf_err(err, errlen, "out of memory");
+    }
+    for (size_t c = 0; c < n; c++) {
+        pv[c] = f[c].len < 0 ? NULL : (const char *)row + f[c].off;
+        pl[c] = f[c].len < 0 ? 0 : f[c].len;
+        pf[c] = 1;
+    }
+    PGresult *r = PQexecPrepared(e->s->conn, e->stmt, (int)n, pv, pl, pf, 0);
+    free(pv), free(pl), free(pf);
+    char line[PF_ERRLEN];
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        pf_err(err, errlen, "rendering a row of %s.%s as text: %s", t->schema, t->name,
+               pgconn_result_errline(r, line, sizeof line));
+        PQclear(r);
+        return -1;
+    }
+    for (size_t c = 0; c < n; c++)
+        e->vals[c] = PQgetisnull(r, 0, (int)c) ? NULL : PQgetvalue(r, 0, (int)c);
+    e->res = r;
+    return 0;
+}
+
+static int put_value(emitter *e, size_t c)
+{
+    if (!e->vals[c])
+        return diffrow_buf_puts(&e->s->sql, "NULL");
+    return diffrow_literal(&e->s->sql, e->vals[c], strlen(e->vals[c]), e->t->types[c]);
+}
+
+static int put_where(emitter *e)
+{
+    dtable *t = e->t;
+    diffrow_buf *b = &e->s->sql;
+    int rc = diffrow_buf_puts(b, " WHERE ");
+    for (size_t k = 0; k < t->nkey && rc == 0; k++) {
+        size_t c = t->keycol[k];
+        rc |= diffrow_buf_puts(b, k ? " AND " : "");
+        rc |= diffrow_buf_puts(b, t->qcols[c]);
+        if (!e->vals[c]) {
+            rc |= diffrow_buf_puts(b, " IS NULL");
+        } else {
+            rc |= diffrow_buf_puts(b, " = ");
+            rc |= put_value(e, c);
+        }
+    }
+    return rc;
+}
+
+static int flush_stmt(emitter *e, FILE *f, char *err, size_t errlen)
+{
+    diffrow_buf *b = &e->s->sql;
+    if (diffrow_buf_puts(b, ";\n") < 0)
+        return pf_err(err, errlen, "out of memory");
+    if (fwrite(b->p, 1, b->len, f) != b->len)
+        return pf_err(err, errlen, "writing the script's parts in %s: %s", e->s->tmp, strerror(errno));
+    b->len = 0;
+    e->s->statements++;
+    return 0;
+}
+
+static int emit_insert(emitter *e, const uint8_t *row, const diffrow_field *f, char *err, size_t errlen)
+{
+    if (render_row(e, row, f, err, errlen) < 0)
+        return -1;
+    dtable *t = e->t;
+    diffrow_buf *b = &e->s->sql;
+    int rc = diffrow_buf_puts(b, "INSERT INTO ") | diffrow_buf_puts(b, t->qname) | diffrow_buf_puts(b, " (");
+    for (size_t c = 0; c < t->mt->ncols; c++)
+        rc |= diffrow_buf_puts(b, c ? ", " : "") | diffrow_buf_puts(b, t->qcols[c]);
+    rc |= diffrow_buf_puts(b, ") OVERRIDING SYSTEM VALUE VALUES (");
+    for (size_t c = 0; c < t->mt->ncols; c++)
+        rc |= diffrow_buf_puts(b, c ? ", " : "") | put_value(e, c);
+    rc |= diffrow_buf_puts(b, ")");
+    if (rc)
+        return pf_err(err, errlen, "out of memory");
+    return flush_stmt(e, e->ins, err, errlen);
+}
+
+static int same_field(const uint8_t *ra, const diffrow_field *a, const uint8_t *rb, const diffrow_field *b)
+{
+    if (a->len != b->len)
+        return 0;
+    return a->len <= 0 || memcmp(ra + a->off, rb + b->off, (size_t)a->len) == 0;
+}
+
+/* backup row (bf) vs live row (lf): SET the columns that differ, to the backup's values. */
+static int emit_update(emitter *e, const uint8_t *brow, const diffrow_field *bf, const uint8_t *lrow,
+                       const diffrow_field *lf, char *err, size_t errlen)
+{
+    if (render_row(e, brow, bf, err, errlen) < 0)
+        return -1;
+    dtable *t = e->t;
+    diffrow_buf *b = &e->s->sql;
+    int rc = diffrow_buf_puts(b, "UPDATE ONLY ") | diffrow_buf_puts(b, t->qname) | diffrow_buf_puts(b, " SET ");
+    int first = 1;
+    for (size_t c = 0; c < t->mt->ncols; c++) {
+        if (same_field(brow, &bf[c], lrow, &lf[c]))
+            continue;
+        rc |= diffrow_buf_puts(b, first ? "" : ", ") | diffrow_buf_puts(b, t->qcols[c]) | diffrow_buf_puts(b, " = ") |
+              put_value(e, c);
+        first = 0;
+    }
+    rc |= put_where(e);
+    if (rc)
+        return pf_err(err, errlen, "out of memory");
+    return flush_stmt(e, e->upd, err, errlen);
+}
+
+static int emit_delete(emitter *e, const uint8_t *row, const diffrow_field *f, char *err, size_t errlen)
+{
+    if (render_row(e, row, f, err, errlen) < 0)
+        return -1;
+    diffrow_buf *b = &e->s->sql;
+    int rc = diffrow_buf_puts(b, "DELETE FROM ONLY ") | diffrow_buf_puts(b, e->t->qname) | put_where(e);
+    if (rc)
+        return pf_err(err, errlen, "out of memory");
+    return flush_stmt(e, e->del, err, errlen);
+}
+
+/* ---- joining one bucket ----------------------------------------------------------------- */
+
+typedef struct {
+    uint64_t h;
+    size_t off;                   /* of the row in the arena */
+    uint32_t len;
+    uint8_t used, seen;
+} slot;
+
+static int read_all(FILE *f, uint8_t **buf, size_t *len, const char *path, char *err, size_t errlen)
+{
+    if (fflush(f) != 0 || fseeko(f, 0, SEEK_END) != 0)
+        return pf_err(err, errlen, "%s: %s", path, strerror(errno));
+    off_t size = ftello(f);
+    rewind(f);
+    *len = (size_t)size;
+    *buf = malloc(*len + 1);
+    if (!*buf)
+        return pf_err(err, errlen, "out of memory for a bucket of %zu bytes", *len);
+    if (*len && fread(*buf, 1, *len, f) != *len)
+        return pf_err(err, errlen, "%s: short read", path);
+    return 0;
+}
+
+static int key_equal(const dtable *t, const uint8_t *ra, const diffrow_field *fa, const uint8_t *rb,
+                     const diffrow_field *fb)
+{
+    for (size_t k = 0; k < t->nkey; k++)
+        if (!same_field(ra, &fa[t->keycol[k]], rb, &fb[t->keycol[k]]))
+            return 0;
+    return 1;
+}
+
+static const char *key_text(emitter *e, const uint8_t *row, const diffrow_field *f, char *out, size_t outlen)
+{
+    char err[PF_ERRLEN];
+    if (render_row(e, row, f, err, sizeof err) < 0) {
+        snprintf(out, outlen, "?");
+        return out;
+    }
+    size_t at = 0;
+    out[0] = '\0';
+    for (size_t k = 0; k < e->t->nkey && at < outlen; k++) {
+        const char *v = e->vals[e->t->keycol[k]];
+        int n = snprintf(out + at, outlen - at, "%s%s=%s", k ? ", " : "", e->t->key[k], v ? v : "NULL");
+        if (n < 0)
+            break;
+        at += (size_t)n;
+    }
+    return out;
+}
+
+static int join_bucket(emitter *e, part_ctx *pc, unsigned k, diff_table_result *res, char *err, size_t errlen)
+{
+    dtable *t = pc->t;
+    int kinds = e->s->o->sql_path ? e->s->o->sql_kinds : 0;
+    size_t ncols = t->mt->ncols;
+    uint8_t *arena = NULL, *lrow = NULL;
+    size_t alen = 0, lcap = 0;
+    slot *tab = NULL;
+    int rc = -1;
+    diffrow_field *bf = calloc(ncols + 1, sizeof *bf), *lf = calloc(ncols + 1, sizeof *lf);
+    if (!bf || !lf) {
+        pf_err(err, errlen, "out of memory");
+        goto out;
+    }
+    if (read_all(pc->bk[k].f, &arena, &alen, pc->bk[k].path, err, errlen) < 0)
+        goto out;
+    /* close and remove the backup bucket's file now: its bytes are in memory */
+    fclose(pc->bk[k].f);
+    pc->bk[k].f = NULL;
+    unlink(pc->bk[k].path);
+    size_t nrows = 0;
+    for (size_t at = 0; at + REC_HDR <= alen; at += REC_HDR + pf_get_le32(arena + at + 8))
+        nrows++;
+    size_t cap = 16;
+    while (cap < nrows * 2)
+        cap *= 2;
+    tab = calloc(cap, sizeof *tab);
+    if (!tab) {
+        pf_err(err, errlen, "out of memory");
+        goto out;
+    }
+    for (size_t at = 0; at + REC_HDR <= alen;) {
+        uint64_t h = pf_get_le64(arena + at);
+        uint32_t len = pf_get_le32(arena + at + 8);
+        const uint8_t *row = arena + at + REC_HDR;
+        if (diffrow_fields(t->fmt, row, len, ncols, bf, err, errlen) < 0)
+            goto out;
+        size_t i = (size_t)h & (cap - 1);
+        for (; tab[i].used; i = (i + 1) & (cap - 1))
+            if (tab[i].h == h && diffrow_fields(t->fmt, arena + tab[i].off, tab[i].len, ncols, lf, err, errlen) == 0 &&
+                key_equal(t, row, bf, arena + tab[i].off, lf)) {
+                char kt[512];
+                pf_err(err, errlen, "%s.%s: key (%s) is not unique in the backup: the %s columns do not identify "
+                                    "a row", t->schema, t->name, key_text(e, row, bf, kt, sizeof kt), t->key_source);
+                rc = -2;
+                goto out;
+            }
+        tab[i].h = h;
+        tab[i].off = at + REC_HDR;
+        tab[i].len = len;
+        tab[i].used = 1;
+        at += REC_HDR + len;
+    }
+    /* stream the live rows of the bucket */
+    FILE *lfp = pc->lv[k].f;
+    if (fflush(lfp) != 0) {
+        pf_err(err, errlen, "%s: %s", pc->lv[k].path, strerror(errno));
+        goto out;
+    }
+    rewind(lfp);
+    uint8_t hdr[REC_HDR];
+    while (fread(hdr, 1, REC_HDR, lfp) == REC_HDR) {
+        if (stopped(e->s)) {
+            pf_err(err, errlen, "interrupted");
+            goto out;
+        }
+        uint64_t h = pf_get_le64(hdr);
+        uint32_t len = pf_get_le32(hdr + 8);
+        if (len > lcap) {
+            uint8_t *p = realloc(lrow, len);
+            if (!p) {
+                pf_err(err, errlen, "out of memory");
+                goto out;
+            }
+            lrow = p;
+            lcap = len;
+        }
+        if (fread(lrow, 1, len, lfp) != len) {
+            pf_err(err, errlen, "%s: short read", pc->lv[k].path);
+            goto out;
+        }
+        if (diffrow_fields(t->fmt, lrow, len, ncols, lf, err, errlen) < 0)
+            goto out;
+        slot *hit = NULL;
+        for (size_t i = (size_t)h & (cap - 1); tab[i].used; i = (i + 1) & (cap - 1))
+            if (tab[i].h == h && diffrow_fields(t->fmt, arena + tab[i].off, tab[i].len, ncols, bf, err, errlen) == 0 &&
+                key_equal(t, lrow, lf, arena + tab[i].off, bf)) {
+                hit = &tab[i];
+                break;
+            }
+        if (!hit) {
+            res->added++;
+            if ((kinds & DIFF_ADDED) && emit_delete(e, lrow, lf, err, errlen) < 0)
+                goto out;
+            continue;
+        }
+        if (hit->seen) {
+            char kt[512];
+            pf_err(err, errlen, "%s.%s: key (%s) is not unique in the database: the %s columns do not identify a row",
+                   t->schema, t->name, key_text(e, lrow, lf, kt, sizeof kt), t->key_source);
+            rc = -2;
+            goto out;
+        }
+        hit->seen = 1;
+        const uint8_t *brow = arena + hit->off;
+        if (hit->len == len && memcmp(brow, lrow, len) == 0) {
+            res->unchanged++;
+            continue;
+        }
+        res->changed++;
+        if ((kinds & DIFF_CHANGED) && emit_update(e, brow, bf, lrow, lf, err, errlen) < 0)
+            goto out;
+    }
+    if (ferror(lfp)) {
+        pf_err(err, errlen, "%s: read error", pc->lv[k].path);
+        goto out;
+    }
+    for (size_t i = 0; i < cap; i++) {
+        if (!tab[i].used || tab[i].seen)
+            continue;
+        res->deleted++;
+        if (kinds & DIFF_DELETED) {
+            const uint8_t *brow = arena + tab[i].off;
+            if (diffrow_fields(t->fmt, brow, tab[i].len, ncols, bf, err, errlen) < 0 ||
+                emit_insert(e, brow, bf, err, errlen) < 0)
+                goto out;
+        }
+    }
+    rc = 0;
+out:
+    if (pc->lv[k].f) {
+        fclose(pc->lv[k].f);
+        pc->lv[k].f = NULL;
+        unlink(pc->lv[k].path);
+    }
+    free(arena);
+    free(lrow);
+    free(tab);
+    free(bf);
+    free(lf);
+    return rc;
+}
+
+/* ---- one table -------------------------------------------------------------------------- */
+
+static unsigned max_buckets(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        if (rl.rlim_cur < rl.rlim_max && rl.rlim_cur < 2 * MAX_BUCKETS + 256) {
+            rl.rlim_cur = rl.rlim_max < 2 * MAX_BUCKETS + 256 ? rl.rlim_max : 2 * MAX_BUCKETS + 256;
+            setrlimit(RLIMIT_NOFILE, &rl);
+            getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 2 * MAX_BUCKETS + 256)
+            return rl.rlim_cur > 200 ? (unsigned)((rl.rlim_cur - 128) / 2) : 32;
+    }
+    return MAX_BUCKETS;
+}
+
+static int open_parts(dstate *s, size_t ti, emitter *e, char *err, size_t errlen)
+{
+    char path[4200];
+    const char *ext[3] = {"del", "ins", "upd"};
+    FILE **f[3] = {&e->del, &e->ins, &e->upd};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%zu.%s.sql", s->tmp, ti, ext[i]);
+        if (!(*f[i] = fopen(path, "w+")))
+            return pf_err(err, errlen, "%s: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
+static int diff_table(dstate *s, size_t ti, diff_table_result *res, char *err, size_t errlen)
+{
+    dtable *t = &s->t[ti];
+    const manifest_table *mt = t->mt;
+    uint64_t budget = s->o->work_mem ? s->o->work_mem : DIFF_DEFAULT_WORK_MEM;
+    /* a bucket's rows plus its hash table (about 32 bytes a row) within the budget: aim
+     * each bucket's bytes at half of it */
+    uint64_t per = budget / 2 > 4096 ? budget / 2 : 4096;
+    uint64_t want = (mt->raw_bytes + mt->rows * 32) / per + 1;
+    unsigned mb = max_buckets();
+    unsigned nb = want > mb ? mb : (unsigned)want;
+    res->buckets = nb;
+    part_ctx pc = {.s = s, .t = t, .nb = nb};
+    pthread_mutex_init(&pc.mu, NULL);
+    emitter e = {.s = s, .t = t};
+    int rc = -1;
+    pc.bk = calloc(nb, sizeof *pc.bk);
+    pc.lv = calloc(nb, sizeof *pc.lv);
+    e.vals = calloc(mt->ncols + 1, sizeof *e.vals);
+    e.voff = calloc(mt->ncols + 1, sizeof *e.voff);
+    if (!pc.bk || !pc.lv || !e.vals || !e.voff) {
+        pf_err(err, errlen, "out of memory");
+        goto out;
+    }
+    for (unsigned k = 0; k < nb; k++) {
+        pthread_mutex_init(&pc.bk[k].mu, NULL);
+        snprintf(pc.bk[k].path, sizeof pc.bk[k].path, "%s/%zu.b%u", s->tmp, ti, k);
+        snprintf(pc.lv[k].path, sizeof pc.lv[k].path, "%s/%zu.l%u", s->tmp, ti, k);
+        if (!(pc.bk[k].f = fopen(pc.bk[k].path, "w+")) || !(pc.lv[k].f = fopen(pc.lv[k].path, "w+"))) {
+            pf_err(err, errlen, "%s: %s", pc.bk[k].f ? pc.lv[k].path : pc.bk[k].path, strerror(errno));
+            goto out;
+        }
+    }
+    if (s->o->sql_path && open_parts(s, ti, &e, err, errlen) < 0)
+        goto out;
+    /* partition: the backup's chunks on up to `jobs` threads, the live COPY here */
+    size_t nthreads = (size_t)(s->o->jobs > 0 ? s->o->jobs : 1);
+    if (nthreads > mt->nchunks)
+        nthreads = mt->nchunks;
+    pthread_t th[256];
+    size_t started = 0;
+    for (; started < nthreads && started < 256; started++)
+        if (pthread_create(&th[started], NULL, backup_reader, &pc) != 0) {
+            part_fail(&pc, "could not start a reader thread");
+            break;
+        }
+    char lerr[PF_ERRLEN];
+    int lrc = read_live(&pc, lerr, sizeof lerr);
+    if (lrc < 0)
+        part_fail(&pc, stopped(s) ? "interrupted" : lerr);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    if (pc.failed) {
+        pf_err(err, errlen, "%s", pc.err);
+        goto out;
+    }
+    if (stopped(s)) {
+        pf_err(err, errlen, "interrupted");
+        goto out;
+    }
+    res->backup_rows = pc.backup_rows;
+    res->live_rows = pc.live_rows;
+    if (s->o->sql_path && t->fmt == COPYROWS_BINARY) {
+        /* SELECT $1, $2, ...: binary parameters of the columns' types, text results */
+        diffrow_buf q = {0};
+        char num[32];
+        diffrow_buf_puts(&q, "SELECT ");
+        for (size_t c = 0; c < mt->ncols; c++) {
+            snprintf(num, sizeof num, "%s$%zu", c ? ", " : "", c + 1);
+            diffrow_buf_puts(&q, num);
+        }
+        snprintf(e.stmt, sizeof e.stmt, "pgferry_render_%zu", ti);
+        Oid *types = calloc(mt->ncols + 1, sizeof *types);
+        if (!q.p || !types) {
+            free(types);
+            diffrow_buf_free(&q);
+            pf_err(err, errlen, "out of memory");
+            goto out;
+        }
+        for (size_t c = 0; c < mt->ncols; c++)
+            types[c] = t->typoids[c];
+        PGresult *r = PQprepare(s->conn, e.stmt, q.p, (int)mt->ncols, types);
+        free(types);
+        diffrow_buf_free(&q);
+        char line[PF_ERRLEN];
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            pf_err(err, errlen, "%s.%s: %s", t->schema, t->name, pgconn_result_errline(r, line, sizeof line));
+            PQclear(r);
+            goto out;
+        }
+        PQclear(r);
+    }
+    for (unsigned k = 0; k < nb; k++) {
+        int jrc = join_bucket(&e, &pc, k, res, err, errlen);
+        if (jrc < 0) {
+            rc = jrc;
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    for (unsigned k = 0; k < nb && pc.bk; k++) {
+        if (pc.bk[k].f) {
+            fclose(pc.bk[k].f);
+            unlink(pc.bk[k].path);
+        }
+        pthread_mutex_destroy(&pc.bk[k].mu);
+    }
+    for (unsigned k = 0; k < nb && pc.lv; k++)
+        if (pc.lv[k].f) {
+            fclose(pc.lv[k].f);
+            unlink(pc.lv[k].path);
+        }
+    free(pc.bk);
+    free(pc.lv);
+    pthread_mutex_destroy(&pc.mu);
+    if (e.res)
+        PQclear(e.res);
+    diffrow_buf_free(&e.scratch);
+    free(e.vals);
+    free(e.voff);
+    FILE *f[3] = {e.del, e.ins, e.upd};
+    for (int i = 0; i < 3; i++)
+        if (f[i] && fclose(f[i]) != 0 && rc == 0)
+            rc = pf_err(err, errlen, "writing the script's parts in %s: %s", s->tmp, strerror(errno));
+    return rc;
+}
+
+/* ---- the script ------------------------------------------------------------------------- */
+
+typedef struct {
+    io_writer *w;
+    FILE *out;
+} sink;
+
+static int sink_put(sink *k, const void *d, size_t n, char *err, size_t errlen)
+{
+    if (k->w)
+        return io_writer_write(k->w, d, n, err, errlen);
+    if (fwrite(d, 1, n, k->out) != n)
+        return pf_err(err, errlen, "write to standard output failed");
+    return 0;
+}
+
+static int sink_puts(sink *k, const char *s, char *err, size_t errlen) { return sink_put(k, s, strlen(s), err, errlen); }
+
+static int sink_file(sink *k, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return pf_err(err, errlen, "%s: %s", path, strerror(errno));
+    char buf[1 << 16];
+    size_t n;
+    int rc = 0;
+    while (rc == 0 && (n = fread(buf, 1, sizeof buf, f)) > 0)
+        rc = sink_put(k, buf, n, err, errlen);
+    if (rc == 0 && ferror(f))
+        rc = pf_err(err, errlen, "%s: read error", path);
+    fclose(f);
+    return rc;
+}
+
+static int write_script(dstate *s, const diff_result *res, char *err, size_t errlen)
+{
+    const diff_options *o = s->o;
+    sink k = {0};
+    if (strcmp(o->sql_path, "-") == 0) {
+        k.out = stdout;
+    } else {
+        k.w = io_writer_open(o->sql_path, 0600, IO_MODE_PLAIN, err, errlen);
+        if (!k.w)
+            return -1;
+    }
+    char line[8192];
+    uint64_t del = 0, ins = 0, upd = 0;
+    for (size_t i = 0; i < res->n; i++) {
+        del += (o->sql_kinds & DIFF_ADDED) ? res->t[i].added : 0;
+        ins += (o->sql_kinds & DIFF_DELETED) ? res->t[i].deleted : 0;
+        upd += (o->sql_kinds & DIFF_CHANGED) ? res->t[i].changed : 0;
+    }
+    snprintf(line, sizeof line,
+             "-- pgferry diff: puts back the rows of %zu table%s as they were in backup %s\n"
+             "-- (%llu INSERT of rows deleted since, %llu UPDATE of rows changed since, %llu DELETE of rows added "
+             "since)\n"
+             "-- One transaction: run it with psql -v ON_ERROR_STOP=1 -f FILE\n"
+             "SET client_encoding = 'UTF8';\n"
+             "SET standard_conforming_strings = on;\n"
+             "BEGIN;\n"
+             "SET LOCAL DateStyle = ISO;\nSET LOCAL IntervalStyle = postgres;\nSET LOCAL TimeZone = 'UTC';\n"
+             "SET LOCAL extra_float_digits = 3;\nSET LOCAL search_path = pg_catalog;\n"
+             "SET CONSTRAINTS ALL DEFERRED;\n",
+             res->n, res->n == 1 ? "" : "s", o->backup_name ? o->backup_name : o->dir, (unsigned long long)ins,
+             (unsigned long long)upd, (unsigned long long)del);
+    int rc = sink_puts(&k, line, err, errlen);
+    /* DELETE children first; INSERT and UPDATE parents first (s->t is parents first) */
+    const char *part[3] = {"del", "ins", "upd"};
+    for (int p = 0; p < 3 && rc == 0; p++) {
+        for (size_t j = 0; j < s->nt && rc == 0; j++) {
+            size_t i = p == 0 ? s->nt - 1 - j : j;
+            uint64_t n = p == 0 ? res->t[i].added : p == 1 ? res->t[i].deleted : res->t[i].changed;
+            int kind = p == 0 ? DIFF_ADDED : p == 1 ? DIFF_DELETED : DIFF_CHANGED;
+            if (!(o->sql_kinds & kind) || n == 0)
+                continue;
+            snprintf(line, sizeof line, "\n-- %s: %s %llu row%s %s since the backup\n", s->t[i].qname,
+                     p == 0 ? "delete" : p == 1 ? "insert" : "update", (unsigned long long)n, n == 1 ? "" : "s",
+                     p == 0 ? "added" : p == 1 ? "deleted" : "changed");
+            char path[4200];
+            snprintf(path, sizeof path, "%s/%zu.%s.sql", s->tmp, i, part[p]);
+            rc = sink_puts(&k, line, err, errlen);
+            if (rc == 0)
+                rc = sink_file(&k, path, err, errlen);
+        }
+    }
+    if (rc == 0)
+        rc = sink_puts(&k, "\nCOMMIT;\n", err, errlen);
+    if (k.w) {
+        if (rc == 0)
+            rc = io_writer_commit(k.w, err, errlen);
+        else
+            io_writer_abort(k.w);
+    } else if (rc == 0 && fflush(stdout) != 0) {
+        rc = pf_err(err, errlen, "write to standard output failed");
+    }
+    return rc;
+}
+
+/* ---- driver ----------------------------------------------------------------------------- */
+
+static void remove_tmp(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    char path[4400];
+    while ((de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+            unlink(path);
+        }
+    closedir(d);
+    rmdir(dir);
+}
+
+int diff_run(const diff_options *o, diff_result *res, char *err, size_t errlen)
+{
+    memset(res, 0, sizeof *res);
+    double start = pf_now();
+    dstate s;
+    memset(&s, 0, sizeof s);
+    s.o = o;
+    int rc = -1;
+    if (manifest_read_key(o->dir, o->passphrase, &s.m, err, errlen) < 0)
+        return -1;
+    s.have_m = 1;
+    s.conn = pgconn_open(o->conninfo, err, errlen);
+    if (!s.conn)
+        goto out;
+    for (size_t i = 0; i < o->ntables; i++)
+        if ((rc = resolve_name(&s, o->tables[i], err, errlen)) < 0)
+            goto out;
+    rc = -1;
+    if (pgconn_exec(s.conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", "begin", err, errlen) < 0)
+        goto out;
+    if (o->cascade && add_cascade(&s, err, errlen) < 0)
+        goto out;
+    for (size_t i = 0; i < s.nt; i++)
+        if ((rc = describe(&s, &s.t[i], err, errlen)) < 0)
+            goto out;
+    rc = -1;
+    if (order_tables(&s, err, errlen) < 0)
+        goto out;
+    const char *base = o->tmpdir ? o->tmpdir : getenv("TMPDIR");
+    if (!base || !*base)
+        base = "/tmp";
+    snprintf(s.tmp, sizeof s.tmp, "%s/pgferry-diff-XXXXXX", base);
+    if (!mkdtemp(s.tmp)) {
+        pf_err(err, errlen, "temporary directory in %s: %s", base, strerror(errno));
+        s.tmp[0] = '\0';
+        goto out;
+    }
+    res->t = calloc(s.nt + 1, sizeof *res->t);
+    if (!res->t) {
+        pf_err(err, errlen, "out of memory");
+        goto out;
+    }
+    res->n = s.nt;
+    for (size_t i = 0; i < s.nt; i++) {
+        diff_table_result *tr = &res->t[i];
+        dtable *t = &s.t[i];
+        tr->schema = strdup(t->schema);
+        tr->name = strdup(t->name);
+        tr->key = calloc(t->nkey + 1, sizeof *tr->key);
+        if (!tr->schema || !tr->name || !tr->key) {
+            pf_err(err, errlen, "out of memory");
+            goto out;
+        }
+        for (size_t k = 0; k < t->nkey; k++)
+            tr->key[k] = strdup(t->key[k]);
+        tr->nkey = t->nkey;
+        tr->key_source = t->key_source;
+        tr->cascaded = t->cascaded;
+    }
+    for (size_t i = 0; i < s.nt; i++)
+        if ((rc = diff_table(&s, i, &res->t[i], err, errlen)) < 0)
+            goto out;
+    rc = -1;
+    pgconn_exec(s.conn, "COMMIT", "commit", err, errlen);
+    res->statements = s.statements;
+    if (o->sql_path && write_script(&s, res, err, errlen) < 0)
+        goto out;
+    res->seconds = pf_now() - start;
+    rc = 0;
+out:
+    if (s.tmp[0])
+        remove_tmp(s.tmp);
+    if (s.conn)
+        PQfinish(s.conn);
+    for (size_t i = 0; i < s.nt; i++)
+        dtable_free(&s.t[i]);
+    free(s.t);
+    diffrow_buf_free(&s.sql);
+    if (s.have_m)
+        manifest_free(&s.m);
+    if (rc < 0)
+        diff_result_free(res);
+    return rc;
+}
+
+void diff_result_free(diff_result *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        free(r->t[i].schema);
+        free(r->t[i].name);
+        if (r->t[i].key)
+            free_strv(r->t[i].key, r->t[i].nkey);
+    }
+    free(r->t);
+    memset(r, 0, sizeof *r);
+}
