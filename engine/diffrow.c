@@ -80,7 +80,7 @@ static int64_t binary_need(diffrow_splitter *s, const uint8_t *p, size_t n, int 
         if (memcmp(p, binary_signature, 11) != 0)
             return -1;
         uint32_t ext = be32(p + 15);
-        return 19 + (int64_t)ext;
+        return n >= 19 + (size_t)ext ? 19 + (int64_t)ext : 0;
     }
     if (n < 2)
         return 0;
