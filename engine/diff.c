@@ -1056,8 +1056,9 @@ static int diff_table(dstate *s, size_t ti, diff_table_result *res, char *err, s
     }
     res->backup_rows = pc.backup_rows;
     res->live_rows = pc.live_rows;
-    if (s->o->sql_path && t->fmt == COPYROWS_BINARY) {
-        /* SELECT $1, $2, ...: binary parameters of the columns' types, text results */
+    if (t->fmt == COPYROWS_BINARY) {
+        /* SELECT $1, $2, ...: binary parameters of the columns' types, text results (for
+         * the script, and for naming a key in an error) */
         diffrow_buf q = {0};
         char num[32];
         diffrow_buf_puts(&q, "SELECT ");
