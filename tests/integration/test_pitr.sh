@@ -49,14 +49,18 @@ digests() { local t; for t in "${tables[@]}"; do echo "$t $(tdigest "$1" "$t")";
 # =========================================================================================
 newdb "$src" || exit 1
 psql -X -q -v ON_ERROR_STOP=1 -d "$src" >"$tmp/load.log" 2>&1 <<'SQL' || { cat "$tmp/load.log"; echo "FAIL - load"; exit 1; }
-CREATE TABLE parent (id int PRIMARY KEY, name text NOT NULL);
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE DOMAIN posint AS int CHECK (VALUE > 0);
+CREATE TABLE parent (id int PRIMARY KEY, name text NOT NULL, m mood DEFAULT 'ok', p posint);
 CREATE TABLE child (id int PRIMARY KEY, parent_id int NOT NULL REFERENCES parent ON DELETE CASCADE, note text);
 CREATE TABLE grandchild (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
                          child_id int NOT NULL REFERENCES child ON DELETE CASCADE, v int);
 CREATE TABLE odd (id int PRIMARY KEY, b bytea, arr text[], j jsonb, n numeric, f float8, g float4,
                   ts timestamptz, t timestamp, s text, big text, iv interval, c char(5), d date);
 CREATE TABLE nokey (a int, b text);
-INSERT INTO parent SELECT i, 'parent ' || i FROM generate_series(1, 5) i;
+CREATE TABLE dups (a int, b int);
+INSERT INTO dups VALUES (1, 1), (1, 2), (2, 3);
+INSERT INTO parent SELECT i, 'parent ' || i, (ARRAY['sad', 'ok', 'happy'])[i % 3 + 1]::mood, i FROM generate_series(1, 5) i;
 INSERT INTO child SELECT i, i % 5 + 1, CASE WHEN i % 7 = 0 THEN NULL ELSE 'note ' || i END FROM generate_series(1, 20) i;
 INSERT INTO grandchild (child_id, v) SELECT i, i * 10 FROM generate_series(1, 20) i;
 INSERT INTO odd VALUES
@@ -140,7 +144,7 @@ else fail "drill --repo --backup latest" "exit $rc"; fi
 q "$src" "CREATE TABLE public.later (id int PRIMARY KEY)" # not in any backup
 psql -X -q -v ON_ERROR_STOP=1 -d "$src" >"$tmp/dmg.log" 2>&1 <<'SQL' || { cat "$tmp/dmg.log"; echo "FAIL - damage"; exit 1; }
 DELETE FROM parent WHERE id = 3;                          -- cascades: 4 children, 4 grandchildren
-UPDATE parent SET name = 'renamed' WHERE id = 1;
+UPDATE parent SET name = 'renamed', m = 'sad', p = 99 WHERE id = 1;
 INSERT INTO parent VALUES (100, 'added since');
 UPDATE child SET note = NULL WHERE id = 1;                -- to NULL
 UPDATE child SET note = 'now set' WHERE id = 14;          -- from NULL
@@ -220,6 +224,8 @@ usage_err "a table without a key is refused, named" "table public.nokey has no p
   diff -d "$src" -t nokey --repo "$R" --backup 20261127T020000Z
 run diff -d "$src" -t nokey --key a --json --repo "$R" --backup 20261127T020000Z
 expect "--key fixes it (2 deleted)" "0 2 0 0 8" "$rc $(counts "$tmp/out" public.nokey)"
+usage_err "--key that is not unique: exit 2 naming the key" "public.dups: key (a=1) is not unique in the backup" \
+  diff -d "$src" -t dups --key a -f "$R/20261127T020000Z"
 usage_err "--key with an unknown column" "key column zz is not a column of public.nokey" diff -d "$src" -t nokey --key zz -f "$R/20261127T020000Z"
 usage_err "an unknown table" 'table "nosuch" does not exist' diff -d "$src" -t nosuch -f "$R/20261127T020000Z"
 usage_err "a table not in the backup" "table public.later is not in the backup" diff -d "$src" -t later -f "$R/20261127T020000Z"
