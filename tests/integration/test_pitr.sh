@@ -254,7 +254,11 @@ rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$tmp/time")
 echo "# diff of 200k rows: peak RSS ${rss} kB, $(jget "$tmp/out" '{tables,0,buckets}') buckets, $(jget "$tmp/out" '{seconds}') s"
 expect "diff works in TMPDIR and removes its temporary directory" "" "$(ls -A "$tmp/difftmp")"
 expect "big: counts" "0 2000 500 2200 195800" "$rc $(counts "$tmp/out" public.big)"
-if [[ -n $rss && $rss -lt 65536 ]]; then pass "big: peak RSS ${rss} kB < 64 MB"; else fail "big: peak RSS" "${rss:-?} kB" "$tmp/time"; fi
+if ldd "$PGFERRY" 2>/dev/null | grep -q libasan; then
+  # AddressSanitizer's shadow memory and quarantine of freed blocks are not pgferry's
+  echo "SKIP - big: peak RSS bound (a sanitizer build: ${rss} kB)"
+elif [[ -n $rss && $rss -lt 65536 ]]; then pass "big: peak RSS ${rss} kB < 64 MB"
+else fail "big: peak RSS" "${rss:-?} kB" "$tmp/time"; fi
 if [[ $(jget "$tmp/out" '{tables,0,buckets}') -gt 1 ]]; then pass "big: partitioned into several buckets"; else fail "big: buckets" "1"; fi
 psql -X -q -v ON_ERROR_STOP=1 -d "$big" -f "$tmp/big.sql" >"$tmp/psql.out" 2>&1 || fail "big: the script applies" "psql failed" "$tmp/psql.out"
 expect "big: the table equals the backup again" "$bigref" "$(tdigest "$big" public.big)"
