@@ -127,7 +127,7 @@ static int parse_toc(const char *path, archive *a, char *err, size_t errlen)
         e->tag = rstr_opt(&r);
         e->desc = rstr_opt(&r);
         e->section = (int)rint_(&r);
-        free(rstr_opt(&r));       /* defn: pg_restore renders it */
+        e->defn = rstr_opt(&r);   /* pg_restore renders it; diff reads column types in it */
         e->drop = rstr_opt(&r);
         free(rstr_opt(&r));       /* copy statement */
         e->namespace = rstr_opt(&r);
@@ -466,6 +466,7 @@ void archive_free(archive *a)
         free(e->desc);
         free(e->namespace);
         free(e->tag);
+        free(e->defn);
         free(e->owner);
         free(e->drop);
         free(e->deps);

@@ -23,6 +23,7 @@ typedef struct {
     char *tag;        /* object name (for constraints "table conname") */
     char *owner;
     char *drop;       /* the entry's DROP statement, for --clean */
+    char *defn;       /* the entry's SQL as pg_dump wrote it (a TABLE's CREATE TABLE) */
     int *deps;
     size_t ndeps;
     char *sql;        /* filled by archive_render(): what pg_restore would run, with the

@@ -2,6 +2,7 @@
 #include "engine/diff.h"
 
 #include "common/pf_util.h"
+#include "engine/archive.h"
 #include "engine/chunkfile.h"
 #include "engine/diffrow.h"
 #include "engine/manifest.h"
@@ -316,6 +317,132 @@ static int describe(dstate *s, dtable *t, char *err, size_t errlen)
         t->keycol[k] = c;
     }
     return 0;
+}
+
+/* Where pg_dump's CREATE TABLE defines column col: just after "\n    col " (the name as
+ * is or double-quoted, as pg_dump's fmtId may write it), or NULL. */
+static const char *column_def(const char *defn, const char *col)
+{
+    diffrow_buf plain = {0}, quoted = {0};
+    diffrow_buf_puts(&plain, "\n    ");
+    diffrow_buf_puts(&plain, col);
+    diffrow_buf_puts(&plain, " ");
+    diffrow_buf_puts(&quoted, "\n    \"");
+    for (const char *c = col; *c; c++)
+        diffrow_buf_put(&quoted, c, *c == '"' ? 1 : 0), diffrow_buf_put(&quoted, c, 1);
+    diffrow_buf_puts(&quoted, "\" ");
+    const char *at = NULL;
+    if (plain.p && quoted.p) {
+        if ((at = strstr(defn, plain.p)))
+            at += plain.len;
+        else if ((at = strstr(defn, quoted.p)))
+            at += quoted.len;
+    }
+    diffrow_buf_free(&plain);
+    diffrow_buf_free(&quoted);
+    return at;
+}
+
+/* The type in a column's definition (def: just after its name): the rest of its line
+ * up to the first column option pg_dump writes after the type. malloc'd. */
+static char *def_type(const char *def)
+{
+    static const char *const after[] = {" NOT NULL", " DEFAULT ", " COLLATE ", " GENERATED ", " CONSTRAINT ",
+                                        " CHECK ", " NULL"};
+    size_t l = strcspn(def, "\n");
+    if (l > 0 && def[l - 1] == ',')
+        l--;
+    char *t = strndup(def, l);
+    if (!t)
+        return NULL;
+    for (size_t i = 0; i < sizeof after / sizeof *after; i++) {
+        char *p = strstr(t, after[i]);
+        if (p)
+            *p = '\0';
+    }
+    return t;
+}
+
+/* A type name without its modifiers: "character varying(10)[]" -> "character varying[]",
+ * "timestamp(3) with time zone" -> "timestamp with time zone". Modifiers do not change a
+ * type's binary format. */
+static void strip_typmod(const char *in, char *out, size_t outlen)
+{
+    size_t o = 0;
+    int depth = 0;
+    for (; *in && o + 1 < outlen; in++) {
+        if (*in == '(')
+            depth++;
+        else if (*in == ')' && depth > 0)
+            depth--;
+        else if (depth == 0)
+            out[o++] = *in;
+    }
+    out[o] = '\0';
+}
+
+static int same_type(const char *backup, const char *live)
+{
+    char a[512], b[512];
+    strip_typmod(backup, a, sizeof a);
+    strip_typmod(live, b, sizeof b);
+    return strcmp(a, b) == 0;
+}
+
+/* A binary-format backup's bytes mean something only as the types they were dumped as:
+ * receiving them as another type can fail or, worse, give another value (int8 bytes read
+ * as float8). The dump's schema archive holds each table's CREATE TABLE, where pg_dump
+ * writes every column as its name and format_type(): a column whose type changed since
+ * the backup is an error. (Text-format tables need no such check: their values are
+ * literals, cast to the column's type as it is now.) */
+static int check_types(dstate *s, char *err, size_t errlen)
+{
+    int need = 0;
+    for (size_t i = 0; i < s->nt; i++)
+        need |= s->t[i].fmt == COPYROWS_BINARY;
+    if (!need || !s->m.schema_file)
+        return 0;
+    char path[4400], aad[512];
+    snprintf(path, sizeof path, "%s/%s", s->o->dir, s->m.schema_file);
+    manifest_file_aad(&s->m, s->m.schema_file, aad, sizeof aad);
+    archive a;
+    memset(&a, 0, sizeof a);
+    if (archive_load(path, s->m.encrypted ? &s->m.data_key : NULL, aad, &a, err, errlen) < 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < s->nt && rc == 0; i++) {
+        const dtable *t = &s->t[i];
+        if (t->fmt != COPYROWS_BINARY)
+            continue;
+        const char *defn = NULL;
+        for (size_t k = 0; k < a.n && !defn; k++) {
+            const archive_entry *e = &a.entries[k];
+            if (e->desc && !strcmp(e->desc, "TABLE") && e->namespace && !strcmp(e->namespace, t->schema) &&
+                e->tag && !strcmp(e->tag, t->name) && e->defn)
+                defn = e->defn;
+        }
+        if (!defn)
+            continue;
+        for (size_t c = 0; c < t->mt->ncols && rc == 0; c++) {
+            const char *def = column_def(defn, t->mt->cols[c]);
+            if (!def)
+                continue; /* not written there (a partition, an inherited column): nothing to check */
+            char *was = def_type(def);
+            if (!was) {
+                rc = pf_err(err, errlen, "out of memory");
+                break;
+            }
+            if (!same_type(was, t->types[c]))
+                rc = pf_err(err, errlen,
+                            "column %s of %s.%s changed type since the backup (backup: %s; now: %s): the backup's "
+                            "binary values cannot be compared or put back as the new type (restore the table next to "
+                            "the live one instead)",
+                            t->mt->cols[c], t->schema, t->name, was, t->types[c]);
+            free(was);
+        }
+    }
+    archive_free(&a);
+    return rc;
 }
 
 /* Orders the tables parents first by the foreign keys among them (Kahn; tables in a
@@ -1265,7 +1392,7 @@ int diff_run(const diff_options *o, diff_result *res, char *err, size_t errlen)
         if ((rc = describe(&s, &s.t[i], err, errlen)) < 0)
             goto out;
     rc = -1;
-    if (order_tables(&s, err, errlen) < 0)
+    if (check_types(&s, err, errlen) < 0 || order_tables(&s, err, errlen) < 0)
         goto out;
     const char *base = o->tmpdir ? o->tmpdir : getenv("TMPDIR");
     if (!base || !*base)

@@ -219,6 +219,18 @@ if [[ $rc -eq 0 ]] && grep -q '^BEGIN;' "$tmp/out" && ! grep -q '^INSERT' "$tmp/
   pass "--sql - writes the script on stdout, the counts on stderr"
 else fail "--sql -" "exit $rc"; fi
 
+# a column whose type changed since a binary-format backup
+w=${p}wtype
+dbs+=("$w")
+createdb -T "$src" "$w"
+q "$w" "ALTER TABLE odd ALTER COLUMN g TYPE float8, ALTER COLUMN n TYPE numeric(60,25)"
+run diff -d "$w" -t parent -t odd -f "$R/20261127T020000Z"
+if [[ $rc -eq 1 ]] && grep -q 'column g of public.odd changed type since the backup (backup: real; now: double precision)' "$tmp/err"; then
+  pass "a column whose type changed since a binary backup is an error naming it"
+else fail "type changed since a binary backup" "exit $rc"; fi
+run diff -d "$w" -t odd -f "$R/20261127T030000Z"
+expect "... and compared from a text backup (values are literals cast to the new type)" 0 "$rc"
+
 # keys
 usage_err "a table without a key is refused, named" "table public.nokey has no primary key or replica identity index" \
   diff -d "$src" -t nokey --repo "$R" --backup 20261127T020000Z
