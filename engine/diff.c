@@ -110,6 +110,28 @@ static int add_table(dstate *s, unsigned oid, const char *schema, const char *na
     return t->schema && t->name ? 0 : -1;
 }
 
+/* A partitioned table: its leaf partitions (the dump holds their rows, each under its own
+ * name). */
+static int add_partitions(dstate *s, const char *oid, char *err, size_t errlen)
+{
+    const char *params[1] = {oid};
+    PGresult *r = pgconn_query(s->conn,
+                               "SELECT c.oid, n.nspname, c.relname FROM pg_catalog.pg_partition_tree($1::pg_catalog.oid) p "
+                               "JOIN pg_catalog.pg_class c ON c.oid = p.relid "
+                               "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                               "WHERE p.isleaf AND c.relkind = 'r' ORDER BY 2, 3",
+                               1, params, "partitions", err, errlen);
+    if (!r)
+        return -1;
+    int rc = 0;
+    for (int i = 0; i < PQntuples(r) && rc == 0; i++)
+        if (add_table(s, (unsigned)strtoul(PQgetvalue(r, i, 0), NULL, 10), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
+                      0) < 0)
+            rc = pf_err(err, errlen, "out of memory");
+    PQclear(r);
+    return rc;
+}
+
 /* -t NAME: schema.table or table (in any schema; ambiguous when several hold it). Runs
  * before the snapshot's transaction, so a name parse_ident rejects does not abort it. */
 static int resolve_name(dstate *s, const char *given, char *err, size_t errlen)
@@ -134,11 +156,11 @@ static int resolve_name(dstate *s, const char *given, char *err, size_t errlen)
         rc = -2;
         pf_err(err, errlen, "table name \"%s\" is ambiguous: %s.%s and %s.%s (give schema.table)", given,
                PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), PQgetvalue(r, 1, 1), PQgetvalue(r, 1, 2));
+    } else if (PQgetvalue(r, 0, 3)[0] == 'p') {
+        rc = add_partitions(s, PQgetvalue(r, 0, 0), err, errlen);
     } else if (PQgetvalue(r, 0, 3)[0] != 'r') {
         rc = -2;
-        pf_err(err, errlen, "%s.%s is %s: diff compares tables (name a partitioned table's partitions)",
-               PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
-               PQgetvalue(r, 0, 3)[0] == 'p' ? "a partitioned table" : "not a table");
+        pf_err(err, errlen, "%s.%s is not a table", PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2));
     } else if (add_table(s, (unsigned)strtoul(PQgetvalue(r, 0, 0), NULL, 10), PQgetvalue(r, 0, 1),
                          PQgetvalue(r, 0, 2), 0) < 0) {
         rc = pf_err(err, errlen, "out of memory");

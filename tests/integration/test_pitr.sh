@@ -58,6 +58,10 @@ CREATE TABLE grandchild (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 CREATE TABLE odd (id int PRIMARY KEY, b bytea, arr text[], j jsonb, n numeric, f float8, g float4,
                   ts timestamptz, t timestamp, s text, big text, iv interval, c char(5), d date);
 CREATE TABLE nokey (a int, b text);
+CREATE TABLE events (id int, at date, what text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+INSERT INTO events SELECT i, DATE '2025-06-01' + i * 5, 'event ' || i FROM generate_series(1, 100) i;
 CREATE TABLE dups (a int, b int);
 INSERT INTO dups VALUES (1, 1), (1, 2), (2, 3);
 INSERT INTO parent SELECT i, 'parent ' || i, (ARRAY['sad', 'ok', 'happy'])[i % 3 + 1]::mood, i FROM generate_series(1, 5) i;
@@ -157,6 +161,8 @@ UPDATE odd SET big = big || 'x', f = 1, s = NULL WHERE id = 3;   -- toasted valu
 UPDATE odd SET b = NULL WHERE id = 5;
 INSERT INTO odd (id, s) VALUES (4, 'added');
 DELETE FROM nokey WHERE a <= 2;
+DELETE FROM events WHERE id % 10 = 0;                     -- in both partitions
+UPDATE events SET what = NULL WHERE id = 1;
 SQL
 digests "$src" "$tmp/D"
 
@@ -218,6 +224,18 @@ run diff -d "$w" -t parent --only changed --sql - --repo "$R" --backup textdump
 if [[ $rc -eq 0 ]] && grep -q '^BEGIN;' "$tmp/out" && ! grep -q '^INSERT' "$tmp/out" && grep -q '^public.parent' "$tmp/err"; then
   pass "--sql - writes the script on stdout, the counts on stderr"
 else fail "--sql -" "exit $rc"; fi
+
+# a partitioned table: its partitions
+evref=$(tdigest "${p}r1" public.events) # as in every backup
+run diff -d "$src" -t events --json -f "$R/20261127T020000Z"
+expect "a partitioned table is compared partition by partition" "0|4 0 1 37|6 0 0 52" \
+  "$rc|$(counts "$tmp/out" public.events_2025)|$(counts "$tmp/out" public.events_2026)"
+w=${p}wev
+dbs+=("$w")
+createdb -T "$src" "$w"
+run diff -d "$w" -t public.events --sql "$tmp/ev.sql" -f "$R/20261127T020000Z"
+psql -X -q -v ON_ERROR_STOP=1 -d "$w" -f "$tmp/ev.sql" >"$tmp/psql.out" 2>&1 || fail "events: the script applies" "psql failed" "$tmp/psql.out"
+expect "... and its rows are put back" "$evref" "$(tdigest "$w" public.events)"
 
 # a column whose type changed since a binary-format backup
 w=${p}wtype
