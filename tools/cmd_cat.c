@@ -4,6 +4,7 @@
 #include "engine/manifest.h"
 #include "io/pf_io.h"
 #include "tools/cli.h"
+#include "tools/repo_cli.h"
 
 #include <getopt.h>
 #include <libgen.h>
@@ -13,6 +14,7 @@
 
 static const char *const cat_help =
     "Usage: pgferry cat [--passphrase-file FILE] CHUNKFILE\n"
+    "       pgferry cat [--passphrase-file FILE] --repo REPO (--as-of TIME | --backup NAME) data/FILE\n"
     "\n"
     "Decodes one chunk file and writes its COPY data to standard output, e.g.\n"
     "  pgferry cat DIR/data/3.0.chunk | psql -c 'COPY t FROM STDIN (FORMAT binary)'\n"
@@ -22,6 +24,8 @@ static const char *const cat_help =
     "opened with the passphrase (--passphrase-file FILE or PGFERRY_PASSPHRASE).\n"
     "\n"
     "      --passphrase-file=FILE  passphrase of an encrypted dump (else PGFERRY_PASSPHRASE)\n"
+    REPO_CLI_HELP
+    "                            (then CHUNKFILE is relative to the backup, e.g. data/3.0.chunk)\n"
     "  -?, --help                this help\n";
 
 static int stdout_sink(void *ctx, const void *buf, size_t len, char *err, size_t errlen)
@@ -36,13 +40,19 @@ int cmd_cat(int argc, char **argv)
 {
     static const struct option opts[] = {{"passphrase-file", required_argument, NULL, 1},
                                          {"help", no_argument, NULL, CLI_OPT_HELP},
+                                         REPO_CLI_LONGOPTS,
                                          {NULL, 0, NULL, 0}};
+    repo_cli_sel sel = {0};
+    char repo_dir[4096], joined[8192];
     const char *passfile = NULL;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
         case 1: passfile = optarg; break;
+        case REPO_CLI_OPT_REPO: case REPO_CLI_OPT_AS_OF: case REPO_CLI_OPT_BACKUP:
+            repo_cli_option(&sel, c, optarg);
+            break;
         case CLI_OPT_HELP: fputs(cat_help, stdout); return 0;
         default: return cli_option_error("cat", c, argv, cat_help);
         }
@@ -50,6 +60,17 @@ int cmd_cat(int argc, char **argv)
     if (optind + 1 != argc)
         return cli_usage_error("cat", "%s", "expects exactly one CHUNKFILE");
     const char *path = argv[optind];
+    if (repo_cli_any(&sel)) {
+        const char *dir;
+        int urc = repo_cli_resolve("cat", &sel, NULL, repo_dir, sizeof repo_dir, &dir);
+        if (urc != 0)
+            return urc;
+        if (path[0] == '/' || strstr(path, ".."))
+            return cli_usage_error("cat", "with --repo, CHUNKFILE is a path inside the backup (e.g. data/3.0.chunk), "
+                                          "not \"%s\"", path);
+        snprintf(joined, sizeof joined, "%s/%s", dir, path);
+        path = joined;
+    }
     char err[PF_ERRLEN];
     char *passphrase = NULL;
     if (cli_passphrase("cat", passfile, &passphrase) < 0)

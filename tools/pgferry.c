@@ -24,7 +24,7 @@ static const char *const main_help =
     "Run 'pgferry COMMAND --help' (or -?) for a command's options. dump, restore, verify\n"
     "drill and diff connect as pg_dump does: -h HOST, -p PORT, -U USER, -w, -W and a\n"
     "database name or connection string (dump: -d or the last argument; restore and diff:\n"
-    "-d; verify: --db; drill: --target). restore, verify, drill, diff and list read a backup\n"
+    "-d; verify: --db; drill: --target). restore, verify, drill, diff, list and cat read a backup\n"
     "from a directory or from a repository: --repo REPO --as-of TIME | --backup NAME.\n"
     "\n"
     "Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted.\n"

@@ -129,6 +129,11 @@ usage_err "--repo with -f" '--repo and a dump directory' restore -d x -f "$tmp/x
 usage_err "--repo with DIR" '--repo and a dump directory' verify "$tmp/x" --repo "$R" --backup latest
 usage_err "--as-of without --repo" '--as-of needs --repo' diff -d x -t t --as-of 2026-11-27
 usage_err "--repo alone" '--repo needs --as-of TIME or --backup' verify --repo "$R"
+chunk=$(mf "$R/20261127T030000Z" "SELECT c->>'file' FROM jsonb_array_elements(:'m'::jsonb->'tables') t, jsonb_array_elements(t->'chunks') c WHERE t->>'name' = 'parent' LIMIT 1")
+run cat --repo "$R" --backup textdump "$chunk"
+if [[ $rc -eq 0 ]] && grep -q $'^6\tafter backup 1' "$tmp/out"; then pass "cat --repo --backup TAG CHUNKFILE"
+else fail "cat --repo" "exit $rc"; fi
+usage_err "cat --repo with a path outside the backup" "a path inside the backup" cat --repo "$R" --backup latest ../x
 run verify --repo "$R" --as-of 2026-11-27T02:30:00Z
 if [[ $rc -eq 0 ]] && grep -q "using backup 20261127T020000Z" "$tmp/err" && grep -q "verify: OK" "$tmp/out"; then
   pass "verify --repo --as-of verifies the chosen backup"
