@@ -14,7 +14,8 @@
 
 static const char *const cat_help =
     "Usage: pgferry cat [--passphrase-file FILE] CHUNKFILE\n"
-    "       pgferry cat [--passphrase-file FILE] --repo REPO (--as-of TIME | --backup NAME) data/FILE\n"
+    "       pgferry cat [--passphrase-file FILE] --repo REPO (--as-of TIME | --backup NAME)\n"
+    "                   data/FILE\n"
     "\n"
     "Decodes one chunk file and writes its COPY data to standard output, e.g.\n"
     "  pgferry cat DIR/data/3.0.chunk | psql -c 'COPY t FROM STDIN (FORMAT binary)'\n"

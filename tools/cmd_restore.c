@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 static const char *const restore_help =
-    "Usage: pgferry restore [OPTIONS] -d DBNAME (-f DIR | DIR | --repo REPO (--as-of TIME | --backup NAME))\n"
+    "Usage: pgferry restore [OPTIONS] -d DBNAME (-f DIR | DIR)\n"
+    "       pgferry restore [OPTIONS] -d DBNAME --repo REPO (--as-of TIME | --backup NAME)\n"
     "\n"
     "Restores a pgferry dump. N workers load chunks concurrently (several on one table),\n"
     "each chunk checked against its hashes before its COPY commits; a table's indexes and\n"

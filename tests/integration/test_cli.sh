@@ -54,7 +54,7 @@ has() { grep -qF -- "$1" "$2"; }
 # ======================================================================================
 echo "# --- 1. help"
 # ======================================================================================
-for cmd in dump restore verify list cat drill prune status; do
+for cmd in dump restore verify list cat drill prune status diff; do
   for h in --help -?; do
     run "$cmd" "$h"
     if [[ $rc -eq 0 ]] && grep -q "^Usage: pgferry $cmd" "$tmp/out" && [[ ! -s $tmp/err ]]; then
@@ -70,7 +70,7 @@ done
 run -h
 if [[ $rc -eq 2 ]] && has "help is --help or -?" "$tmp/err" && [[ ! -s $tmp/out ]]; then pass "pgferry -h: usage error"
 else fail "pgferry -h" "exit $rc, expected 2 saying help is --help or -?"; fi
-for cmd in dump restore verify drill; do
+for cmd in dump restore verify drill diff; do
   run "$cmd" --help
   miss=
   for o in "-h, --host=HOST" "-p, --port=PORT" "-U, --username=NAME" "-w, --no-password" "-W, --password"; do
@@ -78,7 +78,7 @@ for cmd in dump restore verify drill; do
   done
   if [[ -z $miss ]]; then pass "$cmd --help documents -h/-p/-U/-w/-W"; else fail "$cmd --help" "missing$miss" "$tmp/out"; fi
 done
-for cmd in dump restore verify list cat drill; do
+for cmd in dump restore verify list cat drill diff; do
   run "$cmd" --help
   if has "--passphrase-file" "$tmp/out"; then pass "$cmd --help documents --passphrase-file"
   else fail "$cmd --help" "no --passphrase-file" "$tmp/out"; fi
@@ -103,7 +103,7 @@ run status -h
 if [[ $rc -eq 3 ]] && has "help is --help or -?" "$tmp/err"; then pass "status -h: usage error, exit 3 (UNKNOWN)"
 else fail "status -h" "exit $rc, expected 3"; fi
 # -h where a command connects takes a value: never help
-for cmd in dump restore verify drill; do
+for cmd in dump restore verify drill diff; do
   run "$cmd" -h
   if [[ $rc -eq 2 ]] && ! has "Usage:" "$tmp/out" && has "needs a value" "$tmp/err"; then pass "$cmd -h without a host: usage error, no help"
   else fail "$cmd -h" "exit $rc"; fi
