@@ -754,6 +754,8 @@ typedef struct {
     dtable *t;
     FILE *del, *ins, *upd;
     char stmt[64];                /* prepared statement rendering a binary row as text */
+    char bstmt[64];               /* ... and `batch` rows at once (deleted rows) */
+    int batch;
     char **vals;                  /* text form of each column of the rendered row (NULL: NULL) */
     PGresult *res;                /* holds vals for binary rows */
     diffrow_buf scratch;          /* unescaped text values */
@@ -859,10 +861,9 @@ static int flush_stmt(emitter *e, FILE *f, char *err, size_t errlen)
     return 0;
 }
 
-static int emit_insert(emitter *e, const uint8_t *row, const diffrow_field *f, char *err, size_t errlen)
+/* INSERT of the row whose text values are in e->vals. */
+static int write_insert(emitter *e, char *err, size_t errlen)
 {
-    if (render_row(e, row, f, err, errlen) < 0)
-        return -1;
     dtable *t = e->t;
     diffrow_buf *b = &e->s->sql;
     int rc = diffrow_buf_puts(b, "INSERT INTO ") | diffrow_buf_puts(b, t->qname) | diffrow_buf_puts(b, " (");
@@ -875,6 +876,116 @@ static int emit_insert(emitter *e, const uint8_t *row, const diffrow_field *f, c
     if (rc)
         return pf_err(err, errlen, "out of memory");
     return flush_stmt(e, e->ins, err, errlen);
+}
+
+/* SELECT c1, ..., cn FROM (VALUES (1, $1, ..., $n), ...) v(o, c1, ..., cn) ORDER BY o */
+static int batch_sql(const dtable *t, int n, diffrow_buf *q)
+{
+    size_t nc = t->mt->ncols;
+    char num[64];
+    int rc = diffrow_buf_puts(q, "SELECT ");
+    for (size_t c = 0; c < nc; c++) {
+        snprintf(num, sizeof num, "%sc%zu", c ? ", " : "", c + 1);
+        rc |= diffrow_buf_puts(q, num);
+    }
+    rc |= diffrow_buf_puts(q, " FROM (VALUES ");
+    for (int i = 0; i < n; i++) {
+        snprintf(num, sizeof num, "%s(%d", i ? ", " : "", i + 1);
+        rc |= diffrow_buf_puts(q, num);
+        for (size_t c = 0; c < nc; c++) {
+            snprintf(num, sizeof num, ", $%zu", (size_t)i * nc + c + 1);
+            rc |= diffrow_buf_puts(q, num);
+        }
+        rc |= diffrow_buf_puts(q, ")");
+    }
+    rc |= diffrow_buf_puts(q, ") v(o");
+    for (size_t c = 0; c < nc; c++) {
+        snprintf(num, sizeof num, ", c%zu", c + 1);
+        rc |= diffrow_buf_puts(q, num);
+    }
+    rc |= diffrow_buf_puts(q, ") ORDER BY o");
+    return rc ? -1 : 0;
+}
+
+/* Deleted rows of a binary-format table are rendered RENDER_BATCH at a time, in one round
+ * trip: SELECT c1, ... FROM (VALUES (1, $1, ...), (2, $n+1, ...), ...) v ORDER BY 1. */
+#define RENDER_BATCH 128
+
+static int render_batch_size(const dtable *t)
+{
+    size_t k = 65535 / (t->mt->ncols ? t->mt->ncols : 1);
+    return (int)(k < RENDER_BATCH ? k : RENDER_BATCH);
+}
+
+/* Writes the INSERTs of n backup rows (binary format) rendered in one query. */
+static int insert_batch(emitter *e, const uint8_t *const *rows, const uint32_t *lens, int n, char *err,
+                        size_t errlen)
+{
+    dtable *t = e->t;
+    size_t nc = t->mt->ncols, np = (size_t)n * nc;
+    const char **pv = calloc(np + 1, sizeof *pv);
+    int *pl = calloc(np + 1, sizeof *pl), *pf = calloc(np + 1, sizeof *pf);
+    diffrow_field *f = calloc(nc + 1, sizeof *f);
+    int rc = -1;
+    PGresult *r = NULL;
+    if (!pv || !pl || !pf || !f) {
+        pf_err(err, errlen, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        if (diffrow_fields(t->fmt, rows[i], lens[i], nc, f, err, errlen) < 0)
+            goto out;
+        for (size_t c = 0; c < nc; c++) {
+            size_t k = (size_t)i * nc + c;
+            pv[k] = f[c].len < 0 ? NULL : (const char *)rows[i] + f[c].off;
+            pl[k] = f[c].len < 0 ? 0 : f[c].len;
+            pf[k] = 1;
+        }
+    }
+    if (n == e->batch) {
+        r = PQexecPrepared(e->s->conn, e->bstmt, (int)np, pv, pl, pf, 0);
+    } else { /* the last, smaller batch: the same query for n rows, not prepared */
+        diffrow_buf q = {0};
+        if (batch_sql(t, n, &q) < 0) {
+            pf_err(err, errlen, "out of memory");
+            goto out;
+        }
+        Oid *types = calloc(np + 1, sizeof *types);
+        if (!types) {
+            diffrow_buf_free(&q);
+            pf_err(err, errlen, "out of memory");
+            goto out;
+        }
+        for (size_t k = 0; k < np; k++)
+            types[k] = t->typoids[k % nc];
+        r = PQexecParams(e->s->conn, q.p, (int)np, types, pv, pl, pf, 0);
+        free(types);
+        diffrow_buf_free(&q);
+    }
+    char line[PF_ERRLEN];
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != n) {
+        pf_err(err, errlen, "rendering rows of %s.%s as text: %s", t->schema, t->name,
+               pgconn_result_errline(r, line, sizeof line));
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        for (size_t c = 0; c < nc; c++)
+            e->vals[c] = PQgetisnull(r, i, (int)c) ? NULL : PQgetvalue(r, i, (int)c);
+        if (write_insert(e, err, errlen) < 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    PQclear(r);
+    free(pv), free(pl), free(pf), free(f);
+    return rc;
+}
+
+static int emit_insert(emitter *e, const uint8_t *row, const diffrow_field *f, char *err, size_t errlen)
+{
+    if (render_row(e, row, f, err, errlen) < 0)
+        return -1;
+    return write_insert(e, err, errlen);
 }
 
 static int same_field(const uint8_t *ra, const diffrow_field *a, const uint8_t *rb, const diffrow_field *b)
@@ -976,6 +1087,8 @@ static int join_bucket(emitter *e, part_ctx *pc, unsigned k, diff_table_result *
     int kinds = e->s->o->sql_path ? e->s->o->sql_kinds : 0;
     size_t ncols = t->mt->ncols;
     uint8_t *arena = NULL, *lrow = NULL;
+    const uint8_t **qrows = NULL;
+    uint32_t *qlens = NULL;
     size_t alen = 0, lcap = 0;
     slot *tab = NULL;
     int rc = -1;
@@ -1087,17 +1200,37 @@ static int join_bucket(emitter *e, part_ctx *pc, unsigned k, diff_table_result *
         pf_err(err, errlen, "%s: read error", pc->lv[k].path);
         goto out;
     }
+    int nq = 0;
     for (size_t i = 0; i < cap; i++) {
         if (!tab[i].used || tab[i].seen)
             continue;
         res->deleted++;
-        if (kinds & DIFF_DELETED) {
-            const uint8_t *brow = arena + tab[i].off;
-            if (diffrow_fields(t->fmt, brow, tab[i].len, ncols, bf, err, errlen) < 0 ||
-                emit_insert(e, brow, bf, err, errlen) < 0)
-                goto out;
+        if (!(kinds & DIFF_DELETED))
+            continue;
+        const uint8_t *brow = arena + tab[i].off;
+        if (e->batch > 1) { /* binary: rendered by the server, a batch at a time */
+            if (!qrows) {
+                qrows = calloc((size_t)e->batch, sizeof *qrows);
+                qlens = calloc((size_t)e->batch, sizeof *qlens);
+                if (!qrows || !qlens) {
+                    pf_err(err, errlen, "out of memory");
+                    goto out;
+                }
+            }
+            qrows[nq] = brow;
+            qlens[nq++] = tab[i].len;
+            if (nq == e->batch) {
+                if (insert_batch(e, qrows, qlens, nq, err, errlen) < 0)
+                    goto out;
+                nq = 0;
+            }
+        } else if (diffrow_fields(t->fmt, brow, tab[i].len, ncols, bf, err, errlen) < 0 ||
+                   emit_insert(e, brow, bf, err, errlen) < 0) {
+            goto out;
         }
     }
+    if (nq > 0 && insert_batch(e, qrows, qlens, nq, err, errlen) < 0)
+        goto out;
     rc = 0;
 out:
     if (pc->lv[k].f) {
@@ -1107,6 +1240,8 @@ out:
     }
     free(arena);
     free(lrow);
+    free(qrows);
+    free(qlens);
     free(tab);
     free(bf);
     free(lf);
@@ -1235,6 +1370,31 @@ static int diff_table(dstate *s, size_t ti, diff_table_result *res, char *err, s
             goto out;
         }
         PQclear(r);
+        e.batch = render_batch_size(t);
+        if (s->o->sql_path && (s->o->sql_kinds & DIFF_DELETED) && e.batch > 1) {
+            diffrow_buf bq = {0};
+            Oid *bt = calloc((size_t)e.batch * mt->ncols + 1, sizeof *bt);
+            if (!bt || batch_sql(t, e.batch, &bq) < 0) {
+                free(bt);
+                diffrow_buf_free(&bq);
+                pf_err(err, errlen, "out of memory");
+                goto out;
+            }
+            for (size_t x = 0; x < (size_t)e.batch * mt->ncols; x++)
+                bt[x] = t->typoids[x % mt->ncols];
+            snprintf(e.bstmt, sizeof e.bstmt, "pgferry_render_batch_%zu", ti);
+            r = PQprepare(s->conn, e.bstmt, bq.p, (int)((size_t)e.batch * mt->ncols), bt);
+            free(bt);
+            diffrow_buf_free(&bq);
+            if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+                pf_err(err, errlen, "%s.%s: %s", t->schema, t->name, pgconn_result_errline(r, line, sizeof line));
+                PQclear(r);
+                goto out;
+            }
+            PQclear(r);
+        } else {
+            e.batch = 0;
+        }
     }
     for (unsigned k = 0; k < nb; k++) {
         int jrc = join_bucket(&e, &pc, k, res, err, errlen);

@@ -33,7 +33,8 @@
  * server as binary parameters of the column's type and read back as text (`SELECT $1, $2,
  * ...` with binary parameters and a text result: the type's receive then output function,
  * exactly what the value looked like; no client-side decoder, so every type works,
- * extension types included). Literals are '...' (or E'...' when the value holds a
+ * extension types included; deleted rows go 128 to a query, `SELECT ... FROM (VALUES (1,
+ * $1, ...), ...) ORDER BY 1`, so a mass deletion does not cost a round trip per row). Literals are '...' (or E'...' when the value holds a
  * backslash: the same meaning under any standard_conforming_strings) cast to the live
  * column's type. The script runs in one transaction with pg_dump's session settings:
  * DELETE of rows added since (only with DIFF_ADDED) children first, INSERT of deleted
