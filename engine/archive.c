@@ -2,7 +2,7 @@
 
 #include "common/pf_util.h"
 #include "engine/pgtools.h"
-#include "io/pf_io.h"
+#include "io/store.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -194,13 +194,14 @@ static int mem_sink(void *ctx, const void *data, size_t len, char *err, size_t e
 
 static int archive_parse(const char *path, archive *a, char *err, size_t errlen);
 
-int archive_load(const char *path, const cipher_key *key, const char *aad, archive *a, char *err,
-                 size_t errlen)
+int archive_load(const pf_store *st, const char *name, const cipher_key *key, const char *aad, archive *a,
+                 char *err, size_t errlen)
 {
     memset(a, 0, sizeof *a);
-    char *raw = NULL;
+    char *raw = NULL, path[4096];
     size_t rawlen = 0;
-    if (io_read_file(path, &raw, &rawlen, err, errlen) < 0)
+    store_display(st, name, path, sizeof path);
+    if (store_read_all(st, name, &raw, &rawlen, err, errlen) < 0)
         return -1;
     if (key) {
         membuf mb = {0};

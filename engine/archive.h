@@ -10,6 +10,7 @@
 #define PF_ARCHIVE_H
 
 #include "codec/cipher.h"
+#include "io/store.h"
 
 #include <stddef.h>
 
@@ -45,8 +46,8 @@ typedef struct {
 /* Reads a custom-format archive into memory (decrypting it with key and aad when key is
  * not NULL: an encrypted archive is never written out in the clear) and parses its TOC.
  * Errors name the file. */
-int archive_load(const char *path, const cipher_key *key, const char *aad, archive *a, char *err,
-                 size_t errlen);
+int archive_load(const pf_store *st, const char *name, const cipher_key *key, const char *aad, archive *a,
+                 char *err, size_t errlen);
 
 /* The same for an archive already in memory and in the clear (dump checks what pg_dump
  * wrote before the manifest): takes ownership of data (malloc'd), also on failure. name

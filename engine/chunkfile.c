@@ -2,7 +2,7 @@
 
 #include "codec/cipher.h"
 #include "codec/hasher.h"
-#include "io/pf_io.h"
+#include "io/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,7 +78,7 @@ static int decoder_sink(void *ctx, const void *buf, size_t len, char *err, size_
     return chunk_decoder_feed(ctx, buf, len, err, errlen);
 }
 
-int chunkfile_read(chunkfile_reader *r, const char *path, const char *file, const char *format,
+int chunkfile_read(chunkfile_reader *r, const pf_store *st, const char *name, const char *file, const char *format,
                    chunk_sink_fn sink, void *sink_ctx, int (*stop)(void *), void *stop_ctx,
                    chunkfile_result *res, char *err, size_t errlen)
 {
@@ -109,12 +109,12 @@ int chunkfile_read(chunkfile_reader *r, const char *path, const char *file, cons
         feed = cipher_decrypt_feed;
         feed_ctx = r->cs;
     }
-    io_reader *in = io_reader_open(path, err, errlen);
+    store_reader *in = store_reader_open(st, name, 0, STORE_TO_END, err, errlen);
     if (!in)
         return -1;
     size_t got;
     int rc;
-    while ((rc = io_reader_read(in, r->buf, READ_SIZE, &got, err, errlen)) == 0 && got > 0) {
+    while ((rc = store_reader_read(in, r->buf, READ_SIZE, &got, err, errlen)) == 0 && got > 0) {
         chunk_hasher_update(r->fh, r->buf, got);
         res->file_bytes += got;
         if ((rc = feed(feed_ctx, r->buf, got, err, errlen)) < 0)
@@ -124,7 +124,7 @@ int chunkfile_read(chunkfile_reader *r, const char *path, const char *file, cons
             break;
         }
     }
-    io_reader_close(in);
+    store_reader_close(in);
     res->file_hash = chunk_hasher_digest(r->fh);
     if (rc == 0 && encrypted)
         rc = cipher_decrypt_end(r->cs, err, errlen);

@@ -14,6 +14,7 @@
 #include "codec/copyrows.h"
 #include "common/pf_util.h"
 #include "engine/manifest.h"
+#include "io/store.h"
 
 #include <stdint.h>
 
@@ -35,12 +36,12 @@ typedef struct {
 chunkfile_reader *chunkfile_reader_new(const manifest *m, char *err, size_t errlen);
 void chunkfile_reader_free(chunkfile_reader *r);
 
-/* Reads path (the manifest's relative name is `file`, used for the encryption's associated
+/* Reads name from the store st (the manifest's relative name is `file`, usually the same, used for the encryption's associated
  * data). format: "binary" or "text" to count rows, NULL not to. sink may be NULL. stop,
  * when not NULL, is asked between reads; when it returns non-zero the read ends with -1
  * "stopped". Returns 0 when the file was read to its end and decoded (and authenticated),
  * -1 with err otherwise; res is filled as far as the read got. */
-int chunkfile_read(chunkfile_reader *r, const char *path, const char *file, const char *format,
+int chunkfile_read(chunkfile_reader *r, const pf_store *st, const char *name, const char *file, const char *format,
                    chunk_sink_fn sink, void *sink_ctx, int (*stop)(void *), void *stop_ctx,
                    chunkfile_result *res, char *err, size_t errlen);
 

@@ -42,6 +42,7 @@ typedef struct {
     const diff_options *o;
     manifest m;
     int have_m;
+    pf_store *st;           /* the backup */
     PGconn *conn;
     dtable *t;
     size_t nt;
@@ -424,12 +425,11 @@ static int check_types(dstate *s, char *err, size_t errlen)
         need |= s->t[i].fmt == COPYROWS_BINARY;
     if (!need || !s->m.schema_file)
         return 0;
-    char path[4400], aad[512];
-    snprintf(path, sizeof path, "%s/%s", s->o->dir, s->m.schema_file);
+    char aad[512];
     manifest_file_aad(&s->m, s->m.schema_file, aad, sizeof aad);
     archive a;
     memset(&a, 0, sizeof a);
-    if (archive_load(path, s->m.encrypted ? &s->m.data_key : NULL, aad, &a, err, errlen) < 0)
+    if (archive_load(s->st, s->m.schema_file, s->m.encrypted ? &s->m.data_key : NULL, aad, &a, err, errlen) < 0)
         return -1;
     int rc = 0;
     for (size_t i = 0; i < s->nt && rc == 0; i++) {
@@ -658,11 +658,9 @@ static void *backup_reader(void *arg)
         if (ci >= mt->nchunks || failed)
             break;
         const manifest_chunk *mc = &mt->chunks[ci];
-        char path[4400];
-        snprintf(path, sizeof path, "%s/%s", pc->s->o->dir, mc->file);
         chunkfile_result res;
         diffrow_splitter_reset(sp);
-        if (chunkfile_read(r, path, mc->file, mt->format, splitter_sink, sp, stop_fn, pc, &res, err, sizeof err) < 0 ||
+        if (chunkfile_read(r, pc->s->st, mc->file, mc->file, mt->format, splitter_sink, sp, stop_fn, pc, &res, err, sizeof err) < 0 ||
             diffrow_splitter_finish(sp, err, sizeof err) < 0 || chunkfile_check(&pc->s->m, mc, &res, err, sizeof err) < 0) {
             snprintf(msg, sizeof msg, "backup chunk %s of %s.%s: %s", mc->file, mt->schema, mt->name, err);
             part_fail(pc, stopped(pc->s) ? "interrupted" : msg);
@@ -1556,8 +1554,12 @@ int diff_run(const diff_options *o, diff_result *res, char *err, size_t errlen)
     memset(&s, 0, sizeof s);
     s.o = o;
     int rc = -1;
-    if (manifest_read_key(o->dir, o->passphrase, &s.m, err, errlen) < 0)
+    if (!(s.st = store_open(o->dir, 0, err, errlen)))
         return -1;
+    if (manifest_read_key(s.st, o->passphrase, &s.m, err, errlen) < 0) {
+        store_close(s.st);
+        return -1;
+    }
     s.have_m = 1;
     s.conn = pgconn_open(o->conninfo, err, errlen);
     if (!s.conn)
@@ -1628,6 +1630,7 @@ out:
     diffrow_buf_free(&s.sql);
     if (s.have_m)
         manifest_free(&s.m);
+    store_close(s.st);
     if (rc < 0)
         diff_result_free(res);
     return rc;

@@ -35,7 +35,10 @@ int drill_run(const drill_options *o, drill_report *r, char *err, size_t errlen)
     snprintf(r->scratch_db, sizeof r->scratch_db, "pgferry_drill_%s_%d", stamp, (int)getpid());
 
     manifest m;
-    if (manifest_read_key(o->dir, o->passphrase, &m, err, errlen) < 0)
+    pf_store *st = store_open(o->dir, 0, err, errlen);
+    int mrc = st ? manifest_read_key(st, o->passphrase, &m, err, errlen) : -1;
+    store_close(st);
+    if (mrc < 0)
         return -1;
     for (size_t i = 0; i < m.ntables; i++) {
         r->dump_raw_bytes += m.tables[i].raw_bytes;

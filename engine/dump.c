@@ -85,6 +85,7 @@ struct dump_ctx {
     int server_cpu_missed; /* a backend's CPU could not be read */
     dworker *workers;
     manifest *m;          /* dump id and keys (encryption) */
+    pf_store *st;         /* where the dump goes (NULL: hash only) */
 };
 
 static void fail(dump_ctx *ctx, const char *msg)
@@ -170,7 +171,7 @@ typedef struct {
 /* The end of every file pipeline: counts and hashes the bytes as stored, then writes
  * them. The manifest's stored hash is this hash of the whole file. */
 typedef struct {
-    io_writer *wr;
+    store_writer *wr;
     chunk_hasher *h;
     uint64_t bytes;
 } outsink;
@@ -180,13 +181,13 @@ static int outsink_write(void *ctx, const void *buf, size_t len, char *err, size
     outsink *o = ctx;
     chunk_hasher_update(o->h, buf, len);
     o->bytes += len;
-    return io_writer_write(o->wr, buf, len, err, errlen);
+    return store_writer_write(o->wr, buf, len, err, errlen);
 }
 
 static void chunk_file_name(const djob *j, const dtable *t, char *out, size_t outlen)
 {
     (void)t;
-    snprintf(out, outlen, DATA_DIR "/%zu.%u.chunk", j->table, j->pc.seq);
+    dumpdir_chunk_name(j->table, j->pc.seq, out, outlen);
 }
 
 /* Drains a connection after an error so it can be reused (or found dead). */
@@ -240,9 +241,8 @@ static int run_chunk_once(dworker *w, wstate *ws, djob *j, char *err, size_t err
 {
     dump_ctx *ctx = w->ctx;
     dtable *t = &ctx->tables[j->table];
-    char file[256], path[4096];
+    char file[256];
     chunk_file_name(j, t, file, sizeof file);
-    snprintf(path, sizeof path, "%s/%s", ctx->o->dir, file);
     if (lock_for_worker(w, t, j->table, err, errlen) < 0)
         return -1;
 
@@ -261,22 +261,17 @@ static int run_chunk_once(dworker *w, wstate *ws, djob *j, char *err, size_t err
         return pf_err(err, errlen, "out of memory");
 
     /* hash-only (verify --db): no file; the encoder (codec none) still hashes */
-    io_writer *wr = NULL;
+    store_writer *wr = NULL;
     if (!ctx->o->hash_only) {
-        /* io_uring pays off with several buffers in flight; a chunk smaller than one
-         * buffer is a single write, and setting up a ring for each of ten thousand small
-         * tables costs more than it saves */
-        io_mode mode = ctx->o->io;
-        if (mode == IO_MODE_AUTO && j->pc.est_bytes < SMALL_CHUNK_BYTES)
-            mode = IO_MODE_PLAIN;
-        wr = io_writer_open(path, 0600, mode, err, errlen);
+        /* durable all at once before the manifest (store_sync), not two fsyncs per chunk;
+         * a chunk smaller than one buffer is a single write */
+        unsigned flags = STORE_W_DEFER_SYNC | (j->pc.est_bytes < SMALL_CHUNK_BYTES ? STORE_W_SMALL : 0);
+        wr = store_writer_open(ctx->st, file, flags, err, errlen);
         if (!wr) {
             free(sql);
             return -1;
         }
-        /* durable all at once before the manifest (io_syncfs), not two fsyncs per chunk */
-        io_writer_defer_sync(wr);
-        if (io_writer_uses_uring(wr))
+        if (store_writer_async(wr))
             atomic_store(&ctx->uring_used, 1);
     }
     copyrows *cr = ws->rows[t->binary];
@@ -289,7 +284,7 @@ static int run_chunk_once(dworker *w, wstate *ws, djob *j, char *err, size_t err
         char aad[512];
         manifest_file_aad(ctx->m, file, aad, sizeof aad);
         if (cipher_encrypt_begin(ws->cs, &ctx->m->data_key, aad, outsink_write, &os, err, errlen) < 0) {
-            io_writer_abort(wr);
+            store_writer_abort(wr);
             free(sql);
             return -1;
         }
@@ -306,8 +301,7 @@ static int run_chunk_once(dworker *w, wstate *ws, djob *j, char *err, size_t err
         if (!r)
             pf_err(err, errlen, "table %s: %s", t->label, pgconn_errline(w->conn, line, sizeof line));
         PQclear(r);
-        if (wr)
-            io_writer_abort(wr);
+        store_writer_abort(wr);
         return -1;
     }
     PQclear(r);
@@ -370,8 +364,7 @@ static int run_chunk_once(dworker *w, wstate *ws, djob *j, char *err, size_t err
                 PQfreemem(b);
         }
         drain(w->conn);
-        if (wr)
-            io_writer_abort(wr);
+        store_writer_abort(wr);
         return -1;
     }
     drain(w->conn);
@@ -380,11 +373,10 @@ static int run_chunk_once(dworker *w, wstate *ws, djob *j, char *err, size_t err
     if ((ws->staged && chunk_encoder_write(ws->enc, ws->stage, ws->staged, err, errlen) < 0) ||
         chunk_encoder_finish(ws->enc, &st, err, errlen) < 0 || copyrows_finish(cr, err, errlen) < 0 ||
         (encrypt && cipher_encrypt_end(ws->cs, err, errlen) < 0)) {
-        if (wr)
-            io_writer_abort(wr);
+        store_writer_abort(wr);
         return -1;
     }
-    if (wr && io_writer_commit(wr, err, errlen) < 0)
+    if (wr && store_writer_commit(wr, err, errlen) < 0)
         return -1;
 
     manifest_chunk *mc = &j->res;
@@ -480,58 +472,24 @@ out:
 
 /* ---- directory ------------------------------------------------------------------------- */
 
-static int check_dir(const char *dir, int *exists, char *err, size_t errlen)
+/* The dump's store: a new or empty directory. *existed: it was there (empty). */
+static pf_store *open_dump_store(const char *dir, int *existed, char *err, size_t errlen)
 {
-    struct stat sb;
-    *exists = 0;
-    if (stat(dir, &sb) != 0) {
-        if (errno == ENOENT)
-            return 0;
-        return pf_err(err, errlen, "%s: %s", dir, strerror(errno));
+    store_root_state_t state;
+    pf_store *st = store_open(dir, 0, err, errlen);
+    if (!st)
+        return NULL;
+    if (store_root_state(st, &state, err, errlen) < 0) {
+        store_close(st);
+        return NULL;
     }
-    if (!S_ISDIR(sb.st_mode))
-        return pf_err(err, errlen, "%s exists and is not a directory", dir);
-    DIR *d = opendir(dir);
-    if (!d)
-        return pf_err(err, errlen, "%s: %s", dir, strerror(errno));
-    struct dirent *de;
-    int empty = 1;
-    while ((de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-            empty = 0;
-    closedir(d);
-    if (!empty)
-        return pf_err(err, errlen, "%s exists and is not empty: dump into a new or empty directory", dir);
-    *exists = 1;
-    return 0;
-}
-
-/* Removes what a failed dump wrote, so nothing is left looking like a dump. */
-static void cleanup_dir(const char *dir, int created)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/" DATA_DIR, dir);
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *de;
-        while ((de = readdir(d))) {
-            if (de->d_name[0] == '.')
-                continue;
-            char f[4096 + 256];
-            snprintf(f, sizeof f, "%s/%s", path, de->d_name);
-            unlink(f);
-        }
-        closedir(d);
-        rmdir(path);
+    if (state == STORE_ROOT_USED) {
+        pf_err(err, errlen, "%s exists and is not empty: dump into a new or empty directory", dir);
+        store_close(st);
+        return NULL;
     }
-    const char *files[] = {SCHEMA_FILE, SCHEMA_FILE ".tmp", ".pg_dump.log", MANIFEST_FILE ".tmp", GLOBALS_FILE,
-                           GLOBALS_FILE ".tmp"};
-    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-        unlink(path);
-    }
-    if (created)
-        rmdir(dir);
+    *existed = state == STORE_ROOT_EMPTY;
+    return st;
 }
 
 static void utc_now(char *out, size_t outlen)
@@ -654,7 +612,7 @@ static int lock_tables(PGconn *c, const catalog *cat, const char *timeout, char 
 typedef struct {
     int fd;
     int encrypt;
-    io_writer *wr;
+    store_writer *wr;
     outsink os;
     cipher_stream *cs;
     /* pg_dump's archive in the clear, in memory: its table of contents is checked against
@@ -723,9 +681,9 @@ static int finish_schema_pipe(schema_pipe *sp, int keep, char *err, size_t errle
     }
     if (sp->wr) {
         if (keep && rc == 0)
-            rc = io_writer_commit(sp->wr, err, errlen);
+            rc = store_writer_commit(sp->wr, err, errlen);
         else
-            io_writer_abort(sp->wr);
+            store_writer_abort(sp->wr);
         sp->wr = NULL;
     }
     cipher_stream_free(sp->cs);
@@ -740,8 +698,9 @@ static int finish_schema_pipe(schema_pipe *sp, int keep, char *err, size_t errle
     return rc;
 }
 
-static int start_schema_dump(const dump_options *o, PGconn *coord, const catalog *cat, manifest *m,
-                             const char *snapshot, schema_pipe *sp, pid_t *pid, char *err, size_t errlen)
+static int start_schema_dump(const dump_options *o, pf_store *st, const char *logf, PGconn *coord,
+                             const catalog *cat, manifest *m, const char *snapshot, schema_pipe *sp, pid_t *pid,
+                             char *err, size_t errlen)
 {
     char pg_dump[4096], lockarg[256];
     if (pgtools_find("pg_dump", pgconn_server_major(coord), pg_dump, sizeof pg_dump, err, errlen) < 0)
@@ -751,6 +710,14 @@ static int start_schema_dump(const dump_options *o, PGconn *coord, const catalog
         return -1;
     size_t maxargs = 32 + cat->npgdump_args;
     char **argv = calloc(maxargs, sizeof(char *));
+    if (!argv) {
+        free(conn_nopw);
+        if (password) {
+            explicit_bzero(password, strlen(password));
+            free(password);
+        }
+        return pf_err(err, errlen, "out of memory");
+    }
     size_t a = 0;
     char snaparg[128];
     snprintf(snaparg, sizeof snaparg, "--snapshot=%s", snapshot);
@@ -770,20 +737,15 @@ static int start_schema_dump(const dump_options *o, PGconn *coord, const catalog
     for (size_t i = 0; i < cat->npgdump_args; i++)
         argv[a++] = cat->pgdump_args[i];
     argv[a] = NULL;
-    char logf[4096 + 32];
-    snprintf(logf, sizeof logf, "%s/.pg_dump.log", o->dir ? o->dir : ".");
     int fds[2] = {-1, -1}, rc = -1;
-    char path[4096 + 64];
-    snprintf(path, sizeof path, "%s/" SCHEMA_FILE, o->dir);
     sp->encrypt = m->encrypted;
     sp->os.h = chunk_hasher_new();
     if (!sp->os.h)
         pf_err(err, errlen, "out of memory");
     else if (pipe2(fds, O_CLOEXEC) != 0)
         pf_err(err, errlen, "pipe: %s", strerror(errno));
-    else if ((sp->wr = io_writer_open(path, 0600, o->io, err, errlen)) != NULL &&
+    else if ((sp->wr = store_writer_open(st, SCHEMA_FILE, STORE_W_DEFER_SYNC, err, errlen)) != NULL &&
              (!sp->encrypt || (sp->cs = cipher_stream_new(err, errlen)) != NULL)) {
-        io_writer_defer_sync(sp->wr);
         sp->os.wr = sp->wr;
         char aad[512];
         manifest_file_aad(m, SCHEMA_FILE, aad, sizeof aad);
@@ -834,7 +796,7 @@ static int membuf_sink(void *ctx, const void *data, size_t len, char *err, size_
 
 /* A small file of the dump written whole (encrypted like every file of an encrypted dump),
  * atomically; its size and xxh3-128 as stored go to the manifest. */
-static int write_small_file(const char *dir, const manifest *m, const char *name, const void *data, size_t len,
+static int write_small_file(pf_store *st, const manifest *m, const char *name, const void *data, size_t len,
                             uint64_t *bytes, chunk_hash *hash, char *err, size_t errlen)
 {
     membuf out = {0};
@@ -857,8 +819,6 @@ static int write_small_file(const char *dir, const manifest *m, const char *name
     } else if (membuf_sink(&out, data, len, err, errlen) < 0)
         return -1;
     chunk_hasher *h = chunk_hasher_new();
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
     if (!h)
         rc = pf_err(err, errlen, "out of memory");
     else {
@@ -866,7 +826,7 @@ static int write_small_file(const char *dir, const manifest *m, const char *name
         *hash = chunk_hasher_digest(h);
         *bytes = out.n;
         chunk_hasher_free(h);
-        rc = io_write_file_atomic(path, out.b, out.n, 0600, err, errlen);
+        rc = store_write_all(st, name, out.b, out.n, err, errlen);
     }
     free(out.b);
     return rc;
@@ -889,7 +849,8 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
     char started_at[32];
     utc_now(started_at, sizeof started_at);
     int dir_existed = 0;
-    if (!o->hash_only && check_dir(o->dir, &dir_existed, err, errlen) < 0)
+    pf_store *st = NULL;
+    if (!o->hash_only && !(st = open_dump_store(o->dir, &dir_existed, err, errlen)))
         return -1;
 
     dump_ctx ctx;
@@ -902,7 +863,6 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
     manifest m = {0};
     int rc = -1, created = 0, nworkers = 0;
     pid_t schema_pid = -1;
-    int datafd = -1;
     schema_pipe sp;
     memset(&sp, 0, sizeof sp);
     archive toc;
@@ -910,20 +870,24 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
     int have_toc = 0;
     char *globals_text = NULL;
     sp.fd = -1;
-    char path[4096];
-    char logf[4096 + 32];
-    snprintf(logf, sizeof logf, "%s/.pg_dump.log", o->dir ? o->dir : ".");
+    char logf[4096] = "";
 
     ctx.m = &m;
     uint8_t id[16];
     char idhex[33];
-    if (cipher_random(id, sizeof id, err, errlen) < 0)
+    if (cipher_random(id, sizeof id, err, errlen) < 0) {
+        store_close(st);
         return -1;
+    }
     pf_hex(id, sizeof id, idhex);
-    m.dump_id = strdup(idhex);
+    if (!(m.dump_id = strdup(idhex))) {
+        store_close(st);
+        return pf_err(err, errlen, "out of memory");
+    }
     /* the key exists before any file does: every file of the dump is encrypted */
     if (o->passphrase && !o->hash_only && manifest_init_encryption(&m, o->passphrase, err, errlen) < 0) {
         manifest_free(&m);
+        store_close(st);
         return -1;
     }
 
@@ -1075,30 +1039,21 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
 
     /* Only now, with the catalog read and the tables locked, create the directory. */
     if (!o->hash_only) {
-        if (!dir_existed) {
-            if (mkdir(o->dir, 0700) != 0) {
-                pf_err(err, errlen, "create %s: %s", o->dir, strerror(errno));
-                goto out;
-            }
-            created = 1;
-        } else if (chmod(o->dir, 0700) != 0) {
-            pf_err(err, errlen, "chmod %s: %s", o->dir, strerror(errno));
+        /* created (or made private) now: the store's sync then reports every writeback
+         * error since, and a failed dump removes only what it made */
+        store_close(st);
+        if (!(st = store_open(o->dir, STORE_CREATE, err, errlen)))
             goto out;
-        }
-        snprintf(path, sizeof path, "%s/" DATA_DIR, o->dir);
-        if (mkdir(path, 0700) != 0) {
-            pf_err(err, errlen, "create %s: %s", path, strerror(errno));
+        created = !dir_existed;
+        ctx.st = st;
+        if (store_mkprefix(st, DATA_DIR, err, errlen) < 0)
             goto out;
-        }
-        /* opened before any file is written: syncfs on it then reports every writeback
-         * error since */
-        datafd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (datafd < 0) {
-            pf_err(err, errlen, "open %s: %s", path, strerror(errno));
+        if (store_local_path(st, DUMPDIR_PG_DUMP_LOG, logf, sizeof logf) < 0) {
+            pf_err(err, errlen, "%s: pg_dump needs a local directory for its log", o->dir);
             goto out;
         }
 
-        if (start_schema_dump(o, coord, &cat, &m, ctx.snapshot, &sp, &schema_pid, err, errlen) < 0)
+        if (start_schema_dump(o, st, logf, coord, &cat, &m, ctx.snapshot, &sp, &schema_pid, err, errlen) < 0)
             goto out;
     }
 
@@ -1202,12 +1157,10 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
         have_toc = 1;
         if (finish_schema_pipe(&sp, 1, err, errlen) < 0)
             goto out;
-        unlink(logf);
+        store_remove(st, DUMPDIR_PG_DUMP_LOG, NULL, 0);
         /* every chunk and the schema archive on disk, and their names, before the manifest
          * says the dump is complete */
-        snprintf(path, sizeof path, "%s/" DATA_DIR, o->dir);
-        if (io_syncfs(datafd, o->dir, err, errlen) < 0 || io_fsync_dir(path, err, errlen) < 0 ||
-            io_fsync_dir(o->dir, err, errlen) < 0)
+        if (store_sync(st, "", err, errlen) < 0)
             goto out;
     }
 
@@ -1310,14 +1263,14 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
             goto out;
         }
     }
-    if (globals_text && write_small_file(o->dir, &m, GLOBALS_FILE, globals_text, strlen(globals_text),
+    if (globals_text && write_small_file(st, &m, DUMPDIR_GLOBALS_FILE, globals_text, strlen(globals_text),
                                          &m.globals_bytes, &m.globals_hash, err, errlen) < 0)
         goto out;
-    if (globals_text && !(m.globals_file = strdup(GLOBALS_FILE))) {
+    if (globals_text && !(m.globals_file = strdup(DUMPDIR_GLOBALS_FILE))) {
         pf_err(err, errlen, "out of memory");
         goto out;
     }
-    if (!o->hash_only && manifest_write(&m, o->dir, err, errlen) < 0)
+    if (!o->hash_only && manifest_write(&m, st, err, errlen) < 0)
         goto out;
 
     s->tables = cat.ntables;
@@ -1350,10 +1303,12 @@ out:
     if (have_toc)
         archive_free(&toc);
     free(globals_text);
-    if (datafd >= 0)
-        close(datafd);
-    if (rc < 0 && (created || dir_existed))
-        cleanup_dir(o->dir, created);
+    if (rc < 0 && st && (created || dir_existed)) {
+        dumpdir_remove_partial(st);
+        if (created)
+            store_remove(st, "", NULL, 0); /* the directory itself, when empty */
+    }
+    store_close(st);
     if (coord)
         PQfinish(coord);
     if (rc == 0 && o->out_manifest) {

@@ -30,7 +30,6 @@ typedef struct {
                                       duration, e.g. "30s"); NULL waits forever */
     uint64_t chunk_size;
     int progress;             /* draw a progress line on stderr */
-    io_mode io;
     volatile sig_atomic_t *interrupted; /* set by the caller's SIGINT/SIGTERM handler */
     const char *passphrase;   /* encrypt every file under a key wrapped with this, or NULL */
     const char *tag;          /* recorded in the manifest (dump --tag) */

@@ -214,57 +214,70 @@ static int expected_build(reporter *r, const listed *l, size_t n, expected *e)
     return 0;
 }
 
-/* Walks dir/rel and reports every entry the manifest does not name. Only directories
- * that hold listed files are entered; any other directory is itself unexpected. */
-static void scan_dir(reporter *r, const char *dir, const expected *e, const char *rel)
+typedef struct {
+    reporter *r;
+    const pf_store *st;
+    const expected *e;
+    const char *rel;
+} scan_ctx;
+
+static void scan_dir(reporter *r, const pf_store *st, const expected *e, const char *rel);
+
+static int scan_entry(void *ctx, const char *name, const store_info *info)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s%s%s", dir, *rel ? "/" : "", rel);
-    DIR *d = opendir(path);
-    if (!d) {
-        report(r, *rel ? rel : ".", NULL, -1, "cannot list directory: %s", strerror(errno));
+    scan_ctx *c = ctx;
+    char sub[4096];
+    snprintf(sub, sizeof sub, "%s%s%s", c->rel, *c->rel ? "/" : "", name);
+    if (!*c->rel && strcmp(name, MANIFEST_FILE) == 0)
+        return 0;
+    if (in_sorted(c->e->files, c->e->nfiles, sub))
+        return 0; /* its own check reports a wrong type or size */
+    if (info->is_prefix && in_sorted(c->e->dirs, c->e->ndirs, sub))
+        scan_dir(c->r, c->st, c->e, sub);
+    else
+        report(c->r, sub, NULL, -1,
+               info->is_prefix ? "unexpected directory (not in the manifest)" : "unexpected file (not in the manifest)");
+    return 0;
+}
+
+/* Lists st/rel and reports every entry the manifest does not name. Only directories that
+ * hold listed files are entered; any other directory is itself unexpected. */
+static void scan_dir(reporter *r, const pf_store *st, const expected *e, const char *rel)
+{
+    char e2[PF_ERRLEN];
+    store_info info;
+    scan_ctx c = {r, st, e, rel};
+    /* a directory the manifest expects ("data") must be there and listable */
+    if (store_stat(st, rel, &info, e2, sizeof e2) <= 0 || !info.is_prefix) {
+        report(r, *rel ? rel : ".", NULL, -1, "cannot list directory: %s", strerror(ENOENT));
         return;
     }
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        char sub[4096], full[8192];
-        snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
-        if (!*rel && strcmp(de->d_name, MANIFEST_FILE) == 0)
-            continue;
-        if (in_sorted(e->files, e->nfiles, sub))
-            continue; /* its own check reports a wrong type or size */
-        snprintf(full, sizeof full, "%s/%s", dir, sub);
-        struct stat sb;
-        int isdir = lstat(full, &sb) == 0 && S_ISDIR(sb.st_mode);
-        if (isdir && in_sorted(e->dirs, e->ndirs, sub))
-            scan_dir(r, dir, e, sub);
-        else
-            report(r, sub, NULL, -1, isdir ? "unexpected directory (not in the manifest)" : "unexpected file (not in the manifest)");
+    if (store_list(st, rel, scan_entry, &c, e2, sizeof e2) < 0) {
+        const char *why = strrchr(e2, ':');
+        report(r, *rel ? rel : ".", NULL, -1, "cannot list directory: %s", why ? why + 2 : e2);
     }
-    closedir(d);
 }
 
 /* 0 when the file is there, regular and of its size; else reported, -1. */
-static int check_present(reporter *r, const char *dir, const listed *l)
+static int check_present(reporter *r, const pf_store *st, const listed *l)
 {
-    char path[4096];
-    struct stat sb;
-    snprintf(path, sizeof path, "%s/%s", dir, l->file);
-    if (stat(path, &sb) != 0) {
-        if (errno == ENOENT)
+    char e2[PF_ERRLEN];
+    store_info info;
+    int there = store_stat(st, l->file, &info, e2, sizeof e2);
+    if (there <= 0) {
+        const char *why = strrchr(e2, ':');
+        if (there == 0)
             report(r, l->file, l->label, l->chunk, "missing file");
         else
-            report(r, l->file, l->label, l->chunk, "stat: %s", strerror(errno));
+            report(r, l->file, l->label, l->chunk, "stat: %s", why ? why + 2 : e2);
         return -1;
     }
-    if (!S_ISREG(sb.st_mode)) {
+    if (info.is_prefix) {
         report(r, l->file, l->label, l->chunk, "not a regular file");
         return -1;
     }
-    if ((uint64_t)sb.st_size != l->size) {
-        report(r, l->file, l->label, l->chunk, "size %llu bytes, manifest says %llu", (unsigned long long)sb.st_size,
+    if (info.size != l->size) {
+        report(r, l->file, l->label, l->chunk, "size %llu bytes, manifest says %llu", (unsigned long long)info.size,
                (unsigned long long)l->size);
         return -1;
     }
@@ -272,13 +285,13 @@ static int check_present(reporter *r, const char *dir, const listed *l)
 }
 
 /* A small file's xxh3-128 as stored against the manifest's. */
-static void check_hash(reporter *r, const char *dir, const char *file, const chunk_hash *want, uint64_t *bytes_read)
+static void check_hash(reporter *r, const pf_store *st, const char *file, const chunk_hash *want,
+                       uint64_t *bytes_read)
 {
-    char path[4096], e2[PF_ERRLEN];
-    snprintf(path, sizeof path, "%s/%s", dir, file);
+    char e2[PF_ERRLEN];
     chunk_hash h;
     uint64_t size = 0;
-    if (dumpdir_hash_file(path, &h, &size, e2, sizeof e2) < 0)
+    if (dumpdir_hash_file(st, file, &h, &size, e2, sizeof e2) < 0)
         return; /* missing or unreadable: check_present said so */
     *bytes_read += size;
     if (!chunk_hash_equal(&h, want))
@@ -287,13 +300,12 @@ static void check_hash(reporter *r, const char *dir, const char *file, const chu
 
 /* Reads the schema archive: its hash as stored, then (keys permitting) its table of
  * contents against the manifest's tables. */
-static void check_schema(reporter *r, const char *dir, const manifest *m, archive *arch, uint64_t *bytes_read)
+static void check_schema(reporter *r, const pf_store *st, const manifest *m, archive *arch, uint64_t *bytes_read)
 {
-    char path[4096], e2[PF_ERRLEN];
-    snprintf(path, sizeof path, "%s/%s", dir, m->schema_file);
+    char e2[PF_ERRLEN];
     chunk_hash h;
     uint64_t size = 0;
-    if (dumpdir_hash_file(path, &h, &size, e2, sizeof e2) < 0) {
+    if (dumpdir_hash_file(st, m->schema_file, &h, &size, e2, sizeof e2) < 0) {
         report(r, m->schema_file, NULL, -1, "%s", e2);
         return;
     }
@@ -310,7 +322,7 @@ static void check_schema(reporter *r, const char *dir, const manifest *m, archiv
     archive a;
     char aad[512];
     manifest_file_aad(m, m->schema_file, aad, sizeof aad);
-    if (archive_load(path, m->encrypted ? &m->data_key : NULL, aad, &a, e2, sizeof e2) < 0) {
+    if (archive_load(st, m->schema_file, m->encrypted ? &m->data_key : NULL, aad, &a, e2, sizeof e2) < 0) {
         report(r, m->schema_file, NULL, -1, "%s", e2);
         return;
     }
@@ -321,7 +333,7 @@ static void check_schema(reporter *r, const char *dir, const manifest *m, archiv
         archive_free(&a);
 }
 
-long dumpcheck_dir(const char *dir, const manifest *m, dumpcheck_report_fn fn, void *ctx, archive *arch,
+long dumpcheck_dir(const pf_store *st, const manifest *m, dumpcheck_report_fn fn, void *ctx, archive *arch,
                    uint64_t *bytes_read, char *err, size_t errlen)
 {
     reporter r = {fn, ctx, 0};
@@ -361,15 +373,15 @@ long dumpcheck_dir(const char *dir, const manifest *m, dumpcheck_report_fn fn, v
         l[n++] = (listed){m->globals_file, "globals", -1, m->globals_bytes};
     if (expected_build(&r, l, n, &e) < 0)
         goto oom;
-    scan_dir(&r, dir, &e, "");
+    scan_dir(&r, st, &e, "");
     int schema_there = 1;
     for (size_t i = 0; i < n; i++)
-        if (check_present(&r, dir, &l[i]) < 0 && l[i].label == NULL)
+        if (check_present(&r, st, &l[i]) < 0 && l[i].label == NULL)
             schema_there = 0;
     if (schema_there)
-        check_schema(&r, dir, m, arch, &read);
+        check_schema(&r, st, m, arch, &read);
     if (m->globals_file)
-        check_hash(&r, dir, m->globals_file, &m->globals_hash, &read);
+        check_hash(&r, st, m->globals_file, &m->globals_hash, &read);
     rc = (long)r.count;
     goto out;
 oom:

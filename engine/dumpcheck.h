@@ -35,13 +35,13 @@ typedef void (*dumpcheck_report_fn)(void *ctx, const dumpcheck_problem *p);
 /* The archive's tables against the manifest's; reports each difference, returns how many. */
 size_t dumpcheck_tables(const manifest *m, const archive *a, dumpcheck_report_fn report, void *ctx);
 
-/* Manifest, files, schema and tables of the dump in dir (see above). When arch is not NULL
+/* Manifest, files, schema and tables of the dump in st (see above). When arch is not NULL
  * and the schema archive could be read, it is left in *arch for the caller (archive_free);
  * otherwise *arch is zeroed. *bytes_read (may be NULL) gets the bytes read. Returns the
  * number of problems reported, or -1 with err when the check could not run (out of
  * memory). An encrypted dump whose keys are not open (list without a passphrase) gets
  * every check but those of the archive's contents. */
-long dumpcheck_dir(const char *dir, const manifest *m, dumpcheck_report_fn report, void *ctx, archive *arch,
+long dumpcheck_dir(const pf_store *st, const manifest *m, dumpcheck_report_fn report, void *ctx, archive *arch,
                    uint64_t *bytes_read, char *err, size_t errlen);
 
 /* A report function that keeps the first problem as one line ("<file> (<table> chunk N):

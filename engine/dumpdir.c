@@ -4,15 +4,40 @@
 #include "codec/hasher.h"
 
 #include "common/pf_util.h"
-#include "io/pf_io.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int dumpdir_hash_file(const char *path, chunk_hash *h, uint64_t *size, char *err, size_t errlen)
+void dumpdir_chunk_name(size_t table, unsigned seq, char *out, size_t outlen)
 {
-    io_reader *r = io_reader_open(path, err, errlen);
+    snprintf(out, outlen, DUMPDIR_DATA "/%zu.%u.chunk", table, seq);
+}
+
+static int remove_chunk(void *ctx, const char *name, const store_info *info)
+{
+    char file[512];
+    if (name[0] == '.' || info->is_prefix)
+        return 0;
+    snprintf(file, sizeof file, DUMPDIR_DATA "/%s", name);
+    store_remove(ctx, file, NULL, 0);
+    return 0;
+}
+
+void dumpdir_remove_partial(pf_store *st)
+{
+    store_list(st, DUMPDIR_DATA, remove_chunk, st, NULL, 0);
+    store_remove(st, DUMPDIR_DATA, NULL, 0); /* only when empty */
+    const char *files[] = {DUMPDIR_SCHEMA_FILE,  DUMPDIR_SCHEMA_FILE ".tmp",  DUMPDIR_PG_DUMP_LOG, MANIFEST_FILE ".tmp",
+                           DUMPDIR_GLOBALS_FILE, DUMPDIR_GLOBALS_FILE ".tmp"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++)
+        store_remove(st, files[i], NULL, 0);
+}
+
+int dumpdir_hash_file(const pf_store *st, const char *name, chunk_hash *h, uint64_t *size, char *err,
+                      size_t errlen)
+{
+    store_reader *r = store_reader_open(st, name, 0, STORE_TO_END, err, errlen);
     if (!r)
         return -1;
     chunk_hasher *hs = chunk_hasher_new();
@@ -21,20 +46,20 @@ int dumpdir_hash_file(const char *path, chunk_hash *h, uint64_t *size, char *err
         if (hs)
             chunk_hasher_free(hs);
         free(buf);
-        io_reader_close(r);
+        store_reader_close(r);
         return pf_err(err, errlen, "out of memory");
     }
     size_t got;
     int rc;
     *size = 0;
-    while ((rc = io_reader_read(r, buf, 1 << 20, &got, err, errlen)) == 0 && got > 0) {
+    while ((rc = store_reader_read(r, buf, 1 << 20, &got, err, errlen)) == 0 && got > 0) {
         chunk_hasher_update(hs, buf, got);
         *size += got;
     }
     *h = chunk_hasher_digest(hs);
     chunk_hasher_free(hs);
     free(buf);
-    io_reader_close(r);
+    store_reader_close(r);
     return rc;
 }
 
@@ -62,15 +87,14 @@ static int rbuf_sink(void *ctx, const void *data, size_t len, char *err, size_t 
     return 0;
 }
 
-int dumpdir_read_small(const char *dir, const manifest *m, const char *name, char **out, size_t *len, char *err,
-                       size_t errlen)
+int dumpdir_read_small(const pf_store *st, const manifest *m, const char *name, char **out, size_t *len,
+                       char *err, size_t errlen)
 {
-    char path[4096], *raw = NULL;
+    char *raw = NULL;
     size_t rawlen = 0;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
     *out = NULL;
     *len = 0;
-    if (io_read_file(path, &raw, &rawlen, err, errlen) < 0)
+    if (store_read_all(st, name, &raw, &rawlen, err, errlen) < 0)
         return -1;
     if (!m->encrypted) {
         *out = raw;

@@ -1,7 +1,7 @@
 #include "engine/manifest.h"
 
 #include "common/pf_util.h"
-#include "io/pf_io.h"
+#include "io/store.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -229,14 +229,12 @@ char *manifest_serialize(const manifest *m, char *err, size_t errlen)
     return out;
 }
 
-int manifest_write(const manifest *m, const char *dir, char *err, size_t errlen)
+int manifest_write(const manifest *m, pf_store *st, char *err, size_t errlen)
 {
     char *text = manifest_serialize(m, err, errlen);
     if (!text)
         return -1;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, MANIFEST_FILE);
-    int rc = io_write_file_atomic(path, text, strlen(text), 0600, err, errlen);
+    int rc = store_write_all(st, MANIFEST_FILE, text, strlen(text), err, errlen);
     free(text);
     return rc;
 }
@@ -464,7 +462,7 @@ static int parse_any(const char *text, size_t len, const char *passphrase, int u
                      char *err, size_t errlen)
 {
     memset(m, 0, sizeof *m);
-    const char *line;
+    const char *line = NULL;
     char want[65], got[65];
     if (find_checksum(text, len, &line, want, err, errlen) < 0)
         return -1;
@@ -698,60 +696,46 @@ int manifest_unpopulated(const manifest *m, const char *schema, const char *name
     return 0;
 }
 
-int manifest_read(const char *dir, manifest *m, char *err, size_t errlen)
+int manifest_read(const pf_store *dir, manifest *m, char *err, size_t errlen)
 {
     return manifest_read_key(dir, NULL, m, err, errlen);
 }
 
-int manifest_looks_complete(const char *dir)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, MANIFEST_FILE);
-    char *text = NULL, e[PF_ERRLEN], want[65];
-    size_t len = 0;
-    const char *line;
-    if (io_read_file(path, &text, &len, e, sizeof e) < 0)
-        return 0;
-    int ok = find_checksum(text, len, &line, want, e, sizeof e) == 0;
-    free(text);
-    return ok;
-}
-
-static int read_any(const char *dir, const char *passphrase, int unverified_ok, manifest *m, char *err,
+static int read_any(const pf_store *st, const char *passphrase, int unverified_ok, manifest *m, char *err,
                     size_t errlen);
 
-int manifest_read_key(const char *dir, const char *passphrase, manifest *m, char *err, size_t errlen)
+int manifest_read_key(const pf_store *dir, const char *passphrase, manifest *m, char *err, size_t errlen)
 {
     return read_any(dir, passphrase, 0, m, err, errlen);
 }
 
-int manifest_read_unverified(const char *dir, const char *passphrase, manifest *m, char *err, size_t errlen)
+int manifest_read_unverified(const pf_store *dir, const char *passphrase, manifest *m, char *err, size_t errlen)
 {
     return read_any(dir, passphrase, 1, m, err, errlen);
 }
 
-static int read_any(const char *dir, const char *passphrase, int unverified_ok, manifest *m, char *err,
+static int read_any(const pf_store *st, const char *passphrase, int unverified_ok, manifest *m, char *err,
                     size_t errlen)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, MANIFEST_FILE);
+    const char *dir = store_location(st);
     char *text = NULL;
     size_t len = 0;
     char ioerr[PF_ERRLEN];
-    struct stat sb;
-    if (stat(dir, &sb) != 0) {
+    store_info info;
+    int there = store_stat(st, "", &info, ioerr, sizeof ioerr);
+    if (there <= 0) {
         memset(m, 0, sizeof *m);
-        if (errno == ENOENT || errno == ENOTDIR)
+        if (there == 0)
             return pf_err(err, errlen, "%s does not exist", dir);
-        return pf_err(err, errlen, "%s: %s", dir, strerror(errno));
+        return pf_err(err, errlen, "%s", ioerr);
     }
-    if (!S_ISDIR(sb.st_mode)) {
+    if (!info.is_prefix) {
         memset(m, 0, sizeof *m);
         return pf_err(err, errlen, "%s is not a directory (a dump is a directory)", dir);
     }
-    if (io_read_file(path, &text, &len, ioerr, sizeof ioerr) < 0) {
+    if (store_read_all(st, MANIFEST_FILE, &text, &len, ioerr, sizeof ioerr) < 0) {
         memset(m, 0, sizeof *m);
-        if (access(path, F_OK) != 0 && errno == ENOENT)
+        if (store_stat(st, MANIFEST_FILE, &info, NULL, 0) == 0)
             return pf_err(err, errlen, "%s: no %s: the dump is incomplete (interrupted or failed)",
                           dir, MANIFEST_FILE);
         return pf_err(err, errlen, "%s", ioerr);

@@ -11,6 +11,7 @@
 #include "codec/chunk.h"
 #include "codec/cipher.h"
 #include "codec/copyrows.h"
+#include "io/store.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -127,8 +128,8 @@ int manifest_rowhash_matches(const manifest *m, const rowhash *computed, const r
 /* Associated data binding an encrypted file to its dump and name. out needs 512 bytes. */
 void manifest_file_aad(const manifest *m, const char *file, char *out, size_t outlen);
 
-/* Serialises and writes <dir>/manifest.json atomically (temp, fsync, rename, fsync dir). */
-int manifest_write(const manifest *m, const char *dir, char *err, size_t errlen);
+/* Serialises and writes manifest.json into the dump's store, atomically and durably. */
+int manifest_write(const manifest *m, pf_store *st, char *err, size_t errlen);
 /* The "source" and "snapshot" objects as the manifest holds them (list --json shows the
  * same). New references. */
 struct json_t;
@@ -138,21 +139,18 @@ struct json_t *manifest_snapshot_json(const manifest *m);
 char *manifest_serialize(const manifest *m, char *err, size_t errlen);
 /* Reads and checks <dir>/manifest.json: missing, truncated, checksum mismatch and
  * malformed fields are each a distinct one-line error. */
-int manifest_read(const char *dir, manifest *m, char *err, size_t errlen);
+int manifest_read(const pf_store *dir, manifest *m, char *err, size_t errlen);
 /* The same with a passphrase (NULL: none): an encrypted dump needs it, and a passphrase
  * given for a dump that is not encrypted is an error (a dump swapped for a plain one). */
-int manifest_read_key(const char *dir, const char *passphrase, manifest *m, char *err, size_t errlen);
+int manifest_read_key(const pf_store *dir, const char *passphrase, manifest *m, char *err, size_t errlen);
 /* For showing a dump (list): as manifest_read_key, except that an encrypted dump read
  * without its passphrase is parsed anyway, with m->unverified set: its HMAC was not
  * checked, so nothing in it may be trusted. */
-int manifest_read_unverified(const char *dir, const char *passphrase, manifest *m, char *err, size_t errlen);
+int manifest_read_unverified(const pf_store *dir, const char *passphrase, manifest *m, char *err, size_t errlen);
 /* Parses a manifest text (checksum included). */
 int manifest_parse(const char *text, size_t len, manifest *m, char *err, size_t errlen);
 int manifest_parse_key(const char *text, size_t len, const char *passphrase, manifest *m, char *err,
                        size_t errlen);
-/* 1 when the text at dir/manifest.json is a whole manifest (ends with its checksum line),
- * without authenticating it: for listing encrypted dumps without their passphrase. */
-int manifest_looks_complete(const char *dir);
 void manifest_free(manifest *m);
 
 #endif

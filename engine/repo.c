@@ -2,7 +2,7 @@
 
 #include "common/pf_util.h"
 #include "engine/manifest.h"
-#include "io/pf_io.h"
+#include "io/store.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -244,103 +244,63 @@ void repo_format_age(int64_t s, char *out, size_t outlen)
 
 /* ---- files ------------------------------------------------------------------------------ */
 
-static void join(char *out, size_t outlen, const char *a, const char *b)
+/* Every name in a repository is built here: ".<label>.lock", ".verify/<label>.json",
+ * ".removing-<label>". */
+static void lock_name(const char *label, char *out, size_t outlen)
 {
-    snprintf(out, outlen, "%s/%s", a, b);
+    snprintf(out, outlen, ".%s.lock", label);
 }
 
-static void lock_path(const char *repo, const char *label, char *out, size_t outlen)
+static void verify_name(const char *label, char *out, size_t outlen)
 {
-    snprintf(out, outlen, "%s/.%s.lock", repo, label);
+    snprintf(out, outlen, REPO_VERIFY_DIR "/%s.json", label);
 }
 
-/* Bytes of every regular file under dirfd/name (no symlinks followed). */
-static uint64_t tree_bytes(int dirfd, const char *name, int depth)
+typedef struct {
+    const pf_store *st;
+    const char *prefix;
+    uint64_t total;
+    int depth;
+} tree_walk;
+
+static int tree_entry(void *ctx, const char *name, const store_info *info)
 {
-    if (depth > 32)
-        return 0;
-    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
+    tree_walk *w = ctx;
+    if (!info->is_prefix) {
+        w->total += info->size;
         return 0;
     }
-    uint64_t total = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        struct stat st;
-        if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-            continue;
-        if (S_ISREG(st.st_mode))
-            total += (uint64_t)st.st_size;
-        else if (S_ISDIR(st.st_mode))
-            total += tree_bytes(fd, de->d_name, depth + 1);
-    }
-    closedir(d);
-    return total;
+    if (w->depth >= 32)
+        return 0;
+    char sub[4096];
+    snprintf(sub, sizeof sub, "%s/%s", w->prefix, name);
+    tree_walk inner = {w->st, sub, 0, w->depth + 1};
+    store_list(w->st, sub, tree_entry, &inner, NULL, 0);
+    w->total += inner.total;
+    return 0;
 }
 
-/* Deletes dirfd/name and everything under it (symlinks are removed, never followed). */
-static int remove_tree(int dirfd, const char *name, const char *shown, char *err, size_t errlen, int depth)
+/* Bytes of every file under prefix (symlinks are not followed). */
+static uint64_t tree_bytes(const pf_store *st, const char *prefix)
 {
-    if (depth > 32)
-        return pf_err(err, errlen, "remove %s: directories nested too deep", shown);
-    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return 0;
-        if (errno == ENOTDIR || errno == ELOOP) {
-            if (unlinkat(dirfd, name, 0) != 0 && errno != ENOENT)
-                return pf_err(err, errlen, "remove %s: %s", shown, strerror(errno));
-            return 0;
-        }
-        return pf_err(err, errlen, "open %s: %s", shown, strerror(errno));
-    }
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        int e = errno;
-        close(fd);
-        return pf_err(err, errlen, "open %s: %s", shown, strerror(e));
-    }
-    int rc = 0;
-    struct dirent *de;
-    while (rc == 0 && (de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        struct stat st;
-        if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-            if (errno == ENOENT)
-                continue;
-            rc = pf_err(err, errlen, "stat %s/%s: %s", shown, de->d_name, strerror(errno));
-        } else if (S_ISDIR(st.st_mode)) {
-            char sub[4096];
-            snprintf(sub, sizeof sub, "%s/%s", shown, de->d_name);
-            rc = remove_tree(fd, de->d_name, sub, err, errlen, depth + 1);
-        } else if (unlinkat(fd, de->d_name, 0) != 0 && errno != ENOENT) {
-            rc = pf_err(err, errlen, "remove %s/%s: %s", shown, de->d_name, strerror(errno));
-        }
-    }
-    closedir(d);
-    if (rc == 0 && unlinkat(dirfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
-        rc = pf_err(err, errlen, "remove %s: %s", shown, strerror(errno));
-    return rc;
+    tree_walk w = {st, prefix, 0, 0};
+    store_list(st, prefix, tree_entry, &w, NULL, 0);
+    return w.total;
+}
+
+static int backup_locked(const pf_store *st, const char *label)
+{
+    char name[REPO_LABEL_MAX + 8];
+    lock_name(label, name, sizeof name);
+    /* a dump holds it exclusively; readers (list and status, say) never see each other */
+    return store_lock_held(st, name);
 }
 
 int repo_backup_locked(const char *repo, const char *label)
 {
-    char path[4096];
-    lock_path(repo, label, path, sizeof path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return 0;
-    /* Shared, so that two readers (list and status, say) never see each other as a writer;
-     * a dump holds it exclusively. */
-    int locked = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-    close(fd);
+    pf_store *st = store_open(repo, 0, NULL, 0);
+    int locked = st ? backup_locked(st, label) : 0;
+    store_close(st);
     return locked;
 }
 
@@ -378,7 +338,7 @@ static int set_note(repo_backup *b, const char *fmt, const char *arg)
     return 0;
 }
 
-int repo_manifest_state(const char *dir, repo_backup *b)
+static int manifest_state(const pf_store *dir, repo_backup *b)
 {
     b->complete = b->authenticated = 0;
     char err[PF_ERRLEN];
@@ -396,13 +356,12 @@ int repo_manifest_state(const char *dir, repo_backup *b)
         manifest_free(&m);
         return 1;
     }
-    char path[4096];
-    join(path, sizeof path, dir, MANIFEST_FILE);
     char *text = NULL;
     size_t len = 0;
     char ioerr[PF_ERRLEN];
-    if (io_read_file(path, &text, &len, ioerr, sizeof ioerr) < 0) {
-        if (access(path, F_OK) != 0 && errno == ENOENT)
+    store_info info;
+    if (store_read_all(dir, MANIFEST_FILE, &text, &len, ioerr, sizeof ioerr) < 0) {
+        if (store_stat(dir, MANIFEST_FILE, &info, NULL, 0) == 0)
             return set_note(b, "%s", "no manifest.json (failed, interrupted or still running dump)") < 0 ? -1 : 0;
         return set_note(b, "%s", ioerr) < 0 ? -1 : 0;
     }
@@ -435,13 +394,30 @@ int repo_manifest_state(const char *dir, repo_backup *b)
     return set_note(b, "encrypted: manifest not authenticated without the passphrase (%s)", err) < 0 ? -1 : 1;
 }
 
+int repo_manifest_state(const char *backup_dir, repo_backup *b)
+{
+    char err[PF_ERRLEN];
+    pf_store *st = store_open(backup_dir, 0, err, sizeof err);
+    if (!st) {
+        b->complete = b->authenticated = 0;
+        return set_note(b, "%s", err) < 0 ? -1 : 0;
+    }
+    int rc = manifest_state(st, b);
+    store_close(st);
+    return rc;
+}
+
 /* ---- scan ------------------------------------------------------------------------------- */
 
-static void read_verification(const char *repo, repo_backup *b)
+static void read_verification(const pf_store *st, repo_backup *b)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/" REPO_VERIFY_DIR "/%s.json", repo, b->label);
-    json_t *o = json_load_file(path, 0, NULL);
+    char name[REPO_LABEL_MAX + 16], *text = NULL;
+    size_t len;
+    verify_name(b->label, name, sizeof name);
+    if (store_read_all(st, name, &text, &len, NULL, 0) < 0)
+        return;
+    json_t *o = json_loadb(text, len, 0, NULL);
+    free(text);
     if (!o)
         return;
     json_t *ok = json_object_get(o, "ok"), *t = json_object_get(o, "time"), *p = json_object_get(o, "problems");
@@ -462,73 +438,94 @@ static int cmp_backup(const void *a, const void *b)
     return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
+typedef struct {
+    repo_listing *out;
+    size_t cap;
+    int oom;
+} scan_state;
+
+static int scan_entry(void *ctx, const char *name, const store_info *info)
+{
+    scan_state *sc = ctx;
+    repo_listing *out = sc->out;
+    time_t t;
+    int seq;
+    if (repo_parse_label(name, &t, &seq) < 0 || !info->is_prefix)
+        return 0;
+    if (out->n == sc->cap) {
+        size_t nc = sc->cap ? sc->cap * 2 : 16;
+        repo_backup *nb = realloc(out->b, nc * sizeof *nb);
+        if (!nb) {
+            sc->oom = 1;
+            return 1;
+        }
+        out->b = nb;
+        sc->cap = nc;
+    }
+    repo_backup *b = &out->b[out->n++];
+    memset(b, 0, sizeof *b);
+    snprintf(b->label, sizeof b->label, "%s", name);
+    b->time = t;
+    b->seq = seq;
+    return 0;
+}
+
+/* A repository that is not there (or not a directory) is an error. */
+static pf_store *open_repo(const char *repo, char *err, size_t errlen)
+{
+    char e2[PF_ERRLEN];
+    store_info info;
+    pf_store *st = store_open(repo, 0, err, errlen);
+    if (!st)
+        return NULL;
+    int there = store_stat(st, "", &info, e2, sizeof e2);
+    if (there <= 0 || !info.is_prefix) {
+        pf_err(err, errlen, "repository %s: %s", repo,
+               there < 0 ? e2 : there == 0 ? strerror(ENOENT) : strerror(ENOTDIR));
+        store_close(st);
+        return NULL;
+    }
+    return st;
+}
+
 int repo_scan(const char *repo, repo_listing *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    int dfd = open(repo, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return pf_err(err, errlen, "repository %s: %s", repo, strerror(errno));
-    DIR *d = fdopendir(dfd);
-    if (!d) {
-        int e = errno;
-        close(dfd);
-        return pf_err(err, errlen, "repository %s: %s", repo, strerror(e));
-    }
-    struct stat st;
-    out->has_marker = fstatat(dfd, REPO_MARKER, &st, 0) == 0;
-    size_t cap = 0;
-    struct dirent *de;
-    int rc = 0;
-    errno = 0;
-    while ((de = readdir(d))) {
-        time_t t;
-        int seq;
-        if (repo_parse_label(de->d_name, &t, &seq) < 0)
-            continue;
-        if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
-            continue;
-        if (out->n == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            repo_backup *nb = realloc(out->b, nc * sizeof *nb);
-            if (!nb) {
-                rc = pf_err(err, errlen, "out of memory");
-                break;
-            }
-            out->b = nb;
-            cap = nc;
-        }
-        repo_backup *b = &out->b[out->n++];
-        memset(b, 0, sizeof *b);
-        snprintf(b->label, sizeof b->label, "%s", de->d_name);
-        b->time = t;
-        b->seq = seq;
-    }
-    if (rc == 0 && errno != 0)
-        rc = pf_err(err, errlen, "repository %s: %s", repo, strerror(errno));
-    closedir(d);
+    pf_store *st = open_repo(repo, err, errlen);
+    if (!st)
+        return -1;
+    store_info info;
+    out->has_marker = store_stat(st, REPO_MARKER, &info, NULL, 0) == 1;
+    scan_state sc = {out, 0, 0};
+    char e2[PF_ERRLEN];
+    int rc = store_list(st, "", scan_entry, &sc, e2, sizeof e2);
+    if (sc.oom)
+        rc = pf_err(err, errlen, "out of memory");
+    else if (rc < 0)
+        rc = pf_err(err, errlen, "repository %s: %s", repo, e2);
     if (rc < 0) {
         repo_listing_free(out);
+        store_close(st);
         return -1;
     }
     if (out->n > 1)
         qsort(out->b, out->n, sizeof *out->b, cmp_backup);
     for (size_t i = 0; i < out->n; i++) {
         repo_backup *b = &out->b[i];
-        char dir[4096];
-        join(dir, sizeof dir, repo, b->label);
         /* The lock first: a dump that finishes between the two looks complete, not failed. */
-        b->writing = repo_backup_locked(repo, b->label);
-        if (repo_manifest_state(dir, b) < 0) {
+        b->writing = backup_locked(st, b->label);
+        pf_store *dump = store_open_sub(st, b->label, 0, e2, sizeof e2);
+        int mrc = dump ? manifest_state(dump, b) : set_note(b, "%s", e2);
+        store_close(dump);
+        if (mrc < 0) {
             repo_listing_free(out);
+            store_close(st);
             return pf_err(err, errlen, "out of memory");
         }
-        int dfd2 = open(repo, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd2 >= 0) {
-            b->bytes = tree_bytes(dfd2, b->label, 0);
-            close(dfd2);
-        }
-        read_verification(repo, b);
+        b->bytes = tree_bytes(st, b->label);
+        read_verification(st, b);
     }
+    store_close(st);
     return 0;
 }
 
@@ -688,154 +685,167 @@ void repo_format_rules(const repo_backup *b, const repo_decision *d, const repo_
 
 /* ---- writing into a repository ---------------------------------------------------------- */
 
-static int ensure_repo(const char *repo, char *err, size_t errlen)
+/* The repository, created (0700) with its marker when missing. */
+static pf_store *ensure_repo(const char *repo, char *err, size_t errlen)
 {
-    struct stat st;
-    if (mkdir(repo, 0700) != 0) {
-        if (errno != EEXIST)
-            return pf_err(err, errlen, "create repository %s: %s", repo, strerror(errno));
-        if (stat(repo, &st) != 0 || !S_ISDIR(st.st_mode))
-            return pf_err(err, errlen, "repository %s exists and is not a directory", repo);
+    char e2[PF_ERRLEN];
+    store_info info;
+    pf_store *st = store_open(repo, 0, err, errlen);
+    if (!st)
+        return NULL;
+    int there = store_stat(st, "", &info, e2, sizeof e2);
+    store_close(st);
+    if (there == 1 && !info.is_prefix) {
+        pf_err(err, errlen, "repository %s exists and is not a directory", repo);
+        return NULL;
     }
-    char path[4096];
-    join(path, sizeof path, repo, REPO_MARKER);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        if (errno == EEXIST)
-            return 0;
-        return pf_err(err, errlen, "create %s: %s", path, strerror(errno));
+    if (!(st = store_open(repo, STORE_CREATE, e2, sizeof e2))) {
+        pf_err(err, errlen, "create repository %s: %s", repo, e2);
+        return NULL;
     }
+    if (store_stat(st, REPO_MARKER, &info, e2, sizeof e2) == 1)
+        return st;
     static const char text[] =
         "pgferry backup repository: one dump per <label> directory; see 'pgferry list --repo'.\n";
-    int bad = write(fd, text, sizeof text - 1) != (ssize_t)(sizeof text - 1) || fsync(fd) != 0;
-    int e = errno;
-    close(fd);
-    if (bad)
-        return pf_err(err, errlen, "write %s: %s", path, strerror(e));
-    return io_fsync_dir(repo, err, errlen);
+    if (store_write_all(st, REPO_MARKER, text, sizeof text - 1, err, errlen) < 0) {
+        store_close(st);
+        return NULL;
+    }
+    return st;
 }
 
 int repo_slot_begin(const char *repo, time_t now, repo_slot *slot, char *err, size_t errlen)
 {
     memset(slot, 0, sizeof *slot);
-    slot->lockfd = -1;
-    if (ensure_repo(repo, err, errlen) < 0)
+    pf_store *st = ensure_repo(repo, err, errlen);
+    if (!st)
         return -1;
+    char pid[32];
+    snprintf(pid, sizeof pid, "%ld\n", (long)getpid()); /* informative only */
     for (int seq = 0; seq < 1000; seq++) {
+        char lname[REPO_LABEL_MAX + 8];
+        store_info info;
         repo_format_label(now, seq, slot->label, sizeof slot->label);
-        lock_path(repo, slot->label, slot->lockpath, sizeof slot->lockpath);
-        join(slot->dir, sizeof slot->dir, repo, slot->label);
+        lock_name(slot->label, lname, sizeof lname);
+        store_display(st, slot->label, slot->dir, sizeof slot->dir);
         /* Cheap skip: the label's directory exists already. */
-        if (access(slot->dir, F_OK) == 0)
+        if (store_stat(st, slot->label, &info, NULL, 0) != 0)
             continue;
-        int fd = open(slot->lockpath, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0) {
-            if (errno == EEXIST)
+        int busy;
+        store_lock *l = store_lock_take(st, lname, pid, STORE_LOCK_NEW, &busy, err, errlen);
+        if (!l) {
+            if (busy)
                 continue; /* another dump picked this label (or a killed one left its lock) */
-            return pf_err(err, errlen, "create %s: %s", slot->lockpath, strerror(errno));
-        }
-        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-            int e = errno;
-            close(fd);
-            unlink(slot->lockpath);
-            return pf_err(err, errlen, "lock %s: %s", slot->lockpath, strerror(e));
-        }
-        char pid[32];
-        int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-        if (write(fd, pid, (size_t)n) != n) { /* informative only */
-        }
-        if (mkdir(slot->dir, 0700) != 0) {
-            int e = errno;
-            unlink(slot->lockpath);
-            close(fd);
-            if (e == EEXIST)
-                continue;
-            return pf_err(err, errlen, "create %s: %s", slot->dir, strerror(e));
-        }
-        slot->lockfd = fd;
-        if (io_fsync_dir(repo, err, errlen) < 0) {
-            rmdir(slot->dir);
-            repo_slot_end(slot);
+            store_close(st);
             return -1;
         }
+        /* the backup's directory appears only now, under its lock */
+        if (store_stat(st, slot->label, &info, NULL, 0) != 0) {
+            store_lock_release(l);
+            continue;
+        }
+        if (store_mkprefix(st, slot->label, err, errlen) < 0 || store_sync(st, slot->label, err, errlen) < 0) {
+            store_remove(st, slot->label, NULL, 0);
+            store_lock_release(l);
+            store_close(st);
+            return -1;
+        }
+        slot->lock = l;
+        slot->store = st;
         return 0;
     }
+    store_close(st);
     return pf_err(err, errlen, "repository %s: no free label for %s (1000 taken)", repo, slot->label);
 }
 
 void repo_slot_end(repo_slot *slot)
 {
-    if (slot->lockfd < 0)
+    if (!slot->lock)
         return;
-    /* Unlink while still holding the lock, so no one sees an unheld lock file beside an
-     * unfinished dump. */
-    unlink(slot->lockpath);
-    close(slot->lockfd);
-    slot->lockfd = -1;
+    /* the lock file goes while still held, so no one sees an unheld lock file beside an
+     * unfinished dump */
+    store_lock_release(slot->lock);
+    store_close(slot->store);
+    slot->lock = NULL;
+    slot->store = NULL;
 }
 
 /* ---- removal ---------------------------------------------------------------------------- */
 
-int repo_lock_prune(const char *repo, char *err, size_t errlen)
+struct repo_lock {
+    pf_store *st;
+    store_lock *l;
+};
+
+repo_lock *repo_lock_prune(const char *repo, char *err, size_t errlen)
 {
-    char path[4096];
-    join(path, sizeof path, repo, REPO_PRUNE_LOCK);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return pf_err(err, errlen, "open %s: %s", path, strerror(errno));
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
-        close(fd);
-        if (e == EWOULDBLOCK)
-            return pf_err(err, errlen, "another pgferry prune is running on %s (it holds %s)", repo, path);
-        return pf_err(err, errlen, "lock %s: %s", path, strerror(e));
+    repo_lock *rl = calloc(1, sizeof *rl);
+    if (!rl) {
+        pf_err(err, errlen, "out of memory");
+        return NULL;
     }
-    return fd;
+    int busy;
+    char e2[PF_ERRLEN], shown[4096];
+    if ((rl->st = store_open(repo, 0, err, errlen)) != NULL &&
+        !(rl->l = store_lock_take(rl->st, REPO_PRUNE_LOCK, NULL, 0, &busy, e2, sizeof e2))) {
+        store_display(rl->st, REPO_PRUNE_LOCK, shown, sizeof shown);
+        if (busy)
+            pf_err(err, errlen, "another pgferry prune is running on %s (it holds %s)", repo, shown);
+        else
+            pf_err(err, errlen, "%s", e2);
+    }
+    if (!rl->l) {
+        store_close(rl->st);
+        free(rl);
+        return NULL;
+    }
+    return rl;
 }
 
-static void unlink_records(const char *repo, const char *label)
+void repo_unlock(repo_lock *rl)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/" REPO_VERIFY_DIR "/%s.json", repo, label);
-    unlink(path);
-    lock_path(repo, label, path, sizeof path);
-    unlink(path);
+    if (!rl)
+        return;
+    store_lock_release(rl->l);
+    store_close(rl->st);
+    free(rl);
+}
+
+static void remove_records(pf_store *st, const char *label)
+{
+    char name[REPO_LABEL_MAX + 16];
+    verify_name(label, name, sizeof name);
+    store_remove(st, name, NULL, 0);
+    lock_name(label, name, sizeof name);
+    store_remove(st, name, NULL, 0);
 }
 
 int repo_remove(const char *repo, const char *label, char *err, size_t errlen)
 {
     if (repo_parse_label(label, NULL, NULL) < 0)
         return pf_err(err, errlen, "\"%s\" is not a backup label", label);
-    if (repo_backup_locked(repo, label))
+    pf_store *st = open_repo(repo, err, errlen);
+    if (!st)
+        return -1;
+    if (backup_locked(st, label)) {
+        store_close(st);
         return pf_err(err, errlen, "%s/%s is being written: not removed", repo, label);
-    char from[4096], to[4096], hidden[REPO_LABEL_MAX + 16];
-    join(from, sizeof from, repo, label);
+    }
+    char hidden[REPO_LABEL_MAX + 16];
     snprintf(hidden, sizeof hidden, REPO_REMOVING_PREFIX "%s", label);
-    join(to, sizeof to, repo, hidden);
-    int dfd = open(repo, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return pf_err(err, errlen, "repository %s: %s", repo, strerror(errno));
-    /* A leftover of an interrupted removal of the same name goes first. */
-    if (remove_tree(dfd, hidden, to, err, errlen, 0) < 0) {
-        close(dfd);
-        return -1;
+    /* A leftover of an interrupted removal of the same name goes first; then the backup is
+     * hidden in one step (made durable), so a crash midway never leaves a half-deleted dump
+     * that looks like a dump. */
+    int rc = store_remove_tree(st, hidden, err, errlen) < 0 || store_rename(st, label, hidden, err, errlen) < 0 ||
+                     store_sync(st, "", err, errlen) < 0 || store_remove_tree(st, hidden, err, errlen) < 0
+                 ? -1
+                 : 0;
+    if (rc == 0) {
+        remove_records(st, label);
+        rc = store_sync(st, "", err, errlen);
     }
-    if (renameat(dfd, label, dfd, hidden) != 0) {
-        int e = errno;
-        close(dfd);
-        return pf_err(err, errlen, "rename %s to %s: %s", from, to, strerror(e));
-    }
-    if (fsync(dfd) != 0) {
-        int e = errno;
-        close(dfd);
-        return pf_err(err, errlen, "fsync directory %s: %s", repo, strerror(e));
-    }
-    int rc = remove_tree(dfd, hidden, to, err, errlen, 0);
-    close(dfd);
-    if (rc < 0)
-        return -1;
-    unlink_records(repo, label);
-    return io_fsync_dir(repo, err, errlen);
+    store_close(st);
+    return rc;
 }
 
 /* ".<label>.lock" -> label into out; -1 when name is not a lock file name. */
@@ -850,64 +860,68 @@ static int lock_label(const char *name, char *out, size_t outlen)
     return repo_parse_label(out, NULL, NULL);
 }
 
+typedef struct {
+    pf_store *st;
+    time_t now;
+    int cleaned, rc;
+    char *err;
+    size_t errlen;
+} cleanup_state;
+
+static int cleanup_entry(void *ctx, const char *name, const store_info *info)
+{
+    cleanup_state *c = ctx;
+    char label[REPO_LABEL_MAX];
+    store_info there;
+    size_t pl = strlen(REPO_REMOVING_PREFIX);
+    if (strncmp(name, REPO_REMOVING_PREFIX, pl) == 0 && repo_parse_label(name + pl, NULL, NULL) == 0) {
+        if (store_remove_tree(c->st, name, c->err, c->errlen) < 0) {
+            c->rc = -1;
+            return 1;
+        }
+        c->cleaned++;
+    } else if (lock_label(name, label, sizeof label) == 0 && store_stat(c->st, label, &there, NULL, 0) == 0 &&
+               c->now - info->mtime > ORPHAN_LOCK_AGE && !store_lock_held(c->st, name)) {
+        if (store_remove(c->st, name, NULL, 0) == 0)
+            c->cleaned++;
+    }
+    return 0;
+}
+
+/* Verification records of backups that are gone. */
+static int cleanup_record(void *ctx, const char *name, const store_info *info)
+{
+    cleanup_state *c = ctx;
+    size_t len = strlen(name);
+    char label[REPO_LABEL_MAX], rec[REPO_LABEL_MAX + 16];
+    store_info there;
+    (void)info;
+    if (len <= 5 || len - 5 >= sizeof label || strcmp(name + len - 5, ".json") != 0)
+        return 0;
+    memcpy(label, name, len - 5);
+    label[len - 5] = '\0';
+    verify_name(label, rec, sizeof rec);
+    if (repo_parse_label(label, NULL, NULL) == 0 && store_stat(c->st, label, &there, NULL, 0) == 0 &&
+        store_remove(c->st, rec, NULL, 0) == 0)
+        c->cleaned++;
+    return 0;
+}
+
 int repo_cleanup(const char *repo, char *err, size_t errlen)
 {
-    int dfd = open(repo, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return pf_err(err, errlen, "repository %s: %s", repo, strerror(errno));
-    DIR *d = fdopendir(dup(dfd));
-    if (!d) {
-        int e = errno;
-        close(dfd);
-        return pf_err(err, errlen, "repository %s: %s", repo, strerror(e));
-    }
-    int cleaned = 0, rc = 0;
-    time_t now = time(NULL);
-    struct dirent *de;
-    while (rc == 0 && (de = readdir(d))) {
-        char label[REPO_LABEL_MAX], path[4096];
-        struct stat st;
-        size_t pl = strlen(REPO_REMOVING_PREFIX);
-        if (strncmp(de->d_name, REPO_REMOVING_PREFIX, pl) == 0 &&
-            repo_parse_label(de->d_name + pl, NULL, NULL) == 0) {
-            join(path, sizeof path, repo, de->d_name);
-            if (remove_tree(dfd, de->d_name, path, err, errlen, 0) < 0)
-                rc = -1;
-            else
-                cleaned++;
-        } else if (lock_label(de->d_name, label, sizeof label) == 0 &&
-                   fstatat(dfd, label, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT &&
-                   fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && now - st.st_mtime > ORPHAN_LOCK_AGE &&
-                   !repo_backup_locked(repo, label)) {
-            if (unlinkat(dfd, de->d_name, 0) == 0)
-                cleaned++;
-        }
-    }
-    closedir(d);
-    /* Verification records of backups that are gone. */
-    int vfd = openat(dfd, REPO_VERIFY_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *vd = vfd >= 0 ? fdopendir(vfd) : NULL;
-    if (vd) {
-        while (rc == 0 && (de = readdir(vd))) {
-            size_t len = strlen(de->d_name);
-            char label[REPO_LABEL_MAX];
-            struct stat st;
-            if (len <= 5 || len - 5 >= sizeof label || strcmp(de->d_name + len - 5, ".json") != 0)
-                continue;
-            memcpy(label, de->d_name, len - 5);
-            label[len - 5] = '\0';
-            if (repo_parse_label(label, NULL, NULL) == 0 && fstatat(dfd, label, &st, AT_SYMLINK_NOFOLLOW) != 0 &&
-                errno == ENOENT && unlinkat(vfd, de->d_name, 0) == 0)
-                cleaned++;
-        }
-        closedir(vd);
-    } else if (vfd >= 0) {
-        close(vfd);
-    }
-    close(dfd);
-    if (rc == 0 && cleaned > 0 && io_fsync_dir(repo, err, errlen) < 0)
+    pf_store *st = open_repo(repo, err, errlen);
+    if (!st)
         return -1;
-    return rc < 0 ? -1 : cleaned;
+    cleanup_state c = {st, time(NULL), 0, 0, err, errlen};
+    char e2[PF_ERRLEN];
+    if (store_list(st, "", cleanup_entry, &c, e2, sizeof e2) < 0 && c.rc == 0)
+        c.rc = pf_err(err, errlen, "repository %s: %s", repo, e2);
+    if (c.rc == 0)
+        store_list(st, REPO_VERIFY_DIR, cleanup_record, &c, NULL, 0);
+    if (c.rc == 0 && c.cleaned > 0 && store_sync(st, "", err, errlen) < 0)
+        c.rc = -1;
+    store_close(st);
+    return c.rc < 0 ? -1 : c.cleaned;
 }
 
 /* ---- verification records --------------------------------------------------------------- */
@@ -931,30 +945,41 @@ int repo_record_verification(const char *backup_dir, int ok, uint64_t problems, 
         snprintf(repo, sizeof repo, "%.*s", (int)(slash - dir), dir);
     if (repo_parse_label(base, NULL, NULL) < 0)
         return 0;
-    char path[4096];
-    struct stat st;
-    join(path, sizeof path, repo, REPO_MARKER);
-    if (stat(path, &st) != 0)
+    store_info info;
+    pf_store *st = store_open(repo, 0, err, errlen);
+    if (!st)
+        return -1;
+    if (store_stat(st, REPO_MARKER, &info, NULL, 0) != 1) {
+        store_close(st);
         return 0; /* not in a repository */
-    join(path, sizeof path, repo, REPO_VERIFY_DIR);
-    if (mkdir(path, 0700) != 0 && errno != EEXIST)
-        return pf_err(err, errlen, "create %s: %s", path, strerror(errno));
+    }
+    if (store_mkprefix(st, REPO_VERIFY_DIR, err, errlen) < 0) {
+        store_close(st);
+        return -1;
+    }
     char when[32];
     repo_format_time(now, when, sizeof when);
     json_t *o = json_pack("{s:s, s:s, s:b, s:I, s:b}", "label", base, "time", when, "ok", ok ? 1 : 0,
                           "problems", (json_int_t)problems, "database", with_db ? 1 : 0);
     char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
-    if (!text)
+    if (!text) {
+        store_close(st);
         return pf_err(err, errlen, "verification record: out of memory");
-    snprintf(path, sizeof path, "%s/" REPO_VERIFY_DIR "/%s.json", repo, base);
-    char tmp[4096 + 8];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    unlink(tmp); /* left by a verify that crashed while recording */
+    }
+    char name[REPO_LABEL_MAX + 16];
+    verify_name(base, name, sizeof name);
     size_t tl = strlen(text);
     text[tl] = '\n'; /* json_dumps' NUL becomes the final newline */
-    int rc = io_write_file_atomic(path, text, tl + 1, 0600, err, errlen);
+    /* a leftover of a verify that crashed while recording is replaced */
+    store_writer *w = store_writer_open(st, name, STORE_W_SMALL | STORE_W_REPLACE_TEMP, err, errlen);
+    int rc = -1;
+    if (w && store_writer_write(w, text, tl + 1, err, errlen) == 0)
+        rc = store_writer_commit(w, err, errlen);
+    else
+        store_writer_abort(w);
     free(text);
+    store_close(st);
     return rc;
 }
 
@@ -1161,9 +1186,13 @@ int repo_select(const char *repo, const char *as_of, const char *name, repo_choi
     snprintf(out->label, sizeof out->label, "%s", b->label);
     out->time = b->time;
     out->tag = b->tag ? strdup(b->tag) : NULL;
-    int n = snprintf(out->dir, sizeof out->dir, "%s/%s", repo, b->label);
+    /* the backup's location, as the store names it */
+    pf_store *st = strlen(repo) + strlen(b->label) + 2 <= sizeof out->dir ? store_open(repo, 0, NULL, 0) : NULL;
+    if (st)
+        store_display(st, b->label, out->dir, sizeof out->dir);
+    store_close(st);
     repo_listing_free(&l);
-    if (n < 0 || (size_t)n >= sizeof out->dir) {
+    if (!st) {
         free(out->tag);
         out->tag = NULL;
         return pf_err(err, errlen, "repository path too long");

@@ -203,8 +203,8 @@ const char *repo_rule_name(unsigned rule_bit);
 typedef struct {
     char label[REPO_LABEL_MAX];
     char dir[4096];           /* REPO/<label>: pass it to dump_run as its directory */
-    char lockpath[4096];
-    int lockfd;
+    struct pf_store *store;   /* the repository, while the slot is held */
+    struct store_lock *lock;  /* REPO/.<label>.lock, NULL when not held */
 } repo_slot;
 
 /* Prepares a new backup: creates REPO (0700) and its marker when missing, picks the label
@@ -226,9 +226,11 @@ int repo_remove(const char *repo, const char *label, char *err, size_t errlen);
  * that no process holds and whose backup is gone. Returns how many entries it cleaned, or
  * -1 with err for the first failure. */
 int repo_cleanup(const char *repo, char *err, size_t errlen);
-/* Takes the repository's prune lock without waiting: returns the fd (close it to release),
- * or -1 with err ("another prune is running ..."). */
-int repo_lock_prune(const char *repo, char *err, size_t errlen);
+/* Takes the repository's prune lock without waiting: returns it (repo_unlock releases it),
+ * or NULL with err ("another prune is running ..."). */
+typedef struct repo_lock repo_lock;
+repo_lock *repo_lock_prune(const char *repo, char *err, size_t errlen);
+void repo_unlock(repo_lock *l);
 
 /* ---- verification records --------------------------------------------------------------- */
 

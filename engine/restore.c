@@ -204,7 +204,7 @@ static int apply_globals(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
     char *text = NULL;
     size_t len = 0;
     globals_result gr;
-    if (dumpdir_read_small(ctx->o->dir, &ctx->m, ctx->m.globals_file, &text, &len, err, errlen) < 0)
+    if (dumpdir_read_small(ctx->st, &ctx->m, ctx->m.globals_file, &text, &len, err, errlen) < 0)
         return -1;
     int rc = globals_apply(c, text, len, ctx->o->profile, &gr, err, errlen);
     free(text);
@@ -243,12 +243,13 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
 
     /* 1. the dump: the same checks as every command (manifest, files, schema archive, its
      * tables against the data); chunk contents are checked as each chunk loads */
-    if (manifest_read_key(o->dir, o->passphrase, &ctx.m, tmp, sizeof tmp) < 0) {
+    if (!(ctx.st = store_open(o->dir, 0, tmp, sizeof tmp)) ||
+        manifest_read_key(ctx.st, o->passphrase, &ctx.m, tmp, sizeof tmp) < 0) {
         pf_err(err, errlen, "refusing to restore: %s", tmp);
         goto out;
     }
     dumpcheck_first first = {0};
-    long problems = dumpcheck_dir(o->dir, &ctx.m, dumpcheck_keep_first, &first, &ctx.a, NULL, err, errlen);
+    long problems = dumpcheck_dir(ctx.st, &ctx.m, dumpcheck_keep_first, &first, &ctx.a, NULL, err, errlen);
     if (problems < 0)
         goto out;
     if (problems > 0) {
@@ -444,6 +445,7 @@ out:
     free(ctx.schema_sel);
     archive_free(&ctx.a);
     manifest_free(&ctx.m);
+    store_close(ctx.st);
     for (size_t i = 0; i < ctx.nwarned; i++)
         free(ctx.warned[i]);
     if (o->trace_path && ctx.trace) {

@@ -57,7 +57,6 @@ typedef struct {
                                     once (0: 1GB) */
     int keep_grants;        /* a renamed copy keeps the live table's privileges */
     int progress;
-    io_mode io;
     volatile sig_atomic_t *interrupted;
 } restore_options;
 

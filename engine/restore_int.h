@@ -14,6 +14,7 @@
 #include "engine/chunkfile.h"
 #include "engine/manifest.h"
 #include "engine/restore.h"
+#include "io/store.h"
 #include "engine/sched.h"
 #include "engine/trace.h"
 
@@ -91,6 +92,7 @@ typedef struct {
 
 struct restore_ctx {
     const restore_options *o;
+    pf_store *st;                  /* the dump */
     int do_pre, do_data, do_post;  /* sections to restore */
     manifest m;
     archive a;

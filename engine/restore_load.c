@@ -97,10 +97,9 @@ static int stream_chunk(restore_ctx *ctx, PGconn *conn, chunkfile_reader *b, con
                         const char *label, size_t ci, copyjoin *join, char *err, size_t errlen)
 {
     const manifest_chunk *mc = &mt->chunks[ci];
-    char path[4096], why[PF_ERRLEN];
-    snprintf(path, sizeof path, "%s/%s", ctx->o->dir, mc->file);
+    char why[PF_ERRLEN];
     chunkfile_result cr;
-    int frc = chunkfile_read(b, path, mc->file, mt->format, join ? copyjoin_feed : copy_sink,
+    int frc = chunkfile_read(b, ctx->st, mc->file, mc->file, mt->format, join ? copyjoin_feed : copy_sink,
                              join ? (void *)join : (void *)conn, ctx_stopped, ctx, &cr, why, sizeof why);
     if (frc == 0 && join)
         frc = copyjoin_end(join, why, sizeof why);

@@ -22,7 +22,7 @@
 
 
 struct verify_session {
-    char *dir;
+    pf_store *st;
     verify_report_fn report;
     void *report_ctx;
     pthread_mutex_t mu;   /* serialises reports and totals: workers report as they go */
@@ -81,16 +81,19 @@ verify_session *verify_open(const char *dir, const char *passphrase, verify_repo
                             char *err, size_t errlen)
 {
     verify_session *s = calloc(1, sizeof *s);
-    if (!s || !(s->dir = strdup(dir))) {
-        free(s);
+    if (!s) {
         pf_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (!(s->st = store_open(dir, 0, err, errlen))) {
+        free(s);
         return NULL;
     }
     s->report = fn;
     s->report_ctx = ctx;
     pthread_mutex_init(&s->mu, NULL);
     char merr[PF_ERRLEN];
-    if (manifest_read_key(dir, passphrase, &s->m, merr, sizeof merr) < 0)
+    if (manifest_read_key(s->st, passphrase, &s->m, merr, sizeof merr) < 0)
         report(s, MANIFEST_FILE, NULL, -1, "%s", merr);
     else
         s->have_manifest = 1;
@@ -107,7 +110,7 @@ void verify_close(verify_session *s)
         free(s->bad_files[i]);
     free(s->bad_files);
     pthread_mutex_destroy(&s->mu);
-    free(s->dir);
+    store_close(s->st);
     free(s);
 }
 
@@ -267,22 +270,21 @@ static void hex128(const chunk_hash *h, char out[33])
 
 /* The structural check (dumpcheck) already reported a missing or odd file. A file of the
  * wrong size is still decoded: how it is damaged (truncated, another chunk) helps. */
-static int readable(const char *path)
+static int readable(const pf_store *st, const char *name)
 {
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+    store_info info;
+    return store_stat(st, name, &info, NULL, 0) == 1 && !info.is_prefix;
 }
 
 static void check_chunk(vworker *w, const vjob *j)
 {
     verify_session *s = w->run->s;
     const manifest_chunk *c = &j->table->chunks[j->index];
-    char path[4096], err[PF_ERRLEN], a[33], b[33];
-    snprintf(path, sizeof path, "%s/%s", s->dir, j->file);
-    if (!readable(path))
+    char err[PF_ERRLEN], a[33], b[33];
+    if (!readable(s->st, j->file))
         return;
     chunkfile_result res;
-    int rc = chunkfile_read(w->reader, path, j->file, j->fmt >= 0 ? j->table->format : NULL, NULL, NULL,
+    int rc = chunkfile_read(w->reader, s->st, j->file, j->file, j->fmt >= 0 ? j->table->format : NULL, NULL, NULL,
                             stop_check, w->run, &res, err, sizeof err);
     int stopped = run_stopped(w->run);
     pthread_mutex_lock(&s->mu);
@@ -429,7 +431,7 @@ int verify_files(verify_session *s, int jobs, volatile sig_atomic_t *interrupted
     /* the structure, as every command checks it: manifest totals, files, schema archive,
      * the archive's tables against the dump's */
     uint64_t sread = 0;
-    if (dumpcheck_dir(s->dir, m, from_dumpcheck, s, NULL, &sread, err, errlen) < 0)
+    if (dumpcheck_dir(s->st, m, from_dumpcheck, s, NULL, &sread, err, errlen) < 0)
         goto out_mu;
     pthread_mutex_lock(&s->mu);
     s->t.bytes_read += sread;

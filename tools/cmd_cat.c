@@ -2,7 +2,8 @@
 #include "engine/chunkfile.h"
 #include "common/pf_util.h"
 #include "engine/manifest.h"
-#include "io/pf_io.h"
+#include "engine/dumpdir.h"
+#include "io/store.h"
 #include "tools/cli.h"
 #include "tools/repo_cli.h"
 
@@ -80,31 +81,44 @@ int cmd_cat(int argc, char **argv)
     manifest m;
     memset(&m, 0, sizeof m);
     int rc = 0, have_m = 0;
-    char *p1 = strdup(path), *p2 = strdup(path);
+    char *p1 = strdup(path), *p2 = strdup(path), *p3 = strdup(path);
+    if (!p1 || !p2 || !p3) {
+        free(p1);
+        free(p2);
+        free(p3);
+        cli_forget(passphrase);
+        fprintf(stderr, "pgferry cat: out of memory\n");
+        return 1;
+    }
+    const char *base = basename(p2);
     char rel[512];
-    snprintf(rel, sizeof rel, "data/%s", basename(p2));
+    snprintf(rel, sizeof rel, DUMPDIR_DATA "/%s", base);
     if (passphrase) {
-        rc = manifest_read_key(dirname(dirname(p1)), passphrase, &m, err, sizeof err);
+        pf_store *dump = store_open(dirname(dirname(p1)), 0, err, sizeof err);
+        rc = dump ? manifest_read_key(dump, passphrase, &m, err, sizeof err) : -1;
+        store_close(dump);
         have_m = rc == 0;
     }
+    pf_store *st = rc == 0 ? store_open(dirname(p3), 0, err, sizeof err) : NULL;
+    if (rc == 0 && !st)
+        rc = -1;
     cli_forget(passphrase);
     chunkfile_reader *r = rc == 0 ? chunkfile_reader_new(have_m ? &m : NULL, err, sizeof err) : NULL;
     if (rc == 0 && !r)
         rc = -1;
     if (rc == 0) {
         chunkfile_result res;
-        rc = chunkfile_read(r, path, rel, NULL, stdout_sink, NULL, NULL, NULL, &res, err, sizeof err);
+        rc = chunkfile_read(r, st, base, rel, NULL, stdout_sink, NULL, NULL, NULL, &res, err, sizeof err);
         if (rc < 0 && !have_m && res.file_bytes >= 7 && strstr(err, "magic")) {
             /* say why, rather than "bad header magic", for an encrypted chunk */
-            io_reader *in = io_reader_open(path, err, sizeof err);
+            store_reader *in = store_reader_open(st, base, 0, 7, err, sizeof err);
             char head[8] = {0};
             size_t got = 0;
-            if (in && io_reader_read(in, head, 7, &got, err, sizeof err) == 0 && got == 7 &&
+            if (in && store_reader_read(in, head, 7, &got, err, sizeof err) == 0 && got == 7 &&
                 memcmp(head, "PGFENC", 6) == 0)
                 pf_err(err, sizeof err, "this chunk is encrypted: give its dump's passphrase "
                                         "with --passphrase-file FILE or PGFERRY_PASSPHRASE");
-            if (in)
-                io_reader_close(in);
+            store_reader_close(in);
         }
     }
     if (fflush(stdout) != 0 && rc == 0)
@@ -112,8 +126,10 @@ int cmd_cat(int argc, char **argv)
     chunkfile_reader_free(r);
     if (have_m)
         manifest_free(&m);
+    store_close(st);
     free(p1);
     free(p2);
+    free(p3);
     if (rc < 0) {
         fprintf(stderr, "pgferry cat: %s: %s\n", path, err);
         return 1;

@@ -261,7 +261,8 @@ int cmd_dump(int argc, char **argv)
     if (o.dir && repo)
         return cli_usage_error("dump", "%s", "-f and --repo cannot be used together");
     char err[PF_ERRLEN];
-    if (io_mode_from_env(&o.io, err, sizeof err) < 0) {
+    io_mode io; /* checked now; the store reads it when it opens */
+    if (io_mode_from_env(&io, err, sizeof err) < 0) {
         fprintf(stderr, "pgferry dump: %s\n", err);
         return EXIT_USAGE;
     }
@@ -294,7 +295,7 @@ int cmd_dump(int argc, char **argv)
     cli_install_signals();
     dump_summary s;
     repo_slot slot;
-    slot.lockfd = -1;
+    memset(&slot, 0, sizeof slot);
     if (repo) { /* REPO/<label>, locked for the whole run so prune and status know */
         time_t now;
         if (repo_now(&now, err, sizeof err) < 0 || repo_slot_begin(repo, now, &slot, err, sizeof err) < 0) {

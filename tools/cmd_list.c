@@ -297,16 +297,16 @@ int cmd_list(int argc, char **argv)
     char err[PF_ERRLEN];
     if (cli_passphrase("list", passfile, &passphrase) < 0)
         return 1;
-    int mrc = manifest_read_unverified(dir, passphrase, &m, err, sizeof err);
+    pf_store *st = store_open(dir, 0, err, sizeof err);
+    int mrc = st ? manifest_read_unverified(st, passphrase, &m, err, sizeof err) : -1;
     cli_forget(passphrase);
     if (mrc < 0) {
         /* Tell the failures apart: no directory, no manifest (the dump never finished), a
          * manifest that does not check out (the dump was damaged afterwards). */
-        char path[4096];
-        struct stat sb;
-        snprintf(path, sizeof path, "%s/%s", dir, MANIFEST_FILE);
-        int nodir = stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode);
-        int missing = access(path, F_OK) != 0 && errno == ENOENT;
+        store_info info;
+        int nodir = !st || store_stat(st, "", &info, NULL, 0) != 1 || !info.is_prefix;
+        int missing = st && store_stat(st, MANIFEST_FILE, &info, NULL, 0) == 0;
+        store_close(st);
         const char *status = nodir ? "not a dump: no such directory" : missing ? "incomplete: no manifest" : "damaged manifest";
         fprintf(stderr, "pgferry list: %s\n", err);
         if (json) {
@@ -324,7 +324,9 @@ int cmd_list(int argc, char **argv)
     /* the structure, as restore and verify check it (files, sizes, the schema archive):
      * a dump is complete only when all of it is there */
     dumpcheck_first chk = {0};
-    if (dumpcheck_dir(dir, &m, dumpcheck_keep_first, &chk, NULL, NULL, err, sizeof err) < 0) {
+    long problems = dumpcheck_dir(st, &m, dumpcheck_keep_first, &chk, NULL, NULL, err, sizeof err);
+    store_close(st);
+    if (problems < 0) {
         manifest_free(&m);
         fprintf(stderr, "pgferry list: %s\n", err);
         return 1;

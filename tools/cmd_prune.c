@@ -111,11 +111,12 @@ int cmd_prune(int argc, char **argv)
         repo_listing_free(&l);
         return 1;
     }
-    int lockfd = -1, failures = 0;
+    repo_lock *lock = NULL;
+    int failures = 0;
     if (!dry) {
         /* Decide on a fresh listing taken under the prune lock. */
         repo_listing_free(&l);
-        if ((lockfd = repo_lock_prune(repo, err, sizeof err)) < 0) {
+        if (!(lock = repo_lock_prune(repo, err, sizeof err))) {
             fprintf(stderr, "pgferry prune: %s\n", err);
             return 1;
         }
@@ -125,7 +126,7 @@ int cmd_prune(int argc, char **argv)
         }
         if (repo_scan(repo, &l, err, sizeof err) < 0) {
             fprintf(stderr, "pgferry prune: %s\n", err);
-            close(lockfd);
+            repo_unlock(lock);
             return 1;
         }
     }
@@ -134,8 +135,7 @@ int cmd_prune(int argc, char **argv)
         fprintf(stderr, "pgferry prune: out of memory\n");
         free(d);
         repo_listing_free(&l);
-        if (lockfd >= 0)
-            close(lockfd);
+        repo_unlock(lock);
         return 1;
     }
 
@@ -212,7 +212,6 @@ int cmd_prune(int argc, char **argv)
     }
     free(d);
     repo_listing_free(&l);
-    if (lockfd >= 0)
-        close(lockfd);
+    repo_unlock(lock);
     return failures ? 1 : 0;
 }

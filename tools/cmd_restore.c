@@ -217,7 +217,8 @@ int cmd_restore(int argc, char **argv)
     if ((rc = repo_cli_resolve("restore", &sel, o.dir, repo_dir, sizeof repo_dir, &o.dir)) != 0)
         return rc;
     char err[PF_ERRLEN];
-    if (io_mode_from_env(&o.io, err, sizeof err) < 0) {
+    io_mode io; /* checked now; the store reads it when it opens */
+    if (io_mode_from_env(&io, err, sizeof err) < 0) {
         fprintf(stderr, "pgferry restore: %s\n", err);
         return EXIT_USAGE;
     }

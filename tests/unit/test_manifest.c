@@ -451,10 +451,12 @@ static void test_every_truncation_rejected(void **state)
 static void test_write_read(void **state)
 {
     const char *dir = *state;
+    pf_store *ds = store_open(dir, 0, NULL, 0);
+    assert_non_null(ds);
     manifest m, back;
     build_manifest(&m);
     char err[PF_ERRLEN] = "";
-    if (manifest_write(&m, dir, err, sizeof err) != 0)
+    if (manifest_write(&m, ds, err, sizeof err) != 0)
         fail_msg("write: %s", err);
 
     char path[4200];
@@ -486,15 +488,15 @@ static void test_write_read(void **state)
     assert_memory_equal(disk, text, strlen(text));
     free(disk);
 
-    if (manifest_read(dir, &back, err, sizeof err) != 0)
+    if (manifest_read(ds, &back, err, sizeof err) != 0)
         fail_msg("read: %s", err);
     assert_manifest_equal(&m, &back);
     manifest_free(&back);
 
     /* overwriting works and keeps the mode */
     m.jobs = 3;
-    assert_int_equal(manifest_write(&m, dir, err, sizeof err), 0);
-    assert_int_equal(manifest_read(dir, &back, err, sizeof err), 0);
+    assert_int_equal(manifest_write(&m, ds, err, sizeof err), 0);
+    assert_int_equal(manifest_read(ds, &back, err, sizeof err), 0);
     assert_int_equal(back.jobs, 3);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0600);
@@ -507,20 +509,23 @@ static void test_write_read(void **state)
     fputc('#', f);
     fclose(f);
     err[0] = '\0';
-    assert_int_equal(manifest_read(dir, &back, err, sizeof err), -1);
+    assert_int_equal(manifest_read(ds, &back, err, sizeof err), -1);
     assert_true(strlen(err) > 0);
     manifest_free(&back);
 
     free(text);
     manifest_free(&m);
+    store_close(ds);
 }
 
 static void test_missing_manifest(void **state)
 {
     const char *dir = *state;
+    pf_store *ds = store_open(dir, 0, NULL, 0);
+    assert_non_null(ds);
     manifest m;
     char err[PF_ERRLEN] = "";
-    assert_int_equal(manifest_read(dir, &m, err, sizeof err), -1);
+    assert_int_equal(manifest_read(ds, &m, err, sizeof err), -1);
     assert_non_null(strstr(err, "incomplete"));
     manifest_free(&m);
 
@@ -531,9 +536,10 @@ static void test_missing_manifest(void **state)
     assert_non_null(f);
     fclose(f);
     err[0] = '\0';
-    assert_int_equal(manifest_read(dir, &m, err, sizeof err), -1);
+    assert_int_equal(manifest_read(ds, &m, err, sizeof err), -1);
     assert_true(strlen(err) > 0);
     manifest_free(&m);
+    store_close(ds);
 }
 
 /* A manifest whose checksum is valid but whose content is not acceptable. */

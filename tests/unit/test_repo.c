@@ -636,8 +636,10 @@ static void write_manifest(const char *dir, const char *tag, int forever)
     m.ntables = 2;
     m.tables = t;
     char err[PF_ERRLEN];
-    if (manifest_write(&m, dir, err, sizeof err) < 0)
+    pf_store *ds = store_open(dir, 0, err, sizeof err);
+    if (!ds || manifest_write(&m, ds, err, sizeof err) < 0)
         fail_msg("manifest_write: %s", err);
+    store_close(ds);
 }
 
 static void test_repo_on_disk(void **state)
@@ -743,20 +745,20 @@ static void test_repo_on_disk(void **state)
     assert_true(exists("%s/.%s.lock", repo, s2.label));
 
     /* One prune at a time. */
-    int fd = repo_lock_prune(repo, err, sizeof err);
-    assert_true(fd >= 0);
-    assert_int_equal(repo_lock_prune(repo, err, sizeof err), -1);
+    repo_lock *pl = repo_lock_prune(repo, err, sizeof err);
+    assert_non_null(pl);
+    assert_null(repo_lock_prune(repo, err, sizeof err));
     assert_non_null(strstr(err, "another pgferry prune"));
-    close(fd);
-    fd = repo_lock_prune(repo, err, sizeof err);
-    assert_true(fd >= 0);
-    close(fd);
+    repo_unlock(pl);
+    pl = repo_lock_prune(repo, err, sizeof err);
+    assert_non_null(pl);
+    repo_unlock(pl);
 
     /* The lock a shell takes with flock(1) counts like a dump's. */
     repo_slot_end(&s2);
     assert_int_equal(repo_backup_locked(repo, s2.label), 0);
     snprintf(path, sizeof path, "%s/.%s.lock", repo, s2.label);
-    fd = open(path, O_RDWR | O_CREAT, 0600);
+    int fd = open(path, O_RDWR | O_CREAT, 0600);
     assert_true(fd >= 0);
     assert_int_equal(flock(fd, LOCK_EX), 0);
     assert_int_equal(repo_backup_locked(repo, s2.label), 1);
