@@ -1,7 +1,8 @@
 /* chunk: framing, compression and hashing of one chunk file (format in chunk.h). */
 #include "codec/chunk.h"
-#include "codec/colsplit.h"
 
+#include "codec/colsplit.h"
+#include "codec/compress.h"
 #include "common/pf_util.h"
 
 #include <stdarg.h>
@@ -12,7 +13,6 @@
 
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t streaming API */
 #include <xxhash.h>
-#include <zstd.h>
 
 /* Blocks are cut at 1 MiB: big enough that the 4-byte length fields cost nothing and a
  * sink sees large writes, small enough that a reader's memory stays modest. The decoder
@@ -29,9 +29,8 @@ _Static_assert(CHUNK_ENC_BLOCK <= CHUNK_MAX_BLOCK, "encoder blocks must be reada
 #define TAIL_MAGIC 48
 _Static_assert(TAIL_MAGIC + 8 == CHUNK_TAIL_SIZE, "trailer layout");
 
-/* Zstd levels 20..22 want windowLog 27; refusing anything larger keeps a hostile or
- * corrupt frame from making the reader allocate more than 128 MiB. */
-#define CHUNK_ZSTD_WINDOWLOG_MAX 27
+/* The decoder keeps one state per registered compressor (compress.c's table). */
+#define CHUNK_MAX_CODECS 8
 
 static const uint8_t chunk_magic[8] = {'P', 'G', 'F', 'C', 'H', 'N', 'K', '\0'};
 static const uint8_t chunk_end_magic[8] = {'P', 'G', 'F', 'E', 'N', 'D', '\0', '\0'};
@@ -42,25 +41,17 @@ int chunk_codec_parse(const char *name, chunk_codec *out)
 {
     if (!name || !out)
         return -1;
-    if (strcasecmp(name, "zstd") == 0)
-        *out = CHUNK_CODEC_ZSTD;
-    else if (strcasecmp(name, "zstd+columns") == 0)
-        *out = CHUNK_CODEC_ZSTD_COLUMNS;
-    else if (strcasecmp(name, "none") == 0)
-        *out = CHUNK_CODEC_NONE;
-    else
+    const compress_ops *c = compress_find(name);
+    if (!c)
         return -1;
+    *out = (chunk_codec)c->id;
     return 0;
 }
 
 const char *chunk_codec_name(chunk_codec c)
 {
-    switch (c) {
-    case CHUNK_CODEC_NONE: return "none";
-    case CHUNK_CODEC_ZSTD: return "zstd";
-    case CHUNK_CODEC_ZSTD_COLUMNS: return "zstd+columns";
-    }
-    return "unknown";
+    const compress_ops *ops = compress_by_id((unsigned)c);
+    return ops ? ops->name : "unknown";
 }
 
 void chunk_hash_hex(const chunk_hash *h, char out[33])
@@ -105,8 +96,9 @@ enum { ENC_NEED_RESET, ENC_OPEN, ENC_FINISHED, ENC_FAILED };
 struct chunk_encoder {
     chunk_codec codec;
     int level;
-    ZSTD_CCtx *cctx;
-    colsplit_enc *cols; /* ZSTD_COLUMNS: the layout zstd is given */
+    const compress_ops *c;
+    void *cst;                  /* the compressor's state; NULL for the identity */
+    colsplit_enc *cols;         /* a compressor with the column layout: what it is given */
     XXH3_state_t *raw_xxh;
     XXH3_state_t *stored_xxh;
     /* 4-byte length slot followed by the block data, so a block reaches the sink in one call. */
@@ -135,14 +127,14 @@ static int enc_fail(chunk_encoder *e, char *err, size_t errlen, const char *fmt,
 
 chunk_encoder *chunk_encoder_new(chunk_codec codec, int level, char *err, size_t errlen)
 {
-    if (codec != CHUNK_CODEC_NONE && codec != CHUNK_CODEC_ZSTD && codec != CHUNK_CODEC_ZSTD_COLUMNS) {
+    const compress_ops *c = compress_by_id((unsigned)codec);
+    if (!c) {
         pf_err(err, errlen, "chunk encoder: unknown codec %d", (int)codec);
         return NULL;
     }
-    int zstd = codec != CHUNK_CODEC_NONE;
-    if (zstd && (level < ZSTD_minCLevel() || level > ZSTD_maxCLevel())) {
-        pf_err(err, errlen, "chunk encoder: zstd level %d is out of range (%d..%d)", level,
-               ZSTD_minCLevel(), ZSTD_maxCLevel());
+    int lmin = 0, lmax = 0;
+    if (c->enc_levels && (c->enc_levels(&lmin, &lmax), level < lmin || level > lmax)) {
+        pf_err(err, errlen, "chunk encoder: %s level %d is out of range (%d..%d)", compress_lib(c), level, lmin, lmax);
         return NULL;
     }
     chunk_encoder *e = calloc(1, sizeof *e);
@@ -151,25 +143,21 @@ chunk_encoder *chunk_encoder_new(chunk_codec codec, int level, char *err, size_t
         return NULL;
     }
     e->codec = codec;
-    e->level = zstd ? level : 0;
+    e->c = c;
+    e->level = c->has_levels ? level : 0;
     e->state = ENC_NEED_RESET;
     e->blk = malloc(4 + (size_t)CHUNK_ENC_BLOCK);
     e->raw_xxh = XXH3_createState();
     e->stored_xxh = XXH3_createState();
     if (!e->blk || !e->raw_xxh || !e->stored_xxh)
         goto oom;
-    if (codec == CHUNK_CODEC_ZSTD_COLUMNS && !(e->cols = colsplit_enc_new()))
+    if (c->columns && !(e->cols = colsplit_enc_new()))
         goto oom;
-    if (zstd) {
-        e->cctx = ZSTD_createCCtx();
-        if (!e->cctx)
-            goto oom;
-        size_t r = ZSTD_CCtx_setParameter(e->cctx, ZSTD_c_compressionLevel, level);
-        /* The chunk carries its own xxh3 of the raw bytes; zstd's checksum would be redundant. */
-        if (!ZSTD_isError(r))
-            r = ZSTD_CCtx_setParameter(e->cctx, ZSTD_c_checksumFlag, 0);
-        if (ZSTD_isError(r)) {
-            pf_err(err, errlen, "chunk encoder: zstd setup failed: %s", ZSTD_getErrorName(r));
+    if (c->enc_new) {
+        char why[PF_ERRLEN];
+        e->cst = c->enc_new(level, why, sizeof why);
+        if (!e->cst) {
+            pf_err(err, errlen, "chunk encoder: %s setup failed: %s", compress_lib(c), why);
             chunk_encoder_free(e);
             return NULL;
         }
@@ -194,9 +182,8 @@ void chunk_encoder_reset(chunk_encoder *e, chunk_sink_fn sink, void *sink_ctx)
     e->errmsg[0] = '\0';
     XXH3_128bits_reset(e->raw_xxh);
     XXH3_128bits_reset(e->stored_xxh);
-    /* Session-only reset keeps the level and other parameters set in _new. */
-    if (e->cctx)
-        ZSTD_CCtx_reset(e->cctx, ZSTD_reset_session_only);
+    if (e->cst)
+        e->c->enc_reset(e->cst);
     if (e->cols)
         colsplit_enc_reset(e->cols, enc_cols_sink, e);
 }
@@ -257,29 +244,29 @@ static int enc_check_open(chunk_encoder *e, char *err, size_t errlen)
     }
 }
 
-/* Drives zstd until it has taken all of in (ZSTD_e_continue) or closed the frame
- * (ZSTD_e_end), cutting a block each time the buffer fills. */
-static int enc_zstd(chunk_encoder *e, ZSTD_inBuffer *in, ZSTD_EndDirective mode, char *err, size_t errlen)
+/* Drives the compressor until it has taken all of the input (end = 0) or closed its
+ * stream (end = 1), cutting a block each time the buffer fills. */
+static int enc_compress(chunk_encoder *e, const void *data, size_t len, int end, char *err, size_t errlen)
 {
+    size_t pos = 0;
     for (;;) {
-        ZSTD_outBuffer out = {e->blk + 4, CHUNK_ENC_BLOCK, e->blen};
-        size_t r = ZSTD_compressStream2(e->cctx, &out, in, mode);
-        if (ZSTD_isError(r))
-            return enc_fail(e, err, errlen, "chunk zstd compression failed: %s", ZSTD_getErrorName(r));
-        e->blen = out.pos;
+        char why[PF_ERRLEN];
+        size_t out = e->blen;
+        int done = 0;
+        if (e->c->enc_run(e->cst, data, len, &pos, e->blk + 4, CHUNK_ENC_BLOCK, &out, end, &done, why, sizeof why) < 0)
+            return enc_fail(e, err, errlen, "chunk %s compression failed: %s", compress_lib(e->c), why);
+        e->blen = out;
         if (e->blen == CHUNK_ENC_BLOCK && enc_flush_block(e, err, errlen) != 0)
             return -1;
-        if (mode == ZSTD_e_end ? r == 0 : in->pos == in->size)
+        if (done)
             return 0;
     }
 }
 
-/* The column layout's frames go to zstd. */
+/* The column layout's frames go to the compressor. */
 static int enc_cols_sink(void *ctx, const void *buf, size_t len, char *err, size_t errlen)
 {
-    chunk_encoder *e = ctx;
-    ZSTD_inBuffer in = {buf, len, 0};
-    return enc_zstd(e, &in, ZSTD_e_continue, err, errlen);
+    return enc_compress(ctx, buf, len, 0, err, errlen);
 }
 
 int chunk_encoder_write(chunk_encoder *e, const void *data, size_t len, char *err, size_t errlen)
@@ -298,10 +285,8 @@ int chunk_encoder_write(chunk_encoder *e, const void *data, size_t len, char *er
             return e->state == ENC_FAILED ? pf_err(err, errlen, "%s", e->errmsg) : enc_fail(e, err, errlen, "%s", m);
         return 0;
     }
-    if (e->codec == CHUNK_CODEC_ZSTD) {
-        ZSTD_inBuffer in = {data, len, 0};
-        return enc_zstd(e, &in, ZSTD_e_continue, err, errlen);
-    }
+    if (e->cst)
+        return enc_compress(e, data, len, 0, err, errlen);
     const uint8_t *p = data;
     while (len > 0) {
         size_t n = CHUNK_ENC_BLOCK - e->blen;
@@ -326,12 +311,9 @@ int chunk_encoder_finish(chunk_encoder *e, chunk_stats *st, char *err, size_t er
     char m[PF_ERRLEN];
     if (e->cols && colsplit_enc_finish(e->cols, m, sizeof m) != 0)
         return e->state == ENC_FAILED ? pf_err(err, errlen, "%s", e->errmsg) : enc_fail(e, err, errlen, "%s", m);
-    if (e->cctx) {
-        /* Always close a frame, even for empty input, so the decoder can demand exactly one. */
-        ZSTD_inBuffer in = {NULL, 0, 0};
-        if (enc_zstd(e, &in, ZSTD_e_end, err, errlen) != 0)
-            return -1;
-    }
+    /* Always close the stream, even for empty input, so the decoder can demand exactly one. */
+    if (e->cst && enc_compress(e, NULL, 0, 1, err, errlen) != 0)
+        return -1;
     if (enc_flush_block(e, err, errlen) != 0)
         return -1;
 
@@ -371,7 +353,8 @@ void chunk_encoder_free(chunk_encoder *e)
 {
     if (!e)
         return;
-    ZSTD_freeCCtx(e->cctx);
+    if (e->cst)
+        e->c->enc_free(e->cst);
     colsplit_enc_free(e->cols);
     XXH3_freeState(e->raw_xxh);
     XXH3_freeState(e->stored_xxh);
@@ -384,11 +367,13 @@ void chunk_encoder_free(chunk_encoder *e)
 enum { DEC_NEED_RESET, DEC_HEADER, DEC_BLEN, DEC_BDATA, DEC_TAIL, DEC_DONE, DEC_FINISHED, DEC_FAILED };
 
 struct chunk_decoder {
-    ZSTD_DCtx *dctx;
-    colsplit_dec *cols; /* ZSTD_COLUMNS: turns zstd's output back into rows */
+    void *cst[CHUNK_MAX_CODECS]; /* per registered compressor, NULL for the identity */
+    const compress_ops *c;       /* the chunk's, from its header */
+    void *cur;                   /* its state */
+    colsplit_dec *cols;          /* turns the output of a compressor with the column layout back into rows */
     XXH3_state_t *raw_xxh;
     XXH3_state_t *stored_xxh;
-    uint8_t *out; /* zstd output, delivered to the sink each time it fills */
+    uint8_t *out; /* decompressed output, delivered to the sink each time it fills */
     size_t outcap;
     chunk_sink_fn sink;
     void *sink_ctx;
@@ -424,24 +409,31 @@ chunk_decoder *chunk_decoder_new(char *err, size_t errlen)
         return NULL;
     }
     d->state = DEC_NEED_RESET;
-    d->outcap = ZSTD_DStreamOutSize();
-    d->out = malloc(d->outcap);
     d->raw_xxh = XXH3_createState();
     d->stored_xxh = XXH3_createState();
-    d->dctx = ZSTD_createDCtx();
-    d->cols = colsplit_dec_new();
-    if (!d->out || !d->raw_xxh || !d->stored_xxh || !d->dctx || !d->cols) {
-        pf_err(err, errlen, "chunk decoder: out of memory");
-        chunk_decoder_free(d);
-        return NULL;
+    if (!d->raw_xxh || !d->stored_xxh || !(d->cols = colsplit_dec_new()))
+        goto oom;
+    /* every compressor's state now, so that reading a chunk never allocates */
+    const compress_ops *c;
+    for (size_t i = 0; (c = compress_at(i)) != NULL && i < CHUNK_MAX_CODECS; i++) {
+        if (!c->dec_new)
+            continue;
+        char why[PF_ERRLEN];
+        if (!(d->cst[i] = c->dec_new(why, sizeof why))) {
+            pf_err(err, errlen, "chunk decoder: %s setup failed: %s", compress_lib(c), why);
+            chunk_decoder_free(d);
+            return NULL;
+        }
+        if (c->dec_out_size() > d->outcap)
+            d->outcap = c->dec_out_size();
     }
-    size_t r = ZSTD_DCtx_setParameter(d->dctx, ZSTD_d_windowLogMax, CHUNK_ZSTD_WINDOWLOG_MAX);
-    if (ZSTD_isError(r)) {
-        pf_err(err, errlen, "chunk decoder: zstd setup failed: %s", ZSTD_getErrorName(r));
-        chunk_decoder_free(d);
-        return NULL;
-    }
+    if (d->outcap && !(d->out = malloc(d->outcap)))
+        goto oom;
     return d;
+oom:
+    pf_err(err, errlen, "chunk decoder: out of memory");
+    chunk_decoder_free(d);
+    return NULL;
 }
 
 static int dec_cols_sink(void *ctx, const void *buf, size_t len, char *err, size_t errlen);
@@ -452,6 +444,8 @@ void chunk_decoder_reset(chunk_decoder *d, chunk_sink_fn sink, void *sink_ctx)
     d->sink_ctx = sink_ctx;
     d->state = DEC_HEADER;
     d->codec = CHUNK_CODEC_NONE;
+    d->c = NULL;
+    d->cur = NULL;
     d->acc_len = 0;
     d->block_left = 0;
     d->frame_done = 0;
@@ -459,7 +453,10 @@ void chunk_decoder_reset(chunk_decoder *d, chunk_sink_fn sink, void *sink_ctx)
     d->errmsg[0] = '\0';
     XXH3_128bits_reset(d->raw_xxh);
     XXH3_128bits_reset(d->stored_xxh);
-    ZSTD_DCtx_reset(d->dctx, ZSTD_reset_session_only);
+    const compress_ops *c;
+    for (size_t i = 0; (c = compress_at(i)) != NULL && i < CHUNK_MAX_CODECS; i++)
+        if (d->cst[i])
+            c->dec_reset(d->cst[i]);
     colsplit_dec_reset(d->cols, dec_cols_sink, d);
 }
 
@@ -475,10 +472,10 @@ static int dec_cols_sink(void *ctx, const void *buf, size_t len, char *err, size
     return dec_raw(ctx, buf, len, err, errlen);
 }
 
-/* zstd's output: the raw bytes, or their column layout */
+/* The compressor's output: the raw bytes, or their column layout */
 static int dec_deliver(chunk_decoder *d, const void *buf, size_t len, char *err, size_t errlen)
 {
-    if (d->codec != CHUNK_CODEC_ZSTD_COLUMNS)
+    if (!d->c || !d->c->columns)
         return dec_raw(d, buf, len, err, errlen);
     char m[PF_ERRLEN];
     if (colsplit_dec_feed(d->cols, buf, len, m, sizeof m) != 0)
@@ -502,32 +499,33 @@ static int dec_raw(chunk_decoder *d, const void *buf, size_t len, char *err, siz
     return 0;
 }
 
-static int dec_zstd(chunk_decoder *d, const uint8_t *p, size_t n, char *err, size_t errlen)
+static int dec_codec(chunk_decoder *d, const uint8_t *p, size_t n, char *err, size_t errlen)
 {
-    /* The encoder writes exactly one frame; a second one means the blocks were tampered with. */
+    const char *name = compress_lib(d->c);
+    /* The encoder writes exactly one stream; a second one means the blocks were tampered with. */
     if (d->frame_done)
-        return dec_fail(d, err, errlen, "chunk has data after the end of its zstd frame (at byte %llu)",
+        return dec_fail(d, err, errlen, "chunk has data after the end of its %s frame (at byte %llu)", name,
                         (unsigned long long)d->stored_bytes);
-    ZSTD_inBuffer in = {p, n, 0};
+    size_t inpos = 0;
     for (;;) {
-        ZSTD_outBuffer out = {d->out, d->outcap, 0};
-        size_t before = in.pos;
-        size_t r = ZSTD_decompressStream(d->dctx, &out, &in);
-        if (ZSTD_isError(r))
-            return dec_fail(d, err, errlen, "chunk zstd data is corrupt: %s", ZSTD_getErrorName(r));
-        if (out.pos && dec_deliver(d, d->out, out.pos, err, errlen) != 0)
+        char why[PF_ERRLEN];
+        size_t before = inpos, outpos = 0;
+        int ended = 0;
+        if (d->c->dec_run(d->cur, p, n, &inpos, d->out, d->outcap, &outpos, &ended, why, sizeof why) < 0)
+            return dec_fail(d, err, errlen, "chunk %s data is corrupt: %s", name, why);
+        if (outpos && dec_deliver(d, d->out, outpos, err, errlen) != 0)
             return -1;
-        if (r == 0) {
+        if (ended) {
             d->frame_done = 1;
-            if (in.pos < in.size)
-                return dec_fail(d, err, errlen, "chunk has data after the end of its zstd frame");
+            if (inpos < n)
+                return dec_fail(d, err, errlen, "chunk has data after the end of its %s frame", name);
             return 0;
         }
         /* A full output buffer may hide more buffered output, so only stop when it is not full. */
-        if (in.pos == in.size && out.pos < out.size)
+        if (inpos == n && outpos < d->outcap)
             return 0;
-        if (in.pos == before && out.pos == 0)
-            return dec_fail(d, err, errlen, "chunk zstd decoder made no progress");
+        if (inpos == before && outpos == 0)
+            return dec_fail(d, err, errlen, "chunk %s decoder made no progress", name);
     }
 }
 
@@ -541,9 +539,15 @@ static int dec_header(chunk_decoder *d, char *err, size_t errlen)
         return dec_fail(d, err, errlen, "chunk format version %u is not supported (this build reads %u)",
                         version, (unsigned)CHUNK_FORMAT_VERSION);
     unsigned codec = pf_get_le16(h + 10);
-    if (codec != CHUNK_CODEC_NONE && codec != CHUNK_CODEC_ZSTD && codec != CHUNK_CODEC_ZSTD_COLUMNS)
+    const compress_ops *c;
+    size_t i;
+    for (i = 0; (c = compress_at(i)) != NULL && c->id != codec; i++)
+        ;
+    if (!c || i >= CHUNK_MAX_CODECS)
         return dec_fail(d, err, errlen, "chunk has unknown codec %u", codec);
     d->codec = (chunk_codec)codec;
+    d->c = c;
+    d->cur = d->cst[i];
     return 0;
 }
 
@@ -587,9 +591,10 @@ int chunk_decoder_feed(chunk_decoder *d, const void *data, size_t len, char *err
                 uint32_t blen = pf_get_le32(d->acc);
                 d->acc_len = 0;
                 if (blen == 0) {
-                    if (d->codec != CHUNK_CODEC_NONE && !d->frame_done)
+                    if (d->cur && d->c->framed && !d->frame_done)
                         return dec_fail(d, err, errlen,
-                                        "chunk zstd stream does not end where the blocks end (frame incomplete)");
+                                        "chunk %s stream does not end where the blocks end (frame incomplete)",
+                                        compress_lib(d->c));
                     d->state = DEC_TAIL;
                 } else if (blen > CHUNK_MAX_BLOCK) {
                     return dec_fail(d, err, errlen, "chunk block length %u exceeds the maximum %u (at byte %llu)",
@@ -607,8 +612,8 @@ int chunk_decoder_feed(chunk_decoder *d, const void *data, size_t len, char *err
             d->block_left -= (uint32_t)took;
             if (d->block_left == 0)
                 d->state = DEC_BLEN;
-            if (d->codec != CHUNK_CODEC_NONE) {
-                if (dec_zstd(d, p, took, err, errlen) != 0)
+            if (d->cur) {
+                if (dec_codec(d, p, took, err, errlen) != 0)
                     return -1;
             } else if (dec_deliver(d, p, took, err, errlen) != 0) {
                 return -1;
@@ -672,7 +677,7 @@ int chunk_decoder_finish(chunk_decoder *d, chunk_stats *st, char *err, size_t er
         return dec_fail(d, err, errlen, "chunk stored hash mismatch (trailer %s, file %s)", want, got);
     }
     char m[PF_ERRLEN];
-    if (d->codec == CHUNK_CODEC_ZSTD_COLUMNS && colsplit_dec_finish(d->cols, m, sizeof m) != 0)
+    if (d->c && d->c->columns && colsplit_dec_finish(d->cols, m, sizeof m) != 0)
         return d->state == DEC_FAILED ? pf_err(err, errlen, "%s", d->errmsg) : dec_fail(d, err, errlen, "%s", m);
     uint64_t payload = pf_get_le64(tail + TAIL_PAYLOAD_LEN);
     if (payload != d->payload_bytes)
@@ -697,7 +702,10 @@ void chunk_decoder_free(chunk_decoder *d)
 {
     if (!d)
         return;
-    ZSTD_freeDCtx(d->dctx);
+    const compress_ops *c;
+    for (size_t i = 0; (c = compress_at(i)) != NULL && i < CHUNK_MAX_CODECS; i++)
+        if (d->cst[i])
+            c->dec_free(d->cst[i]);
     colsplit_dec_free(d->cols);
     XXH3_freeState(d->raw_xxh);
     XXH3_freeState(d->stored_xxh);

@@ -32,7 +32,8 @@
 #define CHUNK_TRAILER_SIZE (4 + 8 + 8 + 16 + 16 + 8)
 #define CHUNK_MAX_BLOCK (4u << 20) /* largest block length a decoder accepts */
 
-/* The codec in a chunk's header: how the raw COPY bytes became the blocks' bytes.
+/* The codec in a chunk's header: how the raw COPY bytes became the blocks' bytes; the ids
+ * of codec/compress.c's registry, which holds them all (named here for callers and tests).
  * ZSTD_COLUMNS is zstd over the column layout of codec/colsplit.h (binary COPY). */
 typedef enum { CHUNK_CODEC_NONE = 0, CHUNK_CODEC_ZSTD = 1, CHUNK_CODEC_ZSTD_COLUMNS = 2 } chunk_codec;
 
@@ -50,7 +51,7 @@ typedef struct {
  * (sizes and hashes are still computed, e.g. for verify). */
 typedef int (*chunk_sink_fn)(void *ctx, const void *buf, size_t len, char *err, size_t errlen);
 
-/* "none" / "zstd" / "zstd+columns" <-> codec. Returns 0 or -1. */
+/* A registered compressor's name ("none", "zstd", "zstd+columns") <-> its id. 0 or -1. */
 int chunk_codec_parse(const char *name, chunk_codec *out);
 const char *chunk_codec_name(chunk_codec c);
 
@@ -61,8 +62,8 @@ int chunk_hash_equal(const chunk_hash *a, const chunk_hash *b);
 
 typedef struct chunk_encoder chunk_encoder;
 
-/* level: zstd level (1..19, negative for fast levels; anything ZSTD_minCLevel() ..
- * ZSTD_maxCLevel() is accepted), ignored for CHUNK_CODEC_NONE (stored as 0).
+/* level: the compressor's level (zstd: 1..19, negative for fast levels; anything
+ * ZSTD_minCLevel() .. ZSTD_maxCLevel() is accepted), ignored without levels (stored as 0).
  * Returns NULL and fills err on failure. All buffers are allocated here; the header is
  * emitted on the first write or at finish, so an encoder can be reset and reused without
  * allocating again. Call chunk_encoder_reset() before the first chunk. */

@@ -2,11 +2,13 @@
 #include "engine/trace.h"
 
 #include "codec/cipher.h"
+#include "codec/compress.h"
 #include "codec/copyrows.h"
 #include "codec/hasher.h"
 #include "common/pf_util.h"
 #include "engine/archive.h"
 #include "engine/dumpcheck.h"
+#include "engine/chunkwriter.h"
 #include "engine/dumpdir.h"
 #include "engine/globals.h"
 #include "engine/manifest.h"
@@ -33,7 +35,6 @@
 
 #define SCHEMA_FILE DUMPDIR_SCHEMA_FILE
 #define DATA_DIR DUMPDIR_DATA
-#define STAGE_SIZE (256u << 10)
 #define MAX_RECONNECTS 3
 #define SMALL_CHUNK_BYTES (1u << 20)
 
@@ -158,31 +159,11 @@ static void worker_disconnect(dworker *w)
 }
 
 typedef struct {
-    chunk_encoder *enc;     /* the current chunk's: one of encs */
-    chunk_encoder *encs[2]; /* text, binary tables */
+    chunkwriter *cw;     /* the current chunk's: one of cws */
+    chunkwriter *cws[2]; /* text, binary tables (binary ones in the column layout) */
     copyrows *rows[2]; /* text, binary */
-    uint8_t *stage;
-    size_t staged;
-    cipher_stream *cs;
-    chunk_hasher *fh;
     uint64_t counted; /* bytes of the current chunk added to ctx->raw (progress) */
 } wstate;
-
-/* The end of every file pipeline: counts and hashes the bytes as stored, then writes
- * them. The manifest's stored hash is this hash of the whole file. */
-typedef struct {
-    store_writer *wr;
-    chunk_hasher *h;
-    uint64_t bytes;
-} outsink;
-
-static int outsink_write(void *ctx, const void *buf, size_t len, char *err, size_t errlen)
-{
-    outsink *o = ctx;
-    chunk_hasher_update(o->h, buf, len);
-    o->bytes += len;
-    return store_writer_write(o->wr, buf, len, err, errlen);
-}
 
 static void chunk_file_name(const djob *j, const dtable *t, char *out, size_t outlen)
 {
@@ -237,6 +218,68 @@ static int run_chunk(dworker *w, wstate *ws, djob *j, char *err, size_t errlen)
     return rc;
 }
 
+/* The COPY statement of one chunk (malloc'd), or NULL when out of memory. */
+static char *chunk_copy_sql(const dtable *t, const djob *j)
+{
+    char *sql = NULL;
+    const char *fmt = t->binary ? " (FORMAT binary)" : "";
+    int n;
+    if (j->pc.ranged && j->pc.end_page != PLAN_OPEN_END)
+        n = asprintf(&sql, "COPY (%s WHERE ctid >= '(%llu,0)'::pg_catalog.tid AND ctid < '(%llu,0)'::pg_catalog.tid) TO STDOUT%s",
+                     t->select_sql, (unsigned long long)j->pc.start_page, (unsigned long long)j->pc.end_page, fmt);
+    else if (j->pc.ranged)
+        n = asprintf(&sql, "COPY (%s WHERE ctid >= '(%llu,0)'::pg_catalog.tid) TO STDOUT%s", t->select_sql,
+                     (unsigned long long)j->pc.start_page, fmt);
+    else
+        n = asprintf(&sql, "COPY (%s) TO STDOUT%s", t->select_sql, fmt);
+    return n < 0 ? NULL : sql;
+}
+
+/* Streams the COPY's rows through the row splitter into the chunk writer; returns the raw
+ * bytes in *bytes. The COPY is left to its caller to end (or abandon). */
+static int stream_copy(dworker *w, wstate *ws, const dtable *t, copyrows *cr, uint64_t *bytes, char *err,
+                       size_t errlen)
+{
+    dump_ctx *ctx = w->ctx;
+    char *buf;
+    int len, rc = 0;
+    while ((len = PQgetCopyData(w->conn, &buf, 0)) > 0) {
+        rc = copyrows_feed(cr, buf, (size_t)len, err, errlen) < 0 ||
+                     chunkwriter_write(ws->cw, buf, (size_t)len, err, errlen) < 0
+                 ? -1
+                 : 0;
+        PQfreemem(buf);
+        if (rc < 0)
+            return -1;
+        *bytes += (uint64_t)len;
+        atomic_fetch_add(&ctx->raw, (uint64_t)len);
+        ws->counted += (uint64_t)len;
+        if (atomic_load(&ctx->stop))
+            return pf_err(err, errlen, "stopped");
+    }
+    char line[PF_ERRLEN];
+    if (len == -2)
+        return pf_err(err, errlen, "table %s: %s", t->label, pgconn_errline(w->conn, line, sizeof line));
+    PGresult *r = PQgetResult(w->conn);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        rc = pf_err(err, errlen, "table %s: %s", t->label, pgconn_result_errline(r, line, sizeof line));
+    PQclear(r);
+    return rc;
+}
+
+/* A COPY abandoned midway leaves the connection in COPY state: the main thread's cancel (or
+ * a dead connection) ends it; drain what is left. */
+static void abandon_copy(PGconn *conn)
+{
+    if (PQstatus(conn) == CONNECTION_OK) {
+        PQrequestCancel(conn);
+        char *b;
+        while (PQgetCopyData(conn, &b, 0) > 0)
+            PQfreemem(b);
+    }
+    drain(conn);
+}
+
 static int run_chunk_once(dworker *w, wstate *ws, djob *j, char *err, size_t errlen)
 {
     dump_ctx *ctx = w->ctx;
@@ -245,53 +288,22 @@ static int run_chunk_once(dworker *w, wstate *ws, djob *j, char *err, size_t err
     chunk_file_name(j, t, file, sizeof file);
     if (lock_for_worker(w, t, j->table, err, errlen) < 0)
         return -1;
-
-    char *sql = NULL;
-    int n;
-    if (j->pc.ranged && j->pc.end_page != PLAN_OPEN_END)
-        n = asprintf(&sql, "COPY (%s WHERE ctid >= '(%llu,0)'::pg_catalog.tid AND ctid < '(%llu,0)'::pg_catalog.tid) TO STDOUT%s",
-                     t->select_sql, (unsigned long long)j->pc.start_page,
-                     (unsigned long long)j->pc.end_page, t->binary ? " (FORMAT binary)" : "");
-    else if (j->pc.ranged)
-        n = asprintf(&sql, "COPY (%s WHERE ctid >= '(%llu,0)'::pg_catalog.tid) TO STDOUT%s", t->select_sql,
-                     (unsigned long long)j->pc.start_page, t->binary ? " (FORMAT binary)" : "");
-    else
-        n = asprintf(&sql, "COPY (%s) TO STDOUT%s", t->select_sql, t->binary ? " (FORMAT binary)" : "");
-    if (n < 0)
+    char *sql = chunk_copy_sql(t, j);
+    if (!sql)
         return pf_err(err, errlen, "out of memory");
 
-    /* hash-only (verify --db): no file; the encoder (codec none) still hashes */
-    store_writer *wr = NULL;
-    if (!ctx->o->hash_only) {
-        /* durable all at once before the manifest (store_sync), not two fsyncs per chunk;
-         * a chunk smaller than one buffer is a single write */
-        unsigned flags = STORE_W_DEFER_SYNC | (j->pc.est_bytes < SMALL_CHUNK_BYTES ? STORE_W_SMALL : 0);
-        wr = store_writer_open(ctx->st, file, flags, err, errlen);
-        if (!wr) {
-            free(sql);
-            return -1;
-        }
-        if (store_writer_async(wr))
-            atomic_store(&ctx->uring_used, 1);
+    /* hash-only (verify --db): no file, the chain still hashes; otherwise durable all at
+     * once before the manifest (store_sync), and a small chunk is a single write */
+    unsigned flags = STORE_W_DEFER_SYNC | (j->pc.est_bytes < SMALL_CHUNK_BYTES ? STORE_W_SMALL : 0);
+    ws->cw = ws->cws[t->binary];
+    if (chunkwriter_open(ws->cw, ctx->o->hash_only ? NULL : ctx->st, file, flags, err, errlen) < 0) {
+        free(sql);
+        return -1;
     }
+    if (chunkwriter_async(ws->cw))
+        atomic_store(&ctx->uring_used, 1);
     copyrows *cr = ws->rows[t->binary];
     copyrows_reset(cr);
-    ws->enc = ws->encs[t->binary];
-    outsink os = {wr, ws->fh, 0};
-    chunk_hasher_reset(ws->fh);
-    int encrypt = wr && ctx->m->encrypted;
-    if (encrypt) {
-        char aad[512];
-        manifest_file_aad(ctx->m, file, aad, sizeof aad);
-        if (cipher_encrypt_begin(ws->cs, &ctx->m->data_key, aad, outsink_write, &os, err, errlen) < 0) {
-            store_writer_abort(wr);
-            free(sql);
-            return -1;
-        }
-        chunk_encoder_reset(ws->enc, cipher_encrypt_sink, ws->cs);
-    } else
-        chunk_encoder_reset(ws->enc, wr ? outsink_write : NULL, wr ? &os : NULL);
-    ws->staged = 0;
 
     PGresult *r = PQexec(w->conn, sql);
     free(sql);
@@ -301,99 +313,42 @@ static int run_chunk_once(dworker *w, wstate *ws, djob *j, char *err, size_t err
         if (!r)
             pf_err(err, errlen, "table %s: %s", t->label, pgconn_errline(w->conn, line, sizeof line));
         PQclear(r);
-        store_writer_abort(wr);
+        chunkwriter_abort(ws->cw);
         return -1;
     }
     PQclear(r);
 
     uint64_t bytes = 0;
-    char *buf;
-    int len;
-    int rc = 0;
-    while ((len = PQgetCopyData(w->conn, &buf, 0)) > 0) {
-        if (copyrows_feed(cr, buf, (size_t)len, err, errlen) < 0) {
-            PQfreemem(buf);
-            rc = -1;
-            break;
-        }
-        /* Rows are small; gather them so zstd and the hash see large buffers. */
-        if (ws->staged + (size_t)len > STAGE_SIZE && ws->staged > 0) {
-            if (chunk_encoder_write(ws->enc, ws->stage, ws->staged, err, errlen) < 0) {
-                PQfreemem(buf);
-                rc = -1;
-                break;
-            }
-            ws->staged = 0;
-        }
-        if ((size_t)len > STAGE_SIZE) {
-            rc = chunk_encoder_write(ws->enc, buf, (size_t)len, err, errlen);
-        } else {
-            memcpy(ws->stage + ws->staged, buf, (size_t)len);
-            ws->staged += (size_t)len;
-        }
-        PQfreemem(buf);
-        if (rc < 0)
-            break;
-        bytes += (uint64_t)len;
-        atomic_fetch_add(&ctx->raw, (uint64_t)len);
-        ws->counted += (uint64_t)len;
-        if (atomic_load(&ctx->stop)) {
-            rc = pf_err(err, errlen, "stopped");
-            break;
-        }
-    }
-    if (rc == 0 && len == -2) {
-        char line[PF_ERRLEN];
-        rc = pf_err(err, errlen, "table %s: %s", t->label, pgconn_errline(w->conn, line, sizeof line));
-    }
-    if (rc == 0) {
-        r = PQgetResult(w->conn);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            char line[PF_ERRLEN];
-            rc = pf_err(err, errlen, "table %s: %s", t->label, pgconn_result_errline(r, line, sizeof line));
-        }
-        PQclear(r);
-    }
-    if (rc < 0) {
-        /* A COPY abandoned midway leaves the connection in COPY state: the main thread's
-         * cancel (or a dead connection) ends it; drain what is left. */
-        if (PQstatus(w->conn) == CONNECTION_OK) {
-            PQrequestCancel(w->conn);
-            char *b;
-            while (PQgetCopyData(w->conn, &b, 0) > 0)
-                PQfreemem(b);
-        }
-        drain(w->conn);
-        store_writer_abort(wr);
+    if (stream_copy(w, ws, t, cr, &bytes, err, errlen) < 0) {
+        abandon_copy(w->conn);
+        chunkwriter_abort(ws->cw);
         return -1;
     }
     drain(w->conn);
-
-    chunk_stats st;
-    if ((ws->staged && chunk_encoder_write(ws->enc, ws->stage, ws->staged, err, errlen) < 0) ||
-        chunk_encoder_finish(ws->enc, &st, err, errlen) < 0 || copyrows_finish(cr, err, errlen) < 0 ||
-        (encrypt && cipher_encrypt_end(ws->cs, err, errlen) < 0)) {
-        store_writer_abort(wr);
+    chunkwriter_result res;
+    if (copyrows_finish(cr, err, errlen) < 0) {
+        chunkwriter_abort(ws->cw);
         return -1;
     }
-    if (wr && store_writer_commit(wr, err, errlen) < 0)
+    if (chunkwriter_commit(ws->cw, &res, err, errlen) < 0)
         return -1;
 
     manifest_chunk *mc = &j->res;
-    mc->file = strdup(file);
+    if (!(mc->file = strdup(file)))
+        return pf_err(err, errlen, "out of memory");
     mc->ranged = j->pc.ranged;
     mc->start_page = j->pc.start_page;
     mc->end_page = j->pc.end_page;
     mc->rows = copyrows_rows(cr);
-    mc->raw_bytes = st.raw_bytes;
-    mc->stored_bytes = wr ? os.bytes : st.stored_bytes;
-    mc->raw_hash = st.raw_hash;
-    mc->stored_hash = wr ? chunk_hasher_digest(ws->fh) : st.stored_hash;
+    mc->raw_bytes = res.st.raw_bytes;
+    mc->stored_bytes = res.stored_bytes;
+    mc->raw_hash = res.st.raw_hash;
+    mc->stored_hash = res.stored_hash;
     mc->content = copyrows_hash(cr);
-    mc->codec = (int)chunk_encoder_codec(ws->enc);
-    if (st.raw_bytes != bytes)
+    mc->codec = (int)res.codec;
+    if (res.st.raw_bytes != bytes)
         return pf_err(err, errlen, "table %s: encoder saw %llu bytes, COPY sent %llu", t->label,
-                      (unsigned long long)st.raw_bytes, (unsigned long long)bytes);
+                      (unsigned long long)res.st.raw_bytes, (unsigned long long)bytes);
     atomic_fetch_add(&ctx->rows, mc->rows);
     atomic_fetch_add(&ctx->stored, mc->stored_bytes);
     atomic_fetch_add(&ctx->est_done, j->pc.est_bytes);
@@ -408,19 +363,17 @@ static void *worker_main(void *arg)
     char err[PF_ERRLEN], msg[PF_ERRLEN + 64];
     wstate ws = {0};
     /* zstd over binary COPY: in the column layout (smaller, and cheaper to compress) */
-    chunk_codec bin = ctx->o->codec == CHUNK_CODEC_ZSTD && !ctx->o->row_layout ? CHUNK_CODEC_ZSTD_COLUMNS : ctx->o->codec;
-    ws.encs[0] = chunk_encoder_new(ctx->o->codec, ctx->o->level, err, sizeof err);
-    ws.encs[1] = ws.encs[0] ? chunk_encoder_new(bin, ctx->o->level, err, sizeof err) : NULL;
-    ws.enc = ws.encs[1];
+    const compress_ops *comp = compress_by_id((unsigned)ctx->o->codec);
+    const compress_ops *cols = comp && !ctx->o->row_layout ? compress_with_columns(comp) : NULL;
+    chunk_codec bin = cols ? (chunk_codec)cols->id : ctx->o->codec;
+    const manifest *keys = ctx->o->hash_only ? NULL : ctx->m;
+    ws.cws[0] = chunkwriter_new_chunks(keys, ctx->o->codec, ctx->o->level, err, sizeof err);
+    ws.cws[1] = ws.cws[0] ? chunkwriter_new_chunks(keys, bin, ctx->o->level, err, sizeof err) : NULL;
     ws.rows[0] = copyrows_new(COPYROWS_TEXT);
     ws.rows[1] = copyrows_new(COPYROWS_BINARY);
-    ws.stage = malloc(STAGE_SIZE);
-    ws.fh = chunk_hasher_new();
-    ws.cs = ctx->m->encrypted ? cipher_stream_new(err, sizeof err) : NULL;
     w->locked = calloc(ctx->ntables + 1, 1);
-    if (!ws.encs[0] || !ws.encs[1] || !ws.rows[0] || !ws.rows[1] || !ws.stage || !ws.fh || (ctx->m->encrypted && !ws.cs) ||
-        !w->locked) {
-        fail(ctx, ws.encs[0] && ws.encs[1] ? "out of memory" : err);
+    if (!ws.cws[0] || !ws.cws[1] || !ws.rows[0] || !ws.rows[1] || !w->locked) {
+        fail(ctx, ws.cws[0] && ws.cws[1] ? "out of memory" : err);
         goto out;
     }
     if (worker_connect(w, err, sizeof err) < 0) {
@@ -459,14 +412,10 @@ out:
     worker_disconnect(w);
     free(w->locked);
     w->locked = NULL;
-    chunk_encoder_free(ws.encs[0]);
-    chunk_encoder_free(ws.encs[1]);
+    chunkwriter_free(ws.cws[0]);
+    chunkwriter_free(ws.cws[1]);
     copyrows_free(ws.rows[0]);
     copyrows_free(ws.rows[1]);
-    free(ws.stage);
-    if (ws.fh)
-        chunk_hasher_free(ws.fh);
-    cipher_stream_free(ws.cs);
     return NULL;
 }
 
@@ -611,10 +560,7 @@ static int lock_tables(PGconn *c, const catalog *cat, const char *timeout, char 
  * is never on disk in the clear. */
 typedef struct {
     int fd;
-    int encrypt;
-    store_writer *wr;
-    outsink os;
-    cipher_stream *cs;
+    chunkwriter *cw;      /* the archive's file, open while pg_dump writes */
     /* pg_dump's archive in the clear, in memory: its table of contents is checked against
      * the data tables before the manifest is written (schema archives are small) */
     unsigned char *copy;
@@ -654,11 +600,8 @@ static void *schema_reader(void *arg)
         }
         memcpy(sp->copy + sp->copy_len, buf, (size_t)n);
         sp->copy_len += (size_t)n;
-        sp->rc = sp->encrypt ? cipher_encrypt_sink(sp->cs, buf, (size_t)n, sp->err, sizeof sp->err)
-                             : outsink_write(&sp->os, buf, (size_t)n, sp->err, sizeof sp->err);
+        sp->rc = chunkwriter_write(sp->cw, buf, (size_t)n, sp->err, sizeof sp->err);
     }
-    if (sp->rc == 0 && sp->encrypt)
-        sp->rc = cipher_encrypt_end(sp->cs, sp->err, sizeof sp->err);
     /* closing our end makes a pg_dump still writing fail rather than block forever */
     close(sp->fd);
     sp->fd = -1;
@@ -666,7 +609,8 @@ static void *schema_reader(void *arg)
     return NULL;
 }
 
-/* Waits for the reader and releases the pipeline; keep: commit the file, else drop it. */
+/* Waits for the reader and releases the pipeline; the file is dropped unless committed
+ * (commit_schema_pipe). */
 static int finish_schema_pipe(schema_pipe *sp, int keep, char *err, size_t errlen)
 {
     int rc = 0;
@@ -679,22 +623,11 @@ static int finish_schema_pipe(schema_pipe *sp, int keep, char *err, size_t errle
         close(sp->fd);
         sp->fd = -1;
     }
-    if (sp->wr) {
-        if (keep && rc == 0)
-            rc = store_writer_commit(sp->wr, err, errlen);
-        else
-            store_writer_abort(sp->wr);
-        sp->wr = NULL;
-    }
-    cipher_stream_free(sp->cs);
-    sp->cs = NULL;
+    chunkwriter_free(sp->cw);
+    sp->cw = NULL;
     free(sp->copy);
     sp->copy = NULL;
     sp->copy_len = sp->copy_cap = 0;
-    if (sp->os.h) {
-        chunk_hasher_free(sp->os.h);
-        sp->os.h = NULL;
-    }
     return rc;
 }
 
@@ -738,21 +671,11 @@ static int start_schema_dump(const dump_options *o, pf_store *st, const char *lo
         argv[a++] = cat->pgdump_args[i];
     argv[a] = NULL;
     int fds[2] = {-1, -1}, rc = -1;
-    sp->encrypt = m->encrypted;
-    sp->os.h = chunk_hasher_new();
-    if (!sp->os.h)
-        pf_err(err, errlen, "out of memory");
-    else if (pipe2(fds, O_CLOEXEC) != 0)
+    if (pipe2(fds, O_CLOEXEC) != 0)
         pf_err(err, errlen, "pipe: %s", strerror(errno));
-    else if ((sp->wr = store_writer_open(st, SCHEMA_FILE, STORE_W_DEFER_SYNC, err, errlen)) != NULL &&
-             (!sp->encrypt || (sp->cs = cipher_stream_new(err, errlen)) != NULL)) {
-        sp->os.wr = sp->wr;
-        char aad[512];
-        manifest_file_aad(m, SCHEMA_FILE, aad, sizeof aad);
-        rc = sp->encrypt ? cipher_encrypt_begin(sp->cs, &m->data_key, aad, outsink_write, &sp->os, err, errlen) : 0;
-        if (rc == 0)
-            rc = pgtools_spawn(argv, -1, fds[1], logf, password, pid, err, errlen);
-    }
+    else if ((sp->cw = chunkwriter_new_files(m, err, errlen)) != NULL &&
+             chunkwriter_open(sp->cw, st, SCHEMA_FILE, STORE_W_DEFER_SYNC, err, errlen) == 0)
+        rc = pgtools_spawn(argv, -1, fds[1], logf, password, pid, err, errlen);
     if (fds[1] >= 0)
         close(fds[1]);
     sp->fd = fds[0];
@@ -771,64 +694,19 @@ static int start_schema_dump(const dump_options *o, pf_store *st, const char *lo
     return rc;
 }
 
-typedef struct {
-    unsigned char *b;
-    size_t n, cap;
-} membuf;
-
-static int membuf_sink(void *ctx, const void *data, size_t len, char *err, size_t errlen)
-{
-    membuf *m = ctx;
-    if (m->n + len > m->cap) {
-        size_t cap = m->cap ? m->cap : 4096;
-        while (cap < m->n + len)
-            cap *= 2;
-        unsigned char *b = realloc(m->b, cap);
-        if (!b)
-            return pf_err(err, errlen, "out of memory");
-        m->b = b;
-        m->cap = cap;
-    }
-    memcpy(m->b + m->n, data, len);
-    m->n += len;
-    return 0;
-}
-
 /* A small file of the dump written whole (encrypted like every file of an encrypted dump),
  * atomically; its size and xxh3-128 as stored go to the manifest. */
 static int write_small_file(pf_store *st, const manifest *m, const char *name, const void *data, size_t len,
                             uint64_t *bytes, chunk_hash *hash, char *err, size_t errlen)
 {
-    membuf out = {0};
-    int rc = -1;
-    if (m->encrypted) {
-        char aad[512];
-        manifest_file_aad(m, name, aad, sizeof aad);
-        cipher_stream *cs = cipher_stream_new(err, errlen);
-        if (!cs)
-            return -1;
-        rc = cipher_encrypt_begin(cs, &m->data_key, aad, membuf_sink, &out, err, errlen) < 0 ||
-                     cipher_encrypt_sink(cs, data, len, err, errlen) < 0 || cipher_encrypt_end(cs, err, errlen) < 0
-                 ? -1
-                 : 0;
-        cipher_stream_free(cs);
-        if (rc < 0) {
-            free(out.b);
-            return -1;
-        }
-    } else if (membuf_sink(&out, data, len, err, errlen) < 0)
-        return -1;
-    chunk_hasher *h = chunk_hasher_new();
-    if (!h)
-        rc = pf_err(err, errlen, "out of memory");
-    else {
-        chunk_hasher_update(h, out.b, out.n);
-        *hash = chunk_hasher_digest(h);
-        *bytes = out.n;
-        chunk_hasher_free(h);
-        rc = store_write_all(st, name, out.b, out.n, err, errlen);
+    chunkwriter *cw = chunkwriter_new_files(m, err, errlen);
+    chunkwriter_result res;
+    int rc = cw ? chunkwriter_write_file(cw, st, name, data, len, &res, err, errlen) : -1;
+    chunkwriter_free(cw);
+    if (rc == 0) {
+        *bytes = res.stored_bytes;
+        *hash = res.stored_hash;
     }
-    free(out.b);
     return rc;
 }
 
@@ -1144,12 +1022,15 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
             pthread_join(sp.thread, NULL);
             sp.started = 0;
         }
-        m.schema_hash = chunk_hasher_digest(sp.os.h);
-        m.schema_bytes = sp.os.bytes;
         if (sp.rc < 0) {
             pf_err(err, errlen, "schema archive: %s", sp.err);
             goto out;
         }
+        chunkwriter_result sres;
+        if (chunkwriter_commit(sp.cw, &sres, err, errlen) < 0)
+            goto out;
+        m.schema_hash = sres.stored_hash;
+        m.schema_bytes = sres.stored_bytes;
         unsigned char *copy = sp.copy;
         sp.copy = NULL;
         if (archive_from_memory(copy, sp.copy_len, SCHEMA_FILE, &toc, err, errlen) < 0)
@@ -1202,7 +1083,8 @@ int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen)
     utc_now(fin, sizeof fin);
     m.finished_at = strdup(fin);
     m.compression = strdup(chunk_codec_name(o->codec));
-    m.compression_level = o->codec == CHUNK_CODEC_ZSTD ? o->level : 0;
+    const compress_ops *comp = compress_by_id((unsigned)o->codec);
+    m.compression_level = comp && comp->has_levels ? o->level : 0;
     m.format = strdup(o->text_format ? "text" : "binary");
     m.tag = o->tag ? strdup(o->tag) : NULL;
     m.profile = o->profile ? strdup(profile_name(o->profile)) : NULL;

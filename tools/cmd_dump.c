@@ -1,5 +1,6 @@
 /* pgferry dump */
 #include "codec/chunk.h"
+#include "codec/compress.h"
 #include "common/pf_util.h"
 #include "engine/dump.h"
 #include "engine/profile.h"
@@ -122,25 +123,10 @@ static int valid_lock_timeout(const char *s)
 
 static int parse_compress(const char *s, chunk_codec *codec, int *level)
 {
-    char name[16];
-    const char *colon = strchr(s, ':');
-    size_t n = colon ? (size_t)(colon - s) : strlen(s);
-    if (n >= sizeof name)
+    const compress_ops *c;
+    if (compress_parse(s, &c, level) < 0)
         return -1;
-    memcpy(name, s, n);
-    name[n] = '\0';
-    if (chunk_codec_parse(name, codec) < 0 || *codec == CHUNK_CODEC_ZSTD_COLUMNS) /* that one is --layout */
-        return -1;
-    *level = *codec == CHUNK_CODEC_ZSTD ? 1 : 0;
-    if (colon) {
-        if (*codec != CHUNK_CODEC_ZSTD)
-            return -1;
-        char *end;
-        long v = strtol(colon + 1, &end, 10);
-        if (*end || end == colon + 1 || v < -7 || v > 19 || v == 0)
-            return -1;
-        *level = (int)v;
-    }
+    *codec = (chunk_codec)c->id;
     return 0;
 }
 
