@@ -88,9 +88,10 @@ int chunkfile_read(chunkfile_reader *r, const pf_store *st, const char *name, co
     r->sink_ctx = sink_ctx;
     r->rows_failed = 0;
     r->cur = NULL;
-    if (format && strcmp(format, "text") == 0)
+    copy_format cf = copy_format_parse(format);
+    if (format && cf == COPY_TEXT)
         r->cur = r->rows[COPYROWS_TEXT];
-    else if (format && (strcmp(format, "binary") == 0 || strcmp(format, "lo") == 0))
+    else if (format && cf == COPY_BINARY)
         r->cur = r->rows[COPYROWS_BINARY];
     else if (format)
         snprintf(res->rows_err, sizeof res->rows_err, "unknown COPY format \"%s\"", format);

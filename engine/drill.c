@@ -72,7 +72,8 @@ int drill_run(const drill_options *o, drill_report *r, char *err, size_t errlen)
     } else {
         r->restored = 1;
         double t0 = pf_now();
-        if (verify_db_run(&m, scratch, o->jobs, o->interrupted, o->progress, &r->verify, e2, sizeof e2) < 0)
+        if (verify_db_run(&m, scratch, o->jobs, o->interrupted, o->verify_progress, o->verify_progress_ctx,
+                          &r->verify, e2, sizeof e2) < 0)
             snprintf(r->error, sizeof r->error, "verification could not run: %s", e2);
         else if (r->verify.problems > 0)
             snprintf(r->error, sizeof r->error, "%zu table(s) differ from the dump", r->verify.problems);

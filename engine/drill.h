@@ -16,7 +16,9 @@ typedef struct {
     const char *target;       /* conninfo of a database on the target server (e.g. postgres) */
     int jobs;
     int keep;
-    int progress;
+    int progress;             /* the restore's progress line */
+    dump_progress_fn verify_progress; /* the verification's, or NULL */
+    void *verify_progress_ctx;
     volatile sig_atomic_t *interrupted;
     const char *passphrase;   /* for encrypted dumps, or NULL */
     const char *trace_path;   /* the restore's trace (restore --trace), or NULL */

@@ -16,9 +16,19 @@
 #include <signal.h>
 #include <stdint.h>
 
+/* Progress of a run, for the caller to show. */
+typedef struct dump_progress_s {
+    const char *what;         /* the sink's name: "dump", "verify" */
+    uint64_t chunks_done, chunks, rows, raw_bytes, stored_bytes;
+    double elapsed;           /* seconds since the run began */
+    double eta;               /* seconds left, < 0 when unknown */
+    int state;                /* 0 running, 1 done, -1 failed */
+} dump_progress;
+typedef void (*dump_progress_fn)(void *ctx, const dump_progress *p);
+
 typedef struct {
     const char *conninfo;
-    const char *dir;
+    const char *dir;          /* the file sink's directory */
     int jobs;
     catalog_filter filter;
     chunk_codec codec;
@@ -29,16 +39,14 @@ typedef struct {
     const char *lock_wait_timeout; /* as pg_dump --lock-wait-timeout (a PostgreSQL
                                       duration, e.g. "30s"); NULL waits forever */
     uint64_t chunk_size;
-    int progress;             /* draw a progress line on stderr */
+    dump_progress_fn progress; /* called about 4 times a second and at the end, or NULL */
+    void *progress_ctx;
     volatile sig_atomic_t *interrupted; /* set by the caller's SIGINT/SIGTERM handler */
     const char *passphrase;   /* encrypt every file under a key wrapped with this, or NULL */
     const char *tag;          /* recorded in the manifest (dump --tag) */
     const struct profile *profile; /* --profile: the platform's rows and tables left out */
     int globals;              /* --globals: store the roles and tablespaces the dump uses */
     int keep_forever;         /* recorded in the manifest (dump --keep-forever) */
-    /* Read and hash every row as a dump would, but write nothing (no directory, no
-     * pg_dump): how `verify --db` proves a live database equals a dump. */
-    int hash_only;
     /* When set, receives the manifest model (rows, content hashes) on success. */
     struct manifest_s *out_manifest;
 } dump_options;
@@ -56,7 +64,10 @@ typedef struct {
 
 #define DUMP_DEFAULT_CHUNK_SIZE (64ULL << 20)
 
-/* 0 on success; -1 with err. When *interrupted was set, the error says so. */
-int dump_run(const dump_options *o, dump_summary *s, char *err, size_t errlen);
+struct copysink_s;
+/* One snapshot, its tables COPYed out by o->jobs workers into sink (copysink.h): a dump
+ * (sink_file.c, dump_to_dir) or hashes only (sink_hash.c). 0 on success; -1 with err. When
+ * *interrupted was set, the error says so. */
+int dump_run(const dump_options *o, const struct copysink_s *sink, dump_summary *s, char *err, size_t errlen);
 
 #endif

@@ -229,6 +229,20 @@ char *manifest_serialize(const manifest *m, char *err, size_t errlen)
     return out;
 }
 
+copy_format copy_format_parse(const char *name)
+{
+    if (name && strcmp(name, "text") == 0)
+        return COPY_TEXT;
+    if (name && (strcmp(name, "binary") == 0 || strcmp(name, "lo") == 0))
+        return COPY_BINARY;
+    return COPY_FORMAT_UNKNOWN;
+}
+
+const char *copy_format_name(copy_format f)
+{
+    return f == COPY_BINARY ? "binary" : f == COPY_TEXT ? "text" : "unknown";
+}
+
 int manifest_write(const manifest *m, pf_store *st, char *err, size_t errlen)
 {
     char *text = manifest_serialize(m, err, errlen);

@@ -55,6 +55,12 @@ typedef struct {
     char *schema, *name, *reason;
 } manifest_nodata;
 
+/* A table's COPY format as the manifest records it: "binary" or "text" ("lo", from dumps of
+ * an earlier version, is binary). */
+typedef enum { COPY_FORMAT_UNKNOWN = -1, COPY_TEXT = 0, COPY_BINARY = 1 } copy_format;
+copy_format copy_format_parse(const char *name);
+const char *copy_format_name(copy_format f);
+
 typedef struct manifest_s {
     char checksum[65];          /* the manifest's own SHA-256 (set when read) */
     int format_version;

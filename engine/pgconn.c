@@ -60,13 +60,6 @@ const char *pgconn_result_errline(const PGresult *r, char *out, size_t outlen)
     return out;
 }
 
-void pgconn_describe(PGconn *c, char *out, size_t outlen)
-{
-    const char *host = PQhost(c), *port = PQport(c), *db = PQdb(c);
-    snprintf(out, outlen, "%s:%s/%s", host && *host ? host : "localhost", port ? port : "",
-             db ? db : "");
-}
-
 PGconn *pgconn_open(const char *conninfo, char *err, size_t errlen)
 {
     /* expand_dbname lets "conninfo" be a URI or key=value string as everywhere in libpq;

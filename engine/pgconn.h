@@ -25,9 +25,6 @@ PGresult *pgconn_query(PGconn *c, const char *sql, int nparams, const char *cons
 const char *pgconn_errline(PGconn *c, char *out, size_t outlen);
 const char *pgconn_result_errline(const PGresult *r, char *out, size_t outlen);
 
-/* "host:port/dbname" for messages; no user name or password. */
-void pgconn_describe(PGconn *c, char *out, size_t outlen);
-
 /* Splits conninfo into a copy without the password (for child processes' argv) and the
  * password itself (malloc'd or NULL), so that secrets travel by environment only.
  * Returns 0 or -1 (conninfo not parseable). */

@@ -53,7 +53,7 @@ static int ctx_stopped(void *ctx)
 static int copy_begin(PGconn *conn, const char *qname, const manifest_table *mt, const char *label, int freeze,
                       char *err, size_t errlen)
 {
-    char *sql = copy_in_sql(conn, qname, mt, strcmp(mt->format, "text") != 0, freeze);
+    char *sql = copy_in_sql(conn, qname, mt, copy_format_parse(mt->format) != COPY_TEXT, freeze);
     if (!sql)
         return pf_err(err, errlen, "out of memory");
     PGresult *res = PQexec(conn, sql);
@@ -116,7 +116,7 @@ static int copy_chunks(restore_ctx *ctx, PGconn *conn, chunkfile_reader *b, cons
                        const char *qname, const char *label, const size_t *chunks, size_t n, int one_copy, int freeze,
                        char *err, size_t errlen)
 {
-    int binary = strcmp(mt->format, "text") != 0;
+    int binary = copy_format_parse(mt->format) != COPY_TEXT;
     for (size_t i = 0; i < n; i++) {
         int first = !one_copy || i == 0, last = !one_copy || i + 1 == n;
         if (first && copy_begin(conn, qname, mt, label, freeze, err, errlen) < 0)

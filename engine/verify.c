@@ -379,9 +379,10 @@ static int add_table_jobs(verify_session *s, const manifest_table *t, const char
                           size_t *n)
 {
     int fmt = -1;
-    if (strcmp(t->format, "binary") == 0 || strcmp(t->format, "lo") == 0)
+    copy_format cf = copy_format_parse(t->format);
+    if (cf == COPY_BINARY)
         fmt = COPYROWS_BINARY;
-    else if (strcmp(t->format, "text") == 0)
+    else if (cf == COPY_TEXT)
         fmt = COPYROWS_TEXT;
     else
         report(s, MANIFEST_FILE, label, -1, "unknown COPY format \"%s\": rows cannot be recounted", t->format);
@@ -495,7 +496,7 @@ int verify_database(verify_session *s, const char *conninfo, int jobs,
     if (!m)
         return 0; /* the manifest problem is already reported */
     verify_db_result res;
-    if (verify_db_run(m, conninfo, jobs, interrupted, 0, &res, err, errlen) < 0)
+    if (verify_db_run(m, conninfo, jobs, interrupted, NULL, NULL, &res, err, errlen) < 0)
         return -1;
     for (size_t i = 0; i < res.ntables; i++) {
         const verify_db_table *t = &res.tables[i];

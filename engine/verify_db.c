@@ -2,6 +2,7 @@
 
 #include "common/pf_util.h"
 #include "engine/dump.h"
+#include "engine/sink_hash.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -49,9 +50,8 @@ static void compare(const manifest *m, const manifest_table *want, const manifes
         out->status = VERIFY_DB_OK;
 }
 
-int verify_db_run(const manifest *m, const char *conninfo, int jobs,
-                  volatile sig_atomic_t *interrupted, int progress, verify_db_result *res,
-                  char *err, size_t errlen)
+int verify_db_run(const manifest *m, const char *conninfo, int jobs, volatile sig_atomic_t *interrupted,
+                  dump_progress_fn progress, void *progress_ctx, verify_db_result *res, char *err, size_t errlen)
 {
     memset(res, 0, sizeof *res);
     dump_options o;
@@ -59,11 +59,11 @@ int verify_db_run(const manifest *m, const char *conninfo, int jobs,
     o.conninfo = conninfo;
     o.jobs = jobs;
     o.codec = CHUNK_CODEC_NONE;
-    o.text_format = m->format && strcmp(m->format, "text") == 0;
+    o.text_format = copy_format_parse(m->format) == COPY_TEXT;
     o.chunk_size = m->chunk_size ? m->chunk_size : DUMP_DEFAULT_CHUNK_SIZE;
     o.progress = progress;
+    o.progress_ctx = progress_ctx;
     o.interrupted = interrupted;
-    o.hash_only = 1;
     o.filter.exact = 1;
     o.filter.n_exact = m->ntables;
     o.filter.exact_schemas = calloc(m->ntables + 1, sizeof(char *));
@@ -92,9 +92,14 @@ int verify_db_run(const manifest *m, const char *conninfo, int jobs,
     int rc = -1;
     if (m->ntables == 0 && !m->has_large_objects) {
         rc = 0; /* nothing to read */
-    } else if (dump_run(&o, &s, err, errlen) == 0) {
-        rc = 0;
-        res->seconds = s.seconds;
+    } else {
+        /* the dump engine into a sink that keeps nothing but the figures */
+        copysink sink;
+        if (sink_hash_open(&sink, err, errlen) == 0 && dump_run(&o, &sink, &s, err, errlen) == 0) {
+            rc = 0;
+            res->seconds = s.seconds;
+        }
+        sink_hash_close(&sink);
     }
     free(o.filter.exact_schemas);
     free(o.filter.exact_names);

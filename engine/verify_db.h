@@ -3,10 +3,11 @@
  * Reads every table the manifest lists from one snapshot of the database, in parallel
  * chunks, with the same session settings, COPY format and column lists as the dump, and
  * compares each table's row count and order-independent content hash with the
- * manifest's. It is the dump engine run with nothing written (dump_options.hash_only). */
+ * manifest's. It is the dump engine run into a sink that keeps nothing (sink_hash.c). */
 #ifndef PF_VERIFY_DB_H
 #define PF_VERIFY_DB_H
 
+#include "engine/dump.h"
 #include "engine/manifest.h"
 
 #include <signal.h>
@@ -36,9 +37,8 @@ typedef struct {
 } verify_db_result;
 
 /* 0 when the comparison ran (problems may be > 0), -1 when it could not run. */
-int verify_db_run(const manifest *m, const char *conninfo, int jobs,
-                  volatile sig_atomic_t *interrupted, int progress, verify_db_result *res,
-                  char *err, size_t errlen);
+int verify_db_run(const manifest *m, const char *conninfo, int jobs, volatile sig_atomic_t *interrupted,
+                  dump_progress_fn progress, void *progress_ctx, verify_db_result *res, char *err, size_t errlen);
 void verify_db_result_free(verify_db_result *res);
 const char *verify_db_status_text(verify_db_status s);
 

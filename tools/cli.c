@@ -4,6 +4,7 @@
 #include "tools/cli.h"
 
 #include "common/pf_util.h"
+#include "engine/dump.h"
 #include "engine/pgconn.h"
 #include "io/pf_io.h"
 
@@ -480,4 +481,25 @@ done:
     free(vals);
     free_options(opts);
     return rc;
+}
+
+void cli_dump_progress(void *ctx, const dump_progress *p)
+{
+    (void)ctx;
+    char a[32], b[32], rate[32], eta[32] = "--:--";
+    if (p->state == 1)
+        snprintf(eta, sizeof eta, "done");
+    else if (p->eta >= 0)
+        snprintf(eta, sizeof eta, "%d:%02d", (int)p->eta / 60, (int)p->eta % 60);
+    pf_fmt_bytes(p->elapsed > 0 ? (uint64_t)((double)p->raw_bytes / p->elapsed) : 0, rate, sizeof rate);
+    const char *end = p->state != 0 ? "\n" : "";
+    if (strcmp(p->what, "verify") == 0) /* nothing is stored */
+        fprintf(stderr, "\r\033[Kverify: chunks %llu/%llu  rows %llu  read %s  %s/s  ETA %s%s",
+                (unsigned long long)p->chunks_done, (unsigned long long)p->chunks, (unsigned long long)p->rows,
+                pf_fmt_bytes(p->raw_bytes, a, sizeof a), rate, eta, end);
+    else
+        fprintf(stderr, "\r\033[Kdump: chunks %llu/%llu  rows %llu  raw %s  stored %s  %s/s  ETA %s%s",
+                (unsigned long long)p->chunks_done, (unsigned long long)p->chunks, (unsigned long long)p->rows,
+                pf_fmt_bytes(p->raw_bytes, a, sizeof a), pf_fmt_bytes(p->stored_bytes, b, sizeof b), rate, eta, end);
+    fflush(stderr);
 }

@@ -27,6 +27,11 @@
     "  -W, --password            ask for the password on the terminal (/dev/tty, not echoed)\n" \
     "                            before connecting\n"
 
+struct dump_progress_s;
+/* Draws the dump engine's progress on stderr (a dump_progress_fn; ctx unused):
+ * "dump: chunks 3/10  rows ...", "verify: chunks 3/10  rows ... read ..." */
+void cli_dump_progress(void *ctx, const struct dump_progress_s *p);
+
 /* Set by SIGINT/SIGTERM once cli_install_signals() ran. */
 extern volatile sig_atomic_t cli_interrupted;
 void cli_install_signals(void);

@@ -110,6 +110,8 @@ int cmd_drill(int argc, char **argv)
     cli_install_signals();
     char err[PF_ERRLEN];
     drill_report r;
+    if (o.progress)
+        o.verify_progress = cli_dump_progress;
     int drc = drill_run(&o, &r, err, sizeof err);
     cli_forget(passphrase);
     if (drc < 0) {

@@ -3,6 +3,7 @@
 #include "codec/compress.h"
 #include "common/pf_util.h"
 #include "engine/dump.h"
+#include "engine/sink_file.h"
 #include "engine/profile.h"
 #include "engine/repo.h"
 #include "io/pf_io.h"
@@ -276,7 +277,7 @@ int cmd_dump(int argc, char **argv)
         return rc;
     }
     o.conninfo = conninfo;
-    o.progress = progress;
+    o.progress = progress ? cli_dump_progress : NULL;
     o.interrupted = &cli_interrupted;
     cli_install_signals();
     dump_summary s;
@@ -291,7 +292,7 @@ int cmd_dump(int argc, char **argv)
         }
         o.dir = slot.dir;
     }
-    rc = dump_run(&o, &s, err, sizeof err);
+    rc = dump_to_dir(&o, &s, err, sizeof err);
     repo_slot_end(&slot);
     cli_forget(passphrase);
     profile_free(prof);

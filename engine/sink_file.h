@@ -1,0 +1,18 @@
+/* sink_file: the dump written into a store (copysink.h): chunk files, the schema archive
+ * (pg_dump --schema-only in the same snapshot), globals and the manifest, last. */
+#ifndef PF_SINK_FILE_H
+#define PF_SINK_FILE_H
+
+#include "engine/copysink.h"
+#include "engine/dump.h"
+
+/* Opens the sink on o->dir, which must be new or empty (it is created only at start, once
+ * the catalog is read). Uses o's codec, level, passphrase, globals, conninfo and
+ * lock_wait_timeout. */
+int sink_file_open(const dump_options *o, copysink *out, char *err, size_t errlen);
+void sink_file_close(copysink *s);
+
+/* pgferry dump: dump_run into a file sink on o->dir. */
+int dump_to_dir(const dump_options *o, dump_summary *s, char *err, size_t errlen);
+
+#endif
