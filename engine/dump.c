@@ -14,6 +14,7 @@
 #include "engine/pgconn.h"
 #include "engine/pgtools.h"
 #include "engine/plan.h"
+#include "engine/pool.h"
 #include "engine/profile.h"
 
 #include <dirent.h>
@@ -55,14 +56,19 @@ typedef struct {
 typedef struct dump_ctx dump_ctx;
 
 typedef struct {
+    void *sink;        /* the sink's worker state */
+    copyrows *rows[2]; /* text, binary */
+    uint64_t counted; /* bytes of the current chunk added to ctx->raw (progress) */
+} wstate;
+
+typedef struct {
     dump_ctx *ctx;
     int id;
-    pthread_t thread;
     PGconn *conn;
-    PGcancel *cancel; /* guarded by ctx->mu: the main thread cancels a stuck COPY */
-    int started;
+    PGcancel *cancel; /* guarded by ctx->mu: a failing pool cancels a stuck COPY */
     unsigned char *locked; /* tables this connection holds ACCESS SHARE on */
     trace_cpu cpu;         /* its backend's CPU, read before it disconnects */
+    wstate ws;
 } dworker;
 
 struct dump_ctx {
@@ -75,9 +81,8 @@ struct dump_ctx {
     uint64_t est_total;
     pthread_mutex_t mu;
     size_t next_job;
-    atomic_int stop;
-    int failed;
-    char first_err[PF_ERRLEN];
+    atomic_int stop;      /* the pool failed: workers stop at the next row */
+    pool *pool;
     atomic_uint_fast64_t chunks_done, rows, raw, stored, est_done, reconnects;
     atomic_int uring_used;
     int cpu_mode;         /* how backends' CPU is read (trace_cpu_mode) */
@@ -93,15 +98,10 @@ struct dump_ctx {
     char started_at[32];
 };
 
+/* The first error stops the run (the pool calls dump_stop). */
 static void fail(dump_ctx *ctx, const char *msg)
 {
-    pthread_mutex_lock(&ctx->mu);
-    if (!ctx->failed) {
-        ctx->failed = 1;
-        snprintf(ctx->first_err, sizeof ctx->first_err, "%s", msg);
-    }
-    pthread_mutex_unlock(&ctx->mu);
-    atomic_store(&ctx->stop, 1);
+    pool_fail(ctx->pool, msg);
 }
 
 static djob *next_job(dump_ctx *ctx)
@@ -161,12 +161,6 @@ static void worker_disconnect(dworker *w)
     if (c)
         PQfinish(c);
 }
-
-typedef struct {
-    void *sink;        /* the sink's worker state */
-    copyrows *rows[2]; /* text, binary */
-    uint64_t counted; /* bytes of the current chunk added to ctx->raw (progress) */
-} wstate;
 
 /* Drains a connection after an error so it can be reused (or found dead). */
 static void drain(PGconn *c)
@@ -347,62 +341,89 @@ static int run_chunk_once(dworker *w, wstate *ws, djob *j, char *err, size_t err
     return 0;
 }
 
-static void *worker_main(void *arg)
+/* ---- the pool's callbacks (pool.h): a worker is a connection in the snapshot ------------- */
+
+static void dump_worker_free(void *arg, void *ws);
+
+static void *dump_worker_new(void *arg, int id, char *err, size_t errlen)
 {
-    dworker *w = arg;
-    dump_ctx *ctx = w->ctx;
-    char err[PF_ERRLEN], msg[PF_ERRLEN + 64];
-    wstate ws = {0};
-    ws.sink = ctx->sink->ops->worker_new(ctx->sink->ctx, err, sizeof err);
-    ws.rows[0] = copyrows_new(COPYROWS_TEXT);
-    ws.rows[1] = copyrows_new(COPYROWS_BINARY);
+    dump_ctx *ctx = arg;
+    dworker *w = &ctx->workers[id - 1];
+    w->ctx = ctx;
+    w->id = id;
+    w->ws.sink = ctx->sink->ops->worker_new(ctx->sink->ctx, err, errlen);
+    w->ws.rows[0] = copyrows_new(COPYROWS_TEXT);
+    w->ws.rows[1] = copyrows_new(COPYROWS_BINARY);
     w->locked = calloc(ctx->ntables + 1, 1);
-    if (!ws.sink || !ws.rows[0] || !ws.rows[1] || !w->locked) {
-        fail(ctx, ws.sink ? "out of memory" : err);
-        goto out;
-    }
-    if (worker_connect(w, err, sizeof err) < 0) {
-        snprintf(msg, sizeof msg, "worker %d: %s", w->id, err);
-        fail(ctx, msg);
-        goto out;
-    }
-    djob *j;
-    while (!atomic_load(&ctx->stop) && (j = next_job(ctx)) != NULL) {
-        for (int attempt = 0;; attempt++) {
-            if (run_chunk(w, &ws, j, err, sizeof err) == 0)
-                break;
-            if (atomic_load(&ctx->stop))
-                goto out;
-            /* A worker whose own connection died (terminated backend, network) reconnects
-             * and re-imports the snapshot: that works for as long as the coordinator
-             * holds it, and the chunk's rows are the same. Any other error is final. */
-            if (PQstatus(w->conn) != CONNECTION_BAD || attempt >= MAX_RECONNECTS) {
-                fail(ctx, err);
-                goto out;
-            }
-            char why[PF_ERRLEN];
-            snprintf(why, sizeof why, "%s", err);
-            worker_disconnect(w);
-            if (worker_connect(w, err, sizeof err) < 0) {
-                snprintf(msg, sizeof msg,
-                         "worker %d lost its connection (%s) and could not rejoin the snapshot: %s",
-                         w->id, why, err);
-                fail(ctx, msg);
-                goto out;
-            }
-            atomic_fetch_add(&ctx->reconnects, 1);
-        }
-    }
-out:
+    char e2[PF_ERRLEN];
+    if (!w->ws.sink || !w->ws.rows[0] || !w->ws.rows[1] || !w->locked) {
+        if (w->ws.sink)
+            pf_err(err, errlen, "out of memory");
+    } else if (worker_connect(w, e2, sizeof e2) < 0) {
+        pf_err(err, errlen, "worker %d: %s", id, e2);
+    } else
+        return w;
+    dump_worker_free(ctx, w);
+    return NULL;
+}
+
+static void dump_worker_free(void *arg, void *ws)
+{
+    dump_ctx *ctx = arg;
+    dworker *w = ws;
     worker_disconnect(w);
     free(w->locked);
     w->locked = NULL;
-    if (ws.sink)
-        ctx->sink->ops->worker_free(ws.sink);
-    copyrows_free(ws.rows[0]);
-    copyrows_free(ws.rows[1]);
-    return NULL;
+    if (w->ws.sink)
+        ctx->sink->ops->worker_free(w->ws.sink);
+    copyrows_free(w->ws.rows[0]);
+    copyrows_free(w->ws.rows[1]);
+    memset(&w->ws, 0, sizeof w->ws);
 }
+
+static int dump_next(void *arg, void *ws, void **job)
+{
+    (void)ws;
+    if (atomic_load(&((dump_ctx *)arg)->stop))
+        return 0;
+    djob *j = next_job(arg);
+    *job = j;
+    return j != NULL;
+}
+
+/* One chunk. A worker whose own connection died (terminated backend, network) reconnects
+ * and re-imports the snapshot: that works for as long as the coordinator holds it, and the
+ * chunk's rows are the same. Any other error is final. */
+static int dump_job(void *arg, void *ws, void *job, char *err, size_t errlen)
+{
+    dump_ctx *ctx = arg;
+    dworker *w = ws;
+    for (int attempt = 0;; attempt++) {
+        if (run_chunk(w, &w->ws, job, err, errlen) == 0)
+            return 0;
+        if (atomic_load(&ctx->stop) || PQstatus(w->conn) != CONNECTION_BAD || attempt >= MAX_RECONNECTS)
+            return -1;
+        char why[PF_ERRLEN], e2[PF_ERRLEN];
+        snprintf(why, sizeof why, "%s", err);
+        worker_disconnect(w);
+        if (worker_connect(w, e2, sizeof e2) < 0)
+            return pf_err(err, errlen, "worker %d lost its connection (%s) and could not rejoin the snapshot: %s",
+                          w->id, why, e2);
+        atomic_fetch_add(&ctx->reconnects, 1);
+    }
+}
+
+static void cancel_workers(dump_ctx *ctx);
+
+static void dump_stop(void *arg, const char *why)
+{
+    (void)why; /* the pool keeps it */
+    dump_ctx *ctx = arg;
+    atomic_store(&ctx->stop, 1);
+    cancel_workers(ctx);
+}
+
+static const pool_ops dump_pool = {dump_worker_new, dump_worker_free, dump_next, dump_job, dump_stop};
 
 static void utc_now(char *out, size_t outlen)
 {
@@ -511,11 +532,11 @@ static int lock_tables(PGconn *c, const catalog *cat, const char *timeout, char 
     return timeout ? set_lock_timeout(c, NULL, err, errlen) : 0;
 }
 
-static void cancel_workers(dump_ctx *ctx, int nworkers)
+static void cancel_workers(dump_ctx *ctx)
 {
     char buf[256];
     pthread_mutex_lock(&ctx->mu);
-    for (int i = 0; i < nworkers; i++)
+    for (int i = 0; i < ctx->jobs_used; i++)
         if (ctx->workers[i].cancel)
             PQcancel(ctx->workers[i].cancel, buf, sizeof buf);
     pthread_mutex_unlock(&ctx->mu);
@@ -717,7 +738,7 @@ static int tick(dump_ctx *ctx, int *sink_busy, double *last_ping)
     if (o->interrupted && *o->interrupted && !atomic_load(&ctx->stop))
         fail(ctx, "interrupted");
     if (atomic_load(&ctx->stop))
-        cancel_workers(ctx, ctx->nworkers);
+        cancel_workers(ctx);
     if (*sink_busy && ctx->sink->ops->poll) {
         char e2[PF_ERRLEN];
         int w = ctx->sink->ops->poll(ctx->sink->ctx, e2, sizeof e2);
@@ -726,7 +747,7 @@ static int tick(dump_ctx *ctx, int *sink_busy, double *last_ping)
         if (w < 0)
             fail(ctx, e2);
     }
-    int running = atomic_load(&ctx->chunks_done) < ctx->njobs && !atomic_load(&ctx->stop);
+    int running = pool_running(ctx->pool) > 0 && !atomic_load(&ctx->stop);
     if (!running && (!*sink_busy || atomic_load(&ctx->stop)))
         return 0;
     double now = pf_now();
@@ -753,16 +774,8 @@ static int run_workers(dump_ctx *ctx, char *err, size_t errlen)
     ctx->workers = calloc((size_t)jobs, sizeof *ctx->workers);
     if (!ctx->workers)
         return pf_err(err, errlen, "out of memory");
-    for (int i = 0; i < jobs; i++) {
-        ctx->workers[i].ctx = ctx;
-        ctx->workers[i].id = i + 1;
-        if (pthread_create(&ctx->workers[i].thread, NULL, worker_main, &ctx->workers[i]) != 0) {
-            fail(ctx, "cannot start worker thread");
-            break;
-        }
-        ctx->workers[i].started = 1;
-        ctx->nworkers++;
-    }
+    if (!(ctx->pool = pool_start(jobs, &dump_pool, ctx, err, errlen)))
+        return -1;
     int sink_busy = ctx->sink->ops->poll != NULL;
     double last_draw = 0, last_ping = pf_now();
     while (tick(ctx, &sink_busy, &last_ping)) {
@@ -773,20 +786,21 @@ static int run_workers(dump_ctx *ctx, char *err, size_t errlen)
         }
         usleep(20000);
     }
-    for (int i = 0; i < ctx->nworkers; i++)
-        pthread_join(ctx->workers[i].thread, NULL);
-    report_progress(ctx, ctx->failed ? -1 : 1);
-    if (!ctx->failed)
+    int failed = pool_failed(ctx->pool);
+    char first[PF_ERRLEN], e2[PF_ERRLEN];
+    pool_join(ctx->pool, first, sizeof first);
+    ctx->pool = NULL;
+    report_progress(ctx, failed ? -1 : 1);
+    if (!failed)
         return 0;
-    char e2[PF_ERRLEN];
     if (o->interrupted && *o->interrupted)
         return pf_err(err, errlen, "interrupted: dump stopped, no manifest written");
-    if (strncmp(ctx->first_err, "coordinator", 11) != 0 &&
+    if (strncmp(first, "coordinator", 11) != 0 &&
         pgconn_exec(ctx->coord, "SELECT 1", "coordinator", e2, sizeof e2) < 0)
         /* A lost coordinator takes the snapshot along, so pg_dump or a rejoining worker
          * may fail first ("invalid snapshot identifier"): name the cause. */
         return pf_err(err, errlen, "coordinator connection lost, snapshot %s is gone: %s", ctx->snapshot, e2);
-    return pf_err(err, errlen, "%s", ctx->first_err);
+    return pf_err(err, errlen, "%s", first);
 }
 
 /* Releases the snapshot, only after every chunk is in. */

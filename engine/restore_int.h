@@ -84,10 +84,12 @@ typedef struct restore_ctx restore_ctx;
 typedef struct {
     restore_ctx *ctx;
     int id;
-    pthread_t thread;
     PGconn *conn;
     PGcancel *cancel;
     trace_cpu cpu;               /* its backend's CPU, for the trace */
+    chunkfile_reader *reader;
+    long job;                    /* the scheduler's id of the job taken */
+    int idle;                    /* workers idle when it was taken */
 } rworker;
 
 struct restore_ctx {

@@ -10,6 +10,7 @@
  * reconnects and, unless the journal shows the job committed before the loss, runs it
  * again: up to JOB_ATTEMPTS times per job. */
 #include "engine/restore_int.h"
+#include "engine/pool.h"
 
 #include "engine/pgconn.h"
 #include "engine/trace.h"
@@ -855,90 +856,133 @@ static int reconnect(rworker *w, char *err, size_t errlen)
     return 0;
 }
 
-static void *worker_main(void *arg)
+/* ---- the pool's callbacks (pool.h): a worker is a connection to the target ---------------- */
+
+static void restore_worker_free(void *arg, void *ws);
+
+static void *restore_worker_new(void *arg, int id, char *err, size_t errlen)
 {
-    rworker *w = arg;
-    restore_ctx *ctx = w->ctx;
-    char err[PF_ERRLEN];
-    chunkfile_reader *b = chunkfile_reader_new(&ctx->m, err, sizeof err);
-    PGconn *c = b ? restore_connect(ctx, err, sizeof err) : NULL;
+    restore_ctx *ctx = arg;
+    rworker *w = &ctx->workers[id - 1];
+    w->ctx = ctx;
+    w->id = id;
+    w->reader = chunkfile_reader_new(&ctx->m, err, errlen);
+    PGconn *c = w->reader ? restore_connect(ctx, err, errlen) : NULL;
     if (!c) {
-        restore_fail(ctx, err);
-        goto out;
+        restore_worker_free(ctx, w);
+        return NULL;
     }
     set_conn(w, c);
+    return w;
+}
+
+static void restore_worker_free(void *arg, void *ws)
+{
+    (void)arg;
+    rworker *w = ws;
+    set_conn(w, NULL);
+    trace_cpu_close(&w->cpu);
+    chunkfile_reader_free(w->reader);
+    w->reader = NULL;
+}
+
+/* The ready job the scheduler picks, waiting while none is ready but some are left. */
+static int restore_next(void *arg, void *ws, void **job)
+{
+    restore_ctx *ctx = arg;
+    rworker *w = ws;
     pthread_mutex_lock(&ctx->mu);
     for (;;) {
-        if (ctx->failed || atomic_load(&ctx->stop) || sched_left(ctx->s) == 0)
-            break;
+        if (ctx->failed || atomic_load(&ctx->stop) || sched_left(ctx->s) == 0) {
+            pthread_cond_broadcast(&ctx->cv);
+            pthread_mutex_unlock(&ctx->mu);
+            return 0;
+        }
         long id = sched_next(ctx->s);
         if (id < 0) {
             pthread_cond_wait(&ctx->cv, &ctx->mu);
             continue;
         }
-        rjob *j = &ctx->jobs[id];
         /* workers with nothing to do now: not running, and no job ready for them */
         long busy = (long)sched_running(ctx->s) + (long)sched_ready(ctx->s);
-        int idle = ctx->nworkers > busy ? (int)(ctx->nworkers - busy) : 0;
+        w->idle = ctx->nworkers > busy ? (int)(ctx->nworkers - busy) : 0;
+        w->job = id;
         pthread_mutex_unlock(&ctx->mu);
-        double t0 = pf_now(), cpu0 = trace_backend_cpu(&w->cpu, w->conn, ctx->cpu_mode);
-        PGconn *conn0 = w->conn;
-        int rc = run_job(w, b, j, idle, err, sizeof err);
-        if (rc == 0)
-            record_job(w, j, t0, conn0 == w->conn && cpu0 >= 0 ? trace_backend_cpu(&w->cpu, w->conn, ctx->cpu_mode) - cpu0 : -1);
-        if (rc < 0 && !atomic_load(&ctx->stop) && PQstatus(w->conn) != CONNECTION_OK) {
-            /* the connection went: the job's transaction rolled back, unless its COMMIT got
-             * through before the loss, which the journal tells */
-            char why[PF_ERRLEN], item[4200];
-            snprintf(why, sizeof why, "%s", err);
-            job_item(ctx, j, item, sizeof item);
-            if (++j->attempts >= JOB_ATTEMPTS)
-                pf_err(err, sizeof err, "worker %d: gave up after %d lost connections: %s", w->id, j->attempts, why);
-            else if (reconnect(w, err, sizeof err) < 0) {
-                char e2[PF_ERRLEN];
-                snprintf(e2, sizeof e2, "%s", err);
-                pf_err(err, sizeof err, "worker %d lost its connection (%s) and could not reconnect: %s", w->id, why, e2);
-            } else {
-                int done = restore_journal_committed(w->conn, item, err, sizeof err);
-                pthread_mutex_lock(&ctx->mu);
-                if (done == 0) {
-                    sched_retry(ctx->s, (size_t)id);
-                    pthread_cond_broadcast(&ctx->cv);
-                    continue;
-                }
-                pthread_mutex_unlock(&ctx->mu);
-                rc = done > 0 ? 0 : -1;
-                if (rc == 0 && j->kind == JOB_LOAD)
-                    for (size_t k = 0; k < j->nchunks; k++) {
-                        atomic_fetch_add(&ctx->rows, ctx->tables[j->table].mt->chunks[j->chunks[k]].rows);
-                        atomic_fetch_add(&ctx->raw, ctx->tables[j->table].mt->chunks[j->chunks[k]].raw_bytes);
-                    }
-            }
-        }
-        pthread_mutex_lock(&ctx->mu);
-        if (rc < 0) {
-            pthread_mutex_unlock(&ctx->mu);
-            restore_fail(ctx, err);
-            pthread_mutex_lock(&ctx->mu);
-            break;
-        }
-        sched_finish(ctx->s, (size_t)id);
-        if (j->kind == JOB_LOAD) {
-            atomic_fetch_add(&ctx->chunks_done, j->nchunks);
-            if (--ctx->loads_left == 0)
-                ctx->data_end = pf_now();
-        } else if (j->part != 1) /* a split key counts once, when its constraint is made */
-            atomic_fetch_add(&ctx->entries_done, 1);
-        pthread_cond_broadcast(&ctx->cv);
+        *job = &ctx->jobs[id];
+        return 1;
     }
+}
+
+/* A job whose connection went: its transaction rolled back, unless its COMMIT got through
+ * before the loss, which the journal tells. 1: run it again, 0: it committed, -1: err. */
+static int recover_job(rworker *w, rjob *j, char *err, size_t errlen)
+{
+    restore_ctx *ctx = w->ctx;
+    char why[PF_ERRLEN], item[4200];
+    snprintf(why, sizeof why, "%s", err);
+    job_item(ctx, j, item, sizeof item);
+    if (++j->attempts >= JOB_ATTEMPTS)
+        return pf_err(err, errlen, "worker %d: gave up after %d lost connections: %s", w->id, j->attempts, why);
+    if (reconnect(w, err, errlen) < 0) {
+        char e2[PF_ERRLEN];
+        snprintf(e2, sizeof e2, "%s", err);
+        return pf_err(err, errlen, "worker %d lost its connection (%s) and could not reconnect: %s", w->id, why, e2);
+    }
+    int done = restore_journal_committed(w->conn, item, err, errlen);
+    if (done < 0)
+        return -1;
+    if (done == 0)
+        return 1;
+    if (j->kind == JOB_LOAD)
+        for (size_t k = 0; k < j->nchunks; k++) {
+            atomic_fetch_add(&ctx->rows, ctx->tables[j->table].mt->chunks[j->chunks[k]].rows);
+            atomic_fetch_add(&ctx->raw, ctx->tables[j->table].mt->chunks[j->chunks[k]].raw_bytes);
+        }
+    return 0;
+}
+
+static int restore_job(void *arg, void *ws, void *job, char *err, size_t errlen)
+{
+    restore_ctx *ctx = arg;
+    rworker *w = ws;
+    rjob *j = job;
+    double t0 = pf_now(), cpu0 = trace_backend_cpu(&w->cpu, w->conn, ctx->cpu_mode);
+    PGconn *conn0 = w->conn;
+    int rc = run_job(w, w->reader, j, w->idle, err, errlen);
+    if (rc == 0)
+        record_job(w, j, t0, conn0 == w->conn && cpu0 >= 0 ? trace_backend_cpu(&w->cpu, w->conn, ctx->cpu_mode) - cpu0 : -1);
+    if (rc < 0 && !atomic_load(&ctx->stop) && PQstatus(w->conn) != CONNECTION_OK) {
+        rc = recover_job(w, j, err, errlen);
+        if (rc == 1) {
+            pthread_mutex_lock(&ctx->mu);
+            sched_retry(ctx->s, (size_t)w->job);
+            pthread_cond_broadcast(&ctx->cv);
+            pthread_mutex_unlock(&ctx->mu);
+            return 0;
+        }
+    }
+    if (rc < 0)
+        return -1;
+    pthread_mutex_lock(&ctx->mu);
+    sched_finish(ctx->s, (size_t)w->job);
+    if (j->kind == JOB_LOAD) {
+        atomic_fetch_add(&ctx->chunks_done, j->nchunks);
+        if (--ctx->loads_left == 0)
+            ctx->data_end = pf_now();
+    } else if (j->part != 1) /* a split key counts once, when its constraint is made */
+        atomic_fetch_add(&ctx->entries_done, 1);
     pthread_cond_broadcast(&ctx->cv);
     pthread_mutex_unlock(&ctx->mu);
-out:
-    set_conn(w, NULL);
-    trace_cpu_close(&w->cpu);
-    chunkfile_reader_free(b);
-    return NULL;
+    return 0;
 }
+
+static void restore_stop(void *arg, const char *why)
+{
+    restore_fail(arg, why);
+}
+
+static const pool_ops restore_pool = {restore_worker_new, restore_worker_free, restore_next, restore_job,
+                                      restore_stop};
 
 /* Runs every job with o->jobs workers; the calling thread draws progress and watches for
  * an interrupt. On failure the others' statements are cancelled (their transactions roll
@@ -953,15 +997,10 @@ int restore_run_jobs(restore_ctx *ctx, PGconn **coord, void (*progress)(restore_
     ctx->workers = calloc((size_t)jobs, sizeof *ctx->workers);
     if (!ctx->workers)
         return pf_err(err, errlen, "out of memory");
-    for (int i = 0; i < jobs; i++) {
-        ctx->workers[i].ctx = ctx;
-        ctx->workers[i].id = i + 1;
-        if (pthread_create(&ctx->workers[i].thread, NULL, worker_main, &ctx->workers[i]) != 0) {
-            restore_fail(ctx, "cannot start worker thread");
-            break;
-        }
-        ctx->nworkers++;
-    }
+    ctx->nworkers = jobs;
+    pool *p = pool_start(jobs, &restore_pool, ctx, err, errlen);
+    if (!p)
+        return -1;
     double last = 0, last_ping = pf_now();
     for (;;) {
         pthread_mutex_lock(&ctx->mu);
@@ -1003,8 +1042,9 @@ int restore_run_jobs(restore_ctx *ctx, PGconn **coord, void (*progress)(restore_
         pthread_cond_broadcast(&ctx->cv);
         pthread_mutex_unlock(&ctx->mu);
     }
-    for (int i = 0; i < ctx->nworkers; i++)
-        pthread_join(ctx->workers[i].thread, NULL);
+    char perr[PF_ERRLEN];
+    if (pool_join(p, perr, sizeof perr) < 0)
+        restore_fail(ctx, perr); /* kept only when nothing failed before */
     if (ctx->failed)
         return pf_err(err, errlen, "%s", ctx->first_err);
     return 0;

@@ -3,6 +3,7 @@
 #include "engine/chunkfile.h"
 #include "engine/dumpcheck.h"
 #include "engine/dumpdir.h"
+#include "engine/pool.h"
 
 #include "engine/verify_db.h"
 
@@ -233,7 +234,6 @@ typedef struct {
 typedef struct {
     vrun *run;
     chunkfile_reader *reader;
-    pthread_t thread;
 } vworker;
 
 static int run_stopped(vrun *r)
@@ -338,36 +338,55 @@ static void check_chunk(vworker *w, const vjob *j)
     }
 }
 
-static void *worker_main(void *arg)
+/* ---- the pool's callbacks (pool.h): a worker is a chunk reader ------------------------- */
+
+static void *verify_worker_new(void *ctx, int id, char *err, size_t errlen)
 {
-    vworker *w = arg;
-    vrun *r = w->run;
-    for (;;) {
-        if (run_stopped(r))
-            break;
-        pthread_mutex_lock(&r->mu);
-        vjob *j = r->next < r->njobs ? &r->jobs[r->next++] : NULL;
-        pthread_mutex_unlock(&r->mu);
-        if (!j)
-            break;
-        check_chunk(w, j);
+    (void)id;
+    vrun *r = ctx;
+    vworker *w = calloc(1, sizeof *w);
+    if (!w) {
+        pf_err(err, errlen, "out of memory");
+        return NULL;
     }
-    return NULL;
-}
-
-static int worker_init(vworker *w, vrun *r, char *err, size_t errlen)
-{
-    memset(w, 0, sizeof *w);
     w->run = r;
-    w->reader = chunkfile_reader_new(&r->s->m, err, errlen);
-    return w->reader ? 0 : -1;
+    if (!(w->reader = chunkfile_reader_new(&r->s->m, err, errlen))) {
+        free(w);
+        return NULL;
+    }
+    return w;
 }
 
-static void worker_free(vworker *w)
+static void verify_worker_free(void *ctx, void *ws)
 {
+    (void)ctx;
+    vworker *w = ws;
     chunkfile_reader_free(w->reader);
-    w->reader = NULL;
+    free(w);
 }
+
+static int verify_next(void *ctx, void *ws, void **job)
+{
+    (void)ws;
+    vrun *r = ctx;
+    if (run_stopped(r))
+        return 0;
+    pthread_mutex_lock(&r->mu);
+    vjob *j = r->next < r->njobs ? &r->jobs[r->next++] : NULL;
+    pthread_mutex_unlock(&r->mu);
+    *job = j;
+    return j != NULL;
+}
+
+/* A chunk's problems are reported, not errors: the run goes on to the next. */
+static int verify_job(void *ctx, void *ws, void *job, char *err, size_t errlen)
+{
+    (void)ctx, (void)err, (void)errlen;
+    check_chunk(ws, job);
+    return 0;
+}
+
+static const pool_ops verify_pool = {verify_worker_new, verify_worker_free, verify_next, verify_job, NULL};
 
 static int cmp_job_size(const void *a, const void *b)
 {
@@ -407,7 +426,6 @@ int verify_files(verify_session *s, int jobs, volatile sig_atomic_t *interrupted
     run.interrupted = interrupted;
     run.jobs = calloc(total, sizeof *run.jobs);
     char **labels = calloc(m->ntables + 1, sizeof *labels);
-    vworker *workers = NULL;
     int rc = -1;
     if (!run.jobs || !labels) {
         pf_err(err, errlen, "out of memory");
@@ -448,30 +466,12 @@ int verify_files(verify_session *s, int jobs, volatile sig_atomic_t *interrupted
         jobs = 1;
     if ((size_t)jobs > run.njobs)
         jobs = (int)run.njobs;
-    workers = calloc((size_t)jobs, sizeof *workers);
-    if (!workers) {
-        pf_err(err, errlen, "out of memory");
+    pool *p = pool_start(jobs, &verify_pool, &run, err, errlen);
+    if (!p)
         goto out_mu;
-    }
-    int started = 0;
-    for (int i = 0; i < jobs; i++) {
-        char werr[PF_ERRLEN] = "out of memory";
-        if (worker_init(&workers[i], &run, werr, sizeof werr) < 0) {
-            worker_free(&workers[i]);
-            run_fail(&run, werr);
-            break;
-        }
-        if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
-            worker_free(&workers[i]);
-            run_fail(&run, "cannot start a verify thread");
-            break;
-        }
-        started++;
-    }
-    for (int i = 0; i < started; i++) {
-        pthread_join(workers[i].thread, NULL);
-        worker_free(&workers[i]);
-    }
+    char perr[PF_ERRLEN];
+    if (pool_join(p, perr, sizeof perr) < 0)
+        run_fail(&run, perr); /* a worker could not start */
     if (run.stop) {
         pf_err(err, errlen, "%s", run.fatal);
         goto out_mu;
@@ -480,7 +480,7 @@ int verify_files(verify_session *s, int jobs, volatile sig_atomic_t *interrupted
 out_mu:
     pthread_mutex_destroy(&run.mu);
 out:
-    free(workers);
+
     if (labels)
         for (size_t i = 0; i < m->ntables; i++)
             free(labels[i]);
