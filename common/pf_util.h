@@ -11,6 +11,12 @@
 
 #define PF_ERRLEN 512
 
+/* A line for the user (a warning, what a command decided) from engine code, which never
+ * writes to stderr itself: the CLI passes a function that prints it. */
+typedef void (*pf_notice_fn)(void *ctx, const char *line);
+/* Formats the line and hands it to fn (nothing when fn is NULL). */
+void pf_notice(pf_notice_fn fn, void *ctx, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Formats into err (if not NULL) and returns -1, so callers can `return pf_err(...)`. */
 int pf_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -62,7 +62,10 @@ int drill_run(const drill_options *o, drill_report *r, char *err, size_t errlen)
     ro.dir = o->dir;
     ro.conninfo = scratch;
     ro.jobs = o->jobs;
-    ro.progress = o->progress;
+    ro.progress = o->restore_progress;
+    ro.progress_ctx = o->restore_progress_ctx;
+    ro.notice = o->notice;
+    ro.notice_ctx = o->notice_ctx;
     ro.interrupted = o->interrupted;
     ro.passphrase = o->passphrase;
     ro.trace_path = o->trace_path;

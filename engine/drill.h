@@ -16,9 +16,12 @@ typedef struct {
     const char *target;       /* conninfo of a database on the target server (e.g. postgres) */
     int jobs;
     int keep;
-    int progress;             /* the restore's progress line */
+    restore_progress_fn restore_progress; /* the restore's progress, or NULL */
+    void *restore_progress_ctx;
     dump_progress_fn verify_progress; /* the verification's, or NULL */
     void *verify_progress_ctx;
+    pf_notice_fn notice;      /* the restore's warnings, or NULL */
+    void *notice_ctx;
     volatile sig_atomic_t *interrupted;
     const char *passphrase;   /* for encrypted dumps, or NULL */
     const char *trace_path;   /* the restore's trace (restore --trace), or NULL */

@@ -135,7 +135,8 @@ static int setting_sql(PGconn *c, const char *setting, char **name_q, char **val
     return *name_q && *value_q ? 0 : -1;
 }
 
-static int create_role(PGconn *c, json_t *r, int superuser, char *err, size_t errlen)
+static int create_role(PGconn *c, json_t *r, int superuser, pf_notice_fn notice, void *nctx, char *err,
+                       size_t errlen)
 {
     const char *name = json_string_value(json_object_get(r, "name"));
     char *q = ident(c, name);
@@ -165,15 +166,15 @@ static int create_role(PGconn *c, json_t *r, int superuser, char *err, size_t er
     int rc = exec_fmt(c, "globals", err, errlen, "CREATE ROLE %s WITH %s CONNECTION LIMIT %lld%s%s", q, attrs,
                       (long long)limit, until_q ? " VALID UNTIL " : "", until_q ? until_q : "");
     if (rc == 0 && *lost)
-        fprintf(stderr, "restore: warning: role %s created without %s (the restoring role is not a superuser)\n", name,
-                lost);
+        pf_notice(notice, nctx, "restore: warning: role %s created without %s (the restoring role is not a superuser)",
+                  name, lost);
     free(until_q);
     free(q);
     return rc;
 }
 
-int globals_apply(PGconn *c, const char *text, size_t len, const profile *p, globals_result *res, char *err,
-                  size_t errlen)
+int globals_apply(PGconn *c, const char *text, size_t len, const profile *p, pf_notice_fn notice, void *notice_ctx,
+                  globals_result *res, char *err, size_t errlen)
 {
     memset(res, 0, sizeof *res);
     json_error_t jerr;
@@ -211,7 +212,7 @@ int globals_apply(PGconn *c, const char *text, size_t len, const profile *p, glo
             res->roles_existing++;
             continue;
         }
-        if (create_role(c, r, superuser, err, errlen) < 0)
+        if (create_role(c, r, superuser, notice, notice_ctx, err, errlen) < 0)
             goto rollback;
         created[i] = 1;
         res->roles_created++;
@@ -269,7 +270,7 @@ int globals_apply(PGconn *c, const char *text, size_t len, const profile *p, glo
             free(q);
             free(oq);
             if (grc < 0) {
-                fprintf(stderr, "restore: warning: role %s not made a member of %s: %s\n", name, of, err);
+                pf_notice(notice, notice_ctx, "restore: warning: role %s not made a member of %s: %s", name, of, err);
                 *err = '\0';
                 PQclear(PQexec(c, "ROLLBACK TO SAVEPOINT pgferry_globals"));
                 continue;

@@ -15,6 +15,7 @@
 #ifndef PF_GLOBALS_H
 #define PF_GLOBALS_H
 
+#include "common/pf_util.h"
 #include "engine/profile.h"
 
 #include <libpq-fe.h>
@@ -31,9 +32,9 @@ typedef struct {
 } globals_result;
 
 /* Creates on c's server what json names and the server lacks; settings of the dumped
- * database go to c's database. Warnings go to stderr (prefixed "restore: "). 0, or -1 with
+ * database go to c's database. Warnings go to notice (prefixed "restore: "). 0, or -1 with
  * err (nothing is half done: one transaction). */
-int globals_apply(PGconn *c, const char *json, size_t len, const profile *p, globals_result *res, char *err,
-                  size_t errlen);
+int globals_apply(PGconn *c, const char *json, size_t len, const profile *p, pf_notice_fn notice, void *notice_ctx,
+                  globals_result *res, char *err, size_t errlen);
 
 #endif

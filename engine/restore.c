@@ -24,22 +24,28 @@ void restore_fail(restore_ctx *ctx, const char *msg)
     atomic_store(&ctx->stop, 1);
 }
 
+/* The progress figures, to the caller's callback (the CLI draws them). */
+static void report_progress(restore_ctx *ctx, double start, int state)
+{
+    restore_progress p;
+    memset(&p, 0, sizeof p);
+    p.elapsed = pf_now() - start;
+    p.raw_bytes = atomic_load(&ctx->raw);
+    p.eta = p.raw_bytes > 0 && ctx->total_raw > p.raw_bytes
+                ? p.elapsed * (double)(ctx->total_raw - p.raw_bytes) / (double)p.raw_bytes
+                : -1;
+    p.chunks_done = atomic_load(&ctx->chunks_done);
+    p.chunks = ctx->nchunks;
+    p.rows = atomic_load(&ctx->rows);
+    p.post_done = atomic_load(&ctx->entries_done);
+    p.post_total = ctx->nentry_jobs;
+    p.state = state;
+    ctx->o->progress(ctx->o->progress_ctx, &p);
+}
+
 static void draw_progress(restore_ctx *ctx, double start, int final)
 {
-    double el = pf_now() - start;
-    uint64_t raw = atomic_load(&ctx->raw);
-    char a[32], rate[32], eta[32] = "--:--";
-    if (raw > 0 && !final && ctx->total_raw > raw) {
-        double left = el * (double)(ctx->total_raw - raw) / (double)raw;
-        snprintf(eta, sizeof eta, "%d:%02d", (int)left / 60, (int)left % 60);
-    } else if (final)
-        snprintf(eta, sizeof eta, "done");
-    pf_fmt_bytes(el > 0 ? (uint64_t)((double)raw / el) : 0, rate, sizeof rate);
-    fprintf(stderr, "\r\033[Krestore: chunks %llu/%zu  rows %llu  %s  %s/s  post-data %llu/%zu  ETA %s%s",
-            (unsigned long long)atomic_load(&ctx->chunks_done), ctx->nchunks,
-            (unsigned long long)atomic_load(&ctx->rows), pf_fmt_bytes(raw, a, sizeof a), rate,
-            (unsigned long long)atomic_load(&ctx->entries_done), ctx->nentry_jobs, eta, final ? "\n" : "");
-    fflush(stderr);
+    report_progress(ctx, start, final ? 1 : 0);
 }
 
 /* The target database's name, from the connection options (as libpq reads them: -d's
@@ -206,11 +212,12 @@ static int apply_globals(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
     globals_result gr;
     if (dumpdir_read_small(ctx->st, &ctx->m, ctx->m.globals_file, &text, &len, err, errlen) < 0)
         return -1;
-    int rc = globals_apply(c, text, len, ctx->o->profile, &gr, err, errlen);
+    int rc = globals_apply(c, text, len, ctx->o->profile, ctx->o->notice, ctx->o->notice_ctx, &gr, err, errlen);
     free(text);
     if (rc == 0 && ctx->o->progress)
-        fprintf(stderr, "restore: globals: %zu roles created (%zu there already, %zu reserved), %zu memberships, %zu tablespaces created\n",
-                gr.roles_created, gr.roles_existing, gr.roles_reserved, gr.memberships, gr.tablespaces_created);
+        pf_notice(ctx->o->notice, ctx->o->notice_ctx,
+                  "restore: globals: %zu roles created (%zu there already, %zu reserved), %zu memberships, %zu tablespaces created",
+                  gr.roles_created, gr.roles_existing, gr.roles_reserved, gr.memberships, gr.tablespaces_created);
     return rc;
 }
 
@@ -363,7 +370,7 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
             s->tables++;
     if (restore_run_jobs(&ctx, &c, o->progress ? draw_progress : NULL, start, tmp, sizeof tmp) < 0) {
         if (o->progress)
-            fputc('\n', stderr);
+            report_progress(&ctx, start, -1);
         if (o->interrupted && *o->interrupted)
             pf_err(err, errlen, "interrupted: what committed is kept; run again with --resume to finish");
         else
@@ -452,7 +459,7 @@ out:
         /* also after a failure: that is when it helps most */
         char terr[PF_ERRLEN];
         if (trace_write(ctx.trace, o->trace_path, terr, sizeof terr) < 0)
-            fprintf(stderr, "restore: warning: --trace: %s\n", terr);
+            pf_notice(o->notice, o->notice_ctx, "restore: warning: --trace: %s", terr);
     }
     trace_free(ctx.trace);
     pthread_mutex_destroy(&ctx.mu);

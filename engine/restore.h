@@ -18,6 +18,8 @@
 
 #include "io/pf_io.h"
 
+#include "common/pf_util.h"
+
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,6 +31,15 @@ enum { RESTORE_SECTION_PRE = 1, RESTORE_SECTION_DATA = 2, RESTORE_SECTION_POST =
 typedef struct {
     const char *from, *to; /* "schema.table" (either may be quoted), to may omit schema */
 } restore_rename;
+
+/* Progress of a restore, for the caller to show. */
+typedef struct restore_progress_s {
+    uint64_t chunks_done, chunks, rows, raw_bytes;
+    uint64_t post_done, post_total;  /* post-data entries */
+    double elapsed, eta;             /* seconds; eta < 0 when unknown */
+    int state;                       /* 0 running, 1 done, -1 failed */
+} restore_progress;
+typedef void (*restore_progress_fn)(void *ctx, const restore_progress *p);
 
 typedef struct {
     const char *dir;
@@ -56,7 +67,10 @@ typedef struct {
     uint64_t maintenance_memory; /* memory for index builds, shared by those running at
                                     once (0: 1GB) */
     int keep_grants;        /* a renamed copy keeps the live table's privileges */
-    int progress;
+    restore_progress_fn progress; /* about 4 times a second and at the end, or NULL */
+    void *progress_ctx;
+    pf_notice_fn notice;    /* warnings and what the restore decided ("restore: ..."), or NULL */
+    void *notice_ctx;
     volatile sig_atomic_t *interrupted;
 } restore_options;
 

@@ -339,8 +339,9 @@ static int break_cycles(restore_ctx *ctx, char *err, size_t errlen)
                 continue;
             }
             if (!warned++)
-                fprintf(stderr, "restore: warning: table %s and table %s refer to each other through foreign keys: their rows may fail those checks while loading (--disable-triggers avoids it)\n",
-                        t->label, ctx->tables[w].label);
+                pf_notice(ctx->o->notice, ctx->o->notice_ctx,
+                          "restore: warning: table %s and table %s refer to each other through foreign keys: their rows may fail those checks while loading (--disable-triggers avoids it)",
+                          t->label, ctx->tables[w].label);
         }
         t->nparents = keep;
     }

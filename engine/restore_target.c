@@ -29,7 +29,7 @@ static void on_notice(void *arg, const PGresult *r)
         char *d = strdup(msg);
         if (d)
             ctx->warned[ctx->nwarned++] = d;
-        fprintf(stderr, "restore: server warning: %s\n", msg);
+        pf_notice(ctx->o->notice, ctx->o->notice_ctx, "restore: server warning: %s", msg);
     }
     pthread_mutex_unlock(&ctx->notice_mu);
 }
@@ -412,7 +412,8 @@ int restore_journal_open(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
             return pf_err(err, errlen, "--resume: there is no unfinished pgferry restore in this database (no " JOURNAL_SCHEMA ".journal), and %s",
                           keep);
         }
-        fprintf(stderr, "restore: no unfinished restore in this database (nothing of an earlier run committed): restoring from the start\n");
+        pf_notice(o->notice, o->notice_ctx,
+                  "restore: no unfinished restore in this database (nothing of an earlier run committed): restoring from the start");
     }
     if (o->clean) {
         char *sql = NULL;
@@ -1167,8 +1168,9 @@ int restore_resolve_absent(restore_ctx *ctx, PGconn *c, char *err, size_t errlen
                              errlen) < 0)
                     return -1;
                 if (!pub_there) {
-                    fprintf(stderr, "restore: warning: publication %s is not in the target: %s.%s is not added to it\n",
-                            pub, t->namespace, t->tag);
+                    pf_notice(ctx->o->notice, ctx->o->notice_ctx,
+                              "restore: warning: publication %s is not in the target: %s.%s is not added to it", pub,
+                              t->namespace, t->tag);
                     yes = 1;
                 }
             }

@@ -6,6 +6,7 @@
 #include "common/pf_util.h"
 #include "engine/dump.h"
 #include "engine/pgconn.h"
+#include "engine/restore.h"
 #include "io/pf_io.h"
 
 #include <errno.h>
@@ -502,4 +503,30 @@ void cli_dump_progress(void *ctx, const dump_progress *p)
                 (unsigned long long)p->chunks_done, (unsigned long long)p->chunks, (unsigned long long)p->rows,
                 pf_fmt_bytes(p->raw_bytes, a, sizeof a), pf_fmt_bytes(p->stored_bytes, b, sizeof b), rate, eta, end);
     fflush(stderr);
+}
+
+void cli_restore_progress(void *ctx, const restore_progress *p)
+{
+    (void)ctx;
+    if (p->state < 0) { /* failed: end the line drawn last */
+        fputc('\n', stderr);
+        return;
+    }
+    char a[32], rate[32], eta[32] = "--:--";
+    if (p->state == 1)
+        snprintf(eta, sizeof eta, "done");
+    else if (p->eta >= 0)
+        snprintf(eta, sizeof eta, "%d:%02d", (int)p->eta / 60, (int)p->eta % 60);
+    pf_fmt_bytes(p->elapsed > 0 ? (uint64_t)((double)p->raw_bytes / p->elapsed) : 0, rate, sizeof rate);
+    fprintf(stderr, "\r\033[Krestore: chunks %llu/%llu  rows %llu  %s  %s/s  post-data %llu/%llu  ETA %s%s",
+            (unsigned long long)p->chunks_done, (unsigned long long)p->chunks, (unsigned long long)p->rows,
+            pf_fmt_bytes(p->raw_bytes, a, sizeof a), rate, (unsigned long long)p->post_done,
+            (unsigned long long)p->post_total, eta, p->state == 1 ? "\n" : "");
+    fflush(stderr);
+}
+
+void cli_notice(void *ctx, const char *line)
+{
+    (void)ctx;
+    fprintf(stderr, "%s\n", line);
 }

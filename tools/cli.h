@@ -32,6 +32,12 @@ struct dump_progress_s;
  * "dump: chunks 3/10  rows ...", "verify: chunks 3/10  rows ... read ..." */
 void cli_dump_progress(void *ctx, const struct dump_progress_s *p);
 
+struct restore_progress_s;
+/* The restore's: "restore: chunks 3/10  rows ...  post-data 4/9  ETA 0:12". */
+void cli_restore_progress(void *ctx, const struct restore_progress_s *p);
+/* Prints an engine's line for the user on stderr (a pf_notice_fn). */
+void cli_notice(void *ctx, const char *line);
+
 /* Set by SIGINT/SIGTERM once cli_install_signals() ran. */
 extern volatile sig_atomic_t cli_interrupted;
 void cli_install_signals(void);

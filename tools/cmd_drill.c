@@ -53,7 +53,7 @@ int cmd_drill(int argc, char **argv)
     drill_options o;
     memset(&o, 0, sizeof o);
     o.jobs = 2;
-    o.progress = isatty(2);
+    int progress = isatty(2);
     const char *report = NULL, *passfile = NULL;
     char *passphrase = NULL;
     int c, rc;
@@ -74,8 +74,8 @@ int cmd_drill(int argc, char **argv)
             break;
         case 2: o.keep = 1; break;
         case 3: report = optarg; break;
-        case 4: o.progress = 1; break;
-        case 5: o.progress = 0; break;
+        case 4: progress = 1; break;
+        case 5: progress = 0; break;
         case 21: passfile = optarg; break;
         case 22: o.trace_path = optarg; break;
         case REPO_CLI_OPT_REPO: case REPO_CLI_OPT_AS_OF: case REPO_CLI_OPT_BACKUP:
@@ -110,8 +110,11 @@ int cmd_drill(int argc, char **argv)
     cli_install_signals();
     char err[PF_ERRLEN];
     drill_report r;
-    if (o.progress)
+    o.notice = cli_notice;
+    if (progress) {
+        o.restore_progress = cli_restore_progress;
         o.verify_progress = cli_dump_progress;
+    }
     int drc = drill_run(&o, &r, err, sizeof err);
     cli_forget(passphrase);
     if (drc < 0) {

@@ -237,7 +237,8 @@ int cmd_restore(int argc, char **argv)
         return 1;
     }
     o.passphrase = passphrase;
-    o.progress = progress;
+    o.progress = progress ? cli_restore_progress : NULL;
+    o.notice = cli_notice;
     o.interrupted = &cli_interrupted;
     cli_install_signals();
     restore_summary s;
