@@ -230,121 +230,105 @@ static int anything_committed(PGconn *c)
     return any;
 }
 
-int restore_run(const restore_options *o, restore_summary *s, char *err, size_t errlen)
+/* 1. The dump: the same checks as every command (manifest, files, schema archive, its
+ * tables against the data); chunk contents are checked as each chunk loads. */
+static int check_dump(restore_ctx *ctx, char *err, size_t errlen)
 {
-    memset(s, 0, sizeof *s);
-    double start = pf_now(), t0;
-    restore_ctx ctx;
-    memset(&ctx, 0, sizeof ctx);
-    ctx.o = o;
-    sections(&ctx);
-    pthread_mutex_init(&ctx.mu, NULL);
-    pthread_mutex_init(&ctx.notice_mu, NULL);
-    ctx.trace = trace_new();
-    s->cpu_pre = s->cpu_data = s->cpu_post = s->cpu_finish = -1;
-    pthread_cond_init(&ctx.cv, NULL);
-    PGconn *c = NULL;
-    trace_cpu ccpu = {0};
-    int rc = -1, journal_open = 0;
+    const restore_options *o = ctx->o;
     char tmp[PF_ERRLEN];
-
-    /* 1. the dump: the same checks as every command (manifest, files, schema archive, its
-     * tables against the data); chunk contents are checked as each chunk loads */
-    if (!(ctx.st = store_open(o->dir, 0, tmp, sizeof tmp)) ||
-        manifest_read_key(ctx.st, o->passphrase, &ctx.m, tmp, sizeof tmp) < 0) {
-        pf_err(err, errlen, "refusing to restore: %s", tmp);
-        goto out;
-    }
+    if (!(ctx->st = store_open(o->dir, 0, tmp, sizeof tmp)) ||
+        manifest_read_key(ctx->st, o->passphrase, &ctx->m, tmp, sizeof tmp) < 0)
+        return pf_err(err, errlen, "refusing to restore: %s", tmp);
     dumpcheck_first first = {0};
-    long problems = dumpcheck_dir(ctx.st, &ctx.m, dumpcheck_keep_first, &first, &ctx.a, NULL, err, errlen);
+    long problems = dumpcheck_dir(ctx->st, &ctx->m, dumpcheck_keep_first, &first, &ctx->a, NULL, err, errlen);
     if (problems < 0)
-        goto out;
-    if (problems > 0) {
-        pf_err(err, errlen, "refusing to restore %s: %s%s", o->dir, first.first,
-               problems > 1 ? " (and more: run pgferry verify)" : "");
-        goto out;
-    }
-    if (restore_setup_tables(&ctx, err, errlen) < 0)
-        goto out;
-    for (size_t t = 0; !ctx.do_pre && t < ctx.ntables; t++)
-        ctx.tables[t].preexisting = 1; /* --data-only: into the tables as they are */
+        return -1;
+    if (problems > 0)
+        return pf_err(err, errlen, "refusing to restore %s: %s%s", o->dir, first.first,
+                      problems > 1 ? " (and more: run pgferry verify)" : "");
+    if (restore_setup_tables(ctx, err, errlen) < 0)
+        return -1;
+    for (size_t t = 0; !ctx->do_pre && t < ctx->ntables; t++)
+        ctx->tables[t].preexisting = 1; /* --data-only: into the tables as they are */
+    return 0;
+}
 
-    /* 2. the schema archive */
+/* 2. The schema archive: the entries to restore, rendered by pg_restore. */
+static int render_archive(restore_ctx *ctx, char *err, size_t errlen)
+{
+    const restore_options *o = ctx->o;
     char pg_restore[4096];
-    int src_major = ctx.m.server_version_num >= 100000 ? ctx.m.server_version_num / 10000 : 10;
+    int src_major = ctx->m.server_version_num >= 100000 ? ctx->m.server_version_num / 10000 : 10;
     if (pgtools_find("pg_restore", src_major, pg_restore, sizeof pg_restore, err, errlen) < 0)
-        goto out;
-    ctx.entry_table = malloc((ctx.a.n + 1) * sizeof(long));
-    ctx.entry_phase = calloc(ctx.a.n + 1, sizeof(int));
-    ctx.wanted = calloc(ctx.a.n + 1, 1);
-    ctx.keep_create = calloc(ctx.a.n + 1, 1);
-    ctx.seq_dst = calloc(ctx.a.n + 1, sizeof(char *));
-    ctx.if_absent = calloc(ctx.a.n + 1, 1);
-    ctx.seq_extra = calloc(ctx.a.n + 1, 1);
-    ctx.for_renamed = calloc(ctx.a.n + 1, 1);
-    if (!ctx.entry_table || !ctx.entry_phase || !ctx.wanted || !ctx.keep_create || !ctx.seq_dst || !ctx.if_absent ||
-        !ctx.seq_extra || !ctx.for_renamed) {
-        pf_err(err, errlen, "out of memory");
-        goto out;
-    }
-    restore_map_tables(&ctx);
-    if (restore_select_entries(&ctx, err, errlen) < 0)
-        goto out;
+        return -1;
+    size_t n = ctx->a.n + 1;
+    ctx->entry_table = malloc(n * sizeof(long));
+    ctx->entry_phase = calloc(n, sizeof(int));
+    ctx->wanted = calloc(n, 1);
+    ctx->keep_create = calloc(n, 1);
+    ctx->seq_dst = calloc(n, sizeof(char *));
+    ctx->if_absent = calloc(n, 1);
+    ctx->seq_extra = calloc(n, 1);
+    ctx->for_renamed = calloc(n, 1);
+    if (!ctx->entry_table || !ctx->entry_phase || !ctx->wanted || !ctx->keep_create || !ctx->seq_dst ||
+        !ctx->if_absent || !ctx->seq_extra || !ctx->for_renamed)
+        return pf_err(err, errlen, "out of memory");
+    restore_map_tables(ctx);
+    if (restore_select_entries(ctx, err, errlen) < 0)
+        return -1;
     const char *tmpdir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    if (archive_render(&ctx.a, pg_restore, ctx.wanted, o->no_owner, o->no_acl, o->create, tmpdir, err, errlen) < 0)
-        goto out;
-    s->t_checks = pf_now() - start;
+    return archive_render(&ctx->a, pg_restore, ctx->wanted, o->no_owner, o->no_acl, o->create, tmpdir, err, errlen);
+}
 
-    /* 3. the target */
-    ctx.target_db = target_name(o->conninfo);
-    if (o->create && !ctx.target_db) {
-        pf_err(err, errlen, "--create needs the new database's name (-d dbname=NAME)");
-        goto out;
-    }
-    if (o->create && restore_create_database(&ctx, err, errlen) < 0)
-        goto out;
-    c = restore_connect(&ctx, err, errlen);
+/* 3. The target: created (--create), connected, checked as a whole (all that is missing
+ * in one error, before anything of the dump is written), the journal opened. */
+static int prepare_target(restore_ctx *ctx, PGconn **cp, int *journal_open, restore_summary *s, char *err,
+                          size_t errlen)
+{
+    const restore_options *o = ctx->o;
+    ctx->target_db = target_name(o->conninfo);
+    if (o->create && !ctx->target_db)
+        return pf_err(err, errlen, "--create needs the new database's name (-d dbname=NAME)");
+    if (o->create && restore_create_database(ctx, err, errlen) < 0)
+        return -1;
+    PGconn *c = *cp = restore_connect(ctx, err, errlen);
     if (!c)
-        goto out;
+        return -1;
     snprintf(s->database, sizeof s->database, "%s", PQdb(c));
-    for (size_t t = 0; t < ctx.ntables; t++)
-        if (!(ctx.tables[t].qname = pgconn_qualified(c, ctx.tables[t].dst_schema, ctx.tables[t].dst_name)) ||
-            (ctx.tables[t].mt->parent_name && !ctx.tables[t].renamed &&
-             !(ctx.tables[t].root_qname =
-                   pgconn_qualified(c, ctx.tables[t].mt->parent_schema, ctx.tables[t].mt->parent_name)))) {
-            pf_err(err, errlen, "out of memory");
-            goto out;
-        }
-    if (restore_apply_renames(&ctx, c, err, errlen) < 0)
-        goto out;
-    ctx.can_replica = probe_replica(c);
+    for (size_t t = 0; t < ctx->ntables; t++) {
+        rtable *rt = &ctx->tables[t];
+        if (!(rt->qname = pgconn_qualified(c, rt->dst_schema, rt->dst_name)) ||
+            (rt->mt->parent_name && !rt->renamed &&
+             !(rt->root_qname = pgconn_qualified(c, rt->mt->parent_schema, rt->mt->parent_name))))
+            return pf_err(err, errlen, "out of memory");
+    }
+    if (restore_apply_renames(ctx, c, err, errlen) < 0)
+        return -1;
+    ctx->can_replica = probe_replica(c);
     /* the server's CPU per job: from /proc here, or (only for --trace, a query per reading)
      * from the server's own /proc */
-    ctx.cpu_mode = trace_cpu_mode(c);
-    if (ctx.cpu_mode == TRACE_CPU_SQL && !o->trace_path)
-        ctx.cpu_mode = TRACE_CPU_NONE;
-    ctx.cpu_data = ctx.cpu_post = ctx.cpu_mode == TRACE_CPU_NONE ? -1 : 0;
-    /* roles and tablespaces first (what the rest needs), then the target as a whole: all
-     * that is missing in one error, before anything of the dump is written */
-    if (o->globals && apply_globals(&ctx, c, err, errlen) < 0)
-        goto out;
-    if (restore_extension_owners(&ctx, c, err, errlen) < 0)
-        goto out;
-    if (restore_profile_target(&ctx, c, err, errlen) < 0)
-        goto out;
-    if (restore_journal_open(&ctx, c, err, errlen) < 0)
-        goto out;
-    journal_open = 1;
+    ctx->cpu_mode = trace_cpu_mode(c);
+    if (ctx->cpu_mode == TRACE_CPU_SQL && !o->trace_path)
+        ctx->cpu_mode = TRACE_CPU_NONE;
+    ctx->cpu_data = ctx->cpu_post = ctx->cpu_mode == TRACE_CPU_NONE ? -1 : 0;
+    /* roles and tablespaces first (what the rest needs), then the target as a whole */
+    if ((o->globals && apply_globals(ctx, c, err, errlen) < 0) || restore_extension_owners(ctx, c, err, errlen) < 0 ||
+        restore_profile_target(ctx, c, err, errlen) < 0 || restore_journal_open(ctx, c, err, errlen) < 0)
+        return -1;
+    *journal_open = 1;
     /* what the user attached to the platform's objects, where the target (after --clean)
      * lacks it */
-    if (o->profile && restore_resolve_absent(&ctx, c, err, errlen) < 0)
-        goto out;
+    return o->profile ? restore_resolve_absent(ctx, c, err, errlen) : 0;
+}
 
-    /* 4. pre-data */
-    t0 = pf_now();
-    double cpu0 = trace_backend_cpu(&ccpu, c, ctx.cpu_mode);
-    if (ctx.do_pre) {
-        if (o->into_schema && !restore_journal_has(&ctx, "pre-data:0")) {
+/* 4. Pre-data: schemas, types, tables... */
+static int restore_pre_data(restore_ctx *ctx, PGconn *c, trace_cpu *ccpu, restore_summary *s, char *err,
+                            size_t errlen)
+{
+    const restore_options *o = ctx->o;
+    double t0 = pf_now(), cpu0 = trace_backend_cpu(ccpu, c, ctx->cpu_mode);
+    if (ctx->do_pre) {
+        if (o->into_schema && !restore_journal_has(ctx, "pre-data:0")) {
             /* the schema must exist before the tables that go into it */
             char *q = pgconn_quote_ident(c, o->into_schema), *sql = NULL;
             int bad = !q || asprintf(&sql, "CREATE SCHEMA IF NOT EXISTS %s", q) < 0 ||
@@ -352,75 +336,74 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
             free(q);
             free(sql);
             if (bad)
-                goto out;
+                return -1;
         }
-        if (restore_run_phase(&ctx, c, PH_PRE, "pre-data", NULL, err, errlen) < 0)
-            goto out;
+        if (restore_run_phase(ctx, c, PH_PRE, "pre-data", NULL, err, errlen) < 0)
+            return -1;
     }
     s->t_pre = pf_now() - t0;
-    s->cpu_pre = cpu0 >= 0 ? trace_backend_cpu(&ccpu, c, ctx.cpu_mode) - cpu0 : -1;
-    trace_span(ctx.trace, 0, "pre-data", "pre-data", t0, pf_now(), 0, 0, s->cpu_pre);
+    s->cpu_pre = cpu0 >= 0 ? trace_backend_cpu(ccpu, c, ctx->cpu_mode) - cpu0 : -1;
+    trace_span(ctx->trace, 0, "pre-data", "pre-data", t0, pf_now(), 0, 0, s->cpu_pre);
+    return 0;
+}
 
-    /* 5. data and post-data, scheduled together */
-    t0 = pf_now();
-    if (restore_build_jobs(&ctx, err, errlen) < 0)
-        goto out;
-    for (size_t t = 0; t < ctx.ntables; t++)
-        if (ctx.tables[t].selected && ctx.do_data)
+/* 5. Data and post-data, scheduled together. */
+static int restore_data_and_post(restore_ctx *ctx, PGconn **c, double start, restore_summary *s, char *err,
+                                 size_t errlen)
+{
+    const restore_options *o = ctx->o;
+    char tmp[PF_ERRLEN];
+    double t0 = pf_now();
+    if (restore_build_jobs(ctx, err, errlen) < 0)
+        return -1;
+    for (size_t t = 0; t < ctx->ntables; t++)
+        if (ctx->tables[t].selected && ctx->do_data)
             s->tables++;
-    if (restore_run_jobs(&ctx, &c, o->progress ? draw_progress : NULL, start, tmp, sizeof tmp) < 0) {
+    if (restore_run_jobs(ctx, c, o->progress ? draw_progress : NULL, start, tmp, sizeof tmp) < 0) {
         if (o->progress)
-            report_progress(&ctx, start, -1);
+            report_progress(ctx, start, -1);
         if (o->interrupted && *o->interrupted)
-            pf_err(err, errlen, "interrupted: what committed is kept; run again with --resume to finish");
-        else
-            pf_err(err, errlen, "%s (what committed is kept: fix the cause and run again with --resume)", tmp);
-        goto out;
+            return pf_err(err, errlen, "interrupted: what committed is kept; run again with --resume to finish");
+        return pf_err(err, errlen, "%s (what committed is kept: fix the cause and run again with --resume)", tmp);
     }
     if (o->progress)
-        draw_progress(&ctx, start, 1);
-    {
-        /* data and post-data overlap; split at the last load's commit */
-        double end = pf_now(), dend = ctx.data_end > t0 ? ctx.data_end : t0;
-        s->t_data = dend - t0;
-        s->t_post = end - dend;
-    }
+        draw_progress(ctx, start, 1);
+    /* data and post-data overlap; split at the last load's commit */
+    double end = pf_now(), dend = ctx->data_end > t0 ? ctx->data_end : t0;
+    s->t_data = dend - t0;
+    s->t_post = end - dend;
+    return 0;
+}
 
-    /* 6. sequences, large objects, ACLs, materialized views, statistics, the database */
-    t0 = pf_now();
-    cpu0 = trace_backend_cpu(&ccpu, c, ctx.cpu_mode);
-    if (finish_steps(&ctx, c, tmp, sizeof tmp) < 0 ||
-        pgconn_exec(c, "DROP SCHEMA " JOURNAL_SCHEMA " CASCADE", "drop journal", tmp, sizeof tmp) < 0) {
-        pf_err(err, errlen, "%s (what committed is kept: fix the cause and run again with --resume)", tmp);
-        goto out;
-    }
+/* 6. Sequences, large objects, ACLs, materialized views, statistics, the database; the
+ * journal goes last. */
+static int restore_finish(restore_ctx *ctx, PGconn *c, trace_cpu *ccpu, restore_summary *s, char *err,
+                          size_t errlen)
+{
+    char tmp[PF_ERRLEN];
+    double t0 = pf_now(), cpu0 = trace_backend_cpu(ccpu, c, ctx->cpu_mode);
+    if (finish_steps(ctx, c, tmp, sizeof tmp) < 0 ||
+        pgconn_exec(c, "DROP SCHEMA " JOURNAL_SCHEMA " CASCADE", "drop journal", tmp, sizeof tmp) < 0)
+        return pf_err(err, errlen, "%s (what committed is kept: fix the cause and run again with --resume)", tmp);
     s->t_finish = pf_now() - t0;
-    s->cpu_finish = cpu0 >= 0 ? trace_backend_cpu(&ccpu, c, ctx.cpu_mode) - cpu0 : -1;
-    s->cpu_data = ctx.cpu_data;
-    s->cpu_post = ctx.cpu_post;
-    trace_span(ctx.trace, 0, "finish", "sequences, large objects, ACLs, materialized views", t0, pf_now(), 0, 0,
+    s->cpu_finish = cpu0 >= 0 ? trace_backend_cpu(ccpu, c, ctx->cpu_mode) - cpu0 : -1;
+    s->cpu_data = ctx->cpu_data;
+    s->cpu_post = ctx->cpu_post;
+    trace_span(ctx->trace, 0, "finish", "sequences, large objects, ACLs, materialized views", t0, pf_now(), 0, 0,
                s->cpu_finish);
-    s->chunks = ctx.nchunks;
-    s->chunks_skipped = ctx.chunks_skipped;
-    s->rows = atomic_load(&ctx.rows);
-    s->raw_bytes = atomic_load(&ctx.raw);
-    s->entries = ctx.nentry_jobs;
-    s->reconnects = atomic_load(&ctx.reconnects);
-    rc = 0;
-out:
-    trace_cpu_close(&ccpu);
-    if (rc < 0 && c && journal_open && PQstatus(c) == CONNECTION_OK && !anything_committed(c)) {
-        /* nothing committed yet: leave no journal that would ask for --resume, and no
-         * database this run created */
-        PQclear(PQexec(c, "DROP SCHEMA " JOURNAL_SCHEMA " CASCADE"));
-        journal_open = 0;
-    }
-    if (c)
-        PQfinish(c);
-    if (rc < 0 && ctx.created_db && !journal_open)
-        restore_drop_created_database(&ctx);
-    for (size_t t = 0; t < ctx.ntables; t++) {
-        rtable *rt = &ctx.tables[t];
+    s->chunks = ctx->nchunks;
+    s->chunks_skipped = ctx->chunks_skipped;
+    s->rows = atomic_load(&ctx->rows);
+    s->raw_bytes = atomic_load(&ctx->raw);
+    s->entries = ctx->nentry_jobs;
+    s->reconnects = atomic_load(&ctx->reconnects);
+    return 0;
+}
+
+static void free_ctx(restore_ctx *ctx)
+{
+    for (size_t t = 0; t < ctx->ntables; t++) {
+        rtable *rt = &ctx->tables[t];
         free(rt->dst_schema);
         free(rt->dst_name);
         free(rt->qname);
@@ -428,33 +411,71 @@ out:
         free(rt->label);
         free(rt->parents);
     }
-    free(ctx.tables);
-    restore_free_jobs(&ctx);
-    free(ctx.workers);
-    free(ctx.entry_table);
-    free(ctx.entry_phase);
-    for (size_t i = 0; ctx.seq_dst && i < ctx.a.n; i++)
-        free(ctx.seq_dst[i]);
-    free(ctx.seq_dst);
-    free(ctx.wanted);
-    free(ctx.keep_create);
-    free(ctx.if_absent);
-    free(ctx.seq_extra);
-    free(ctx.for_renamed);
-    free(ctx.db_create_sql);
-    free(ctx.db_finish_sql);
-    free(ctx.target_db);
-    for (size_t i = 0; i < ctx.ndone; i++)
-        free(ctx.done_items[i]);
-    free(ctx.done_items);
-    for (size_t i = 0; i < ctx.nschema_sel; i++)
-        free(ctx.schema_sel[i]);
-    free(ctx.schema_sel);
-    archive_free(&ctx.a);
-    manifest_free(&ctx.m);
-    store_close(ctx.st);
-    for (size_t i = 0; i < ctx.nwarned; i++)
-        free(ctx.warned[i]);
+    free(ctx->tables);
+    restore_free_jobs(ctx);
+    free(ctx->workers);
+    free(ctx->entry_table);
+    free(ctx->entry_phase);
+    for (size_t i = 0; ctx->seq_dst && i < ctx->a.n; i++)
+        free(ctx->seq_dst[i]);
+    free(ctx->seq_dst);
+    free(ctx->wanted);
+    free(ctx->keep_create);
+    free(ctx->if_absent);
+    free(ctx->seq_extra);
+    free(ctx->for_renamed);
+    free(ctx->db_create_sql);
+    free(ctx->db_finish_sql);
+    free(ctx->target_db);
+    for (size_t i = 0; i < ctx->ndone; i++)
+        free(ctx->done_items[i]);
+    free(ctx->done_items);
+    for (size_t i = 0; i < ctx->nschema_sel; i++)
+        free(ctx->schema_sel[i]);
+    free(ctx->schema_sel);
+    archive_free(&ctx->a);
+    manifest_free(&ctx->m);
+    store_close(ctx->st);
+    for (size_t i = 0; i < ctx->nwarned; i++)
+        free(ctx->warned[i]);
+}
+
+int restore_run(const restore_options *o, restore_summary *s, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    double start = pf_now();
+    restore_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.o = o;
+    sections(&ctx);
+    pthread_mutex_init(&ctx.mu, NULL);
+    pthread_mutex_init(&ctx.notice_mu, NULL);
+    pthread_cond_init(&ctx.cv, NULL);
+    ctx.trace = trace_new();
+    s->cpu_pre = s->cpu_data = s->cpu_post = s->cpu_finish = -1;
+    PGconn *c = NULL;
+    trace_cpu ccpu = {0};
+    int journal_open = 0;
+
+    int ok = check_dump(&ctx, err, errlen) == 0 && render_archive(&ctx, err, errlen) == 0;
+    s->t_checks = pf_now() - start;
+    ok = ok && prepare_target(&ctx, &c, &journal_open, s, err, errlen) == 0 &&
+         restore_pre_data(&ctx, c, &ccpu, s, err, errlen) == 0 &&
+         restore_data_and_post(&ctx, &c, start, s, err, errlen) == 0 &&
+         restore_finish(&ctx, c, &ccpu, s, err, errlen) == 0;
+
+    trace_cpu_close(&ccpu);
+    if (!ok && c && journal_open && PQstatus(c) == CONNECTION_OK && !anything_committed(c)) {
+        /* nothing committed yet: leave no journal that would ask for --resume, and no
+         * database this run created */
+        PQclear(PQexec(c, "DROP SCHEMA " JOURNAL_SCHEMA " CASCADE"));
+        journal_open = 0;
+    }
+    if (c)
+        PQfinish(c);
+    if (!ok && ctx.created_db && !journal_open)
+        restore_drop_created_database(&ctx);
+    free_ctx(&ctx);
     if (o->trace_path && ctx.trace) {
         /* also after a failure: that is when it helps most */
         char terr[PF_ERRLEN];
@@ -466,5 +487,5 @@ out:
     pthread_mutex_destroy(&ctx.notice_mu);
     pthread_cond_destroy(&ctx.cv);
     s->seconds = pf_now() - start;
-    return rc;
+    return ok ? 0 : -1;
 }
