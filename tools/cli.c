@@ -96,15 +96,19 @@ int cli_option_error(const char *cmd, int c, char **argv, const char *help)
     return cli_usage_error(cmd, "unknown option %s", opt);
 }
 
+void cli_json_print(json_t *o)
+{
+    /* keys in the order they were added (jansson keeps insertion order) */
+    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    fputc('\n', stdout);
+    json_decref(o);
+}
+
 int cli_fail(const char *cmd, int json, const char *err)
 {
     fprintf(stderr, "pgferry %s: %s\n", cmd, err);
-    if (json) {
-        json_t *j = json_pack("{s:b, s:s}", "ok", 0, "error", err);
-        json_dumpf(j, stdout, JSON_INDENT(2));
-        fputc('\n', stdout);
-        json_decref(j);
-    }
+    if (json)
+        cli_json_print(json_pack("{s:b, s:s}", "ok", 0, "error", err));
     return cli_interrupted ? EXIT_INTERRUPTED : 1;
 }
 

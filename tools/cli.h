@@ -38,6 +38,11 @@ void cli_restore_progress(void *ctx, const struct restore_progress_s *p);
 /* Prints an engine's line for the user on stderr (a pf_notice_fn). */
 void cli_notice(void *ctx, const char *line);
 
+/* The one way a command prints its --json result: indented, keys in the order added, a
+ * newline after; takes the reference. */
+typedef struct json_t json_t;
+void cli_json_print(json_t *o);
+
 /* Set by SIGINT/SIGTERM once cli_install_signals() ran. */
 extern volatile sig_atomic_t cli_interrupted;
 void cli_install_signals(void);

@@ -318,9 +318,7 @@ int cmd_dump(int argc, char **argv)
                             s.server_cpu_seconds >= 0 && s.raw_bytes > 0
                                 ? json_real(s.server_cpu_seconds / ((double)s.raw_bytes / 1e9))
                                 : json_null());
-        json_dumpf(j, stdout, JSON_INDENT(2));
-        fputc('\n', stdout);
-        json_decref(j);
+        cli_json_print(j);
     } else if (progress) {
         char a[32], b[32];
         fprintf(stderr, "dump: %llu tables, %llu chunks, %llu rows, %s raw -> %s stored in %.1f s (%s)\n",

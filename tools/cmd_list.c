@@ -249,12 +249,6 @@ static json_t *json_listing(const char *dir, const manifest *m, const char *stat
     return o;
 }
 
-static void print_json(json_t *o)
-{
-    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    fputc('\n', stdout);
-    json_decref(o);
-}
 
 int cmd_list(int argc, char **argv)
 {
@@ -315,7 +309,7 @@ int cmd_list(int argc, char **argv)
             json_object_set_new(o, "complete", json_false());
             json_object_set_new(o, "status", json_string(status));
             json_object_set_new(o, "error", json_string(err));
-            print_json(o);
+            cli_json_print(o);
         } else {
             printf("dump       %s\nstatus     %s\n", dir, status);
         }
@@ -342,7 +336,7 @@ int cmd_list(int argc, char **argv)
     if (chk.count)
         fprintf(stderr, "pgferry list: %s is damaged: %s\n", dir, chk.first);
     if (json)
-        print_json(json_listing(dir, &m, status, &chk));
+        cli_json_print(json_listing(dir, &m, status, &chk));
     else
         print_human(dir, &m, status);
     manifest_free(&m);

@@ -202,7 +202,7 @@ int cmd_prune(int argc, char **argv)
         json_object_set_new(o, dry ? "would_remove" : "removed", json_integer((json_int_t)removed));
         json_object_set_new(o, dry ? "would_free_bytes" : "freed_bytes", json_integer((json_int_t)freed));
         json_object_set_new(o, "failures", json_integer(failures));
-        repo_cli_print_json(o);
+        cli_json_print(o);
     } else if (dry) {
         printf("prune: %zu kept, %zu would be removed (%s); dry run: nothing removed\n", kept, removed,
                pf_fmt_bytes(freed, a, sizeof a));

@@ -268,9 +268,7 @@ int cmd_restore(int argc, char **argv)
         for (int i = 0; i < 4; i++)
             json_object_set_new(cpu, k[i], v[i] >= 0 ? json_real(floor(v[i] * 100.0 + 0.5) / 100.0) : json_null());
         json_object_set_new(j, "server_cpu_seconds", cpu);
-        json_dumpf(j, stdout, JSON_INDENT(2));
-        fputc('\n', stdout);
-        json_decref(j);
+        cli_json_print(j);
     } else if (progress) {
         char a[32];
         fprintf(stderr, "restore: %llu tables, %llu chunks (%llu already in), %llu rows, %s into %s in %.1f s\n",

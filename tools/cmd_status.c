@@ -123,7 +123,7 @@ int cmd_status(int argc, char **argv)
         json_object_set_new(o, "complete", json_integer((json_int_t)ncomplete));
         put_backup(o, "newest_complete", complete, now);
         put_backup(o, "newest", newest, now);
-        repo_cli_print_json(o);
+        cli_json_print(o);
     } else {
         puts(line);
     }

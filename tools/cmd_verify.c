@@ -188,9 +188,7 @@ int cmd_verify(int argc, char **argv)
         json_object_set_new(tot, "problem_files", json_integer((json_int_t)t.problem_files));
         json_object_set_new(o, "totals", tot);
         json_object_set_new(o, "seconds", json_real(pf_now() - start));
-        json_dumpf(o, stdout, JSON_INDENT(2));
-        fputc('\n', stdout);
-        json_decref(o);
+        cli_json_print(o);
     } else if (status == 0) {
         char a[32], b[32], lo[64] = "";
         if (m && m->has_large_objects)

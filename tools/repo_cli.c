@@ -69,12 +69,6 @@ json_t *repo_cli_backup_json(const repo_backup *b, time_t now)
     return o;
 }
 
-void repo_cli_print_json(json_t *o)
-{
-    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    fputc('\n', stdout);
-    json_decref(o);
-}
 
 /* A note worth showing: a manifest that could not be authenticated or is damaged (a plain
  * "no manifest" is what "incomplete" says already). */
@@ -98,7 +92,7 @@ int cmd_list_repo(const char *repo, int json)
             json_t *o = json_object();
             json_object_set_new(o, "repo", json_string(repo));
             json_object_set_new(o, "error", json_string(err));
-            repo_cli_print_json(o);
+            cli_json_print(o);
         }
         return 1;
     }
@@ -120,7 +114,7 @@ int cmd_list_repo(const char *repo, int json)
         for (size_t i = 0; i < l.n; i++)
             json_array_append_new(arr, repo_cli_backup_json(&l.b[i], now));
         json_object_set_new(o, "backups", arr);
-        repo_cli_print_json(o);
+        cli_json_print(o);
         repo_listing_free(&l);
         return 0;
     }

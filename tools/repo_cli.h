@@ -15,9 +15,6 @@ json_t *repo_cli_backup_json(const repo_backup *b, time_t now);
 const char *repo_cli_state(const repo_backup *b);
 /* "ok 2026-11-27T03:00Z", "FAILED 2026-11-27T03:00Z" or "never". */
 void repo_cli_verified(const repo_backup *b, char *out, size_t outlen);
-/* Prints a JSON value on stdout (and frees it). */
-void repo_cli_print_json(json_t *o);
-
 /* How a command that reads one backup names it: a directory (-f DIR or DIR), or a
  * repository and which of its backups (--repo R with --as-of TIME or --backup
  * latest|LABEL|TAG). */
