@@ -121,7 +121,10 @@ static int database_sql(restore_ctx *ctx, char *err, size_t errlen)
                           line[0] == '-' || line[0] == '\n';
             if (create) {
                 free(ctx->db_create_sql);
-                ctx->db_create_sql = strndup(line, n);
+                if (!(ctx->db_create_sql = strndup(line, n))) {
+                    free(fin);
+                    return pf_err(err, errlen, "out of memory");
+                }
             } else if (!session) {
                 if (len + n + 1 > cap) {
                     cap = 2 * (len + n + 1);
