@@ -11,7 +11,6 @@
 
 #include "codec/chunk.h"
 #include "engine/catalog.h"
-#include "io/pf_io.h"
 
 #include <signal.h>
 #include <stdint.h>

@@ -16,7 +16,6 @@
 #ifndef PF_RESTORE_H
 #define PF_RESTORE_H
 
-#include "io/pf_io.h"
 
 #include "common/pf_util.h"
 

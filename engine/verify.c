@@ -10,7 +10,6 @@
 #include "codec/chunk.h"
 #include "codec/copyrows.h"
 #include "common/pf_util.h"
-#include "io/pf_io.h"
 
 #include <dirent.h>
 #include <errno.h>
