@@ -19,6 +19,7 @@
 
 typedef struct {
     FILE *f;
+    size_t len;       /* the archive's size: no string is longer than what is left */
     int int_size, off_size;
     int failed;
 } rd;
@@ -54,8 +55,9 @@ static char *rstr(rd *r, int *isnull)
         *isnull = 1;
         return NULL;
     }
-    if (len > (1LL << 30)) {
-        r->failed = 1;
+    long pos = ftell(r->f);
+    if (len > (1LL << 30) || pos < 0 || (unsigned long long)len > r->len - (size_t)pos) {
+        r->failed = 1; /* damaged: longer than the rest of the archive */
         return NULL;
     }
     char *s = malloc((size_t)len + 1);
@@ -63,8 +65,11 @@ static char *rstr(rd *r, int *isnull)
         r->failed = 1;
         return NULL;
     }
-    if (len && fread(s, 1, (size_t)len, r->f) != (size_t)len)
+    if (len && fread(s, 1, (size_t)len, r->f) != (size_t)len) {
         r->failed = 1;
+        free(s);
+        return NULL;
+    }
     s[len] = '\0';
     return s;
 }
@@ -81,6 +86,7 @@ static int parse_toc(const char *path, archive *a, char *err, size_t errlen)
 {
     rd r = {0};
     r.f = fmemopen(a->data, a->len, "rb");
+    r.len = a->len;
     if (!r.f)
         return pf_err(err, errlen, "%s: %s", path, strerror(errno));
     char magic[5];
