@@ -128,8 +128,8 @@ int store_write_all(pf_store *s, const char *name, const void *data, size_t len,
  * object store). An existing one is fine. */
 int store_mkprefix(pf_store *s, const char *name, char *err, size_t errlen);
 
-/* Makes durable everything committed with STORE_W_DEFER_SYNC and every removal and rename
- * under prefix ("" = the root) and of prefix itself. */
+/* Makes durable everything committed with STORE_W_DEFER_SYNC under prefix ("" = the root),
+ * and every removal, rename and new name in prefix and of prefix itself. */
 int store_sync(pf_store *s, const char *prefix, char *err, size_t errlen);
 
 /* ---- removing --------------------------------------------------------------------------- */

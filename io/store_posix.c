@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ typedef struct {
     char *root;   /* the directory, without a trailing '/' */
     int rootfd;   /* opened once the root exists: syncfs on it reports writeback errors since */
     io_mode mode;
+    atomic_int deferred; /* files were committed with STORE_W_DEFER_SYNC: sync must syncfs */
 } posix_store;
 
 typedef struct {
@@ -338,8 +340,10 @@ static store_writer *posix_writer_open(pf_store *base, const char *name, unsigne
         free(w);
         return NULL;
     }
-    if (flags & STORE_W_DEFER_SYNC)
+    if (flags & STORE_W_DEFER_SYNC) {
         io_writer_defer_sync(w->w);
+        atomic_store(&s->deferred, 1);
+    }
     return &w->base;
 }
 
@@ -394,17 +398,21 @@ static int sync_subdir(void *ctx, const char *name, const store_info *info)
     return io_fsync_dir(path, a[2], *(size_t *)a[3]) < 0 ? -1 : 0;
 }
 
-/* syncfs (every file written with DEFER_SYNC, and any writeback error since the root was
- * opened), then the directory entries: prefix's subdirectories, prefix itself and its parent. */
+/* When files were written with DEFER_SYNC: syncfs (it also reports any writeback error
+ * since the root was opened) and the entries in prefix's subdirectories (a dump's data/).
+ * Always: prefix itself and its parent (a rename, a removal, a new directory). Without
+ * deferred files no syncfs, which would flush the whole filesystem. */
 static int posix_sync(pf_store *base, const char *prefix, char *err, size_t errlen)
 {
     posix_store *s = PS(base);
     char path[4096];
-    if (s->rootfd >= 0 && io_syncfs(s->rootfd, s->root, err, errlen) < 0)
-        return -1;
-    void *a[4] = {s, (void *)prefix, err, &errlen};
-    if (posix_list(base, prefix, sync_subdir, a, err, errlen) != 0)
-        return -1;
+    if (atomic_load(&s->deferred)) {
+        if (s->rootfd >= 0 && io_syncfs(s->rootfd, s->root, err, errlen) < 0)
+            return -1;
+        void *a[4] = {s, (void *)prefix, err, &errlen};
+        if (posix_list(base, prefix, sync_subdir, a, err, errlen) != 0)
+            return -1;
+    }
     posix_path(s, prefix, path, sizeof path);
     if (io_fsync_dir(path, err, errlen) < 0)
         return -1;
