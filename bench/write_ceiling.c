@@ -21,6 +21,7 @@
 #include "common/pf_util.h"
 #include "engine/manifest.h"
 #include "engine/pgconn.h"
+#include "io/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -187,10 +188,12 @@ int main(int argc, char **argv)
     char err[PF_ERRLEN];
     manifest m;
     memset(&m, 0, sizeof m);
-    if (manifest_read(dump, &m, err, sizeof err) < 0) {
+    pf_store *st = store_open(dump, 0, err, sizeof err);
+    if (!st || manifest_read(st, &m, err, sizeof err) < 0) {
         fprintf(stderr, "write_ceiling: %s\n", err);
         return 1;
     }
+    store_close(st);
     /* quoting needs a connection (PQescapeIdentifier) */
     PGconn *c = pgconn_open(conninfo, err, sizeof err);
     if (!c) {

@@ -453,247 +453,299 @@ static int analyze_job_added(restore_ctx *ctx, size_t id, uint64_t cost)
     return 0;
 }
 
-int restore_build_jobs(restore_ctx *ctx, char *err, size_t errlen)
+/* The scratch state of building the job graph: per archive entry its post-data job (-1:
+ * none) and its lock resource (a TABLE entry without data: a resource of its own, -1:
+ * none); the post-data jobs of each TABLE entry as lists (table_first -> next_entry). */
+typedef struct {
+    long *entry_job, *virt, *table_first, *next_entry;
+    unsigned char *in_tree;
+} jplan;
+
+static void jplan_free(jplan *p)
 {
-    const restore_options *o = ctx->o;
-    long *table_first = NULL, *next_entry = NULL;
-    unsigned char *in_tree = NULL;
-    long *entry_job = malloc((ctx->a.n + 1) * sizeof *entry_job);
-    long *virt = malloc((ctx->a.n + 1) * sizeof *virt);
-    if (!entry_job || !virt) {
-        free(entry_job);
-        free(virt);
-        return pf_err(err, errlen, "out of memory");
-    }
-    /* resources: the data tables, then every TABLE entry without data */
+    free(p->entry_job);
+    free(p->virt);
+    free(p->table_first);
+    free(p->next_entry);
+    free(p->in_tree);
+}
+
+/* Lock resources: the data tables, then every TABLE entry without data; the scheduler. */
+static int plan_resources(restore_ctx *ctx, jplan *p)
+{
+    size_t n = ctx->a.n + 1;
+    p->entry_job = malloc(n * sizeof *p->entry_job);
+    p->virt = malloc(n * sizeof *p->virt);
+    p->table_first = malloc(n * sizeof *p->table_first);
+    p->next_entry = malloc(n * sizeof *p->next_entry);
+    p->in_tree = malloc(n);
+    if (!p->entry_job || !p->virt || !p->table_first || !p->next_entry || !p->in_tree)
+        return -1;
     size_t nres = ctx->ntables;
-    for (size_t i = 0; i < ctx->a.n; i++)
-        virt[i] = restore_entry_is(&ctx->a.entries[i], "TABLE") && ctx->entry_table[i] < 0 ? (long)nres++ : -1;
-    ctx->s = sched_new(nres);
-    if (!ctx->s) {
-        free(entry_job);
-        free(virt);
-        return pf_err(err, errlen, "out of memory");
+    for (size_t i = 0; i < ctx->a.n; i++) {
+        p->virt[i] = restore_entry_is(&ctx->a.entries[i], "TABLE") && ctx->entry_table[i] < 0 ? (long)nres++ : -1;
+        p->entry_job[i] = p->table_first[i] = -1;
     }
-    for (size_t i = 0; i < ctx->a.n; i++)
-        entry_job[i] = -1;
-    /* rows that go into tables whose foreign keys are live (--data-only, a platform's
-     * tables) are ordered by them, unless triggers are off for those loads */
+    ctx->s = sched_new(nres);
+    return ctx->s ? 0 : -1;
+}
+
+/* The loads of the selected tables; where foreign keys are live during the loads
+ * (--data-only, a platform's tables, unless triggers are off for them), a referencing
+ * table's loads wait for its parents' rows. */
+static int plan_loads(restore_ctx *ctx, char *err, size_t errlen)
+{
     int fk_order = 0;
     for (size_t t = 0; t < ctx->ntables; t++)
         fk_order |= ctx->tables[t].selected && restore_checked_load(ctx, &ctx->tables[t]);
     fk_order &= ctx->do_data;
     if (fk_order && (foreign_key_parents(ctx, err, errlen) < 0 || break_cycles(ctx, err, errlen) < 0))
-        goto fail;
-    if (ctx->do_data) {
-        uint64_t all = 0;
-        for (size_t t = 0; t < ctx->ntables; t++)
-            if (ctx->tables[t].selected)
-                all += ctx->tables[t].mt->raw_bytes;
-        ctx->straggler_bytes = all / (uint64_t)(o->jobs > 0 ? o->jobs : 1);
-        for (size_t t = 0; t < ctx->ntables; t++)
-            if (ctx->tables[t].selected && add_loads(ctx, t, err, errlen) < 0)
-                goto fail;
-    }
+        return -1;
+    if (!ctx->do_data)
+        return 0;
+    uint64_t all = 0;
+    for (size_t t = 0; t < ctx->ntables; t++)
+        if (ctx->tables[t].selected)
+            all += ctx->tables[t].mt->raw_bytes;
+    ctx->straggler_bytes = all / (uint64_t)(ctx->o->jobs > 0 ? ctx->o->jobs : 1);
+    for (size_t t = 0; t < ctx->ntables; t++)
+        if (ctx->tables[t].selected && add_loads(ctx, t, err, errlen) < 0)
+            return -1;
     for (size_t t = 0; fk_order && t < ctx->ntables; t++) {
         rtable *rt = &ctx->tables[t];
         if (!rt->selected || !restore_checked_load(ctx, rt))
             continue;
-        for (size_t p = 0; p < rt->nparents; p++) {
-            rtable *pt = &ctx->tables[rt->parents[p]];
+        for (size_t k = 0; k < rt->nparents; k++) {
+            rtable *pt = &ctx->tables[rt->parents[k]];
             if (!pt->selected || pt->loaded < 0)
                 continue;
             for (size_t j = 0; j < ctx->njobs; j++)
                 if (ctx->jobs[j].kind == JOB_LOAD && ctx->jobs[j].table == t &&
                     sched_after(ctx->s, j, (size_t)pt->loaded) < 0)
-                    goto oom;
+                    return pf_err(err, errlen, "out of memory");
         }
     }
-    /* post-data entries: after the rows of their own tables are in and the entries they
-     * build on are done; locking their tables and those of what they build on (a foreign
-     * key locks the table it references, through that table's key) */
+    return 0;
+}
+
+/* A job done by an earlier run of the restore (--resume) is marked done. */
+static void plan_journaled(restore_ctx *ctx, const archive_entry *e, const char *suffix, long job)
+{
+    char item[64];
+    snprintf(item, sizeof item, "entry:%d%s", e->id, suffix);
+    if (restore_journal_has(ctx, item))
+        sched_mark_done(ctx->s, (size_t)job);
+}
+
+/* Job id waits for the rows of (and locks) every table the entry touches, and for the
+ * entries it builds on (locking their tables too). 0, or -1 when out of memory. */
+static int plan_entry_waits(restore_ctx *ctx, jplan *p, const archive_entry *e, long id, long pre, size_t **tabs,
+                            size_t *tcap)
+{
+    size_t nt = entry_resources(ctx, e, p->virt, tabs, tcap);
+    for (size_t k = 0; k < nt; k++) {
+        rtable *rt = (*tabs)[k] < ctx->ntables ? &ctx->tables[(*tabs)[k]] : NULL;
+        if (sched_lock(ctx->s, (size_t)id, (*tabs)[k]) < 0 ||
+            (rt && rt->loaded >= 0 && sched_after(ctx->s, (size_t)id, (size_t)rt->loaded) < 0) ||
+            (pre >= 0 && (sched_lock(ctx->s, (size_t)pre, (*tabs)[k]) < 0 ||
+                          (rt && rt->loaded >= 0 && sched_after(ctx->s, (size_t)pre, (size_t)rt->loaded) < 0))))
+            return -1;
+    }
+    for (size_t d = 0; d < e->ndeps; d++) {
+        long k = archive_find(&ctx->a, e->deps[d]);
+        if (k < 0)
+            continue;
+        size_t *dt = NULL, dcap = 0, nd = entry_resources(ctx, &ctx->a.entries[k], p->virt, &dt, &dcap);
+        int bad = 0;
+        for (size_t q = 0; q < nd && !bad; q++)
+            bad = sched_lock(ctx->s, (size_t)id, dt[q]) < 0;
+        free(dt);
+        if (bad || (p->entry_job[k] >= 0 && sched_after(ctx->s, (size_t)id, (size_t)p->entry_job[k]) < 0))
+            return -1;
+    }
+    return 0;
+}
+
+/* The job of one post-data entry. A primary key or unique constraint of a plain table
+ * large enough to be worth a second transaction becomes two: its index, built beside the
+ * table's other indexes (a SHARE lock), then the constraint on it. */
+static int plan_post_entry(restore_ctx *ctx, jplan *p, size_t i, size_t **tabs, size_t *tcap)
+{
+    archive_entry *e = &ctx->a.entries[i];
+    int shared = restore_entry_is(e, "INDEX");
+    char *isql = NULL, *csql = NULL;
+    long pre = -1;
+    long te = restore_entry_table_entry(ctx, e);
+    if (restore_entry_is(e, "CONSTRAINT") && te >= 0 && ctx->entry_table[te] >= 0 &&
+        ctx->tables[ctx->entry_table[te]].mt->raw_bytes >= SPLIT_KEY_MIN_BYTES &&
+        split_key(e->sql, &isql, &csql) == 0) {
+        pre = add_job(ctx, sched_add(ctx->s, 0, cost_entry(ctx, e, 1), SCHED_LOCK_SHARED),
+                      (rjob){.kind = JOB_ENTRY, .entry = (long)i, .part = 1, .sql = isql});
+        if (pre < 0) {
+            free(isql);
+            free(csql);
+            return -1;
+        }
+        plan_journaled(ctx, e, ":index", pre);
+    }
+    long id = add_job(ctx, sched_add(ctx->s, 0, cost_entry(ctx, e, pre >= 0 ? 2 : 0),
+                                     shared ? SCHED_LOCK_SHARED : SCHED_LOCK_EXCLUSIVE),
+                      (rjob){.kind = JOB_ENTRY, .entry = (long)i, .part = pre >= 0 ? 2 : 0, .sql = csql});
+    if (id < 0) {
+        free(csql);
+        return -1;
+    }
+    p->entry_job[i] = id;
+    ctx->nentry_jobs++;
+    char item[64];
+    snprintf(item, sizeof item, "entry:%d", e->id);
+    if (restore_journal_has(ctx, item)) {
+        sched_mark_done(ctx->s, (size_t)id);
+        if (pre >= 0)
+            sched_mark_done(ctx->s, (size_t)pre);
+        atomic_fetch_add(&ctx->entries_done, 1);
+    }
+    if (pre >= 0 && sched_after(ctx->s, (size_t)id, (size_t)pre) < 0)
+        return -1;
+    return plan_entry_waits(ctx, p, e, id, pre, tabs, tcap);
+}
+
+/* Post-data entries: after the rows of their own tables are in and the entries they build
+ * on are done; locking their tables and those of what they build on (a foreign key locks
+ * the table it references, through that table's key). Then each TABLE entry's list of
+ * its post-data jobs, for the ANALYZE of its rows to wait for. */
+static int plan_post_data(restore_ctx *ctx, jplan *p)
+{
     size_t *tabs = NULL, tcap = 0;
     for (size_t i = 0; ctx->do_post && i < ctx->a.n; i++) {
-        archive_entry *e = &ctx->a.entries[i];
-        if (!(ctx->wanted[i] && ctx->entry_phase[i] == PH_POST && e->sql))
+        if (!(ctx->wanted[i] && ctx->entry_phase[i] == PH_POST && ctx->a.entries[i].sql))
             continue;
-        int shared = restore_entry_is(e, "INDEX");
-        /* a primary key or unique constraint of a plain table: its index first, beside the
-         * table's other index builds, then the constraint on it (where the build takes long
-         * enough to be worth a second transaction) */
-        char *isql = NULL, *csql = NULL;
-        long pre = -1;
-        long te = restore_entry_table_entry(ctx, e);
-        if (restore_entry_is(e, "CONSTRAINT") && te >= 0 && ctx->entry_table[te] >= 0 &&
-            ctx->tables[ctx->entry_table[te]].mt->raw_bytes >= SPLIT_KEY_MIN_BYTES &&
-            split_key(e->sql, &isql, &csql) == 0) {
-            pre = add_job(ctx, sched_add(ctx->s, 0, cost_entry(ctx, e, 1), SCHED_LOCK_SHARED),
-                          (rjob){.kind = JOB_ENTRY, .entry = (long)i, .part = 1, .sql = isql});
-            if (pre < 0) {
-                free(isql);
-                free(csql);
-                goto oom_tabs;
-            }
-            char item[64];
-            snprintf(item, sizeof item, "entry:%d:index", e->id);
-            if (restore_journal_has(ctx, item))
-                sched_mark_done(ctx->s, (size_t)pre);
-        }
-        long id = add_job(ctx, sched_add(ctx->s, 0, cost_entry(ctx, e, pre >= 0 ? 2 : 0),
-                                         shared ? SCHED_LOCK_SHARED : SCHED_LOCK_EXCLUSIVE),
-                          (rjob){.kind = JOB_ENTRY, .entry = (long)i, .part = pre >= 0 ? 2 : 0, .sql = csql});
-        if (id < 0) {
-            free(csql);
-            goto oom_tabs;
-        }
-        entry_job[i] = id;
-        ctx->nentry_jobs++;
-        char item[64];
-        snprintf(item, sizeof item, "entry:%d", e->id);
-        if (restore_journal_has(ctx, item)) {
-            sched_mark_done(ctx->s, (size_t)id);
-            if (pre >= 0)
-                sched_mark_done(ctx->s, (size_t)pre);
-            atomic_fetch_add(&ctx->entries_done, 1);
-        }
-        if (pre >= 0 && sched_after(ctx->s, (size_t)id, (size_t)pre) < 0)
-            goto oom_tabs;
-        size_t nt = entry_resources(ctx, e, virt, &tabs, &tcap);
-        for (size_t k = 0; k < nt; k++) {
-            rtable *rt = tabs[k] < ctx->ntables ? &ctx->tables[tabs[k]] : NULL;
-            if (sched_lock(ctx->s, (size_t)id, tabs[k]) < 0 ||
-                (rt && rt->loaded >= 0 && sched_after(ctx->s, (size_t)id, (size_t)rt->loaded) < 0) ||
-                (pre >= 0 && (sched_lock(ctx->s, (size_t)pre, tabs[k]) < 0 ||
-                              (rt && rt->loaded >= 0 && sched_after(ctx->s, (size_t)pre, (size_t)rt->loaded) < 0))))
-                goto oom_tabs;
-        }
-        for (size_t d = 0; d < e->ndeps; d++) {
-            long k = archive_find(&ctx->a, e->deps[d]);
-            if (k < 0)
-                continue;
-            size_t *dt = NULL, dcap = 0, nd = entry_resources(ctx, &ctx->a.entries[k], virt, &dt, &dcap);
-            int bad = 0;
-            for (size_t q = 0; q < nd && !bad; q++)
-                bad = sched_lock(ctx->s, (size_t)id, dt[q]) < 0;
-            free(dt);
-            if (bad || (entry_job[k] >= 0 && sched_after(ctx->s, (size_t)id, (size_t)entry_job[k]) < 0))
-                goto oom_tabs;
+        if (plan_post_entry(ctx, p, i, &tabs, &tcap) < 0) {
+            free(tabs);
+            return -1;
         }
     }
     free(tabs);
-    tabs = NULL;
-    /* the post-data jobs of each TABLE entry, for the ANALYZE of its rows to wait for */
-    table_first = malloc((ctx->a.n + 1) * sizeof *table_first);
-    next_entry = malloc((ctx->a.n + 1) * sizeof *next_entry);
-    in_tree = malloc(ctx->a.n + 1);
-    if (!table_first || !next_entry || !in_tree)
-        goto oom;
-    for (size_t i = 0; i < ctx->a.n; i++)
-        table_first[i] = -1;
     for (size_t i = 0; i < ctx->a.n; i++) {
-        long te = entry_job[i] >= 0 ? restore_entry_table_entry(ctx, &ctx->a.entries[i]) : -1;
+        long te = p->entry_job[i] >= 0 ? restore_entry_table_entry(ctx, &ctx->a.entries[i]) : -1;
         if (te >= 0) {
-            next_entry[i] = table_first[te];
-            table_first[te] = (long)i;
+            p->next_entry[i] = p->table_first[te];
+            p->table_first[te] = (long)i;
         }
     }
-    /* ANALYZE, released when the rows are in and the indexes built (ANALYZE gathers the
-     * statistics of expression indexes, and the two lock each other out anyway), so
-     * statistics are built while other tables still load rather than in one pass at the
-     * end. A partition tree the restore creates is analyzed once, from its root, which
-     * covers the root's own statistics and every partition's (PostgreSQL's ANALYZE of a
-     * partitioned table recurses): analyzing the partitions first would do them twice. */
-    for (size_t k = 0; ctx->do_data && !o->no_analyze && k < ctx->a.n; k++) {
-        const archive_entry *e = &ctx->a.entries[k];
-        if (!ctx->wanted[k] || virt[k] < 0 || !restore_entry_is(e, "TABLE") || !e->namespace)
-            continue;
-        long id = -1;
-        uint64_t cost = 100;
-        for (size_t t = 0; t < ctx->ntables; t++) {
-            rtable *rt = &ctx->tables[t];
-            if (!rt->selected || !rt->root_qname || strcmp(rt->mt->parent_name, e->tag) ||
-                strcmp(rt->mt->parent_schema, e->namespace))
+    return 0;
+}
+
+/* Job id waits for the post-data jobs of TABLE entry x (-1: none). */
+static int after_post_of(restore_ctx *ctx, const jplan *p, long id, long x)
+{
+    for (long q = x >= 0 ? p->table_first[x] : -1; q >= 0; q = p->next_entry[q])
+        if (sched_after(ctx->s, (size_t)id, (size_t)p->entry_job[q]) < 0)
+            return -1;
+    return 0;
+}
+
+/* Marks in p->in_tree the TABLE entries of the partition tree under entry k (those whose
+ * TABLE entries depend on an entry of the tree). */
+static void mark_tree(restore_ctx *ctx, jplan *p, size_t k)
+{
+    memset(p->in_tree, 0, ctx->a.n);
+    p->in_tree[k] = 1;
+    for (int grew = 1; grew;) {
+        grew = 0;
+        for (size_t x = 0; x < ctx->a.n; x++) {
+            if (p->in_tree[x] || p->virt[x] < 0)
                 continue;
-            if (id < 0) {
-                id = add_job(ctx, sched_add(ctx->s, 0, 0, SCHED_LOCK_EXCLUSIVE),
-                             (rjob){.kind = JOB_ANALYZE, .table = t, .root = 1});
-                if (id < 0)
-                    goto oom;
-                /* the partitioned tables of the tree (the root, and those under it, whose
-                 * TABLE entries depend on their parent's): locked, and their post-data
-                 * jobs (indexes, attachments) done first */
-                memset(in_tree, 0, ctx->a.n);
-                in_tree[k] = 1;
-                for (int grew = 1; grew;) {
-                    grew = 0;
-                    for (size_t x = 0; x < ctx->a.n; x++) {
-                        if (in_tree[x] || virt[x] < 0)
-                            continue;
-                        for (size_t d = 0; d < ctx->a.entries[x].ndeps && !in_tree[x]; d++) {
-                            long pk = archive_find(&ctx->a, ctx->a.entries[x].deps[d]);
-                            if (pk >= 0 && in_tree[pk])
-                                in_tree[x] = grew = 1;
-                        }
-                    }
-                }
-                for (size_t x = 0; x < ctx->a.n; x++) {
-                    if (!in_tree[x])
-                        continue;
-                    if (sched_lock(ctx->s, (size_t)id, (size_t)virt[x]) < 0)
-                        goto oom;
-                    for (long q = table_first[x]; q >= 0; q = next_entry[q])
-                        if (sched_after(ctx->s, (size_t)id, (size_t)entry_job[q]) < 0)
-                            goto oom;
-                }
+            for (size_t d = 0; d < ctx->a.entries[x].ndeps && !p->in_tree[x]; d++) {
+                long pk = archive_find(&ctx->a, ctx->a.entries[x].deps[d]);
+                if (pk >= 0 && p->in_tree[pk])
+                    p->in_tree[x] = grew = 1;
             }
-            rt->root_analyzed = 1;
-            cost += cost_analyze(rt->mt);
-            if (sched_lock(ctx->s, (size_t)id, t) < 0 ||
-                (rt->loaded >= 0 && sched_after(ctx->s, (size_t)id, (size_t)rt->loaded) < 0))
-                goto oom;
-            for (long q = rt->toc >= 0 ? table_first[rt->toc] : -1; q >= 0; q = next_entry[q])
-                if (sched_after(ctx->s, (size_t)id, (size_t)entry_job[q]) < 0)
-                    goto oom;
         }
-        if (id >= 0 && analyze_job_added(ctx, (size_t)id, cost) < 0)
-            goto oom;
     }
-    for (size_t t = 0; ctx->do_data && !o->no_analyze && t < ctx->ntables; t++) {
+}
+
+/* One ANALYZE of the partition tree whose root is TABLE entry k, if the restore loads
+ * partitions of it: it locks the tree's partitioned tables and waits for their post-data
+ * jobs (indexes, attachments), and for each partition's rows and post-data jobs. */
+static int plan_analyze_tree(restore_ctx *ctx, jplan *p, size_t k)
+{
+    const archive_entry *e = &ctx->a.entries[k];
+    long id = -1;
+    uint64_t cost = 100;
+    for (size_t t = 0; t < ctx->ntables; t++) {
+        rtable *rt = &ctx->tables[t];
+        if (!rt->selected || !rt->root_qname || strcmp(rt->mt->parent_name, e->tag) ||
+            strcmp(rt->mt->parent_schema, e->namespace))
+            continue;
+        if (id < 0) {
+            id = add_job(ctx, sched_add(ctx->s, 0, 0, SCHED_LOCK_EXCLUSIVE),
+                         (rjob){.kind = JOB_ANALYZE, .table = t, .root = 1});
+            if (id < 0)
+                return -1;
+            mark_tree(ctx, p, k);
+            for (size_t x = 0; x < ctx->a.n; x++)
+                if (p->in_tree[x] &&
+                    (sched_lock(ctx->s, (size_t)id, (size_t)p->virt[x]) < 0 || after_post_of(ctx, p, id, (long)x) < 0))
+                    return -1;
+        }
+        rt->root_analyzed = 1;
+        cost += cost_analyze(rt->mt);
+        if (sched_lock(ctx->s, (size_t)id, t) < 0 ||
+            (rt->loaded >= 0 && sched_after(ctx->s, (size_t)id, (size_t)rt->loaded) < 0) ||
+            after_post_of(ctx, p, id, rt->toc) < 0)
+            return -1;
+    }
+    return id >= 0 ? analyze_job_added(ctx, (size_t)id, cost) : 0;
+}
+
+/* ANALYZE, released when the rows are in and the indexes built (ANALYZE gathers the
+ * statistics of expression indexes, and the two lock each other out anyway), so
+ * statistics are built while other tables still load rather than in one pass at the end.
+ * A partition tree the restore creates is analyzed once, from its root, which covers the
+ * root's own statistics and every partition's (PostgreSQL's ANALYZE of a partitioned
+ * table recurses): analyzing the partitions first would do them twice. */
+static int plan_analyze(restore_ctx *ctx, jplan *p)
+{
+    if (!ctx->do_data || ctx->o->no_analyze)
+        return 0;
+    for (size_t k = 0; k < ctx->a.n; k++) {
+        const archive_entry *e = &ctx->a.entries[k];
+        if (ctx->wanted[k] && p->virt[k] >= 0 && restore_entry_is(e, "TABLE") && e->namespace &&
+            plan_analyze_tree(ctx, p, k) < 0)
+            return -1;
+    }
+    for (size_t t = 0; t < ctx->ntables; t++) {
         rtable *rt = &ctx->tables[t];
         if (!rt->selected || rt->root_analyzed)
             continue;
         long id = add_job(ctx, sched_add(ctx->s, 0, 0, SCHED_LOCK_EXCLUSIVE), (rjob){.kind = JOB_ANALYZE, .table = t});
         if (id < 0 || sched_lock(ctx->s, (size_t)id, t) < 0 ||
-            (rt->loaded >= 0 && sched_after(ctx->s, (size_t)id, (size_t)rt->loaded) < 0))
-            goto oom;
-        for (long q = rt->toc >= 0 ? table_first[rt->toc] : -1; q >= 0; q = next_entry[q])
-            if (sched_after(ctx->s, (size_t)id, (size_t)entry_job[q]) < 0)
-                goto oom;
-        if (analyze_job_added(ctx, (size_t)id, cost_analyze(rt->mt)) < 0)
-            goto oom;
+            (rt->loaded >= 0 && sched_after(ctx->s, (size_t)id, (size_t)rt->loaded) < 0) ||
+            after_post_of(ctx, p, id, rt->toc) < 0 || analyze_job_added(ctx, (size_t)id, cost_analyze(rt->mt)) < 0)
+            return -1;
     }
-    size_t stuck = 0;
-    if (sched_start(ctx->s, &stuck) < 0) {
-        pf_err(err, errlen, "restore plan: job %zu waits for itself through a cycle", stuck);
-        goto fail;
-    }
-    free(entry_job);
-    free(virt);
-    free(table_first);
-    free(next_entry);
-    free(in_tree);
     return 0;
-oom_tabs:
-    free(tabs);
-oom:
-    pf_err(err, errlen, "out of memory");
-fail:
-    free(entry_job);
-    free(virt);
-    free(table_first);
-    free(next_entry);
-    free(in_tree);
-    return -1;
+}
+
+/* The restore's job graph: loads, post-data entries, ANALYZE; then the scheduler starts. */
+int restore_build_jobs(restore_ctx *ctx, char *err, size_t errlen)
+{
+    jplan p = {0};
+    int rc = -1;
+    size_t stuck = 0;
+    if (plan_resources(ctx, &p) < 0)
+        pf_err(err, errlen, "out of memory");
+    else if (plan_loads(ctx, err, errlen) < 0)
+        ;
+    else if (plan_post_data(ctx, &p) < 0 || plan_analyze(ctx, &p) < 0)
+        pf_err(err, errlen, "out of memory");
+    else if (sched_start(ctx->s, &stuck) < 0)
+        pf_err(err, errlen, "restore plan: job %zu waits for itself through a cycle", stuck);
+    else
+        rc = 0;
+    jplan_free(&p);
+    return rc;
 }
 
 void restore_free_jobs(restore_ctx *ctx)
