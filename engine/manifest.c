@@ -472,8 +472,11 @@ int manifest_parse_key(const char *text, size_t len, const char *passphrase, man
     return parse_any(text, len, passphrase, 0, m, err, errlen);
 }
 
-static int parse_any(const char *text, size_t len, const char *passphrase, int unverified_ok, manifest *m,
-                     char *err, size_t errlen)
+/* Checks the manifest's closing line: a SHA-256 of all before it (a plain dump), or an
+ * HMAC only its passphrase can check (an encrypted one: the parameters to derive the key
+ * come first). Leaves m holding nothing but the key ring and the checksum. */
+static int authenticate(const char *text, size_t len, const char *passphrase, int unverified_ok, manifest *m,
+                        char *err, size_t errlen)
 {
     memset(m, 0, sizeof *m);
     const char *line = NULL;
@@ -547,22 +550,22 @@ static int parse_any(const char *text, size_t len, const char *passphrase, int u
     memset(&keys, 0, sizeof keys);
 
     memcpy(m->checksum, want, sizeof m->checksum);
+    return 0;
+}
 
-    json_error_t jerr;
-    json_t *o = json_loadb(text, len, 0, &jerr);
-    if (!o)
-        return pf_err(err, errlen, "manifest: invalid JSON at line %d: %s", jerr.line, jerr.text);
-    int rc = -1;
+/* Version, source, snapshot, options, the schema archive and the globals. */
+static int parse_header(json_t *o, manifest *m, char *err, size_t errlen)
+{
     json_t *v = json_object_get(o, "pgferry_manifest_version");
     if (!json_is_integer(v)) {
         pf_err(err, errlen, "manifest: not a pgferry manifest");
-        goto out;
+        return -1;
     }
     m->format_version = (int)json_integer_value(v);
     if (m->format_version < 1 || m->format_version > MANIFEST_FORMAT_VERSION) {
         pf_err(err, errlen, "manifest: format version %d is not supported (this pgferry reads 1 to %d)",
                m->format_version, MANIFEST_FORMAT_VERSION);
-        goto out;
+        return -1;
     }
     m->tool_version = gstr(o, "tool_version");
     json_t *src = json_object_get(o, "source");
@@ -583,7 +586,7 @@ static int parse_any(const char *text, size_t len, const char *passphrase, int u
     if (m->encrypted != json_is_object(json_object_get(o, "encryption"))) {
         /* an HMAC'd manifest that says it is plain, or the reverse: forged */
         pf_err(err, errlen, "manifest authentication failed: encryption settings do not match");
-        goto out;
+        return -1;
     }
     m->keep_forever = json_is_true(json_object_get(o, "keep_forever"));
     json_t *opt = json_object_get(o, "options");
@@ -597,7 +600,7 @@ static int parse_any(const char *text, size_t len, const char *passphrase, int u
     if (!m->schema_file || strstr(m->schema_file, "..") || m->schema_file[0] == '/' ||
         gu64(schema, "bytes", &m->schema_bytes) < 0 || ghash(schema, "hash", &m->schema_hash) < 0) {
         pf_err(err, errlen, "manifest: bad schema entry");
-        goto out;
+        return -1;
     }
     json_t *gl = json_object_get(o, "globals");
     if (json_is_object(gl)) {
@@ -605,23 +608,30 @@ static int parse_any(const char *text, size_t len, const char *passphrase, int u
         if (!m->globals_file || strstr(m->globals_file, "..") || m->globals_file[0] == '/' ||
             gu64(gl, "bytes", &m->globals_bytes) < 0 || ghash(gl, "hash", &m->globals_hash) < 0) {
             pf_err(err, errlen, "manifest: bad globals entry");
-            goto out;
+            return -1;
         }
     }
+    return 0;
+}
+
+/* Tables, tables without data, unpopulated materialized views, extensions, sequences,
+ * large objects. */
+static int parse_lists(json_t *o, manifest *m, char *err, size_t errlen)
+{
     json_t *tables = json_object_get(o, "tables");
     if (!json_is_array(tables)) {
         pf_err(err, errlen, "manifest: tables missing");
-        goto out;
+        return -1;
     }
     m->ntables = json_array_size(tables);
     m->tables = calloc(m->ntables + 1, sizeof *m->tables);
     for (size_t i = 0; i < m->ntables; i++)
         if (parse_table(json_array_get(tables, i), &m->tables[i], err, errlen) < 0)
-            goto out;
+            return -1;
     json_t *nodata = json_object_get(o, "tables_without_data");
     if (m->format_version >= 2 && !json_is_array(nodata)) {
         pf_err(err, errlen, "manifest: tables_without_data missing");
-        goto out;
+        return -1;
     }
     m->nodata_recorded = json_is_array(nodata);
     m->nnodata = json_array_size(nodata);
@@ -633,7 +643,7 @@ static int parse_any(const char *text, size_t len, const char *passphrase, int u
         m->nodata[i].reason = gstr(no, "reason");
         if (!m->nodata[i].schema || !m->nodata[i].name || !m->nodata[i].reason) {
             pf_err(err, errlen, "manifest: bad tables_without_data entry %zu", i);
-            goto out;
+            return -1;
         }
     }
     json_t *unpop = json_object_get(o, "unpopulated_matviews");
@@ -645,7 +655,7 @@ static int parse_any(const char *text, size_t len, const char *passphrase, int u
         m->unpopulated[i].name = gstr(uo, "name");
         if (!m->unpopulated[i].schema || !m->unpopulated[i].name) {
             pf_err(err, errlen, "manifest: bad unpopulated_matviews entry %zu", i);
-            goto out;
+            return -1;
         }
     }
     json_t *exts = json_object_get(o, "extensions");
@@ -657,7 +667,7 @@ static int parse_any(const char *text, size_t len, const char *passphrase, int u
         m->extensions[i].reason = gstr(xo, "owner");
         if (!m->extensions[i].name) {
             pf_err(err, errlen, "manifest: bad extensions entry %zu", i);
-            goto out;
+            return -1;
         }
     }
     json_t *seqs = json_object_get(o, "sequences");
@@ -670,7 +680,7 @@ static int parse_any(const char *text, size_t len, const char *passphrase, int u
         json_t *lv = json_object_get(so, "last_value");
         if (!m->seqs[i].schema || !m->seqs[i].name || !json_is_integer(lv)) {
             pf_err(err, errlen, "manifest: bad sequence entry %zu", i);
-            goto out;
+            return -1;
         }
         m->seqs[i].last_value = json_integer_value(lv);
         m->seqs[i].is_called = json_is_true(json_object_get(so, "is_called"));
@@ -679,10 +689,21 @@ static int parse_any(const char *text, size_t len, const char *passphrase, int u
     if (json_is_object(lo)) {
         m->has_large_objects = 1;
         if (parse_table(lo, &m->large_objects, err, errlen) < 0)
-            goto out;
+            return -1;
     }
-    rc = 0;
-out:
+    return 0;
+}
+
+static int parse_any(const char *text, size_t len, const char *passphrase, int unverified_ok, manifest *m,
+                     char *err, size_t errlen)
+{
+    if (authenticate(text, len, passphrase, unverified_ok, m, err, errlen) < 0)
+        return -1;
+    json_error_t jerr;
+    json_t *o = json_loadb(text, len, 0, &jerr);
+    if (!o)
+        return pf_err(err, errlen, "manifest: invalid JSON at line %d: %s", jerr.line, jerr.text);
+    int rc = parse_header(o, m, err, errlen) < 0 || parse_lists(o, m, err, errlen) < 0 ? -1 : 0;
     json_decref(o);
     if (rc < 0) {
         char keep[PF_ERRLEN];
