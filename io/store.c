@@ -9,6 +9,7 @@
 
 /* Backends with a scheme; a location without one of these is a local path. */
 static const store_ops *const store_backends[] = {
+    &store_s3_ops,
     NULL,
 };
 
@@ -27,7 +28,7 @@ pf_store *store_open(const char *location, unsigned flags, char *err, size_t err
         return NULL;
     }
     if (strstr(location, "://") && store_pick(location) == &store_posix_ops) {
-        pf_err(err, errlen, "%s: this kind of location is not supported (only local directories)", location);
+        pf_err(err, errlen, "%s: this kind of location is not supported (local directories and s3://BUCKET/PREFIX are)", location);
         return NULL;
     }
     return store_pick(location)->open(location, flags, err, errlen);

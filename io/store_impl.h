@@ -55,5 +55,6 @@ struct store_ops {
 };
 
 extern const store_ops store_posix_ops;
+extern const store_ops store_s3_ops;
 
 #endif
