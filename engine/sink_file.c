@@ -210,6 +210,7 @@ typedef struct {
     pf_store *st;
     int existed, created;
     char logf[4096];
+    int log_staged;       /* logf is a local temp file (the store has no local files) */
     schema_pipe sp;
     pid_t schema_pid;
     archive toc;
@@ -243,8 +244,16 @@ static int file_start(void *ctx, const copysink_run *run, char *err, size_t errl
     fs->created = !fs->existed;
     if (store_mkprefix(fs->st, DUMPDIR_DATA, err, errlen) < 0)
         return -1;
-    if (store_local_path(fs->st, DUMPDIR_PG_DUMP_LOG, fs->logf, sizeof fs->logf) < 0)
-        return pf_err(err, errlen, "%s: pg_dump needs a local directory for its log", o->dir);
+    if (store_local_path(fs->st, DUMPDIR_PG_DUMP_LOG, fs->logf, sizeof fs->logf) < 0) {
+        /* an object store: pg_dump's stderr goes to a private local temp file instead */
+        const char *tmpdir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+        snprintf(fs->logf, sizeof fs->logf, "%s/pgferry-pg_dump-XXXXXX", tmpdir);
+        int fd = mkstemp(fs->logf);
+        if (fd < 0)
+            return pf_err(err, errlen, "create a temp file in %s for pg_dump's log: %s", tmpdir, strerror(errno));
+        close(fd);
+        fs->log_staged = 1;
+    }
     return start_schema_dump(o, fs->st, fs->logf, run->coord, run->cat, run->m, run->snapshot, &fs->sp,
                              &fs->schema_pid, err, errlen);
 }
@@ -454,6 +463,8 @@ void sink_file_close(copysink *s)
     if (fs->have_toc)
         archive_free(&fs->toc);
     free(fs->globals_text);
+    if (fs->log_staged)
+        unlink(fs->logf);
     store_close(fs->st);
     free(fs);
     s->ctx = NULL;
