@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# test_s3.sh: dumps and repositories on S3, against a real S3-protocol server (the npm
+# package s3rver, installed into /var/cache/pgferry-s3rver when missing) started here on a
+# free loopback port. The sample data dumped straight to s3:// and restored from it,
+# identical; multipart uploads and ranged reads (small part and range sizes); verify on S3
+# and a flipped byte in one chunk object named; a repository on S3 (dump --repo, list,
+# status, prune); the server killed mid-dump (exit 1, no manifest); the server killed
+# mid-restore, restarted, and restore --resume finishing identically; a missing bucket and
+# wrong credentials as one line naming the bucket; no secret in any output. Runs inside
+# tests/harness/with_cluster.sh (PG* set) with PGFERRY and PGFERRY_SRC.
+set -u
+PF_TEST_NAME=s3
+PF_TEST_PREFIX=pf_s3_
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+
+S3RVER_DIR=${PGFERRY_S3RVER_DIR:-/var/cache/pgferry-s3rver}
+s3rver=$S3RVER_DIR/node_modules/.bin/s3rver
+if [[ ! -x $s3rver ]]; then
+  command -v npm >/dev/null || { echo "FAIL - s3rver: npm is missing (tools/install-deps.sh installs it)"; exit 1; }
+  mkdir -p "$S3RVER_DIR" &&
+    npm install --no-audit --no-fund --prefix "$S3RVER_DIR" s3rver@3.7.1 >"$tmp/npm.log" 2>&1 ||
+    { echo "FAIL - s3rver: npm install failed"; tail -n 5 "$tmp/npm.log"; exit 1; }
+fi
+
+bucket=pgferry-test
+data=$tmp/s3data
+mkdir -p "$data"
+s3pid=
+port=
+# start_s3: s3rver on $port (a free one the first time), bucket created; waits until it listens.
+start_s3() {
+  # s3rver's continuation tokens use DES, which OpenSSL 3 keeps in its legacy provider
+  NODE_OPTIONS=--openssl-legacy-provider "$s3rver" -d "$data" -a 127.0.0.1 -p "${port:-0}" --configure-bucket "$bucket" >"$tmp/s3rver.log" 2>&1 &
+  s3pid=$!
+  bg+=("$s3pid")
+  local i
+  for ((i = 0; i < 200; i++)); do
+    if grep -q 'listening on' "$tmp/s3rver.log"; then
+      port=$(sed -n 's/.*listening on [^:]*:\([0-9]*\).*/\1/p' "$tmp/s3rver.log" | head -n 1)
+      return 0
+    fi
+    alive "$s3pid" || break
+    sleep 0.05
+  done
+  echo "FAIL - start s3rver"
+  cat "$tmp/s3rver.log"
+  exit 1
+}
+stop_s3() { kill -KILL "$s3pid" 2>/dev/null; wait "$s3pid" 2>/dev/null; }
+
+start_s3
+# s3rver knows the access key S3RVER; the secret and token are ours, to look for in outputs
+secret='pfSecretDoNotPrint/9f8e7d6c5b4a'
+token='pfTokenDoNotPrint+1a2b3c4d'
+export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=$secret AWS_SESSION_TOKEN=$token
+export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$port AWS_REGION=us-east-1
+unset AWS_PROFILE AWS_ENDPOINT_URL AWS_DEFAULT_REGION
+export HOME=$tmp/home # no ~/.aws of the machine's
+mkdir -p "$HOME"
+# small parts and ranges: the sample's chunks become multipart uploads read in many ranges
+export PGFERRY_S3_PART_SIZE=64kB PGFERRY_S3_RANGE_SIZE=48kB PGFERRY_S3_RETRIES=2
+outputs=()
+keep_out() { cp "$tmp/out" "$tmp/o.${#outputs[@]}"; cp "$tmp/err" "$tmp/e.${#outputs[@]}"; outputs+=("$tmp/o.${#outputs[@]}" "$tmp/e.${#outputs[@]}"); }
+obj() { echo "$data/$bucket/$1._S3rver_object"; } # the file behind an object
+
+src=${p}src
+load_sample "$src" 1 || { fail "load sample data" "psql failed" "$tmp/load.log"; summary s3; exit 1; }
+snap "$src" "$tmp/src"
+
+# ---- round trip --------------------------------------------------------------------------
+run dump -d "dbname=$src" -f "s3://$bucket/dumps/one" -j 4 --no-progress
+keep_out
+expect "dump -f s3:// exits 0" 0 "$rc"
+[[ -s $(obj dumps/one/manifest.json) ]] && pass "the manifest is an object" || fail "manifest object" "missing"
+nchunks=$(find "$data/$bucket/dumps/one/data" -name '*.chunk._S3rver_object' | wc -l)
+((nchunks > 0)) && pass "chunks are objects ($nchunks)" || fail "chunk objects" "none"
+big=$(find "$data/$bucket/dumps/one/data" -name '*.chunk._S3rver_object' -size +200k | head -n 1)
+[[ -n $big ]] && pass "a chunk larger than 3 parts exists (multipart: $(basename "$big" ._S3rver_object))" || fail "multipart" "no chunk above 200 kB"
+ls "$tmp"/pgferry-pg_dump-* >/dev/null 2>&1 && fail "pg_dump's staged log" "left in \$TMPDIR" || pass "no staged pg_dump log left behind"
+
+run list "s3://$bucket/dumps/one"
+keep_out
+expect "list s3:// exits 0" 0 "$rc"
+grep -q 'complete' "$tmp/out" && pass "list says complete" || fail "list" "not complete"
+
+run verify "s3://$bucket/dumps/one" -j 2
+keep_out
+expect "verify s3:// exits 0" 0 "$rc"
+
+dst=${p}dst
+adddb "$dst"
+run restore -f "s3://$bucket/dumps/one" -d "dbname=$dst" --create -j 3 --no-progress
+keep_out
+expect "restore -f s3:// exits 0" 0 "$rc"
+same_as "restore from s3://" "$tmp/src" "$dst"
+
+# cat of a chunk object
+first=$(find "$data/$bucket/dumps/one/data" -name '*.chunk._S3rver_object' | head -n 1)
+first=$(basename "$first" ._S3rver_object)
+run cat "s3://$bucket/dumps/one/data/$first"
+expect "cat s3://.../data/$first exits 0" 0 "$rc"
+[[ -s $tmp/out ]] && pass "cat prints the chunk's COPY data" || fail "cat" "no output"
+
+# ---- corruption ----------------------------------------------------------------------------
+cp -r "$data/$bucket/dumps/one" "$tmp/saved-one"
+f=$big
+size=$(stat -c %s "$f")
+flip "$f" $((size / 2))
+run verify "s3://$bucket/dumps/one" -j 2
+keep_out
+expect "verify of a flipped byte exits 1" 1 "$rc"
+name=$(basename "$big" ._S3rver_object)
+grep -q "data/$name" "$tmp/err" && pass "verify names the damaged chunk data/$name" || fail "verify names the chunk" "data/$name not in stderr"
+
+# ---- errors --------------------------------------------------------------------------------
+run dump -d "dbname=$src" -f "s3://no-such-bucket-$$/x" --no-progress
+keep_out
+expect "dump to a missing bucket exits 1" 1 "$rc"
+lines=$(wc -l <"$tmp/err")
+grep -q "no-such-bucket-$$" "$tmp/err" && ((lines == 1)) && pass "one line naming the missing bucket: $(cat "$tmp/err")" ||
+  fail "missing bucket error" "expected one line naming no-such-bucket-$$"
+run list "s3://no-such-bucket-$$/x"
+keep_out
+expect "list of a missing bucket exits 1" 1 "$rc"
+AWS_ACCESS_KEY_ID=NOTAKEY "$PGFERRY" verify "s3://$bucket/dumps/one" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+keep_out
+expect "verify with wrong credentials exits 1" 1 "$rc"
+grep -q "bad credentials for bucket $bucket" "$tmp/err" && pass "wrong credentials: one line naming the bucket: $(head -n 1 "$tmp/err")" ||
+  fail "wrong credentials error" "no 'bad credentials for bucket $bucket'"
+env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN "$PGFERRY" list "s3://$bucket/dumps/one" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+keep_out
+expect "no credentials exits 1" 1 "$rc"
+grep -q "no S3 credentials" "$tmp/err" && pass "no credentials: says so" || fail "no credentials" "not said"
+# credentials from a profile in a credentials file
+mkdir -p "$HOME/.aws"
+printf '[default]\naws_access_key_id = nope\naws_secret_access_key = nope\n\n[pft]\naws_access_key_id = S3RVER\naws_secret_access_key = %s\n' "$secret" >"$HOME/.aws/credentials"
+printf '[profile pft]\nregion = us-east-1\ns3 =\n  endpoint_url = http://127.0.0.1:%s\n' "$port" >"$HOME/.aws/config"
+env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_ENDPOINT_URL_S3 AWS_PROFILE=pft \
+  "$PGFERRY" list "s3://$bucket/dumps/one" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+keep_out
+expect "AWS_PROFILE with ~/.aws/credentials and ~/.aws/config (nested s3 endpoint_url): list exits 0" 0 "$rc"
+rm -rf "$HOME/.aws"
+rm -rf "$data/$bucket/dumps/one"
+cp -r "$tmp/saved-one" "$data/$bucket/dumps/one"
+
+# ---- a repository on S3 --------------------------------------------------------------------
+repo=s3://$bucket/repo
+PGFERRY_NOW=2026-11-27T03:00:00Z "$PGFERRY" dump -d "dbname=$src" --repo "$repo" -j 2 --no-progress >"$tmp/out" 2>"$tmp/err"
+rc=$?
+keep_out
+expect "dump --repo s3:// (1) exits 0" 0 "$rc"
+PGFERRY_NOW=2026-11-28T03:00:00Z "$PGFERRY" dump -d "dbname=$src" --repo "$repo" -j 2 --no-progress --tag second >"$tmp/out" 2>"$tmp/err"
+rc=$?
+keep_out
+expect "dump --repo s3:// (2) exits 0" 0 "$rc"
+[[ -z $(find "$data/$bucket/repo" -name '.*.lock._S3rver_object' 2>/dev/null) ]] && pass "no lock object left after the dumps" || fail "lock objects" "left behind"
+PGFERRY_NOW=2026-11-28T04:00:00Z "$PGFERRY" list --repo "$repo" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+keep_out
+expect "list --repo s3:// exits 0" 0 "$rc"
+expect "list --repo shows two complete backups" 2 "$(grep -cE '^[0-9]{8}T[0-9]{6}Z +[-0-9: ]+ complete' "$tmp/out")"
+PGFERRY_NOW=2026-11-28T04:00:00Z "$PGFERRY" status --repo "$repo" --max-age 26h >"$tmp/out" 2>"$tmp/err"
+rc=$?
+keep_out
+expect "status --repo s3:// is OK" 0 "$rc"
+grep -q '^PGFERRY OK - newest backup 20261128T030000Z' "$tmp/out" && pass "status names the newest backup" || fail "status" "$(cat "$tmp/out")"
+run verify "s3://$bucket/repo/20261128T030000Z"
+keep_out
+expect "verify of a backup on S3 exits 0" 0 "$rc"
+[[ -s $(obj repo/.verify/20261128T030000Z.json) ]] && pass "verify recorded its result in the repository" || fail "verify record" "missing"
+PGFERRY_NOW=2026-11-28T04:00:00Z "$PGFERRY" prune --repo "$repo" --keep-last 1 >"$tmp/out" 2>"$tmp/err"
+rc=$?
+keep_out
+expect "prune --repo s3:// exits 0" 0 "$rc"
+grep -q '^remove  *20261127T030000Z' "$tmp/out" && pass "prune removes the older backup" || fail "prune decision" "20261127T030000Z not removed"
+left=$(find "$data/$bucket/repo" -path '*20261127T030000Z*' -name '*._S3rver_object' | wc -l)
+expect "nothing of the pruned backup is left (not even .removing-)" 0 "$left"
+PGFERRY_NOW=2026-11-28T04:00:00Z "$PGFERRY" list --repo "$repo" >"$tmp/out" 2>"$tmp/err"
+expect "list --repo after prune: one backup" 1 "$(grep -cE '^[0-9]{8}T[0-9]{6}Z +[-0-9: ]+ complete' "$tmp/out")"
+# a lock held by another host (a lease that has not expired) keeps prune out
+printf 'pgferry lock\nowner: other\nhost: elsewhere\npid: 1\ntoken: x\nexpires: %s\n' $(($(date +%s) + 600)) >"$tmp/lock"
+curl -s -o /dev/null -w '%{http_code}' --aws-sigv4 "aws:amz:us-east-1:s3" --user "S3RVER:$secret" \
+  -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' -T "$tmp/lock" "http://127.0.0.1:$port/$bucket/repo/.pgferry.lock" >"$tmp/curl.out"
+run prune --repo "$repo" --keep-last 1
+keep_out
+expect "prune while another host holds the repository's lock exits 1" 1 "$rc"
+grep -q 'another pgferry prune is running' "$tmp/err" && pass "prune says another prune holds the lock" || fail "prune lock" "not said"
+
+# ---- the server killed mid-dump ------------------------------------------------------------
+bigdb=${p}big
+newdb "$bigdb"
+q "$bigdb" "CREATE TABLE big AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS v FROM generate_series(1, 1500000) g" >/dev/null
+snap "$bigdb" "$tmp/big"
+"$PGFERRY" dump -d "dbname=$bigdb" -f "s3://$bucket/dumps/killed" -j 2 --no-progress >"$tmp/k.out" 2>"$tmp/k.err" &
+dpid=$!
+bg+=("$dpid")
+# once the first part of a chunk has reached the server
+poll 60 bash -c "find '$data' -newer '$tmp/big.data' -type f | grep -v '/dumps/killed/data/\\._S3rver' | grep -q ." ||
+  echo "# the dump wrote nothing before the kill point"
+stop_s3
+wait "$dpid"
+rc=$?
+expect "the server killed mid-dump: dump exits 1" 1 "$rc"
+[[ $(wc -l <"$tmp/k.err") -le 3 ]] && pass "mid-dump failure: a short error ($(tail -n 1 "$tmp/k.err"))" || fail "mid-dump error" "long" "$tmp/k.err"
+start_s3
+[[ ! -e $(obj dumps/killed/manifest.json) ]] && pass "no manifest after the killed dump" || fail "killed dump" "has a manifest"
+run list "s3://$bucket/dumps/killed"
+keep_out
+expect "list of the killed dump exits 1 (not a dump)" 1 "$rc"
+
+# ---- the server killed mid-restore, then --resume ------------------------------------------
+run dump -d "dbname=$bigdb" -f "s3://$bucket/dumps/big" -j 2 --no-progress
+keep_out
+expect "dump of the larger table exits 0" 0 "$rc"
+rdb=${p}rbig
+newdb "$rdb"
+"$PGFERRY" restore -f "s3://$bucket/dumps/big" -d "dbname=$rdb" -j 2 --no-progress >"$tmp/k.out" 2>"$tmp/k.err" &
+rpid=$!
+bg+=("$rpid")
+poll 120 reached "$rdb" "(SELECT count(*) FROM _pgferry.journal WHERE item LIKE 'chunk:%') >= 1" ||
+  echo "# no chunk committed before the kill point"
+stop_s3
+wait "$rpid"
+rc=$?
+expect "the server killed mid-restore: restore exits 1" 1 "$rc"
+grep -q -- '--resume' "$tmp/k.err" && pass "the failed restore points at --resume" || fail "resume hint" "missing" "$tmp/k.err"
+start_s3
+run restore -f "s3://$bucket/dumps/big" -d "dbname=$rdb" -j 2 --resume --no-progress
+keep_out
+expect "restore --resume from s3:// exits 0" 0 "$rc"
+same_as "restore --resume after the S3 server came back" "$tmp/big" "$rdb"
+
+# ---- no secret anywhere ----------------------------------------------------------------------
+leaks=$(grep -l -e "$secret" -e "$token" "${outputs[@]}" "$tmp/k.out" "$tmp/k.err" 2>/dev/null | wc -l)
+expect "no secret or session token in any output" 0 "$leaks"
+
+summary s3
