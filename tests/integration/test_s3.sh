@@ -189,6 +189,8 @@ run prune --repo "$repo" --keep-last 1
 keep_out
 expect "prune while another host holds the repository's lock exits 1" 1 "$rc"
 grep -q 'another pgferry prune is running' "$tmp/err" && pass "prune says another prune holds the lock" || fail "prune lock" "not said"
+curl -s -o /dev/null -X DELETE --aws-sigv4 "aws:amz:us-east-1:s3" --user "S3RVER:$secret" \
+  -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "http://127.0.0.1:$port/$bucket/repo/.pgferry.lock"
 
 # ---- the server killed mid-dump ------------------------------------------------------------
 bigdb=${p}big
@@ -234,8 +236,57 @@ keep_out
 expect "restore --resume from s3:// exits 0" 0 "$rc"
 same_as "restore --resume after the S3 server came back" "$tmp/big" "$rdb"
 
+# ---- an interrupted dump removes what it wrote (multipart uploads aborted) -------------------
+"$PGFERRY" dump -d "dbname=$bigdb" -f "s3://$bucket/dumps/interrupted" -j 2 --no-progress >"$tmp/i.out" 2>"$tmp/i.err" &
+ipid=$!
+bg+=("$ipid")
+touch "$tmp/mark"
+poll 60 bash -c "find '$data/$bucket' -newer '$tmp/mark' -path '*_S3rver_uploads*' -type f | grep -q ." ||
+  echo "# no multipart upload seen before the interrupt"
+kill -INT "$ipid"
+wait "$ipid"
+rc=$?
+expect "dump to s3:// interrupted (SIGINT) exits 130" 130 "$rc"
+left=$(find "$data/$bucket/dumps/interrupted" -name '*._S3rver_object' 2>/dev/null | wc -l)
+expect "the interrupted dump left no object under its prefix" 0 "$left"
+
+# ---- a dump --repo killed: its lease keeps it "being written" until it expires ----------------
+export PGFERRY_S3_LOCK_LEASE=4
+PGFERRY_NOW=2026-11-28T05:00:00Z "$PGFERRY" dump -d "dbname=$bigdb" --repo "$repo" -j 2 --no-progress >"$tmp/r.out" 2>"$tmp/r.err" &
+kpid=$!
+bg+=("$kpid")
+poll 60 test -e "$(obj repo/.20261128T050000Z.lock)" || echo "# the killed dump's lock never appeared"
+poll 60 bash -c "find '$data/$bucket/repo/20261128T050000Z' -name '*.chunk._S3rver_object' 2>/dev/null | grep -q ." ||
+  echo "# the killed dump wrote no chunk"
+kill -KILL "$kpid"
+wait "$kpid" 2>/dev/null
+PGFERRY_NOW=2026-11-28T05:10:00Z "$PGFERRY" status --repo "$repo" --max-age 26h >"$tmp/out" 2>"$tmp/err"
+rc=$?
+keep_out
+grep -q 'dump 20261128T050000Z running' "$tmp/out" && pass "while its lease lasts, the killed dump counts as being written ($(cat "$tmp/out"))" ||
+  fail "killed dump while its lease lasts" "not shown as running"
+sleep 5
+PGFERRY_NOW=2026-11-28T05:10:00Z "$PGFERRY" status --repo "$repo" --max-age 26h >"$tmp/out" 2>"$tmp/err"
+rc=$?
+keep_out
+expect "once the lease expired, status warns (exit 1)" 1 "$rc"
+grep -q 'newest backup 20261128T050000Z is incomplete' "$tmp/out" && pass "status: the killed dump is incomplete" || fail "status after the lease" "$(cat "$tmp/out")"
+PGFERRY_NOW=2026-11-29T06:00:00Z "$PGFERRY" prune --repo "$repo" --keep-last 1 >"$tmp/out" 2>"$tmp/err"
+rc=$?
+keep_out
+expect "prune a day later exits 0" 0 "$rc"
+grep -q '^remove  *20261128T050000Z' "$tmp/out" && pass "prune removes the killed dump a day later" || fail "prune of the killed dump" "not removed"
+left=$(find "$data/$bucket/repo" -path '*20261128T050000Z*' -name '*._S3rver_object' | wc -l)
+expect "nothing of the killed dump is left, its lock included" 0 "$left"
+unset PGFERRY_S3_LOCK_LEASE
+
+# ---- drill from s3:// ------------------------------------------------------------------------
+run drill "s3://$bucket/dumps/one" --target dbname=postgres -j 2 --report "$tmp/drill.json"
+keep_out
+expect "drill s3:// exits 0" 0 "$rc"
+
 # ---- no secret anywhere ----------------------------------------------------------------------
-leaks=$(grep -l -e "$secret" -e "$token" "${outputs[@]}" "$tmp/k.out" "$tmp/k.err" 2>/dev/null | wc -l)
+leaks=$(grep -l -e "$secret" -e "$token" "${outputs[@]}" "$tmp"/[kir].out "$tmp"/[kir].err "$tmp/drill.json" 2>/dev/null | wc -l)
 expect "no secret or session token in any output" 0 "$leaks"
 
 summary s3
