@@ -480,8 +480,11 @@ static pf_store *open_repo(const char *repo, char *err, size_t errlen)
         return NULL;
     int there = store_stat(st, "", &info, e2, sizeof e2);
     if (there <= 0 || !info.is_prefix) {
-        pf_err(err, errlen, "repository %s: %s", repo,
-               there < 0 ? e2 : there == 0 ? strerror(ENOENT) : strerror(ENOTDIR));
+        /* "does not exist" rather than strerror(ENOENT): a repository may be an S3 prefix */
+        if (there == 0)
+            pf_err(err, errlen, "repository %s does not exist", repo);
+        else
+            pf_err(err, errlen, "repository %s: %s", repo, there < 0 ? e2 : strerror(ENOTDIR));
         store_close(st);
         return NULL;
     }
