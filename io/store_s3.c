@@ -297,10 +297,14 @@ static int s3_perform(const s3_store *s, s3_req *q, char *err, size_t errlen)
         hl = curl_slist_append(hl, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
         hl = curl_slist_append(hl, "Expect:");
         if (sh->cfg.session_token) {
-            char tok[4096];
-            snprintf(tok, sizeof tok, "x-amz-security-token: %s", sh->cfg.session_token);
-            hl = curl_slist_append(hl, tok);
-            memset(tok, 0, sizeof tok);
+            size_t tl = strlen(sh->cfg.session_token) + 32;
+            char *tok = malloc(tl);
+            if (tok) {
+                snprintf(tok, tl, "x-amz-security-token: %s", sh->cfg.session_token);
+                hl = curl_slist_append(hl, tok);
+                memset(tok, 0, tl);
+                free(tok);
+            }
         }
         for (int i = 0; i < 4 && q->hdr[i]; i++)
             hl = curl_slist_append(hl, q->hdr[i]);
@@ -667,15 +671,10 @@ static int s3_root_state(const pf_store *base, store_root_state_t *state, char *
         return -1;
     /* a prefix holding only its own marker is empty */
     if (n == 1 && *lp) {
-        int only_marker = 0;
-        store_info info;
-        (void)info;
-        char mk[S3_KEY_MAX + 2];
-        snprintf(mk, sizeof mk, "%s", lp);
-        s3_req q = {.method = "HEAD", .key = mk};
+        s3_req q = {.method = "HEAD", .key = lp};
         if (s3_perform(s, &q, err, errlen) < 0)
             return -1;
-        only_marker = ok2xx(&q);
+        int only_marker = ok2xx(&q);
         s3_req_free(&q);
         *state = only_marker ? STORE_ROOT_EMPTY : STORE_ROOT_USED;
     } else if (n > 0)
