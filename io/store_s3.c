@@ -35,6 +35,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -1188,13 +1189,115 @@ static int first_in_removal(const char *key)
     return strcmp(slash ? slash + 1 : key, "manifest.json") == 0;
 }
 
+/* Appends text to a growing buffer with XML's special characters escaped. */
+static int xml_append(char **buf, size_t *len, size_t *cap, const char *text, int escape)
+{
+    for (const char *p = text; *p; p++) {
+        const char *rep = NULL;
+        if (escape)
+            rep = *p == '&' ? "&amp;" : *p == '<' ? "&lt;" : *p == '>' ? "&gt;" : *p == '"' ? "&quot;" : NULL;
+        size_t n = rep ? strlen(rep) : 1;
+        if (*len + n + 1 > *cap) {
+            size_t nc = *cap ? *cap * 2 : 4096;
+            while (nc < *len + n + 1)
+                nc *= 2;
+            char *nb = realloc(*buf, nc);
+            if (!nb)
+                return -1;
+            *buf = nb;
+            *cap = nc;
+        }
+        if (rep)
+            memcpy(*buf + *len, rep, n);
+        else
+            (*buf)[*len] = *p;
+        *len += n;
+    }
+    if (*buf)
+        (*buf)[*len] = '\0';
+    return 0;
+}
+
+/* DeleteObjects of keys[0..n) (at most 1000): 0 when the server deleted them all, 1 when
+ * it cannot do a batch (the caller deletes one by one), -1 with err. */
+static int delete_batch(const s3_store *s, char **keys, size_t n, char *err, size_t errlen)
+{
+    char *xml = NULL;
+    size_t len = 0, cap = 0;
+    int bad = xml_append(&xml, &len, &cap, "<Delete><Quiet>true</Quiet>", 0);
+    for (size_t i = 0; !bad && i < n; i++)
+        bad = xml_append(&xml, &len, &cap, "<Object><Key>", 0) || xml_append(&xml, &len, &cap, keys[i], 1) ||
+              xml_append(&xml, &len, &cap, "</Key></Object>", 0);
+    if (!bad)
+        bad = xml_append(&xml, &len, &cap, "</Delete>", 0);
+    if (bad) {
+        free(xml);
+        return pf_err(err, errlen, "remove in s3://%s: out of memory", s->bucket);
+    }
+    /* S3 wants the body's MD5 on a batch delete */
+    unsigned char md5[EVP_MAX_MD_SIZE];
+    unsigned int ml = 0;
+    char b64[64], hdr[96];
+    if (EVP_Digest(xml, len, md5, &ml, EVP_md5(), NULL) != 1) {
+        free(xml);
+        return 1;
+    }
+    EVP_EncodeBlock((unsigned char *)b64, md5, (int)ml);
+    snprintf(hdr, sizeof hdr, "Content-MD5: %s", b64);
+    s3_req q = {.method = "POST", .key = "", .query = "delete=", .body = (const uint8_t *)xml, .body_len = len,
+                .hdr = {hdr}};
+    int rc = s3_perform(s, &q, err, errlen);
+    free(xml);
+    if (rc == 0 && !ok2xx(&q)) {
+        char *code = q.resp ? s3_xml_value(q.resp, q.resp_len, "Code") : NULL;
+        /* a server without batch deletes: one by one */
+        int unsupported = q.status == 501 || q.status == 405 || (code && strcmp(code, "NotImplemented") == 0);
+        free(code);
+        rc = unsupported ? 1 : s3_fail(s, &q, "remove", err, errlen);
+    } else if (rc == 0 && q.resp && strstr(q.resp, "<Error>")) {
+        /* some keys were not deleted: each <Error> names one */
+        char *key = s3_xml_value(q.resp, q.resp_len, "Key");
+        char *code = s3_xml_value(q.resp, q.resp_len, "Code");
+        rc = pf_err(err, errlen, "remove s3://%s/%s: %s", s->bucket, key ? key : "?", code ? code : "error");
+        free(key);
+        free(code);
+    }
+    s3_req_free(&q);
+    return rc;
+}
+
+/* Deletes the listed keys, the manifest first (see first_in_removal), the rest in batches
+ * of 1000 (DeleteObjects), one by one where the server has no batch delete. */
 static int delete_keys(const s3_store *s, key_list *l, char *err, size_t errlen)
 {
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < l->n; i++)
-            if (first_in_removal(l->keys[i]) == (pass == 0) && delete_key(s, l->keys[i], err, errlen) < 0)
-                return -1;
-    return 0;
+    for (size_t i = 0; i < l->n; i++)
+        if (first_in_removal(l->keys[i]) && delete_key(s, l->keys[i], err, errlen) < 0)
+            return -1;
+    char **rest = malloc((l->n ? l->n : 1) * sizeof *rest);
+    if (!rest)
+        return pf_err(err, errlen, "remove in s3://%s: out of memory", s->bucket);
+    size_t n = 0;
+    for (size_t i = 0; i < l->n; i++)
+        if (!first_in_removal(l->keys[i]))
+            rest[n++] = l->keys[i];
+    int rc = 0, batch = 1;
+    for (size_t i = 0; rc == 0 && i < n;) {
+        size_t k = n - i < 1000 ? n - i : 1000;
+        if (batch && k > 1) {
+            int b = delete_batch(s, rest + i, k, err, errlen);
+            if (b < 0)
+                rc = -1;
+            else if (b == 0)
+                i += k;
+            else
+                batch = 0;
+            continue;
+        }
+        rc = delete_key(s, rest[i], err, errlen);
+        i++;
+    }
+    free(rest);
+    return rc;
 }
 
 static int s3_remove_tree(pf_store *base, const char *name, char *err, size_t errlen)
