@@ -558,9 +558,12 @@ void s3_error_line(long status, const char *code, const char *message, const cha
     const char *c = code && *code ? code : NULL;
     if (c && strcmp(c, "NoSuchBucket") == 0)
         snprintf(out, outlen, "bucket %s does not exist (NoSuchBucket)", bucket ? bucket : "?");
+    else if (c && (strcmp(c, "AuthorizationHeaderMalformed") == 0 || strcmp(c, "PermanentRedirect") == 0 ||
+                   strcmp(c, "IncorrectEndpoint") == 0))
+        snprintf(out, outlen, "bucket %s is in another region (%s%s%s): set AWS_REGION to the bucket's region",
+                 bucket ? bucket : "?", c, message && *message ? ": " : "", message ? message : "");
     else if (c && (strcmp(c, "InvalidAccessKeyId") == 0 || strcmp(c, "SignatureDoesNotMatch") == 0 ||
-                   strcmp(c, "InvalidToken") == 0 || strcmp(c, "ExpiredToken") == 0 ||
-                   strcmp(c, "AuthorizationHeaderMalformed") == 0))
+                   strcmp(c, "InvalidToken") == 0 || strcmp(c, "ExpiredToken") == 0))
         snprintf(out, outlen, "bad credentials for bucket %s (%s): check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
                               "AWS_PROFILE and the region",
                  bucket ? bucket : "?", c);

@@ -1057,8 +1057,19 @@ static int s3_writer_commit(store_writer *base, char *err, size_t errlen)
     s3_req q = {.method = "POST", .key = w->key, .query = query, .body = (uint8_t *)xml, .body_len = n};
     if (s3_perform(w->s, &q, err, errlen) < 0)
         rc = -1;
-    else if (!ok2xx(&q) || body_is_error(&q))
-        rc = s3_fail(w->s, &q, "write", err, errlen);
+    else if (!ok2xx(&q) || body_is_error(&q)) {
+        /* a retried Complete whose first try did complete: the upload is gone, the object
+         * is there with every byte */
+        char *code = q.resp ? s3_xml_value(q.resp, q.resp_len, "Code") : NULL;
+        int gone = code && strcmp(code, "NoSuchUpload") == 0;
+        free(code);
+        s3_req h = {.method = "HEAD", .key = w->key};
+        if (gone && s3_perform(w->s, &h, err, errlen) == 0 && ok2xx(&h) && h.have_cl && h.content_length == w->offset)
+            rc = 0;
+        else
+            rc = s3_fail(w->s, &q, "write", err, errlen);
+        s3_req_free(&h);
+    }
     s3_req_free(&q);
     free(xml);
     if (rc < 0)

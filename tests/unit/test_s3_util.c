@@ -296,6 +296,11 @@ static void test_error_xml(void **state)
     assert_non_null(strstr(line, "bad credentials for bucket bk (SignatureDoesNotMatch)"));
     s3_error_line(403, "InvalidAccessKeyId", NULL, "bk", NULL, line, sizeof line);
     assert_non_null(strstr(line, "bad credentials for bucket bk"));
+    s3_error_line(400, "AuthorizationHeaderMalformed", "the region 'us-east-1' is wrong; expecting 'eu-west-1'",
+                  "bk", "k", line, sizeof line);
+    assert_non_null(strstr(line, "bucket bk is in another region"));
+    assert_non_null(strstr(line, "expecting 'eu-west-1'"));
+    assert_non_null(strstr(line, "AWS_REGION"));
     s3_error_line(404, NULL, NULL, "bk", "k", line, sizeof line);
     assert_string_equal(line, "s3://bk/k: not found (HTTP 404)");
     s3_error_line(400, "InvalidPart", "One or more parts could not be found", "bk", "k", line, sizeof line);
