@@ -21,8 +21,9 @@
  *   manifest first so that a half-removed dump never looks whole; it is not atomic.
  * - locks are small objects holding owner, host, pid, a random token and an expiry (a
  *   lease, renewed by a thread while held): taken with If-None-Match: * (a conditional
- *   create, where the server supports it) and read back to check the token (for servers
- *   that ignore the condition). A holder that dies leaves a lease that expires.
+ *   create, where the server supports it) and read back twice, 300 ms apart, to check the
+ *   token (for servers that ignore the condition). A holder that dies leaves a lease that
+ *   expires.
  * - transient failures (connection errors, 5xx, 429) are retried with exponential backoff
  *   (PGFERRY_S3_RETRIES, default 5); a 4xx is one line naming bucket and key.
  *
@@ -1578,6 +1579,15 @@ static store_lock *s3_lock_take(pf_store *base, const char *name, const char *ow
     /* 412/409: someone created or changed it first. A server that ignores the condition
      * (s3rver) is caught by reading back: the last writer's token is there. */
     int ours = st == 412 || st == 409 ? 0 : lock_is_ours(l, err, errlen);
+    if (ours == 1) {
+        /* and again a moment later: a racer that read "no lock" just before our PUT and
+         * wrote its own just after our read-back is seen now (it sees its own token and
+         * keeps the lock; we do not) */
+        struct timespec ts = {0, 300 * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+        ours = lock_is_ours(l, err, errlen);
+    }
     if (ours <= 0) {
         if (ours == 0) {
             *busy = 1;
