@@ -249,6 +249,11 @@ rc=$?
 expect "dump to s3:// interrupted (SIGINT) exits 130" 130 "$rc"
 left=$(find "$data/$bucket/dumps/interrupted" -name '*._S3rver_object' 2>/dev/null | wc -l)
 expect "the interrupted dump left no object under its prefix" 0 "$left"
+# s3rver does not implement AbortMultipartUpload (it answers 405), but its log shows the
+# interrupted dump asked for it: a DELETE of KEY?uploadId=ID (CompleteMultipartUpload, the
+# only other request of that shape, succeeds with 200)
+grep -aq 'dumps/interrupted/data/[0-9.]*chunk?uploadId=[0-9a-f]* 405' "$tmp/s3rver.log" &&
+  pass "the interrupted dump aborted its multipart uploads" || fail "abort of multipart uploads" "no abort request in s3rver's log" "$tmp/s3rver.log"
 
 # ---- a dump --repo killed: its lease keeps it "being written" until it expires ----------------
 export PGFERRY_S3_LOCK_LEASE=4
