@@ -616,12 +616,15 @@ static int s3_list_raw(const s3_store *s, const char *lprefix, int delimited, in
         int truncated = 0;
         free(token);
         token = NULL;
-        rc = s3_xml_list_parse(q.resp ? q.resp : "", q.resp_len, fn, ctx, &truncated, &token);
-        s3_req_free(&q);
-        if (rc == -1 && !q.resp_len) {
-            rc = pf_err(err, errlen, "list s3://%s/%s: empty answer", s->bucket, lprefix);
+        if (!q.resp || !strstr(q.resp, "<ListBucketResult")) {
+            rc = pf_err(err, errlen, "list s3://%s/%s: the answer is not a ListObjectsV2 result (HTTP %ld)", s->bucket,
+                        lprefix, q.status);
+            s3_req_free(&q);
             break;
         }
+        /* fn's own non-zero return stops the listing and is returned as it is */
+        rc = s3_xml_list_parse(q.resp, q.resp_len, fn, ctx, &truncated, &token);
+        s3_req_free(&q);
         if (rc != 0 || !truncated || !token || max_keys > 0)
             break;
     }
@@ -742,6 +745,20 @@ static int reader_fetch(s3_reader *r, char *err, size_t errlen)
     uint64_t want = r->end - r->pos;
     if (want > r->s->sh->range_size)
         want = r->s->sh->range_size;
+    if (want == 0) { /* an empty range: only the object's size (and that it exists) */
+        s3_req h = {.method = "HEAD", .key = r->key};
+        if (s3_perform(r->s, &h, err, errlen) < 0)
+            return -1;
+        int ok = ok2xx(&h);
+        long st = h.status;
+        r->size = h.content_length;
+        r->have_size = ok;
+        s3_req_free(&h);
+        if (!ok)
+            return st == 404 ? pf_err(err, errlen, "read s3://%s/%s: no such object", r->s->bucket, r->key)
+                             : pf_err(err, errlen, "read s3://%s/%s: HTTP %ld", r->s->bucket, r->key, st);
+        return 0;
+    }
     if (!r->buf && !(r->buf = malloc(r->s->sh->range_size)))
         return pf_err(err, errlen, "read s3://%s/%s: out of memory", r->s->bucket, r->key);
     char range[96];
