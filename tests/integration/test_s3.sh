@@ -28,28 +28,40 @@ data=$tmp/s3data
 mkdir -p "$data"
 s3pid=
 port=
-# start_s3: s3rver on $port (a free one the first time), bucket created; waits until it listens.
+# start_s3: s3rver on $port, bucket created; waits until it answers. The port is chosen
+# below the kernel's ephemeral range, so that no client connection can take it while the
+# server is down between a kill and its restart on the same port.
+starts=0
 start_s3() {
-  # s3rver's continuation tokens use DES, which OpenSSL 3 keeps in its legacy provider
-  NODE_OPTIONS=--openssl-legacy-provider "$s3rver" -d "$data" -a 127.0.0.1 -p "${port:-0}" --configure-bucket "$bucket" >"$tmp/s3rver.log" 2>&1 &
-  s3pid=$!
-  bg+=("$s3pid")
-  local i
-  for ((i = 0; i < 200; i++)); do
-    if grep -q 'listening on' "$tmp/s3rver.log"; then
-      port=$(sed -n 's/.*listening on [^:]*:\([0-9]*\).*/\1/p' "$tmp/s3rver.log" | head -n 1)
-      return 0
-    fi
-    alive "$s3pid" || break
-    sleep 0.05
+  local i try
+  for ((try = 0; try < 20; try++)); do
+    [[ -n $port ]] || port=$((20000 + RANDOM % 10000))
+    starts=$((starts + 1))
+    # s3rver's continuation tokens use DES, which OpenSSL 3 keeps in its legacy provider
+    NODE_OPTIONS=--openssl-legacy-provider "$s3rver" -d "$data" -a 127.0.0.1 -p "$port" --configure-bucket "$bucket" \
+      >"$tmp/s3rver.$starts.log" 2>&1 &
+    s3pid=$!
+    bg+=("$s3pid")
+    for ((i = 0; i < 200; i++)); do
+      if grep -q 'listening on' "$tmp/s3rver.$starts.log" && curl -s -o /dev/null "http://127.0.0.1:$port/"; then
+        ln -sf "$tmp/s3rver.$starts.log" "$tmp/s3rver.log"
+        return 0
+      fi
+      alive "$s3pid" || break
+      sleep 0.05
+    done
+    kill -KILL "$s3pid" 2>/dev/null
+    wait "$s3pid" 2>/dev/null
+    if [[ -n ${keep_port:-} ]]; then sleep 0.5; else port=; fi # same port again, or another one
   done
   echo "FAIL - start s3rver"
-  cat "$tmp/s3rver.log"
+  cat "$tmp/s3rver.$starts.log"
   exit 1
 }
 stop_s3() { kill -KILL "$s3pid" 2>/dev/null; wait "$s3pid" 2>/dev/null; }
 
 start_s3
+keep_port=1 # restarts must come back where the clients look
 # s3rver knows the access key S3RVER; the secret and token are ours, to look for in outputs
 secret='pfSecretDoNotPrint/9f8e7d6c5b4a'
 token='pfTokenDoNotPrint+1a2b3c4d'
@@ -172,6 +184,27 @@ run verify "s3://$bucket/repo/20261128T030000Z"
 keep_out
 expect "verify of a backup on S3 exits 0" 0 "$rc"
 [[ -s $(obj repo/.verify/20261128T030000Z.json) ]] && pass "verify recorded its result in the repository" || fail "verify record" "missing"
+# a backup named without its label: --backup latest / TAG, --as-of
+PGFERRY_NOW=2026-11-28T04:00:00Z "$PGFERRY" verify --repo "$repo" --backup second >"$tmp/out" 2>"$tmp/err"
+rc=$?
+keep_out
+expect "verify --repo s3:// --backup TAG exits 0" 0 "$rc"
+grep -q 'using backup 20261128T030000Z' "$tmp/err" && pass "--backup TAG chose the tagged backup" || fail "--backup TAG" "not 20261128T030000Z"
+rdb2=${p}rlatest
+adddb "$rdb2"
+PGFERRY_NOW=2026-11-28T04:00:00Z "$PGFERRY" restore --repo "$repo" --as-of 2026-11-27T12:00:00Z -d "dbname=$rdb2" --create -j 2 --no-progress >"$tmp/out" 2>"$tmp/err"
+rc=$?
+keep_out
+expect "restore --repo s3:// --as-of exits 0" 0 "$rc"
+grep -q 'using backup 20261127T030000Z' "$tmp/err" && pass "--as-of chose the backup taken before it" || fail "--as-of" "not 20261127T030000Z"
+same_as "restore --repo s3:// --as-of" "$tmp/src" "$rdb2"
+q "$src" "DELETE FROM public.docs WHERE id <= 10" >/dev/null
+"$PGFERRY" diff -d "dbname=$src" -t public.docs --repo "$repo" --backup latest >"$tmp/out" 2>"$tmp/err"
+rc=$?
+keep_out
+expect "diff against a backup on s3:// exits 0" 0 "$rc"
+[[ $(awk '$1 == "public.docs" { print $2 }' "$tmp/out") == 10 ]] && pass "diff sees the 10 deleted rows" ||
+  fail "diff from s3://" "the 10 deleted rows not reported"
 PGFERRY_NOW=2026-11-28T04:00:00Z "$PGFERRY" prune --repo "$repo" --keep-last 1 >"$tmp/out" 2>"$tmp/err"
 rc=$?
 keep_out
@@ -252,7 +285,7 @@ expect "the interrupted dump left no object under its prefix" 0 "$left"
 # s3rver does not implement AbortMultipartUpload (it answers 405), but its log shows the
 # interrupted dump asked for it: a DELETE of KEY?uploadId=ID (CompleteMultipartUpload, the
 # only other request of that shape, succeeds with 200)
-grep -aq 'dumps/interrupted/data/[0-9.]*chunk?uploadId=[0-9a-f]* 405' "$tmp/s3rver.log" &&
+cat "$tmp"/s3rver.*.log | grep -aq 'dumps/interrupted/data/[0-9.]*chunk?uploadId=[0-9a-f]* 405' &&
   pass "the interrupted dump aborted its multipart uploads" || fail "abort of multipart uploads" "no abort request in s3rver's log" "$tmp/s3rver.log"
 
 # ---- a dump --repo killed: its lease keeps it "being written" until it expires ----------------
@@ -294,4 +327,5 @@ expect "drill s3:// exits 0" 0 "$rc"
 leaks=$(grep -l -e "$secret" -e "$token" "${outputs[@]}" "$tmp"/[kir].out "$tmp"/[kir].err "$tmp/drill.json" 2>/dev/null | wc -l)
 expect "no secret or session token in any output" 0 "$leaks"
 
+((failed == 0)) || { echo "# the S3 server's last log:"; tail -n 30 "$tmp/s3rver.log" | sed 's/^/    s3rver| /'; }
 summary s3
