@@ -225,6 +225,27 @@ grep -q 'another pgferry prune is running' "$tmp/err" && pass "prune says anothe
 curl -s -o /dev/null -X DELETE --aws-sigv4 "aws:amz:us-east-1:s3" --user "S3RVER:$secret" \
   -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "http://127.0.0.1:$port/$bucket/repo/.pgferry.lock"
 
+# ---- two dumps into one repository at once (as two hosts would) -----------------------------
+repo2=s3://$bucket/repo2
+for i in 1 2; do
+  PGFERRY_NOW=2026-11-29T03:00:00Z "$PGFERRY" dump -d "dbname=$src" --repo "$repo2" -j 2 --no-progress \
+    >"$tmp/two$i.out" 2>"$tmp/two$i.err" &
+  two[i]=$!
+  bg+=("${two[i]}")
+done
+wait "${two[1]}"; rc1=$?
+wait "${two[2]}"; rc2=$?
+expect "two concurrent dumps --repo into one S3 repository both exit 0" "0 0" "$rc1 $rc2"
+PGFERRY_NOW=2026-11-29T04:00:00Z "$PGFERRY" list --repo "$repo2" >"$tmp/out" 2>"$tmp/err"
+keep_out
+got=$(grep -oE '^20261129T030000Z(-1)? +[-0-9: ]+ complete' "$tmp/out" | awk '{ print $1 }' | sort | tr '\n' ' ')
+expect "they wrote two backups under two labels" "20261129T030000Z 20261129T030000Z-1 " "$got"
+for l in 20261129T030000Z 20261129T030000Z-1; do
+  run verify "$repo2/$l" -j 2
+  keep_out
+  expect "verify $l (written beside another dump) exits 0" 0 "$rc"
+done
+
 # ---- the server killed mid-dump ------------------------------------------------------------
 bigdb=${p}big
 newdb "$bigdb"
