@@ -335,8 +335,8 @@ static int enc_flush(colsplit_enc *e, int final, char *err, size_t errlen)
                 break;
             }
         }
-        if (e->mode == ENC_PASS) {
-            if (emit_raw(e, b, len, err, errlen) != 0)
+        if (e->mode == ENC_PASS) { /* what this pass has not framed yet, as it is */
+            if (emit_raw(e, b + start, len - start, err, errlen) != 0)
                 return -1;
             e->len = 0;
             return 0;

@@ -170,6 +170,14 @@ static void test_roundtrip_odd_rows(void **state)
     for (size_t i = len; i < big; i++)
         two[i] = (uint8_t)(i * 7);
     roundtrip("bytes after the trailer", two, big);
+    /* a row that does not fit a block and holds a length below -1 after its first field */
+    size_t h2 = copygen_binary(two, big, 0, 1, 0, 0) - 2, q = h2;
+    q += copygen_be(two + q, 2, 2);
+    q += copygen_be(two + q, 10, 4);
+    memset(two + q, 'x', 10);
+    q += 10;
+    q += copygen_be(two + q, 0xfffffff0, 4);
+    roundtrip("a block-sized row with a bad length", two, big);
     free(two);
     free(p);
 }
