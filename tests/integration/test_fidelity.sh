@@ -520,6 +520,10 @@ fi
 echo "# --- 17. counts (at ${SECONDS}s)"
 run dump -d "dbname=$src" -f "$tmp/dn" -j 2 --chunk-size 256kB --no-progress --json
 d_counts=$(jq -r '"\(.tables)|\(.chunks)|\(.rows)|\(.large_objects)"' "$tmp/out" 2>&1)
+# the server is on this machine: its backends' CPU is read from /proc, and per GB agrees
+expect "counts: dump --json has the server CPU of its backends, and per GB of COPY data" true \
+  "$(jq -r '(.server_cpu_seconds | type) == "number" and .server_cpu_seconds > 0 and
+    ((.server_cpu_seconds_per_gb - .server_cpu_seconds / (.raw_bytes / 1e9)) | fabs) < 0.001' "$tmp/out" 2>&1)"
 run list "$tmp/dn" --json
 l_counts=$(jq -r '"\(.totals.tables)|\(.totals.chunks)|\(.totals.rows)|\(.totals.large_objects)"' "$tmp/out" 2>&1)
 run verify "$tmp/dn" --json
