@@ -13,8 +13,6 @@ enum { XF_BYTES = 0, XF_PLANES = 1, XF_DELTA = 2 };
 #define SIG_LEN 11
 static const uint8_t copy_sig[SIG_LEN] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0};
 
-static uint32_t get_be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
-static void put_be32(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v; }
 
 static size_t put_varint(uint8_t *p, uint64_t v)
 {
@@ -300,7 +298,7 @@ static int enc_flush(colsplit_enc *e, int final, char *err, size_t errlen)
             return 0;
         if (len >= SIG_LEN + 8 && memcmp(b, copy_sig, SIG_LEN) == 0) {
             e->mode = ENC_ROWS;
-            e->skip = SIG_LEN + 8 + (uint64_t)get_be32(b + SIG_LEN + 4);
+            e->skip = SIG_LEN + 8 + load_be(b + SIG_LEN + 4, 4);
         } else {
             e->mode = ENC_PASS;
         }
@@ -325,7 +323,7 @@ static int enc_flush(colsplit_enc *e, int final, char *err, size_t errlen)
             }
             if (len - pos < 4)
                 break;
-            int32_t fl = (int32_t)get_be32(b + pos);
+            int32_t fl = (int32_t)(uint32_t)load_be(b + pos, 4);
             pos += 4;
             e->fields_left--;
             if (fl >= 0)
@@ -351,7 +349,7 @@ static int enc_flush(colsplit_enc *e, int final, char *err, size_t errlen)
         int nf = -2;
         e->fcount = 0;
         while (len - end >= 2) {
-            int16_t k = (int16_t)(b[end] << 8 | b[end + 1]);
+            int16_t k = (int16_t)(uint16_t)load_be(b + end, 2);
             if (k < 0 || k > MAX_FIELDS || (nf != -2 && k != nf))
                 break; /* the trailer (-1), or another shape: a frame of its own */
             size_t q = end + 2, f0 = e->fcount;
@@ -361,7 +359,7 @@ static int enc_flush(colsplit_enc *e, int final, char *err, size_t errlen)
                     ok = 0;
                     break;
                 }
-                int32_t fl = (int32_t)get_be32(b + q);
+                int32_t fl = (int32_t)(uint32_t)load_be(b + q, 4);
                 q += 4;
                 if (fl < -1 || (fl >= 0 && (size_t)fl > len - q)) {
                     ok = 0;
@@ -392,7 +390,7 @@ static int enc_flush(colsplit_enc *e, int final, char *err, size_t errlen)
         /* no whole row at pos */
         if (len - pos < 2)
             break;
-        int16_t k = (int16_t)(b[pos] << 8 | b[pos + 1]);
+        int16_t k = (int16_t)(uint16_t)load_be(b + pos, 2);
         if (k < 0 || k > MAX_FIELDS) { /* the trailer (-1): it and anything after it as they are */
             e->mode = ENC_PASS;
             if (emit_raw(e, b + pos, len - pos, err, errlen) != 0)
@@ -625,7 +623,7 @@ static int decode_columns(colsplit_dec *d, char *err, size_t errlen)
             }
             if (d->ocap - d->olen < 4 && out_flush(d, err, errlen) != 0)
                 goto out;
-            put_be32(d->out + d->olen, l1 == 0 ? UINT32_MAX : (uint32_t)l);
+            store_be(d->out + d->olen, l1 == 0 ? UINT32_MAX : l, 4);
             d->olen += 4;
             if (l1 == 0)
                 continue;
