@@ -250,30 +250,11 @@ static int parse_name_array(const char *s, char ***out, size_t *n)
     return 0;
 }
 
-/* The table's key, columns and types in the live database, matched with the dump's. */
-static int describe(dstate *s, dtable *t, char *err, size_t errlen)
+/* The columns' types (names, for the script's casts; OIDs, for rendering binary values)
+ * and quoted names; a column of the backup missing in the database is an error (-2). */
+static int describe_columns(dstate *s, dtable *t, const char *const *params, char *err, size_t errlen)
 {
-    char oid[32];
-    snprintf(oid, sizeof oid, "%u", t->oid);
-    const char *params[1] = {oid};
-    t->mt = find_mt(&s->m, t->schema, t->name);
-    if (!t->mt)
-        return pf_err(err, errlen, "table %s.%s%s is not in the backup", t->schema, t->name,
-                      t->cascaded ? " (it references a compared table ON DELETE CASCADE)" : ""), -2;
     const manifest_table *mt = t->mt;
-    if (strcmp(mt->format, "binary") == 0)
-        t->fmt = COPYROWS_BINARY;
-    else if (strcmp(mt->format, "text") == 0)
-        t->fmt = COPYROWS_TEXT;
-    else
-        return pf_err(err, errlen, "table %s.%s: unknown COPY format \"%s\" in the backup", t->schema, t->name,
-                      mt->format);
-    t->qname = pgconn_qualified(s->conn, t->schema, t->name);
-    t->qcols = calloc(mt->ncols + 1, sizeof *t->qcols);
-    t->types = calloc(mt->ncols + 1, sizeof *t->types);
-    t->typoids = calloc(mt->ncols + 1, sizeof *t->typoids);
-    if (!t->qname || !t->qcols || !t->types || !t->typoids)
-        return pf_err(err, errlen, "out of memory");
     PGresult *r = pgconn_query(s->conn,
                                "SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.atttypid "
                                "FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1::pg_catalog.oid "
@@ -295,7 +276,14 @@ static int describe(dstate *s, dtable *t, char *err, size_t errlen)
         }
     }
     PQclear(r);
+    return 0;
+}
 
+/* The key the rows are matched on: --key, else the primary key, else the replica identity
+ * index; none is an error naming the table (-2). */
+static int describe_key(dstate *s, dtable *t, const char *const *params, char *err, size_t errlen)
+{
+    PGresult *r;
     if (s->o->nkey > 0 && !t->cascaded) {
         t->key = calloc(s->o->nkey, sizeof *t->key);
         if (!t->key)
@@ -327,6 +315,38 @@ static int describe(dstate *s, dtable *t, char *err, size_t errlen)
         if (bad < 0 || t->nkey == 0)
             return pf_err(err, errlen, "table %s.%s: could not read its key", t->schema, t->name);
     }
+    return 0;
+}
+
+/* The table's key, columns and types in the live database, matched with the dump's. */
+static int describe(dstate *s, dtable *t, char *err, size_t errlen)
+{
+    char oid[32];
+    snprintf(oid, sizeof oid, "%u", t->oid);
+    const char *params[1] = {oid};
+    t->mt = find_mt(&s->m, t->schema, t->name);
+    if (!t->mt)
+        return pf_err(err, errlen, "table %s.%s%s is not in the backup", t->schema, t->name,
+                      t->cascaded ? " (it references a compared table ON DELETE CASCADE)" : ""), -2;
+    const manifest_table *mt = t->mt;
+    if (strcmp(mt->format, "binary") == 0)
+        t->fmt = COPYROWS_BINARY;
+    else if (strcmp(mt->format, "text") == 0)
+        t->fmt = COPYROWS_TEXT;
+    else
+        return pf_err(err, errlen, "table %s.%s: unknown COPY format \"%s\" in the backup", t->schema, t->name,
+                      mt->format);
+    t->qname = pgconn_qualified(s->conn, t->schema, t->name);
+    t->qcols = calloc(mt->ncols + 1, sizeof *t->qcols);
+    t->types = calloc(mt->ncols + 1, sizeof *t->types);
+    t->typoids = calloc(mt->ncols + 1, sizeof *t->typoids);
+    if (!t->qname || !t->qcols || !t->types || !t->typoids)
+        return pf_err(err, errlen, "out of memory");
+    int rc = describe_columns(s, t, params, err, errlen);
+    if (rc == 0)
+        rc = describe_key(s, t, params, err, errlen);
+    if (rc < 0)
+        return rc;
     t->keycol = calloc(t->nkey, sizeof *t->keycol);
     if (!t->keycol)
         return pf_err(err, errlen, "out of memory");
@@ -1079,170 +1099,198 @@ static const char *key_text(emitter *e, const uint8_t *row, const diffrow_field 
     return out;
 }
 
-static int join_bucket(emitter *e, part_ctx *pc, unsigned k, diff_table_result *res, char *err, size_t errlen)
+/* One bucket's join: the backup's rows in memory (an arena of records and an open-addressing
+ * table on their key hash), the live rows streamed against them. */
+typedef struct {
+    emitter *e;
+    dtable *t;
+    size_t ncols;
+    uint8_t *arena;               /* the backup bucket's records */
+    size_t alen;
+    slot *tab;
+    size_t cap;                   /* a power of two, at least twice the rows */
+    diffrow_field *bf, *lf;       /* fields of a backup row, of a live row */
+    int kinds;                    /* what goes into the script (DIFF_*), 0 without --sql */
+} joiner;
+
+static int key_not_unique(joiner *b, const uint8_t *row, const diffrow_field *f, const char *where, char *err,
+                          size_t errlen)
 {
-    dtable *t = pc->t;
-    int kinds = e->s->o->sql_path ? e->s->o->sql_kinds : 0;
-    size_t ncols = t->mt->ncols;
-    uint8_t *arena = NULL, *lrow = NULL;
-    const uint8_t **qrows = NULL;
-    uint32_t *qlens = NULL;
-    size_t alen = 0, lcap = 0;
-    slot *tab = NULL;
-    int rc = -1;
-    diffrow_field *bf = calloc(ncols + 1, sizeof *bf), *lf = calloc(ncols + 1, sizeof *lf);
-    if (!bf || !lf) {
-        pf_err(err, errlen, "out of memory");
-        goto out;
+    char kt[512];
+    pf_err(err, errlen, "%s.%s: key (%s) is not unique in the %s: the %s columns do not identify a row",
+           b->t->schema, b->t->name, key_text(b->e, row, f, kt, sizeof kt), where, b->t->key_source);
+    return -2;
+}
+
+/* The slot of the backup row whose key equals the row's (fields f), or NULL. fb receives
+ * the probed rows' fields. */
+static slot *bucket_find(joiner *b, uint64_t h, const uint8_t *row, const diffrow_field *f, diffrow_field *fb)
+{
+    char err[PF_ERRLEN];
+    for (size_t i = (size_t)h & (b->cap - 1); b->tab[i].used; i = (i + 1) & (b->cap - 1)) {
+        slot *sl = &b->tab[i];
+        if (sl->h == h &&
+            diffrow_fields(b->t->fmt, b->arena + sl->off, sl->len, b->ncols, fb, err, sizeof err) == 0 &&
+            key_equal(b->t, row, f, b->arena + sl->off, fb))
+            return sl;
     }
-    if (read_all(pc->bk[k].f, &arena, &alen, pc->bk[k].path, err, errlen) < 0)
-        goto out;
-    /* close and remove the backup bucket's file now: its bytes are in memory */
+    return NULL;
+}
+
+/* Reads the backup bucket's file into the arena (then removes the file) and builds the
+ * table; a key seen twice is an error (-2). */
+static int bucket_load(joiner *b, part_ctx *pc, unsigned k, char *err, size_t errlen)
+{
+    if (read_all(pc->bk[k].f, &b->arena, &b->alen, pc->bk[k].path, err, errlen) < 0)
+        return -1;
     fclose(pc->bk[k].f);
     pc->bk[k].f = NULL;
     unlink(pc->bk[k].path);
     size_t nrows = 0;
-    for (size_t at = 0; at + REC_HDR <= alen; at += REC_HDR + pf_get_le32(arena + at + 8))
+    for (size_t at = 0; at + REC_HDR <= b->alen; at += REC_HDR + pf_get_le32(b->arena + at + 8))
         nrows++;
-    size_t cap = 16;
-    while (cap < nrows * 2)
-        cap *= 2;
-    tab = calloc(cap, sizeof *tab);
-    if (!tab) {
-        pf_err(err, errlen, "out of memory");
-        goto out;
-    }
-    for (size_t at = 0; at + REC_HDR <= alen;) {
-        uint64_t h = pf_get_le64(arena + at);
-        uint32_t len = pf_get_le32(arena + at + 8);
-        const uint8_t *row = arena + at + REC_HDR;
-        if (diffrow_fields(t->fmt, row, len, ncols, bf, err, errlen) < 0)
-            goto out;
-        size_t i = (size_t)h & (cap - 1);
-        for (; tab[i].used; i = (i + 1) & (cap - 1))
-            if (tab[i].h == h && diffrow_fields(t->fmt, arena + tab[i].off, tab[i].len, ncols, lf, err, errlen) == 0 &&
-                key_equal(t, row, bf, arena + tab[i].off, lf)) {
-                char kt[512];
-                pf_err(err, errlen, "%s.%s: key (%s) is not unique in the backup: the %s columns do not identify "
-                                    "a row", t->schema, t->name, key_text(e, row, bf, kt, sizeof kt), t->key_source);
-                rc = -2;
-                goto out;
-            }
-        tab[i].h = h;
-        tab[i].off = at + REC_HDR;
-        tab[i].len = len;
-        tab[i].used = 1;
+    for (b->cap = 16; b->cap < nrows * 2;)
+        b->cap *= 2;
+    if (!(b->tab = calloc(b->cap, sizeof *b->tab)))
+        return pf_err(err, errlen, "out of memory");
+    for (size_t at = 0; at + REC_HDR <= b->alen;) {
+        uint64_t h = pf_get_le64(b->arena + at);
+        uint32_t len = pf_get_le32(b->arena + at + 8);
+        const uint8_t *row = b->arena + at + REC_HDR;
+        if (diffrow_fields(b->t->fmt, row, len, b->ncols, b->bf, err, errlen) < 0)
+            return -1;
+        if (bucket_find(b, h, row, b->bf, b->lf))
+            return key_not_unique(b, row, b->bf, "backup", err, errlen);
+        size_t i = (size_t)h & (b->cap - 1);
+        while (b->tab[i].used)
+            i = (i + 1) & (b->cap - 1);
+        b->tab[i] = (slot){.h = h, .off = at + REC_HDR, .len = len, .used = 1};
         at += REC_HDR + len;
     }
-    /* stream the live rows of the bucket */
-    FILE *lfp = pc->lv[k].f;
-    if (fflush(lfp) != 0) {
-        pf_err(err, errlen, "%s: %s", pc->lv[k].path, strerror(errno));
-        goto out;
+    return 0;
+}
+
+/* One live row against the table: added, unchanged or changed (and its statement). */
+static int bucket_probe_row(joiner *b, uint64_t h, const uint8_t *lrow, uint32_t len, diff_table_result *res,
+                            char *err, size_t errlen)
+{
+    if (diffrow_fields(b->t->fmt, lrow, len, b->ncols, b->lf, err, errlen) < 0)
+        return -1;
+    slot *hit = bucket_find(b, h, lrow, b->lf, b->bf);
+    if (!hit) {
+        res->added++;
+        return (b->kinds & DIFF_ADDED) ? emit_delete(b->e, lrow, b->lf, err, errlen) : 0;
     }
+    if (hit->seen)
+        return key_not_unique(b, lrow, b->lf, "database", err, errlen);
+    hit->seen = 1;
+    const uint8_t *brow = b->arena + hit->off;
+    if (hit->len == len && memcmp(brow, lrow, len) == 0) {
+        res->unchanged++;
+        return 0;
+    }
+    res->changed++;
+    return (b->kinds & DIFF_CHANGED) ? emit_update(b->e, brow, b->bf, lrow, b->lf, err, errlen) : 0;
+}
+
+static int grow(uint8_t **p, size_t *cap, size_t want)
+{
+    uint8_t *n = realloc(*p, want);
+    if (!n)
+        return -1;
+    *p = n;
+    *cap = want;
+    return 0;
+}
+
+/* Streams the live bucket's records through bucket_probe_row. */
+static int bucket_probe(joiner *b, FILE *lfp, const char *path, diff_table_result *res, char *err, size_t errlen)
+{
+    if (fflush(lfp) != 0)
+        return pf_err(err, errlen, "%s: %s", path, strerror(errno));
     rewind(lfp);
-    uint8_t hdr[REC_HDR];
-    while (fread(hdr, 1, REC_HDR, lfp) == REC_HDR) {
-        if (stopped(e->s)) {
-            pf_err(err, errlen, "interrupted");
-            goto out;
-        }
-        uint64_t h = pf_get_le64(hdr);
+    uint8_t hdr[REC_HDR], *lrow = NULL;
+    size_t lcap = 0;
+    int rc = 0;
+    while (rc == 0 && fread(hdr, 1, REC_HDR, lfp) == REC_HDR) {
         uint32_t len = pf_get_le32(hdr + 8);
-        if (len > lcap) {
-            uint8_t *p = realloc(lrow, len);
-            if (!p) {
-                pf_err(err, errlen, "out of memory");
-                goto out;
-            }
-            lrow = p;
-            lcap = len;
+        if (stopped(b->e->s)) {
+            rc = pf_err(err, errlen, "interrupted");
+        } else if (len > lcap && grow(&lrow, &lcap, len) < 0) {
+            rc = pf_err(err, errlen, "out of memory");
+        } else if (fread(lrow, 1, len, lfp) != len) {
+            rc = pf_err(err, errlen, "%s: short read", path);
+        } else {
+            rc = bucket_probe_row(b, pf_get_le64(hdr), lrow, len, res, err, errlen);
         }
-        if (fread(lrow, 1, len, lfp) != len) {
-            pf_err(err, errlen, "%s: short read", pc->lv[k].path);
-            goto out;
-        }
-        if (diffrow_fields(t->fmt, lrow, len, ncols, lf, err, errlen) < 0)
-            goto out;
-        slot *hit = NULL;
-        for (size_t i = (size_t)h & (cap - 1); tab[i].used; i = (i + 1) & (cap - 1))
-            if (tab[i].h == h && diffrow_fields(t->fmt, arena + tab[i].off, tab[i].len, ncols, bf, err, errlen) == 0 &&
-                key_equal(t, lrow, lf, arena + tab[i].off, bf)) {
-                hit = &tab[i];
-                break;
-            }
-        if (!hit) {
-            res->added++;
-            if ((kinds & DIFF_ADDED) && emit_delete(e, lrow, lf, err, errlen) < 0)
-                goto out;
-            continue;
-        }
-        if (hit->seen) {
-            char kt[512];
-            pf_err(err, errlen, "%s.%s: key (%s) is not unique in the database: the %s columns do not identify a row",
-                   t->schema, t->name, key_text(e, lrow, lf, kt, sizeof kt), t->key_source);
-            rc = -2;
-            goto out;
-        }
-        hit->seen = 1;
-        const uint8_t *brow = arena + hit->off;
-        if (hit->len == len && memcmp(brow, lrow, len) == 0) {
-            res->unchanged++;
-            continue;
-        }
-        res->changed++;
-        if ((kinds & DIFF_CHANGED) && emit_update(e, brow, bf, lrow, lf, err, errlen) < 0)
-            goto out;
     }
-    if (ferror(lfp)) {
-        pf_err(err, errlen, "%s: read error", pc->lv[k].path);
-        goto out;
+    free(lrow);
+    if (rc == 0 && ferror(lfp))
+        rc = pf_err(err, errlen, "%s: read error", path);
+    return rc;
+}
+
+/* The backup rows no live row matched: deleted since the backup; with --sql, INSERTs for
+ * them (binary rows rendered by the server a batch at a time). */
+static int bucket_emit_deleted(joiner *b, diff_table_result *res, char *err, size_t errlen)
+{
+    emitter *e = b->e;
+    const uint8_t **qrows = NULL;
+    uint32_t *qlens = NULL;
+    int nq = 0, rc = 0;
+    if ((b->kinds & DIFF_DELETED) && e->batch > 1) {
+        qrows = calloc((size_t)e->batch, sizeof *qrows);
+        qlens = calloc((size_t)e->batch, sizeof *qlens);
+        if (!qrows || !qlens)
+            rc = pf_err(err, errlen, "out of memory");
     }
-    int nq = 0;
-    for (size_t i = 0; i < cap; i++) {
-        if (!tab[i].used || tab[i].seen)
+    for (size_t i = 0; rc == 0 && i < b->cap; i++) {
+        if (!b->tab[i].used || b->tab[i].seen)
             continue;
         res->deleted++;
-        if (!(kinds & DIFF_DELETED))
+        if (!(b->kinds & DIFF_DELETED))
             continue;
-        const uint8_t *brow = arena + tab[i].off;
-        if (e->batch > 1) { /* binary: rendered by the server, a batch at a time */
-            if (!qrows) {
-                qrows = calloc((size_t)e->batch, sizeof *qrows);
-                qlens = calloc((size_t)e->batch, sizeof *qlens);
-                if (!qrows || !qlens) {
-                    pf_err(err, errlen, "out of memory");
-                    goto out;
-                }
-            }
+        const uint8_t *brow = b->arena + b->tab[i].off;
+        if (e->batch > 1) {
             qrows[nq] = brow;
-            qlens[nq++] = tab[i].len;
+            qlens[nq++] = b->tab[i].len;
             if (nq == e->batch) {
-                if (insert_batch(e, qrows, qlens, nq, err, errlen) < 0)
-                    goto out;
+                rc = insert_batch(e, qrows, qlens, nq, err, errlen);
                 nq = 0;
             }
-        } else if (diffrow_fields(t->fmt, brow, tab[i].len, ncols, bf, err, errlen) < 0 ||
-                   emit_insert(e, brow, bf, err, errlen) < 0) {
-            goto out;
+        } else if (diffrow_fields(b->t->fmt, brow, b->tab[i].len, b->ncols, b->bf, err, errlen) < 0) {
+            rc = -1;
+        } else {
+            rc = emit_insert(e, brow, b->bf, err, errlen);
         }
     }
-    if (nq > 0 && insert_batch(e, qrows, qlens, nq, err, errlen) < 0)
-        goto out;
-    rc = 0;
-out:
+    if (rc == 0 && nq > 0)
+        rc = insert_batch(e, qrows, qlens, nq, err, errlen);
+    free(qrows);
+    free(qlens);
+    return rc < 0 ? -1 : 0;
+}
+
+static int join_bucket(emitter *e, part_ctx *pc, unsigned k, diff_table_result *res, char *err, size_t errlen)
+{
+    dtable *t = pc->t;
+    joiner b = {.e = e, .t = t, .ncols = t->mt->ncols, .kinds = e->s->o->sql_path ? e->s->o->sql_kinds : 0};
+    b.bf = calloc(b.ncols + 1, sizeof *b.bf);
+    b.lf = calloc(b.ncols + 1, sizeof *b.lf);
+    int rc = (!b.bf || !b.lf) ? pf_err(err, errlen, "out of memory") : bucket_load(&b, pc, k, err, errlen);
+    if (rc == 0)
+        rc = bucket_probe(&b, pc->lv[k].f, pc->lv[k].path, res, err, errlen);
+    if (rc == 0)
+        rc = bucket_emit_deleted(&b, res, err, errlen);
     if (pc->lv[k].f) {
         fclose(pc->lv[k].f);
         pc->lv[k].f = NULL;
         unlink(pc->lv[k].path);
     }
-    free(arena);
-    free(lrow);
-    free(qrows);
-    free(qlens);
-    free(tab);
-    free(bf);
-    free(lf);
+    free(b.arena);
+    free(b.tab);
+    free(b.bf);
+    free(b.lf);
     return rc;
 }
 
@@ -1276,158 +1324,176 @@ static int open_parts(dstate *s, size_t ti, emitter *e, char *err, size_t errlen
     return 0;
 }
 
-static int diff_table(dstate *s, size_t ti, diff_table_result *res, char *err, size_t errlen)
+/* The bucket count for a table: a bucket's rows plus its hash table (about 32 bytes a row)
+ * within the work-memory budget, each bucket's bytes aimed at half of it. */
+static unsigned bucket_count(const dstate *s, const manifest_table *mt)
 {
-    dtable *t = &s->t[ti];
-    const manifest_table *mt = t->mt;
     uint64_t budget = s->o->work_mem ? s->o->work_mem : DIFF_DEFAULT_WORK_MEM;
-    /* a bucket's rows plus its hash table (about 32 bytes a row) within the budget: aim
-     * each bucket's bytes at half of it */
     uint64_t per = budget / 2 > 4096 ? budget / 2 : 4096;
     uint64_t want = (mt->raw_bytes + mt->rows * 32) / per + 1;
     unsigned mb = max_buckets();
-    unsigned nb = want > mb ? mb : (unsigned)want;
-    res->buckets = nb;
-    part_ctx pc = {.s = s, .t = t, .nb = nb};
-    pthread_mutex_init(&pc.mu, NULL);
-    emitter e = {.s = s, .t = t};
-    int rc = -1;
-    pc.bk = calloc(nb, sizeof *pc.bk);
-    pc.lv = calloc(nb, sizeof *pc.lv);
-    e.vals = calloc(mt->ncols + 1, sizeof *e.vals);
-    e.voff = calloc(mt->ncols + 1, sizeof *e.voff);
-    if (!pc.bk || !pc.lv || !e.vals || !e.voff) {
-        pf_err(err, errlen, "out of memory");
-        goto out;
+    return want > mb ? mb : (unsigned)want;
+}
+
+/* Opens the table's backup and live bucket files in the temp directory. */
+static int part_open(part_ctx *pc, size_t ti, char *err, size_t errlen)
+{
+    pc->bk = calloc(pc->nb, sizeof *pc->bk);
+    pc->lv = calloc(pc->nb, sizeof *pc->lv);
+    if (!pc->bk || !pc->lv)
+        return pf_err(err, errlen, "out of memory");
+    for (unsigned k = 0; k < pc->nb; k++) {
+        pthread_mutex_init(&pc->bk[k].mu, NULL);
+        snprintf(pc->bk[k].path, sizeof pc->bk[k].path, "%s/%zu.b%u", pc->s->tmp, ti, k);
+        snprintf(pc->lv[k].path, sizeof pc->lv[k].path, "%s/%zu.l%u", pc->s->tmp, ti, k);
+        if (!(pc->bk[k].f = fopen(pc->bk[k].path, "w+")) || !(pc->lv[k].f = fopen(pc->lv[k].path, "w+")))
+            return pf_err(err, errlen, "%s: %s", pc->bk[k].f ? pc->lv[k].path : pc->bk[k].path, strerror(errno));
     }
-    for (unsigned k = 0; k < nb; k++) {
-        pthread_mutex_init(&pc.bk[k].mu, NULL);
-        snprintf(pc.bk[k].path, sizeof pc.bk[k].path, "%s/%zu.b%u", s->tmp, ti, k);
-        snprintf(pc.lv[k].path, sizeof pc.lv[k].path, "%s/%zu.l%u", s->tmp, ti, k);
-        if (!(pc.bk[k].f = fopen(pc.bk[k].path, "w+")) || !(pc.lv[k].f = fopen(pc.lv[k].path, "w+"))) {
-            pf_err(err, errlen, "%s: %s", pc.bk[k].f ? pc.lv[k].path : pc.bk[k].path, strerror(errno));
-            goto out;
+    return 0;
+}
+
+static void part_close(part_ctx *pc)
+{
+    for (unsigned k = 0; k < pc->nb && pc->bk; k++) {
+        if (pc->bk[k].f) {
+            fclose(pc->bk[k].f);
+            unlink(pc->bk[k].path);
         }
+        pthread_mutex_destroy(&pc->bk[k].mu);
     }
-    if (s->o->sql_path && open_parts(s, ti, &e, err, errlen) < 0)
-        goto out;
-    /* partition: the backup's chunks on up to `jobs` threads, the live COPY here */
+    for (unsigned k = 0; k < pc->nb && pc->lv; k++)
+        if (pc->lv[k].f) {
+            fclose(pc->lv[k].f);
+            unlink(pc->lv[k].path);
+        }
+    free(pc->bk);
+    free(pc->lv);
+    pthread_mutex_destroy(&pc->mu);
+}
+
+/* Partitions both sides into the buckets: the backup's chunks on up to `jobs` threads,
+ * the live COPY on this one. */
+static int partition(part_ctx *pc, char *err, size_t errlen)
+{
+    dstate *s = pc->s;
     size_t nthreads = (size_t)(s->o->jobs > 0 ? s->o->jobs : 1);
-    if (nthreads > mt->nchunks)
-        nthreads = mt->nchunks;
+    if (nthreads > pc->t->mt->nchunks)
+        nthreads = pc->t->mt->nchunks;
     pthread_t th[256];
     size_t started = 0;
     for (; started < nthreads && started < 256; started++)
-        if (pthread_create(&th[started], NULL, backup_reader, &pc) != 0) {
-            part_fail(&pc, "could not start a reader thread");
+        if (pthread_create(&th[started], NULL, backup_reader, pc) != 0) {
+            part_fail(pc, "could not start a reader thread");
             break;
         }
     char lerr[PF_ERRLEN];
-    int lrc = read_live(&pc, lerr, sizeof lerr);
-    if (lrc < 0)
-        part_fail(&pc, stopped(s) ? "interrupted" : lerr);
+    if (read_live(pc, lerr, sizeof lerr) < 0)
+        part_fail(pc, stopped(s) ? "interrupted" : lerr);
     for (size_t i = 0; i < started; i++)
         pthread_join(th[i], NULL);
-    if (pc.failed) {
-        pf_err(err, errlen, "%s", pc.err);
-        goto out;
-    }
-    if (stopped(s)) {
-        pf_err(err, errlen, "interrupted");
-        goto out;
-    }
-    res->backup_rows = pc.backup_rows;
-    res->live_rows = pc.live_rows;
-    if (t->fmt == COPYROWS_BINARY) {
-        /* SELECT $1, $2, ...: binary parameters of the columns' types, text results (for
-         * the script, and for naming a key in an error) */
-        diffrow_buf q = {0};
-        char num[32];
-        diffrow_buf_puts(&q, "SELECT ");
-        for (size_t c = 0; c < mt->ncols; c++) {
-            snprintf(num, sizeof num, "%s$%zu", c ? ", " : "", c + 1);
-            diffrow_buf_puts(&q, num);
-        }
-        snprintf(e.stmt, sizeof e.stmt, "pgferry_render_%zu", ti);
-        Oid *types = calloc(mt->ncols + 1, sizeof *types);
-        if (!q.p || !types) {
-            free(types);
-            diffrow_buf_free(&q);
-            pf_err(err, errlen, "out of memory");
-            goto out;
-        }
-        for (size_t c = 0; c < mt->ncols; c++)
-            types[c] = t->typoids[c];
-        PGresult *r = PQprepare(s->conn, e.stmt, q.p, (int)mt->ncols, types);
+    if (pc->failed)
+        return pf_err(err, errlen, "%s", pc->err);
+    if (stopped(s))
+        return pf_err(err, errlen, "interrupted");
+    return 0;
+}
+
+/* Prepares statement `name` of `q` with nparams binary parameters, the columns' types
+ * repeated. */
+static int prepare_typed(dstate *s, dtable *t, const char *name, const char *q, size_t nparams, char *err,
+                         size_t errlen)
+{
+    size_t nc = t->mt->ncols;
+    Oid *types = calloc(nparams + 1, sizeof *types);
+    if (!q || !types) {
         free(types);
-        diffrow_buf_free(&q);
-        char line[PF_ERRLEN];
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            pf_err(err, errlen, "%s.%s: %s", t->schema, t->name, pgconn_result_errline(r, line, sizeof line));
-            PQclear(r);
-            goto out;
-        }
-        PQclear(r);
-        e.batch = render_batch_size(t);
-        if (s->o->sql_path && (s->o->sql_kinds & DIFF_DELETED) && e.batch > 1) {
-            diffrow_buf bq = {0};
-            Oid *bt = calloc((size_t)e.batch * mt->ncols + 1, sizeof *bt);
-            if (!bt || batch_sql(t, e.batch, &bq) < 0) {
-                free(bt);
-                diffrow_buf_free(&bq);
-                pf_err(err, errlen, "out of memory");
-                goto out;
-            }
-            for (size_t x = 0; x < (size_t)e.batch * mt->ncols; x++)
-                bt[x] = t->typoids[x % mt->ncols];
-            snprintf(e.bstmt, sizeof e.bstmt, "pgferry_render_batch_%zu", ti);
-            r = PQprepare(s->conn, e.bstmt, bq.p, (int)((size_t)e.batch * mt->ncols), bt);
-            free(bt);
-            diffrow_buf_free(&bq);
-            if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-                pf_err(err, errlen, "%s.%s: %s", t->schema, t->name, pgconn_result_errline(r, line, sizeof line));
-                PQclear(r);
-                goto out;
-            }
-            PQclear(r);
-        } else {
-            e.batch = 0;
-        }
+        return pf_err(err, errlen, "out of memory");
     }
-    for (unsigned k = 0; k < nb; k++) {
-        int jrc = join_bucket(&e, &pc, k, res, err, errlen);
-        if (jrc < 0) {
-            rc = jrc;
-            goto out;
-        }
+    for (size_t x = 0; x < nparams; x++)
+        types[x] = t->typoids[x % nc];
+    PGresult *r = PQprepare(s->conn, name, q, (int)nparams, types);
+    free(types);
+    char line[PF_ERRLEN];
+    int rc = 0;
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        rc = pf_err(err, errlen, "%s.%s: %s", t->schema, t->name, pgconn_result_errline(r, line, sizeof line));
+    PQclear(r);
+    return rc;
+}
+
+/* Binary rows are rendered as text by the server for the script (and for naming a key in
+ * an error): SELECT $1, $2, ... with binary parameters of the columns' types, one row at a
+ * time, and the deleted rows' INSERTs `batch` rows at a time. */
+static int prepare_render(emitter *e, size_t ti, char *err, size_t errlen)
+{
+    dtable *t = e->t;
+    size_t nc = t->mt->ncols;
+    diffrow_buf q = {0};
+    char num[32];
+    diffrow_buf_puts(&q, "SELECT ");
+    for (size_t c = 0; c < nc; c++) {
+        snprintf(num, sizeof num, "%s$%zu", c ? ", " : "", c + 1);
+        diffrow_buf_puts(&q, num);
     }
-    rc = 0;
-out:
-    for (unsigned k = 0; k < nb && pc.bk; k++) {
-        if (pc.bk[k].f) {
-            fclose(pc.bk[k].f);
-            unlink(pc.bk[k].path);
-        }
-        pthread_mutex_destroy(&pc.bk[k].mu);
+    snprintf(e->stmt, sizeof e->stmt, "pgferry_render_%zu", ti);
+    int rc = prepare_typed(e->s, t, e->stmt, q.p, nc, err, errlen);
+    diffrow_buf_free(&q);
+    if (rc < 0)
+        return -1;
+    e->batch = render_batch_size(t);
+    if (!e->s->o->sql_path || !(e->s->o->sql_kinds & DIFF_DELETED) || e->batch <= 1) {
+        e->batch = 0;
+        return 0;
     }
-    for (unsigned k = 0; k < nb && pc.lv; k++)
-        if (pc.lv[k].f) {
-            fclose(pc.lv[k].f);
-            unlink(pc.lv[k].path);
-        }
-    free(pc.bk);
-    free(pc.lv);
-    pthread_mutex_destroy(&pc.mu);
-    if (e.res)
-        PQclear(e.res);
-    diffrow_buf_free(&e.scratch);
-    free(e.vals);
-    free(e.voff);
-    FILE *f[3] = {e.del, e.ins, e.upd};
+    diffrow_buf bq = {0};
+    if (batch_sql(t, e->batch, &bq) < 0) {
+        diffrow_buf_free(&bq);
+        return pf_err(err, errlen, "out of memory");
+    }
+    snprintf(e->bstmt, sizeof e->bstmt, "pgferry_render_batch_%zu", ti);
+    rc = prepare_typed(e->s, t, e->bstmt, bq.p, (size_t)e->batch * nc, err, errlen);
+    diffrow_buf_free(&bq);
+    return rc;
+}
+
+static int emitter_close(emitter *e, int rc, char *err, size_t errlen)
+{
+    if (e->res)
+        PQclear(e->res);
+    diffrow_buf_free(&e->scratch);
+    free(e->vals);
+    free(e->voff);
+    FILE *f[3] = {e->del, e->ins, e->upd};
     for (int i = 0; i < 3; i++)
         if (f[i] && fclose(f[i]) != 0 && rc == 0)
-            rc = pf_err(err, errlen, "writing the script's parts in %s: %s", s->tmp, strerror(errno));
+            rc = pf_err(err, errlen, "writing the script's parts in %s: %s", e->s->tmp, strerror(errno));
     return rc;
+}
+
+static int diff_table(dstate *s, size_t ti, diff_table_result *res, char *err, size_t errlen)
+{
+    dtable *t = &s->t[ti];
+    part_ctx pc = {.s = s, .t = t, .nb = bucket_count(s, t->mt)};
+    pthread_mutex_init(&pc.mu, NULL);
+    res->buckets = pc.nb;
+    emitter e = {.s = s, .t = t};
+    e.vals = calloc(t->mt->ncols + 1, sizeof *e.vals);
+    e.voff = calloc(t->mt->ncols + 1, sizeof *e.voff);
+    int rc = (!e.vals || !e.voff) ? pf_err(err, errlen, "out of memory") : part_open(&pc, ti, err, errlen);
+    if (rc == 0 && s->o->sql_path)
+        rc = open_parts(s, ti, &e, err, errlen);
+    if (rc == 0)
+        rc = partition(&pc, err, errlen);
+    if (rc == 0) {
+        res->backup_rows = pc.backup_rows;
+        res->live_rows = pc.live_rows;
+        if (t->fmt == COPYROWS_BINARY)
+            rc = prepare_render(&e, ti, err, errlen);
+    }
+    for (unsigned k = 0; rc == 0 && k < pc.nb; k++)
+        rc = join_bucket(&e, &pc, k, res, err, errlen);
+    part_close(&pc);
+    return emitter_close(&e, rc, err, errlen);
 }
 
 /* ---- the script ------------------------------------------------------------------------- */
@@ -1546,6 +1612,46 @@ static void remove_tmp(const char *dir)
     rmdir(dir);
 }
 
+/* The run's temporary directory (buckets, the script's parts): under --tmpdir, else
+ * $TMPDIR, else /tmp. */
+static int make_tmp(dstate *s, char *err, size_t errlen)
+{
+    const char *base = s->o->tmpdir ? s->o->tmpdir : getenv("TMPDIR");
+    if (!base || !*base)
+        base = "/tmp";
+    snprintf(s->tmp, sizeof s->tmp, "%s/pgferry-diff-XXXXXX", base);
+    if (!mkdtemp(s->tmp)) {
+        s->tmp[0] = '\0';
+        return pf_err(err, errlen, "temporary directory in %s: %s", base, strerror(errno));
+    }
+    return 0;
+}
+
+/* One result per compared table, named, with its key. */
+static int result_tables(dstate *s, diff_result *res, char *err, size_t errlen)
+{
+    res->t = calloc(s->nt + 1, sizeof *res->t);
+    if (!res->t)
+        return pf_err(err, errlen, "out of memory");
+    res->n = s->nt;
+    for (size_t i = 0; i < s->nt; i++) {
+        diff_table_result *tr = &res->t[i];
+        dtable *t = &s->t[i];
+        tr->schema = strdup(t->schema);
+        tr->name = strdup(t->name);
+        tr->key = calloc(t->nkey + 1, sizeof *tr->key);
+        if (!tr->schema || !tr->name || !tr->key)
+            return pf_err(err, errlen, "out of memory");
+        tr->nkey = t->nkey;
+        for (size_t k = 0; k < t->nkey; k++)
+            if (!(tr->key[k] = strdup(t->key[k])))
+                return pf_err(err, errlen, "out of memory");
+        tr->key_source = t->key_source;
+        tr->cascaded = t->cascaded;
+    }
+    return 0;
+}
+
 int diff_run(const diff_options *o, diff_result *res, char *err, size_t errlen)
 {
     memset(res, 0, sizeof *res);
@@ -1578,37 +1684,8 @@ int diff_run(const diff_options *o, diff_result *res, char *err, size_t errlen)
     rc = -1;
     if (check_types(&s, err, errlen) < 0 || order_tables(&s, err, errlen) < 0)
         goto out;
-    const char *base = o->tmpdir ? o->tmpdir : getenv("TMPDIR");
-    if (!base || !*base)
-        base = "/tmp";
-    snprintf(s.tmp, sizeof s.tmp, "%s/pgferry-diff-XXXXXX", base);
-    if (!mkdtemp(s.tmp)) {
-        pf_err(err, errlen, "temporary directory in %s: %s", base, strerror(errno));
-        s.tmp[0] = '\0';
+    if (make_tmp(&s, err, errlen) < 0 || result_tables(&s, res, err, errlen) < 0)
         goto out;
-    }
-    res->t = calloc(s.nt + 1, sizeof *res->t);
-    if (!res->t) {
-        pf_err(err, errlen, "out of memory");
-        goto out;
-    }
-    res->n = s.nt;
-    for (size_t i = 0; i < s.nt; i++) {
-        diff_table_result *tr = &res->t[i];
-        dtable *t = &s.t[i];
-        tr->schema = strdup(t->schema);
-        tr->name = strdup(t->name);
-        tr->key = calloc(t->nkey + 1, sizeof *tr->key);
-        if (!tr->schema || !tr->name || !tr->key) {
-            pf_err(err, errlen, "out of memory");
-            goto out;
-        }
-        for (size_t k = 0; k < t->nkey; k++)
-            tr->key[k] = strdup(t->key[k]);
-        tr->nkey = t->nkey;
-        tr->key_source = t->key_source;
-        tr->cascaded = t->cascaded;
-    }
     for (size_t i = 0; i < s.nt; i++)
         if ((rc = diff_table(&s, i, &res->t[i], err, errlen)) < 0)
             goto out;

@@ -261,6 +261,12 @@ run diff -d "$src" -t nokey --key a --json --repo "$R" --backup 20261127T020000Z
 expect "--key fixes it (2 deleted)" "0 2 0 0 8" "$rc $(counts "$tmp/out" public.nokey)"
 usage_err "--key that is not unique: exit 2 naming the key" "public.dups: key (a=1) is not unique in the backup" \
   diff -d "$src" -t dups --key a -f "$R/20261127T020000Z"
+w=${p}wdupkey
+dbs+=("$w")
+createdb -T "$src" "$w"
+q "$w" "INSERT INTO nokey VALUES (5, 'a second row with key 5')"
+usage_err "--key that is not unique in the database: exit 2 naming the key" "public.nokey: key (a=5) is not unique in the database" \
+  diff -d "$w" -t nokey --key a -f "$R/20261127T020000Z"
 usage_err "--key with an unknown column" "key column zz is not a column of public.nokey" diff -d "$src" -t nokey --key zz -f "$R/20261127T020000Z"
 usage_err "an unknown table" 'table "nosuch" does not exist' diff -d "$src" -t nosuch -f "$R/20261127T020000Z"
 usage_err "a table not in the backup" "table public.later is not in the backup" diff -d "$src" -t later -f "$R/20261127T020000Z"
