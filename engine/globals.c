@@ -173,152 +173,179 @@ static int create_role(PGconn *c, json_t *r, int superuser, pf_notice_fn notice,
     return rc;
 }
 
+/* What applying the globals carries from step to step. */
+typedef struct {
+    PGconn *c;
+    const profile *p;
+    pf_notice_fn notice;
+    void *nctx;
+    globals_result *res;
+    int superuser;               /* the restoring role is a superuser */
+    unsigned char *created;      /* per role of the file: created here */
+} gapply;
+
+/* ALTER ROLE name [IN DATABASE current] SET name = value for each "name=value" of list. */
+static int role_settings(gapply *g, const char *role, json_t *list, int in_db, char *err, size_t errlen)
+{
+    char *q = ident(g->c, role), *dbq = in_db ? ident(g->c, PQdb(g->c)) : NULL;
+    int bad = !q || (in_db && !dbq);
+    size_t k;
+    json_t *set;
+    json_array_foreach(list, k, set) {
+        char *nq, *vq;
+        if (bad || setting_sql(g->c, json_string_value(set), &nq, &vq) < 0) {
+            bad = 1;
+            break;
+        }
+        bad = exec_fmt(g->c, "globals", err, errlen, "ALTER ROLE %s%s%s SET %s = %s", q, in_db ? " IN DATABASE " : "",
+                       in_db ? dbq : "", nq, vq) < 0;
+        free(nq);
+        free(vq);
+    }
+    free(q);
+    free(dbq);
+    if (bad && !*err)
+        pf_err(err, errlen, "%s: role %s: bad setting", GLOBALS_FILE, role);
+    return bad ? -1 : 0;
+}
+
+/* Creates each role of the file that is neither reserved by the profile nor there yet,
+ * with its settings. */
+static int apply_roles(gapply *g, json_t *roles, char *err, size_t errlen)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(roles, i, r) {
+        const char *name = json_string_value(json_object_get(r, "name"));
+        int exists;
+        if (!name)
+            return pf_err(err, errlen, "%s: a role without a name", GLOBALS_FILE);
+        if (profile_match(g->p, PROFILE_RESERVED_ROLES, name)) {
+            g->res->roles_reserved++;
+            continue;
+        }
+        if (role_exists(g->c, name, &exists, err, errlen) < 0)
+            return -1;
+        if (exists) {
+            g->res->roles_existing++;
+            continue;
+        }
+        if (create_role(g->c, r, g->superuser, g->notice, g->nctx, err, errlen) < 0)
+            return -1;
+        g->created[i] = 1;
+        g->res->roles_created++;
+        if (role_settings(g, name, json_object_get(r, "settings"), 0, err, errlen) < 0 ||
+            role_settings(g, name, json_object_get(r, "database_settings"), 1, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* GRANT of one membership of a role created here, under a savepoint: one that fails is a
+ * warning. */
+static int grant_membership(gapply *g, const char *name, json_t *m, char *err, size_t errlen)
+{
+    const char *of = json_string_value(json_object_get(m, "role"));
+    int exists;
+    if (!of || role_exists(g->c, of, &exists, err, errlen) < 0)
+        return -1;
+    if (!exists)
+        return 0; /* reserved and absent: the preflight names missing roles */
+    char *q = ident(g->c, name), *oq = ident(g->c, of);
+    PQclear(PQexec(g->c, "SAVEPOINT pgferry_globals"));
+    int grc = q && oq ? exec_fmt(g->c, "globals", err, errlen, "GRANT %s TO %s%s", oq, q,
+                                 jbool(m, "admin") ? " WITH ADMIN OPTION" : "")
+                      : pf_err(err, errlen, "out of memory");
+    free(q);
+    free(oq);
+    if (grc < 0) {
+        pf_notice(g->notice, g->nctx, "restore: warning: role %s not made a member of %s: %s", name, of, err);
+        *err = '\0';
+        PQclear(PQexec(g->c, "ROLLBACK TO SAVEPOINT pgferry_globals"));
+        return 0;
+    }
+    g->res->memberships++;
+    return 0;
+}
+
+/* Memberships of the roles created here (those of existing roles are left alone). */
+static int apply_memberships(gapply *g, json_t *roles, char *err, size_t errlen)
+{
+    size_t i, k;
+    json_t *r, *m;
+    json_array_foreach(roles, i, r) {
+        if (!g->created[i])
+            continue;
+        const char *name = json_string_value(json_object_get(r, "name"));
+        json_array_foreach(json_object_get(r, "member_of"), k, m)
+            if (grant_membership(g, name, m, err, errlen) < 0)
+                return -1;
+    }
+    return 0;
+}
+
+/* One tablespace, unless one of its name exists (CREATE TABLESPACE cannot run in a
+ * transaction). */
+static int apply_tablespace(gapply *g, json_t *t, char *err, size_t errlen)
+{
+    const char *name = json_string_value(json_object_get(t, "name"));
+    const char *owner = json_string_value(json_object_get(t, "owner"));
+    const char *loc = json_string_value(json_object_get(t, "location"));
+    if (!name || !loc)
+        return 0;
+    const char *pp[1] = {name};
+    PGresult *e = pgconn_query(g->c, "SELECT 1 FROM pg_catalog.pg_tablespace WHERE spcname = $1", 1, pp, "globals",
+                               err, errlen);
+    if (!e)
+        return -1;
+    int exists = PQntuples(e) > 0;
+    PQclear(e);
+    if (exists)
+        return 0;
+    char *nq = ident(g->c, name), *oq = owner ? ident(g->c, owner) : NULL, *lq = literal(g->c, loc);
+    int trc = nq && lq ? exec_fmt(g->c, "globals", err, errlen, "CREATE TABLESPACE %s%s%s LOCATION %s", nq,
+                                  oq ? " OWNER " : "", oq ? oq : "", lq)
+                       : pf_err(err, errlen, "out of memory");
+    free(nq);
+    free(oq);
+    free(lq);
+    if (trc < 0) {
+        char keep[PF_ERRLEN];
+        snprintf(keep, sizeof keep, "%s", err);
+        return pf_err(err, errlen, "tablespace %s (location %s): %s", name, loc, keep);
+    }
+    g->res->tablespaces_created++;
+    return 0;
+}
+
 int globals_apply(PGconn *c, const char *text, size_t len, const profile *p, pf_notice_fn notice, void *notice_ctx,
                   globals_result *res, char *err, size_t errlen)
 {
     memset(res, 0, sizeof *res);
     json_error_t jerr;
-    json_t *g = json_loadb(text, len, 0, &jerr);
-    if (!g)
+    json_t *doc = json_loadb(text, len, 0, &jerr);
+    if (!doc)
         return pf_err(err, errlen, "%s: invalid JSON at line %d: %s", GLOBALS_FILE, jerr.line, jerr.text);
     const char *su = PQparameterStatus(c, "is_superuser");
-    int superuser = su && strcmp(su, "on") == 0;
-    json_t *roles = json_object_get(g, "roles"), *spcs = json_object_get(g, "tablespaces");
-    size_t n = json_array_size(roles), i;
-    unsigned char *created = calloc(n + 1, 1);
-    int rc = -1;
-    if (!created) {
-        pf_err(err, errlen, "out of memory");
-        goto out;
-    }
+    json_t *roles = json_object_get(doc, "roles");
+    gapply g = {.c = c, .p = p, .notice = notice, .nctx = notice_ctx, .res = res,
+                .superuser = su && strcmp(su, "on") == 0, .created = calloc(json_array_size(roles) + 1, 1)};
+    int rc = g.created ? 0 : pf_err(err, errlen, "out of memory");
     /* roles, their settings and memberships in one transaction: all or nothing */
-    if (pgconn_exec(c, "BEGIN", "globals", err, errlen) < 0)
-        goto out;
-    json_t *r;
-    json_array_foreach(roles, i, r) {
-        const char *name = json_string_value(json_object_get(r, "name"));
-        if (!name) {
-            pf_err(err, errlen, "%s: a role without a name", GLOBALS_FILE);
-            goto rollback;
-        }
-        int exists;
-        if (profile_match(p, PROFILE_RESERVED_ROLES, name)) {
-            res->roles_reserved++;
-            continue;
-        }
-        if (role_exists(c, name, &exists, err, errlen) < 0)
-            goto rollback;
-        if (exists) {
-            res->roles_existing++;
-            continue;
-        }
-        if (create_role(c, r, superuser, notice, notice_ctx, err, errlen) < 0)
-            goto rollback;
-        created[i] = 1;
-        res->roles_created++;
-        char *q = ident(c, name), *dbq = ident(c, PQdb(c));
-        size_t k;
-        json_t *set;
-        int bad = !q || !dbq;
-        json_array_foreach(json_object_get(r, "settings"), k, set) {
-            char *nq, *vq;
-            if (bad || setting_sql(c, json_string_value(set), &nq, &vq) < 0) {
-                bad = 1;
-                break;
-            }
-            bad = exec_fmt(c, "globals", err, errlen, "ALTER ROLE %s SET %s = %s", q, nq, vq) < 0;
-            free(nq);
-            free(vq);
-        }
-        json_array_foreach(json_object_get(r, "database_settings"), k, set) {
-            char *nq, *vq;
-            if (bad || setting_sql(c, json_string_value(set), &nq, &vq) < 0) {
-                bad = 1;
-                break;
-            }
-            bad = exec_fmt(c, "globals", err, errlen, "ALTER ROLE %s IN DATABASE %s SET %s = %s", q, dbq, nq, vq) < 0;
-            free(nq);
-            free(vq);
-        }
-        free(q);
-        free(dbq);
-        if (bad) {
-            if (!*err)
-                pf_err(err, errlen, "%s: role %s: bad setting", GLOBALS_FILE, name);
-            goto rollback;
+    if (rc == 0 && (rc = pgconn_exec(c, "BEGIN", "globals", err, errlen)) == 0) {
+        if (apply_roles(&g, roles, err, errlen) < 0 || apply_memberships(&g, roles, err, errlen) < 0 ||
+            pgconn_exec(c, "COMMIT", "globals", err, errlen) < 0) {
+            rc = -1;
+            if (PQstatus(c) == CONNECTION_OK)
+                PQclear(PQexec(c, "ROLLBACK"));
         }
     }
-    /* memberships of the roles created here (those of existing roles are left alone) */
-    json_array_foreach(roles, i, r) {
-        if (!created[i])
-            continue;
-        const char *name = json_string_value(json_object_get(r, "name"));
-        size_t k;
-        json_t *m;
-        json_array_foreach(json_object_get(r, "member_of"), k, m) {
-            const char *of = json_string_value(json_object_get(m, "role"));
-            int exists;
-            if (!of || role_exists(c, of, &exists, err, errlen) < 0)
-                goto rollback;
-            if (!exists)
-                continue; /* reserved and absent: the preflight names missing roles */
-            char *q = ident(c, name), *oq = ident(c, of);
-            PQclear(PQexec(c, "SAVEPOINT pgferry_globals"));
-            int grc = q && oq ? exec_fmt(c, "globals", err, errlen, "GRANT %s TO %s%s", oq, q,
-                                         jbool(m, "admin") ? " WITH ADMIN OPTION" : "")
-                              : pf_err(err, errlen, "out of memory");
-            free(q);
-            free(oq);
-            if (grc < 0) {
-                pf_notice(notice, notice_ctx, "restore: warning: role %s not made a member of %s: %s", name, of, err);
-                *err = '\0';
-                PQclear(PQexec(c, "ROLLBACK TO SAVEPOINT pgferry_globals"));
-                continue;
-            }
-            res->memberships++;
-        }
-    }
-    if (pgconn_exec(c, "COMMIT", "globals", err, errlen) < 0)
-        goto rollback;
-    /* tablespaces: CREATE TABLESPACE cannot run in a transaction */
+    size_t i;
     json_t *t;
-    json_array_foreach(spcs, i, t) {
-        const char *name = json_string_value(json_object_get(t, "name"));
-        const char *owner = json_string_value(json_object_get(t, "owner"));
-        const char *loc = json_string_value(json_object_get(t, "location"));
-        if (!name || !loc)
-            continue;
-        const char *pp[1] = {name};
-        PGresult *e = pgconn_query(c, "SELECT 1 FROM pg_catalog.pg_tablespace WHERE spcname = $1", 1, pp, "globals",
-                                   err, errlen);
-        if (!e)
-            goto out;
-        int exists = PQntuples(e) > 0;
-        PQclear(e);
-        if (exists)
-            continue;
-        char *nq = ident(c, name), *oq = owner ? ident(c, owner) : NULL, *lq = literal(c, loc);
-        int trc = nq && lq ? exec_fmt(c, "globals", err, errlen, "CREATE TABLESPACE %s%s%s LOCATION %s", nq,
-                                      oq ? " OWNER " : "", oq ? oq : "", lq)
-                           : pf_err(err, errlen, "out of memory");
-        free(nq);
-        free(oq);
-        free(lq);
-        if (trc < 0) {
-            char keep[PF_ERRLEN];
-            snprintf(keep, sizeof keep, "%s", err);
-            pf_err(err, errlen, "tablespace %s (location %s): %s", name, loc, keep);
-            goto out;
-        }
-        res->tablespaces_created++;
-    }
-    rc = 0;
-    goto out;
-rollback:
-    if (PQstatus(c) == CONNECTION_OK)
-        PQclear(PQexec(c, "ROLLBACK"));
-out:
-    free(created);
-    json_decref(g);
+    json_array_foreach(json_object_get(doc, "tablespaces"), i, t)
+        if (rc == 0)
+            rc = apply_tablespace(&g, t, err, errlen);
+    free(g.created);
+    json_decref(doc);
     return rc;
 }

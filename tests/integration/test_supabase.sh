@@ -214,6 +214,16 @@ expect "full: the roles the objects need are recorded, without passwords" "true|
         "$tmp/dfull/globals.json" 2>&1)"
 run verify "$tmp/dfull"
 expect "full: verify (globals.json hashed in the manifest)" 0 "$rc"
+# the created roles' memberships and settings, compared with the source's
+cat >"$tmp/rolemeta.sql" <<'EOF'
+SELECT string_agg(r.rolname || '>' || u.rolname || CASE WHEN m.admin_option THEN '+admin' ELSE '' END, ' '
+                  ORDER BY r.rolname, u.rolname)
+  FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member
+ WHERE u.rolname = 'authenticator';
+SELECT string_agg(r.rolname || ':' || (SELECT string_agg(x, ',' ORDER BY x) FROM unnest(s.setconfig) x), ' ' ORDER BY r.rolname)
+  FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
+ WHERE r.rolname IN ('authenticator', 'authenticated') AND s.setdatabase = 0;
+EOF
 # the other cluster: an ordinary PostgreSQL whose superuser is postgres
 cat >"$tmp/second.sh" <<'EOF'
 set -u
@@ -227,6 +237,7 @@ psql -XAtq -d postgres -c "SELECT string_agg(rolname || ':' || rolsuper || rolby
   FROM pg_roles WHERE rolname IN ('service_role', 'supabase_admin', 'authenticator', 'anon')" >"$t/roles2"
 psql -XAtq -d copy1 -c "SELECT t.spcname FROM pg_class c JOIN pg_tablespace t ON t.oid = c.reltablespace
   WHERE c.oid = 'public.comments'::regclass" >"$t/ts2"
+psql -XAtq -d postgres -f "$t/rolemeta.sql" >"$t/rolemeta2"
 psql -XAtq -d postgres -c "ALTER ROLE anon SET statement_timeout = '9s'"
 r2=$(run restore -d copy2 --create --globals --no-progress "$t/dfull")
 psql -XAtq -d postgres -c "SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting
@@ -246,6 +257,8 @@ else fail "full: rows" "differ" "$tmp/diff"; fi
 expect "full: roles created with their attributes (superuser, bypassrls, login)" \
   "anon:falsefalsefalse authenticator:falsefalsetrue service_role:falsetruefalse supabase_admin:truetruetrue" \
   "$(cat "$tmp/roles2" 2>/dev/null)"
+expect "full: memberships and settings of the created roles as in the source" \
+  "$(psql -XAtq -U "$admin" -d postgres -f "$tmp/rolemeta.sql" 2>&1)" "$(cat "$tmp/rolemeta2" 2>/dev/null)"
 expect "full: an existing role is left alone by the second --globals" "statement_timeout=9s" "$(cat "$tmp/anon2" 2>/dev/null)"
 expect "full: the tablespace was created on the other cluster and holds the table" "pf_ts" "$(cat "$tmp/ts2" 2>/dev/null)"
 
