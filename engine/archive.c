@@ -82,6 +82,88 @@ static char *rstr_opt(rd *r)
 
 #define VERS(a, b, c) (((a) * 256 + (b)) * 256 + (c))
 
+/* The archive's header, up to its entry count: the format version in *version. */
+static int read_header(rd *r, const char *path, int *version, long long *count, char *err, size_t errlen)
+{
+    char magic[5];
+    if (fread(magic, 1, 5, r->f) != 5 || memcmp(magic, "PGDMP", 5) != 0)
+        return pf_err(err, errlen, "%s: not a pg_dump custom-format archive", path);
+    int vmaj = rbyte(r), vmin = rbyte(r), vrev = rbyte(r);
+    *version = VERS(vmaj, vmin, vrev);
+    r->int_size = rbyte(r);
+    r->off_size = rbyte(r);
+    int format = rbyte(r);
+    if (r->failed || *version < VERS(1, 12, 0) || *version > VERS(1, 16, 255) || r->int_size < 1 ||
+        r->int_size > 8 || r->off_size < 1 || r->off_size > 16 || format != 1)
+        return pf_err(err, errlen, "%s: unsupported archive (version %d.%d, format %d)", path, vmaj, vmin, format);
+    if (*version >= VERS(1, 15, 0))
+        rbyte(r); /* compression algorithm */
+    else
+        rint_(r); /* compression level */
+    for (int i = 0; i < 7; i++)
+        rint_(r); /* creation time */
+    free(rstr_opt(r)); /* database name */
+    free(rstr_opt(r)); /* server version */
+    free(rstr_opt(r)); /* pg_dump version */
+    *count = rint_(r);
+    if (r->failed || *count < 0 || *count > 10000000)
+        return pf_err(err, errlen, "%s: damaged archive header", path);
+    return 0;
+}
+
+/* An entry's dependencies: ids as strings, up to a NULL one. */
+static void read_deps(rd *r, archive_entry *e)
+{
+    size_t cap = 0;
+    for (;;) {
+        int isnull;
+        char *d = rstr(r, &isnull);
+        if (isnull || r->failed)
+            break;
+        if (e->ndeps == cap) {
+            cap = cap ? 2 * cap : 4;
+            int *nd = realloc(e->deps, cap * sizeof(int));
+            if (!nd) {
+                free(d);
+                r->failed = 1;
+                break;
+            }
+            e->deps = nd;
+        }
+        e->deps[e->ndeps++] = atoi(d);
+        free(d);
+    }
+}
+
+/* One TOC entry (r->failed set when it is damaged). */
+static void read_entry(rd *r, archive_entry *e, int version)
+{
+    e->id = (int)rint_(r);
+    rint_(r);                 /* hadDumper */
+    free(rstr_opt(r));        /* table oid */
+    free(rstr_opt(r));        /* oid */
+    e->tag = rstr_opt(r);
+    e->desc = rstr_opt(r);
+    e->section = (int)rint_(r);
+    e->defn = rstr_opt(r);    /* pg_restore renders it; diff reads column types in it */
+    e->drop = rstr_opt(r);
+    free(rstr_opt(r));        /* copy statement */
+    e->namespace = rstr_opt(r);
+    free(rstr_opt(r));        /* tablespace */
+    if (version >= VERS(1, 14, 0))
+        free(rstr_opt(r));    /* table access method */
+    if (version >= VERS(1, 16, 0))
+        rint_(r);             /* relkind */
+    e->owner = rstr_opt(r);
+    free(rstr_opt(r));        /* formerly WITH OIDS */
+    read_deps(r, e);
+    /* custom format: data state byte and data offset */
+    for (int k = 0; k < 1 + r->off_size; k++)
+        rbyte(r);
+    if (!e->desc || !e->tag || e->id <= 0)
+        r->failed = 1;
+}
+
 static int parse_toc(const char *path, archive *a, char *err, size_t errlen)
 {
     rd r = {0};
@@ -89,90 +171,17 @@ static int parse_toc(const char *path, archive *a, char *err, size_t errlen)
     r.len = a->len;
     if (!r.f)
         return pf_err(err, errlen, "%s: %s", path, strerror(errno));
-    char magic[5];
-    if (fread(magic, 1, 5, r.f) != 5 || memcmp(magic, "PGDMP", 5) != 0) {
-        fclose(r.f);
-        return pf_err(err, errlen, "%s: not a pg_dump custom-format archive", path);
-    }
-    int vmaj = rbyte(&r), vmin = rbyte(&r), vrev = rbyte(&r);
-    int version = VERS(vmaj, vmin, vrev);
-    r.int_size = rbyte(&r);
-    r.off_size = rbyte(&r);
-    int format = rbyte(&r);
-    if (r.failed || version < VERS(1, 12, 0) || version > VERS(1, 16, 255) || r.int_size < 1 ||
-        r.int_size > 8 || r.off_size < 1 || r.off_size > 16 || format != 1) {
-        fclose(r.f);
-        return pf_err(err, errlen, "%s: unsupported archive (version %d.%d, format %d)", path, vmaj,
-                      vmin, format);
-    }
-    if (version >= VERS(1, 15, 0))
-        rbyte(&r); /* compression algorithm */
-    else
-        rint_(&r); /* compression level */
-    for (int i = 0; i < 7; i++)
-        rint_(&r); /* creation time */
-    free(rstr_opt(&r)); /* database name */
-    free(rstr_opt(&r)); /* server version */
-    free(rstr_opt(&r)); /* pg_dump version */
-    long long count = rint_(&r);
-    if (r.failed || count < 0 || count > 10000000) {
-        fclose(r.f);
-        return pf_err(err, errlen, "%s: damaged archive header", path);
-    }
-    a->entries = calloc((size_t)count + 1, sizeof *a->entries);
-    if (!a->entries) {
-        fclose(r.f);
-        return pf_err(err, errlen, "out of memory");
-    }
-    for (long long i = 0; i < count && !r.failed; i++) {
-        archive_entry *e = &a->entries[a->n++];
-        e->id = (int)rint_(&r);
-        rint_(&r);                /* hadDumper */
-        free(rstr_opt(&r));       /* table oid */
-        free(rstr_opt(&r));       /* oid */
-        e->tag = rstr_opt(&r);
-        e->desc = rstr_opt(&r);
-        e->section = (int)rint_(&r);
-        e->defn = rstr_opt(&r);   /* pg_restore renders it; diff reads column types in it */
-        e->drop = rstr_opt(&r);
-        free(rstr_opt(&r));       /* copy statement */
-        e->namespace = rstr_opt(&r);
-        free(rstr_opt(&r));       /* tablespace */
-        if (version >= VERS(1, 14, 0))
-            free(rstr_opt(&r));   /* table access method */
-        if (version >= VERS(1, 16, 0))
-            rint_(&r);            /* relkind */
-        e->owner = rstr_opt(&r);
-        free(rstr_opt(&r));       /* formerly WITH OIDS */
-        size_t cap = 0;
-        for (;;) {
-            int isnull;
-            char *d = rstr(&r, &isnull);
-            if (isnull || r.failed)
-                break;
-            if (e->ndeps == cap) {
-                cap = cap ? 2 * cap : 4;
-                int *nd = realloc(e->deps, cap * sizeof(int));
-                if (!nd) {
-                    free(d);
-                    r.failed = 1;
-                    break;
-                }
-                e->deps = nd;
-            }
-            e->deps[e->ndeps++] = atoi(d);
-            free(d);
-        }
-        /* custom format: data state byte and data offset */
-        for (int k = 0; k < 1 + r.off_size; k++)
-            rbyte(&r);
-        if (!e->desc || !e->tag || e->id <= 0)
-            r.failed = 1;
-    }
+    int version = 0;
+    long long count = 0;
+    int rc = read_header(&r, path, &version, &count, err, errlen);
+    if (rc == 0 && !(a->entries = calloc((size_t)count + 1, sizeof *a->entries)))
+        rc = pf_err(err, errlen, "out of memory");
+    for (long long i = 0; rc == 0 && i < count && !r.failed; i++)
+        read_entry(&r, &a->entries[a->n++], version);
     fclose(r.f);
-    if (r.failed)
-        return pf_err(err, errlen, "%s: damaged or truncated archive table of contents", path);
-    return 0;
+    if (rc == 0 && r.failed)
+        rc = pf_err(err, errlen, "%s: damaged or truncated archive table of contents", path);
+    return rc;
 }
 
 typedef struct {
@@ -317,12 +326,9 @@ static void *feed_stdin(void *arg)
     return NULL;
 }
 
-int archive_render(archive *a, const char *pg_restore, const unsigned char *wanted, int no_owner,
-                   int no_acl, int create, const char *tmpdir, char *err, size_t errlen)
+/* The --use-list file: the wanted entries' ids. */
+static int write_list(const archive *a, const unsigned char *wanted, const char *listf, char *err, size_t errlen)
 {
-    char listf[4096], logf[4096];
-    snprintf(listf, sizeof listf, "%s/pgferry-toc.%d.list", tmpdir, (int)getpid());
-    snprintf(logf, sizeof logf, "%s/pgferry-toc.%d.log", tmpdir, (int)getpid());
     FILE *lf = fopen(listf, "w");
     if (!lf)
         return pf_err(err, errlen, "create %s: %s", listf, strerror(errno));
@@ -331,7 +337,14 @@ int archive_render(archive *a, const char *pg_restore, const unsigned char *want
             fprintf(lf, "%d;\n", a->entries[i].id);
     if (fclose(lf) != 0)
         return pf_err(err, errlen, "write %s: %s", listf, strerror(errno));
+    return 0;
+}
 
+/* Starts pg_restore rendering the listed entries as SQL on its stdout: *to_stdin and
+ * *from_stdout are the caller's ends. */
+static int spawn_render(const char *pg_restore, const char *listf, const char *logf, int no_owner, int no_acl,
+                        int create, pid_t *pid, int *to_stdin, int *from_stdout, char *err, size_t errlen)
+{
     char *argv[16];
     int k = 0;
     char listopt[4096 + 16];
@@ -349,8 +362,6 @@ int archive_render(archive *a, const char *pg_restore, const unsigned char *want
         argv[k++] = "--create";
     argv[k] = NULL;
     int in[2] = {-1, -1}, out[2] = {-1, -1};
-    pid_t pid;
-    int rc = -1;
     if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) {
         pf_err(err, errlen, "pipe: %s", strerror(errno));
         for (int i = 0; i < 2; i++) {
@@ -359,110 +370,142 @@ int archive_render(archive *a, const char *pg_restore, const unsigned char *want
             if (out[i] >= 0)
                 close(out[i]);
         }
-        unlink(listf);
         return -1;
     }
-    rc = pgtools_spawn(argv, in[0], out[1], logf, NULL, &pid, err, errlen);
+    int rc = pgtools_spawn(argv, in[0], out[1], logf, NULL, pid, err, errlen);
     close(in[0]);
     close(out[1]);
     if (rc != 0) {
         close(in[1]);
         close(out[0]);
-        unlink(listf);
-        unlink(logf);
         return -1;
     }
-    feed_job fj = {in[1], a->data, a->len};
-    pthread_t feeder;
-    int fed = pthread_create(&feeder, NULL, feed_stdin, &fj) == 0;
-    if (!fed)
-        close(in[1]);
-    FILE *f = fdopen(out[0], "r");
-    if (!f) {
-        close(out[0]);
-        if (fed)
-            pthread_join(feeder, NULL);
-        char e2[PF_ERRLEN];
-        pgtools_wait(pid, 1, "pg_restore", logf, e2, sizeof e2);
-        unlink(listf);
-        unlink(logf);
-        return pf_err(err, errlen, "pg_restore output: %s", strerror(errno));
-    }
+    *to_stdin = in[1];
+    *from_stdout = out[0];
+    return 0;
+}
 
+/* Reading pg_restore's SQL: the header, then each entry's text after its marker. */
+typedef struct {
+    archive *a;
+    const unsigned char *wanted;
     /* pg_restore emits "SET default_tablespace" / "SET default_table_access_method" only
      * when they change, before the next entry's marker. Entries will run in another order
      * on other connections, so each entry gets the settings in force at its marker. */
-    char tablespace[512] = "SET default_tablespace = '';\n";
-    char tableam[512] = "SET default_table_access_method = heap;\n";
-    char *cur = NULL, *header = NULL;
-    size_t curlen = 0, curcap = 0, hlen = 0, hcap = 0;
-    long cur_entry = -1; /* -1: still in the header */
-    int in_header = 1;
+    char tablespace[512], tableam[512];
+    char *cur, *header;
+    size_t curlen, curcap, hlen, hcap;
+    long cur_entry;              /* -1: still in the header */
+} render_state;
+
+/* The entry being read is complete: its SQL is cur. */
+static void end_entry(render_state *r)
+{
+    if (r->cur_entry >= 0)
+        r->a->entries[r->cur_entry].sql = r->cur;
+    else
+        free(r->cur);
+    r->cur = NULL;
+    r->curlen = r->curcap = 0;
+}
+
+/* One line of pg_restore's output; 0, or -1 out of memory. */
+static int render_line(render_state *r, const char *line, size_t n)
+{
+    if (line[0] == '\\') /* psql meta-commands (\restrict, \unrestrict) are not SQL */
+        return 0;
+    if (starts_with(line, "SET default_tablespace = ") && n < sizeof r->tablespace) {
+        memcpy(r->tablespace, line, n + 1);
+        return 0;
+    }
+    if (starts_with(line, "SET default_table_access_method = ") && n < sizeof r->tableam) {
+        memcpy(r->tableam, line, n + 1);
+        return 0;
+    }
+    int id;
+    long k;
+    if (sscanf(line, "-- TOC entry %d (class", &id) == 1 && (k = archive_find(r->a, id)) >= 0 && r->wanted[k] &&
+        !r->a->entries[k].sql) {
+        end_entry(r);
+        r->cur_entry = k;
+        return append(&r->cur, &r->curlen, &r->curcap, r->tablespace, strlen(r->tablespace)) == 0 &&
+                       append(&r->cur, &r->curlen, &r->curcap, r->tableam, strlen(r->tableam)) == 0
+                   ? 0
+                   : -1;
+    }
+    char enc[64];
+    if (r->cur_entry < 0 && sscanf(line, "SET client_encoding = '%63[^']'", enc) == 1) {
+        /* the SQL's own encoding: restore sets it around the SQL it runs, not for its
+         * whole session (its own statements and the COPY data are UTF-8) */
+        snprintf(r->a->encoding, sizeof r->a->encoding, "%s", enc);
+        return 0;
+    }
+    if (r->cur_entry < 0)
+        return append(&r->header, &r->hlen, &r->hcap, line, n);
+    return append(&r->cur, &r->curlen, &r->curcap, line, n);
+}
+
+/* Reads all of f (then drained, so pg_restore can exit); 0, or -1 out of memory. */
+static int read_rendered(render_state *r, FILE *f)
+{
     char *line = NULL;
     size_t lcap = 0;
     ssize_t n;
     int ok = 1;
-    while ((n = getline(&line, &lcap, f)) > 0 && ok) {
-        if (line[0] == '\\') /* psql meta-commands (\restrict, \unrestrict) are not SQL */
-            continue;
-        if (starts_with(line, "SET default_tablespace = ") && (size_t)n < sizeof tablespace) {
-            memcpy(tablespace, line, (size_t)n + 1);
-            continue;
-        }
-        if (starts_with(line, "SET default_table_access_method = ") && (size_t)n < sizeof tableam) {
-            memcpy(tableam, line, (size_t)n + 1);
-            continue;
-        }
-        int id;
-        long k;
-        if (sscanf(line, "-- TOC entry %d (class", &id) == 1 && (k = archive_find(a, id)) >= 0 && wanted[k] &&
-            !a->entries[k].sql) {
-            if (cur_entry >= 0)
-                a->entries[cur_entry].sql = cur;
-            else
-                free(cur);
-            cur = NULL;
-            curlen = curcap = 0;
-            in_header = 0;
-            cur_entry = k;
-            ok = append(&cur, &curlen, &curcap, tablespace, strlen(tablespace)) == 0 &&
-                 append(&cur, &curlen, &curcap, tableam, strlen(tableam)) == 0;
-            continue;
-        }
-        char enc[64];
-        if (in_header && sscanf(line, "SET client_encoding = '%63[^']'", enc) == 1) {
-            /* the SQL's own encoding: restore sets it around the SQL it runs, not for its
-             * whole session (its own statements and the COPY data are UTF-8) */
-            snprintf(a->encoding, sizeof a->encoding, "%s", enc);
-            continue;
-        }
-        if (in_header)
-            ok = append(&header, &hlen, &hcap, line, (size_t)n) == 0;
-        else
-            ok = append(&cur, &curlen, &curcap, line, (size_t)n) == 0;
-    }
-    if (cur_entry >= 0)
-        a->entries[cur_entry].sql = cur;
-    else
-        free(cur);
+    while (ok && (n = getline(&line, &lcap, f)) > 0)
+        ok = render_line(r, line, (size_t)n) == 0;
+    end_entry(r);
     free(line);
-    while (fgetc(f) != EOF) /* drain, so pg_restore can exit */
+    while (fgetc(f) != EOF)
         ;
-    fclose(f);
-    if (fed)
-        pthread_join(feeder, NULL);
-    int wrc = pgtools_wait(pid, 1, "pg_restore", logf, err, errlen);
-    unlink(listf);
-    unlink(logf);
-    if (wrc != 0) {
-        free(header);
+    return ok ? 0 : -1;
+}
+
+int archive_render(archive *a, const char *pg_restore, const unsigned char *wanted, int no_owner,
+                   int no_acl, int create, const char *tmpdir, char *err, size_t errlen)
+{
+    char listf[4096], logf[4096];
+    snprintf(listf, sizeof listf, "%s/pgferry-toc.%d.list", tmpdir, (int)getpid());
+    snprintf(logf, sizeof logf, "%s/pgferry-toc.%d.log", tmpdir, (int)getpid());
+    pid_t pid;
+    int to_stdin, from_stdout;
+    if (write_list(a, wanted, listf, err, errlen) < 0)
+        return -1;
+    if (spawn_render(pg_restore, listf, logf, no_owner, no_acl, create, &pid, &to_stdin, &from_stdout, err,
+                     errlen) < 0) {
+        unlink(listf);
+        unlink(logf);
         return -1;
     }
-    if (!ok) {
-        free(header);
-        return pf_err(err, errlen, "out of memory rendering the schema archive");
+    feed_job fj = {to_stdin, a->data, a->len};
+    pthread_t feeder;
+    int fed = pthread_create(&feeder, NULL, feed_stdin, &fj) == 0;
+    if (!fed)
+        close(to_stdin);
+    render_state r = {.a = a, .wanted = wanted, .cur_entry = -1,
+                      .tablespace = "SET default_tablespace = '';\n",
+                      .tableam = "SET default_table_access_method = heap;\n"};
+    FILE *f = fdopen(from_stdout, "r");
+    int ok = -2; /* -2: no output stream */
+    if (f) {
+        ok = read_rendered(&r, f);
+        fclose(f);
+    } else {
+        pf_err(err, errlen, "pg_restore output: %s", strerror(errno));
+        close(from_stdout);
     }
-    a->header_sql = header ? header : strdup("");
+    if (fed)
+        pthread_join(feeder, NULL);
+    char e2[PF_ERRLEN];
+    int wrc = f ? pgtools_wait(pid, 1, "pg_restore", logf, err, errlen)
+                : pgtools_wait(pid, 1, "pg_restore", logf, e2, sizeof e2);
+    unlink(listf);
+    unlink(logf);
+    if (wrc != 0 || ok < 0) {
+        free(r.header);
+        return ok == -1 && wrc == 0 ? pf_err(err, errlen, "out of memory rendering the schema archive") : -1;
+    }
+    a->header_sql = r.header ? r.header : strdup("");
     return 0;
 }
 
