@@ -289,122 +289,154 @@ static int emit_columns(colsplit_enc *e, size_t rows, int nf, char *err, size_t 
 
 /* Frames what it can of buf: raw bytes up to the first row boundary, the whole rows
  * after it as one columns frame; keeps the incomplete rest (all of it at the end). */
+/* At the stream's start: binary COPY (its header skipped, rows framed) or anything else
+ * (passed as it is). 0 while too few bytes are in to tell. */
+static int enc_detect(colsplit_enc *e, int final)
+{
+    if (e->mode != ENC_START)
+        return 1;
+    if (e->len < SIG_LEN + 8 && !final)
+        return 0;
+    if (e->len >= SIG_LEN + 8 && memcmp(e->buf, copy_sig, SIG_LEN) == 0) {
+        e->mode = ENC_ROWS;
+        e->skip = SIG_LEN + 8 + load_be(e->buf + SIG_LEN + 4, 4);
+    } else {
+        e->mode = ENC_PASS;
+    }
+    return 1;
+}
+
+/* Moves *pos through the bytes still to skip and the fields left of a row followed across
+ * buffers, up to the next row boundary or the buffer's end; a field length that is not
+ * binary COPY's switches to ENC_PASS. */
+static void enc_follow(colsplit_enc *e, const uint8_t *b, size_t len, size_t *pos)
+{
+    while (e->skip > 0 || e->fields_left > 0) {
+        if (e->skip > 0) {
+            size_t k = len - *pos < e->skip ? len - *pos : (size_t)e->skip;
+            *pos += k;
+            e->skip -= k;
+            if (e->skip > 0)
+                return;
+            continue;
+        }
+        if (len - *pos < 4)
+            return;
+        int32_t fl = (int32_t)(uint32_t)load_be(b + *pos, 4);
+        *pos += 4;
+        e->fields_left--;
+        if (fl >= 0)
+            e->skip = (uint64_t)fl;
+        else if (fl != -1) { /* not binary COPY after all: the rest as it is */
+            e->mode = ENC_PASS;
+            return;
+        }
+    }
+}
+
+/* The whole rows at pos with the same field count (*nf), their fields recorded in e; the
+ * row count (ending at *end), or -1 out of memory. Stops at the trailer (-1), another
+ * shape (a frame of its own) or a row the buffer does not hold whole. */
+static long enc_rows(colsplit_enc *e, const uint8_t *b, size_t len, size_t pos, int *nf, size_t *end)
+{
+    long rows = 0;
+    *nf = -2;
+    *end = pos;
+    e->fcount = 0;
+    while (len - *end >= 2) {
+        int16_t k = (int16_t)(uint16_t)load_be(b + *end, 2);
+        if (k < 0 || k > MAX_FIELDS || (*nf != -2 && k != *nf))
+            break;
+        size_t q = *end + 2, f0 = e->fcount;
+        int ok = 1;
+        for (int i = 0; i < k && ok; i++) {
+            int32_t fl = len - q < 4 ? -2 : (int32_t)(uint32_t)load_be(b + q, 4);
+            if (fl < -1 || (fl >= 0 && (size_t)fl > len - q - 4)) {
+                ok = 0;
+                break;
+            }
+            q += 4;
+            if (add_field(e, (uint32_t)q, fl < 0 ? UINT32_MAX : (uint32_t)fl) != 0)
+                return -1;
+            if (fl > 0)
+                q += (size_t)fl;
+        }
+        if (!ok) {
+            e->fcount = f0;
+            break;
+        }
+        *nf = k;
+        rows++;
+        *end = q;
+    }
+    return rows;
+}
+
+/* At pos no whole row: 1 when the encoder must stop for now (more bytes may complete it,
+ * or the trailer passed the rest on); 0 after starting to follow a row larger than the
+ * buffer (its bytes go raw); -1 on error. */
+static int enc_no_row(colsplit_enc *e, const uint8_t *b, size_t len, size_t *pos, int final, char *err,
+                      size_t errlen)
+{
+    if (len - *pos < 2)
+        return 1;
+    int16_t k = (int16_t)(uint16_t)load_be(b + *pos, 2);
+    if (k < 0 || k > MAX_FIELDS) { /* the trailer (-1): it and anything after it as they are */
+        e->mode = ENC_PASS;
+        if (emit_raw(e, b + *pos, len - *pos, err, errlen) != 0)
+            return -1;
+        *pos = len;
+        return 1;
+    }
+    if (final || *pos > 0 || len < e->cap)
+        return 1; /* a row that may still complete in a fuller buffer */
+    if (emit_raw(e, b + *pos, 2, err, errlen) != 0)
+        return -1;
+    *pos += 2;
+    e->fields_left = k;
+    return 0;
+}
+
 static int enc_flush(colsplit_enc *e, int final, char *err, size_t errlen)
 {
     uint8_t *b = e->buf;
     size_t len = e->len, pos = 0;
-    if (e->mode == ENC_START) {
-        if (len < SIG_LEN + 8 && !final)
-            return 0;
-        if (len >= SIG_LEN + 8 && memcmp(b, copy_sig, SIG_LEN) == 0) {
-            e->mode = ENC_ROWS;
-            e->skip = SIG_LEN + 8 + load_be(b + SIG_LEN + 4, 4);
-        } else {
-            e->mode = ENC_PASS;
-        }
-    }
-    if (e->mode == ENC_PASS) {
-        if (emit_raw(e, b, len, err, errlen) != 0)
-            return -1;
-        e->len = 0;
+    if (!enc_detect(e, final))
         return 0;
+    if (e->mode == ENC_PASS) {
+        e->len = 0;
+        return emit_raw(e, b, len, err, errlen) != 0 ? -1 : 0;
     }
     for (;;) {
-        /* to the next row boundary */
         size_t start = pos;
-        while (e->skip > 0 || e->fields_left > 0) {
-            if (e->skip > 0) {
-                size_t k = len - pos < e->skip ? len - pos : (size_t)e->skip;
-                pos += k;
-                e->skip -= k;
-                if (e->skip > 0)
-                    break;
-                continue;
-            }
-            if (len - pos < 4)
-                break;
-            int32_t fl = (int32_t)(uint32_t)load_be(b + pos, 4);
-            pos += 4;
-            e->fields_left--;
-            if (fl >= 0)
-                e->skip = (uint64_t)fl;
-            else if (fl != -1) { /* not binary COPY after all: the rest as it is */
-                e->mode = ENC_PASS;
-                break;
-            }
-        }
+        enc_follow(e, b, len, &pos);
         if (e->mode == ENC_PASS) { /* what this pass has not framed yet, as it is */
-            if (emit_raw(e, b + start, len - start, err, errlen) != 0)
-                return -1;
             e->len = 0;
-            return 0;
+            return emit_raw(e, b + start, len - start, err, errlen) != 0 ? -1 : 0;
         }
         if (pos > start && emit_raw(e, b + start, pos - start, err, errlen) != 0)
             return -1;
         if (e->skip > 0 || e->fields_left > 0)
             break; /* the buffer ends inside a row */
         e->fields_left = -1;
-        /* whole rows with the same field count */
-        size_t rows = 0, end = pos;
-        int nf = -2;
-        e->fcount = 0;
-        while (len - end >= 2) {
-            int16_t k = (int16_t)(uint16_t)load_be(b + end, 2);
-            if (k < 0 || k > MAX_FIELDS || (nf != -2 && k != nf))
-                break; /* the trailer (-1), or another shape: a frame of its own */
-            size_t q = end + 2, f0 = e->fcount;
-            int ok = 1;
-            for (int i = 0; i < k; i++) {
-                if (len - q < 4) {
-                    ok = 0;
-                    break;
-                }
-                int32_t fl = (int32_t)(uint32_t)load_be(b + q, 4);
-                q += 4;
-                if (fl < -1 || (fl >= 0 && (size_t)fl > len - q)) {
-                    ok = 0;
-                    break;
-                }
-                if (add_field(e, (uint32_t)q, fl < 0 ? UINT32_MAX : (uint32_t)fl) != 0)
-                    return pf_err(err, errlen, "column layout: out of memory");
-                if (fl > 0)
-                    q += (size_t)fl;
-            }
-            if (!ok) {
-                e->fcount = f0;
-                break;
-            }
-            nf = k;
-            rows++;
-            end = q;
-        }
+        int nf;
+        size_t end;
+        long rows = enc_rows(e, b, len, pos, &nf, &end);
+        if (rows < 0)
+            return pf_err(err, errlen, "column layout: out of memory");
         if (rows > 0) {
-            if (nf == 0) { /* rows without columns: nothing to gain */
-                if (emit_raw(e, b + pos, end - pos, err, errlen) != 0)
-                    return -1;
-            } else if (emit_columns(e, rows, nf, err, errlen) != 0)
+            int rc = nf == 0 ? emit_raw(e, b + pos, end - pos, err, errlen) /* rows without columns */
+                             : emit_columns(e, (size_t)rows, nf, err, errlen);
+            if (rc != 0)
                 return -1;
             pos = end;
             continue;
         }
-        /* no whole row at pos */
-        if (len - pos < 2)
-            break;
-        int16_t k = (int16_t)(uint16_t)load_be(b + pos, 2);
-        if (k < 0 || k > MAX_FIELDS) { /* the trailer (-1): it and anything after it as they are */
-            e->mode = ENC_PASS;
-            if (emit_raw(e, b + pos, len - pos, err, errlen) != 0)
-                return -1;
-            pos = len;
-            break;
-        }
-        if (final || pos > 0 || len < e->cap)
-            break; /* a row that may still complete in a fuller buffer */
-        /* a row larger than the buffer: its bytes go raw while it is followed */
-        if (emit_raw(e, b + pos, 2, err, errlen) != 0)
+        int stop = enc_no_row(e, b, len, &pos, final, err, errlen);
+        if (stop < 0)
             return -1;
-        pos += 2;
-        e->fields_left = k;
+        if (stop)
+            break;
     }
     if (final) {
         if (emit_raw(e, b + pos, len - pos, err, errlen) != 0)
@@ -539,6 +571,95 @@ static int bad(const colsplit_dec *d, char *err, size_t errlen, const char *fmt,
 }
 #define BAD(...) bad(d, err, errlen, __VA_ARGS__)
 
+/* One column's header in a columns frame at *p: transform, width, then its lengths and
+ * values as sized byte runs. */
+static int read_column(colsplit_dec *d, const uint8_t **pp, const uint8_t *end, dcol *s, uint64_t c, char *err,
+                       size_t errlen)
+{
+    const uint8_t *p = *pp;
+    uint64_t n;
+    int k;
+    if (p >= end || *p > XF_DELTA)
+        return BAD("column %llu transform", (unsigned long long)c);
+    s->xf = *p++;
+    if (s->xf != XF_BYTES) {
+        if (p >= end || (*p != 2 && *p != 4 && *p != 8))
+            return BAD("column %llu width", (unsigned long long)c);
+        s->w = *p++;
+    }
+    if ((k = get_varint(p, end, &n)) <= 0 || n > (uint64_t)(end - p - k))
+        return BAD("column %llu lengths size", (unsigned long long)c);
+    p += k;
+    s->lp = p;
+    s->lend = p + n;
+    p += n;
+    if ((k = get_varint(p, end, &n)) <= 0 || n > (uint64_t)(end - p - k))
+        return BAD("column %llu values size", (unsigned long long)c);
+    p += k;
+    s->vp = p;
+    s->vend = p + n;
+    p += n;
+    if (s->xf != XF_BYTES) {
+        if (n % (uint64_t)s->w)
+            return BAD("column %llu values size", (unsigned long long)c);
+        s->cnt = n / (uint64_t)s->w;
+    }
+    *pp = p;
+    return 0;
+}
+
+/* The value (length l) of the next row in column s, written out: bytes as they are, or
+ * a fixed-width plane value put back together (and undeltaed). */
+static int decode_value(colsplit_dec *d, dcol *s, uint64_t c, uint64_t l, char *err, size_t errlen)
+{
+    if (s->xf == XF_BYTES) {
+        if (l > (uint64_t)(s->vend - s->vp))
+            return BAD("column %llu values end early", (unsigned long long)c);
+        if (d->ocap - d->olen >= l) {
+            memcpy(d->out + d->olen, s->vp, l);
+            d->olen += l;
+        } else if (out_put(d, s->vp, l, err, errlen) != 0)
+            return -1;
+        s->vp += l;
+        return 0;
+    }
+    if (l != (uint64_t)s->w || s->i >= s->cnt)
+        return BAD("column %llu value %zu", (unsigned long long)c, s->i);
+    uint64_t x = 0;
+    const uint8_t *v0 = s->vp + s->i;
+    for (int b = 0; b < s->w; b++)
+        x = x << 8 | v0[(size_t)b * s->cnt];
+    uint64_t v = s->xf == XF_DELTA ? zz_dec(x, s->prev, s->w) : x;
+    s->prev = v;
+    s->i++;
+    if (d->ocap - d->olen < 8 && out_flush(d, err, errlen) != 0)
+        return -1;
+    store_be(d->out + d->olen, v, s->w);
+    d->olen += (size_t)s->w;
+    return 0;
+}
+
+/* The next row's field of column s: its length word, then its value. */
+static int decode_field(colsplit_dec *d, dcol *s, uint64_t c, char *err, size_t errlen)
+{
+    uint64_t l1;
+    int k;
+    if (s->lp < s->lend && *s->lp < 0x80)
+        l1 = *s->lp++;
+    else if ((k = get_varint(s->lp, s->lend, &l1)) > 0)
+        s->lp += k;
+    else
+        return BAD("column %llu has fewer lengths than rows", (unsigned long long)c);
+    uint64_t l = l1 - 1;
+    if (l1 != 0 && l > INT32_MAX)
+        return BAD("column %llu length", (unsigned long long)c);
+    if (d->ocap - d->olen < 4 && out_flush(d, err, errlen) != 0)
+        return -1;
+    store_be(d->out + d->olen, l1 == 0 ? UINT32_MAX : l, 4);
+    d->olen += 4;
+    return l1 == 0 ? 0 : decode_value(d, s, c, l, err, errlen);
+}
+
 static int decode_columns(colsplit_dec *d, char *err, size_t errlen)
 {
     const uint8_t *p = d->body, *end = d->body + d->blen;
@@ -553,121 +674,30 @@ static int decode_columns(colsplit_dec *d, char *err, size_t errlen)
     dcol *cols = calloc(nf, sizeof *cols);
     if (!cols)
         return pf_err(err, errlen, "column layout: out of memory");
-    int rc = -1;
-    for (uint64_t c = 0; c < nf; c++) {
-        dcol *s = &cols[c];
-        uint64_t n;
-        if (p >= end || *p > XF_DELTA) {
-            BAD("column %llu transform", (unsigned long long)c);
-            goto out;
-        }
-        s->xf = *p++;
-        if (s->xf != XF_BYTES) {
-            if (p >= end || (*p != 2 && *p != 4 && *p != 8)) {
-                BAD("column %llu width", (unsigned long long)c);
-                goto out;
-            }
-            s->w = *p++;
-        }
-        if ((k = get_varint(p, end, &n)) <= 0 || n > (uint64_t)(end - p - k)) {
-            BAD("column %llu lengths size", (unsigned long long)c);
-            goto out;
-        }
-        p += k;
-        s->lp = p;
-        s->lend = p + n;
-        p += n;
-        if ((k = get_varint(p, end, &n)) <= 0 || n > (uint64_t)(end - p - k)) {
-            BAD("column %llu values size", (unsigned long long)c);
-            goto out;
-        }
-        p += k;
-        s->vp = p;
-        s->vend = p + n;
-        p += n;
-        if (s->xf != XF_BYTES) {
-            if (n % (uint64_t)s->w) {
-                BAD("column %llu values size", (unsigned long long)c);
-                goto out;
-            }
-            s->cnt = n / (uint64_t)s->w;
-        }
-    }
-    if (p != end) {
-        BAD("bytes after the last column");
-        goto out;
-    }
-    for (uint64_t r = 0; r < rows; r++) {
+    int rc = 0;
+    for (uint64_t c = 0; rc == 0 && c < nf; c++)
+        rc = read_column(d, &p, end, &cols[c], c, err, errlen);
+    if (rc == 0 && p != end)
+        rc = BAD("bytes after the last column");
+    for (uint64_t r = 0; rc == 0 && r < rows; r++) {
         /* room for the field count and every field's length word at once */
-        if (d->ocap - d->olen < 2 + 4 * nf && out_flush(d, err, errlen) != 0)
-            goto out;
-        uint8_t *o = d->out + d->olen;
-        o[0] = (uint8_t)(nf >> 8);
-        o[1] = (uint8_t)nf;
+        if (d->ocap - d->olen < 2 + 4 * nf && out_flush(d, err, errlen) != 0) {
+            rc = -1;
+            break;
+        }
+        d->out[d->olen] = (uint8_t)(nf >> 8);
+        d->out[d->olen + 1] = (uint8_t)nf;
         d->olen += 2;
-        for (uint64_t c = 0; c < nf; c++) {
-            dcol *s = &cols[c];
-            uint64_t l1;
-            if (s->lp < s->lend && *s->lp < 0x80) {
-                l1 = *s->lp++;
-            } else if ((k = get_varint(s->lp, s->lend, &l1)) > 0) {
-                s->lp += k;
-            } else {
-                BAD("column %llu has fewer lengths than rows", (unsigned long long)c);
-                goto out;
-            }
-            uint64_t l = l1 - 1;
-            if (l1 != 0 && l > INT32_MAX) {
-                BAD("column %llu length", (unsigned long long)c);
-                goto out;
-            }
-            if (d->ocap - d->olen < 4 && out_flush(d, err, errlen) != 0)
-                goto out;
-            store_be(d->out + d->olen, l1 == 0 ? UINT32_MAX : l, 4);
-            d->olen += 4;
-            if (l1 == 0)
-                continue;
-            if (s->xf == XF_BYTES) {
-                if (l > (uint64_t)(s->vend - s->vp)) {
-                    BAD("column %llu values end early", (unsigned long long)c);
-                    goto out;
-                }
-                if (d->ocap - d->olen >= l) {
-                    memcpy(d->out + d->olen, s->vp, l);
-                    d->olen += l;
-                } else if (out_put(d, s->vp, l, err, errlen) != 0)
-                    goto out;
-                s->vp += l;
-            } else {
-                if (l != (uint64_t)s->w || s->i >= s->cnt) {
-                    BAD("column %llu value %zu", (unsigned long long)c, s->i);
-                    goto out;
-                }
-                uint64_t x = 0;
-                const uint8_t *v0 = s->vp + s->i;
-                for (int b = 0; b < s->w; b++)
-                    x = x << 8 | v0[(size_t)b * s->cnt];
-                uint64_t v = s->xf == XF_DELTA ? zz_dec(x, s->prev, s->w) : x;
-                s->prev = v;
-                s->i++;
-                if (d->ocap - d->olen < 8 && out_flush(d, err, errlen) != 0)
-                    goto out;
-                store_be(d->out + d->olen, v, s->w);
-                d->olen += (size_t)s->w;
-            }
-        }
+        for (uint64_t c = 0; rc == 0 && c < nf; c++)
+            rc = decode_field(d, &cols[c], c, err, errlen);
     }
-    for (uint64_t c = 0; c < nf; c++) {
+    for (uint64_t c = 0; rc == 0 && c < nf; c++) {
         dcol *s = &cols[c];
-        if (s->lp != s->lend || (s->xf == XF_BYTES ? s->vp != s->vend : s->i != s->cnt)) {
-            BAD("column %llu has more data than rows", (unsigned long long)c);
-            goto out;
-        }
+        if (s->lp != s->lend || (s->xf == XF_BYTES ? s->vp != s->vend : s->i != s->cnt))
+            rc = BAD("column %llu has more data than rows", (unsigned long long)c);
     }
-    rc = 0;
-out:
     free(cols);
-    return rc;
+    return rc < 0 ? -1 : 0;
 }
 
 int colsplit_dec_feed(colsplit_dec *d, const void *data, size_t len, char *err, size_t errlen)
