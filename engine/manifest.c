@@ -104,7 +104,82 @@ json_t *manifest_snapshot_json(const manifest *m)
     return snap;
 }
 
-char *manifest_serialize(const manifest *m, char *err, size_t errlen)
+static json_t *options_json(const manifest *m)
+{
+    json_t *opt = json_object();
+    json_object_set_new(opt, "compression", jstr(m->compression));
+    json_object_set_new(opt, "compression_level", json_integer(m->compression_level));
+    json_object_set_new(opt, "format", jstr(m->format));
+    json_object_set_new(opt, "chunk_size", json_integer((json_int_t)m->chunk_size));
+    json_object_set_new(opt, "jobs", json_integer(m->jobs));
+    return opt;
+}
+
+/* A whole file of the dump (the schema archive, globals): name, size, hash. */
+static json_t *file_json(const char *file, uint64_t bytes, const chunk_hash *h)
+{
+    json_t *f = json_object();
+    json_object_set_new(f, "file", jstr(file));
+    json_object_set_new(f, "bytes", json_integer((json_int_t)bytes));
+    json_object_set_new(f, "hash", jhash(h));
+    return f;
+}
+
+static json_t *sequences_json(const manifest *m)
+{
+    json_t *seqs = json_array();
+    for (size_t i = 0; i < m->nseqs; i++) {
+        json_t *so = json_object();
+        json_object_set_new(so, "schema", jstr(m->seqs[i].schema));
+        json_object_set_new(so, "name", jstr(m->seqs[i].name));
+        json_object_set_new(so, "last_value", json_integer(m->seqs[i].last_value));
+        json_object_set_new(so, "is_called", json_boolean(m->seqs[i].is_called));
+        json_array_append_new(seqs, so);
+    }
+    return seqs;
+}
+
+/* The lists beside the tables: tables without data, unpopulated materialized views,
+ * extensions, sequences. */
+static void lists_json(const manifest *m, json_t *o)
+{
+    json_t *nodata = json_array(), *unpop = json_array(), *exts = json_array();
+    for (size_t i = 0; i < m->nnodata; i++)
+        json_array_append_new(nodata, json_pack("{s:s?, s:s?, s:s?}", "schema", m->nodata[i].schema, "name",
+                                                m->nodata[i].name, "reason", m->nodata[i].reason));
+    for (size_t i = 0; i < m->nunpopulated; i++)
+        json_array_append_new(unpop, json_pack("{s:s?, s:s?}", "schema", m->unpopulated[i].schema, "name",
+                                               m->unpopulated[i].name));
+    for (size_t i = 0; i < m->nextensions; i++)
+        json_array_append_new(exts, json_pack("{s:s?, s:s?}", "name", m->extensions[i].name, "owner",
+                                              m->extensions[i].reason));
+    json_object_set_new(o, "tables_without_data", nodata);
+    json_object_set_new(o, "unpopulated_matviews", unpop);
+    json_object_set_new(o, "extensions", exts);
+    json_object_set_new(o, "sequences", sequences_json(m));
+}
+
+/* The key ring's public part: KDF parameters and the wrapped data key, or null. */
+static json_t *encryption_json(const manifest *m)
+{
+    if (!m->encrypted)
+        return json_null();
+    char salt[2 * CIPHER_SALT_LEN + 1], wk[2 * CIPHER_WRAPPED_LEN + 1];
+    pf_hex(m->kdf.salt, CIPHER_SALT_LEN, salt);
+    pf_hex(m->wrapped_key, CIPHER_WRAPPED_LEN, wk);
+    json_t *e = json_object();
+    json_object_set_new(e, "cipher", json_string("aes-256-gcm"));
+    json_object_set_new(e, "kdf", json_string("scrypt"));
+    json_object_set_new(e, "n", json_integer((json_int_t)m->kdf.n));
+    json_object_set_new(e, "r", json_integer(m->kdf.r));
+    json_object_set_new(e, "p", json_integer(m->kdf.p));
+    json_object_set_new(e, "salt", json_string(salt));
+    json_object_set_new(e, "wrapped_key", json_string(wk));
+    json_object_set_new(e, "manifest_checksum", json_string("hmac-sha256"));
+    return e;
+}
+
+static json_t *manifest_json(const manifest *m)
 {
     json_t *o = json_object();
     json_object_set_new(o, "pgferry_manifest_version", json_integer(m->format_version));
@@ -117,82 +192,25 @@ char *manifest_serialize(const manifest *m, char *err, size_t errlen)
     json_object_set_new(o, "tag", jstr(m->tag));
     json_object_set_new(o, "profile", jstr(m->profile));
     json_object_set_new(o, "keep_forever", json_boolean(m->keep_forever));
-    json_t *opt = json_object();
-    json_object_set_new(opt, "compression", jstr(m->compression));
-    json_object_set_new(opt, "compression_level", json_integer(m->compression_level));
-    json_object_set_new(opt, "format", jstr(m->format));
-    json_object_set_new(opt, "chunk_size", json_integer((json_int_t)m->chunk_size));
-    json_object_set_new(opt, "jobs", json_integer(m->jobs));
-    json_object_set_new(o, "options", opt);
-    json_t *schema = json_object();
-    json_object_set_new(schema, "file", jstr(m->schema_file));
-    json_object_set_new(schema, "bytes", json_integer((json_int_t)m->schema_bytes));
-    json_object_set_new(schema, "hash", jhash(&m->schema_hash));
-    json_object_set_new(o, "schema", schema);
-    if (m->globals_file) {
-        json_t *gl = json_object();
-        json_object_set_new(gl, "file", jstr(m->globals_file));
-        json_object_set_new(gl, "bytes", json_integer((json_int_t)m->globals_bytes));
-        json_object_set_new(gl, "hash", jhash(&m->globals_hash));
-        json_object_set_new(o, "globals", gl);
-    } else
-        json_object_set_new(o, "globals", json_null());
+    json_object_set_new(o, "options", options_json(m));
+    json_object_set_new(o, "schema", file_json(m->schema_file, m->schema_bytes, &m->schema_hash));
+    json_object_set_new(o, "globals",
+                        m->globals_file ? file_json(m->globals_file, m->globals_bytes, &m->globals_hash) : json_null());
     json_t *tables = json_array();
     for (size_t i = 0; i < m->ntables; i++)
         json_array_append_new(tables, table_json(&m->tables[i]));
     json_object_set_new(o, "tables", tables);
-    json_t *nodata = json_array();
-    for (size_t i = 0; i < m->nnodata; i++)
-        json_array_append_new(nodata, json_pack("{s:s?, s:s?, s:s?}", "schema", m->nodata[i].schema, "name",
-                                                m->nodata[i].name, "reason", m->nodata[i].reason));
-    json_object_set_new(o, "tables_without_data", nodata);
-    json_t *unpop = json_array();
-    for (size_t i = 0; i < m->nunpopulated; i++)
-        json_array_append_new(unpop, json_pack("{s:s?, s:s?}", "schema", m->unpopulated[i].schema, "name",
-                                               m->unpopulated[i].name));
-    json_object_set_new(o, "unpopulated_matviews", unpop);
-    json_t *exts = json_array();
-    for (size_t i = 0; i < m->nextensions; i++)
-        json_array_append_new(exts, json_pack("{s:s?, s:s?}", "name", m->extensions[i].name, "owner",
-                                              m->extensions[i].reason));
-    json_object_set_new(o, "extensions", exts);
-    json_t *seqs = json_array();
-    for (size_t i = 0; i < m->nseqs; i++) {
-        json_t *so = json_object();
-        json_object_set_new(so, "schema", jstr(m->seqs[i].schema));
-        json_object_set_new(so, "name", jstr(m->seqs[i].name));
-        json_object_set_new(so, "last_value", json_integer(m->seqs[i].last_value));
-        json_object_set_new(so, "is_called", json_boolean(m->seqs[i].is_called));
-        json_array_append_new(seqs, so);
-    }
-    json_object_set_new(o, "sequences", seqs);
-    json_object_set_new(o, "large_objects",
-                        m->has_large_objects ? table_json(&m->large_objects) : json_null());
-    if (m->encrypted) {
-        char salt[2 * CIPHER_SALT_LEN + 1], wk[2 * CIPHER_WRAPPED_LEN + 1];
-        pf_hex(m->kdf.salt, CIPHER_SALT_LEN, salt);
-        pf_hex(m->wrapped_key, CIPHER_WRAPPED_LEN, wk);
-        json_t *e = json_object();
-        json_object_set_new(e, "cipher", json_string("aes-256-gcm"));
-        json_object_set_new(e, "kdf", json_string("scrypt"));
-        json_object_set_new(e, "n", json_integer((json_int_t)m->kdf.n));
-        json_object_set_new(e, "r", json_integer(m->kdf.r));
-        json_object_set_new(e, "p", json_integer(m->kdf.p));
-        json_object_set_new(e, "salt", json_string(salt));
-        json_object_set_new(e, "wrapped_key", json_string(wk));
-        json_object_set_new(e, "manifest_checksum", json_string("hmac-sha256"));
-        json_object_set_new(o, "encryption", e);
-    } else
-        json_object_set_new(o, "encryption", json_null());
+    lists_json(m, o);
+    json_object_set_new(o, "large_objects", m->has_large_objects ? table_json(&m->large_objects) : json_null());
+    json_object_set_new(o, "encryption", encryption_json(m));
+    return o;
+}
 
-    char *body = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    if (!body) {
-        pf_err(err, errlen, "manifest: cannot serialise");
-        return NULL;
-    }
-    /* body is "{\n ... \n}": the checksum goes in as the last member, covering all
-     * bytes up to and including the ",\n" that introduces it. */
+/* body is "{\n ... \n}": the checksum goes in as the last member, covering all bytes up
+ * to and including the ",\n" that introduces it (SHA-256, or HMAC-SHA256 under the
+ * manifest key when encrypted). Takes body. */
+static char *seal(const manifest *m, char *body, char *err, size_t errlen)
+{
     size_t blen = strlen(body);
     if (blen < 2 || body[blen - 1] != '}') {
         free(body);
@@ -202,6 +220,11 @@ char *manifest_serialize(const manifest *m, char *err, size_t errlen)
     blen--; /* the closing brace */
     while (blen > 0 && body[blen - 1] == '\n')
         blen--;
+    if (m->encrypted && !m->have_keys) {
+        free(body);
+        pf_err(err, errlen, "manifest: encrypted without keys");
+        return NULL;
+    }
     char *out = malloc(blen + 256);
     if (!out) {
         free(body);
@@ -215,11 +238,6 @@ char *manifest_serialize(const manifest *m, char *err, size_t errlen)
     n += 2;
     char hex[65];
     if (m->encrypted) {
-        if (!m->have_keys) {
-            free(out);
-            pf_err(err, errlen, "manifest: encrypted without keys");
-            return NULL;
-        }
         uint8_t mac[32];
         cipher_hmac(&m->manifest_key, out, n, mac);
         pf_hex(mac, 32, hex);
@@ -227,6 +245,18 @@ char *manifest_serialize(const manifest *m, char *err, size_t errlen)
         sha256_hex(out, n, hex);
     n += (size_t)sprintf(out + n, "  " CHECKSUM_KEY "%s\"\n}\n", hex);
     return out;
+}
+
+char *manifest_serialize(const manifest *m, char *err, size_t errlen)
+{
+    json_t *o = manifest_json(m);
+    char *body = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (!body) {
+        pf_err(err, errlen, "manifest: cannot serialise");
+        return NULL;
+    }
+    return seal(m, body, err, errlen);
 }
 
 copy_format copy_format_parse(const char *name)
