@@ -528,18 +528,103 @@ static int load_tables(PGconn *c, const catalog_filter *f, catalog *cat, const c
     return 0;
 }
 
+/* Rows of sql as (schema, name[, reason]) entries: a NULL column stays NULL. */
+static int load_named(PGconn *c, const char *sql, int nparams, const char *const *params, const char *what,
+                      catalog_nodata **out, size_t *n, char *err, size_t errlen)
+{
+    PGresult *r = pgconn_query(c, sql, nparams, params, what, err, errlen);
+    if (!r)
+        return -1;
+    *n = (size_t)PQntuples(r);
+    *out = calloc(*n + 1, sizeof **out);
+    if (!*out) {
+        PQclear(r);
+        return pf_err(err, errlen, "out of memory");
+    }
+    for (size_t i = 0; i < *n; i++) {
+        (*out)[i].schema = dupv(r, (int)i, 0);
+        (*out)[i].name = dupv(r, (int)i, 1);
+        if (PQnfields(r) > 2)
+            (*out)[i].reason = dupv(r, (int)i, 2);
+    }
+    PQclear(r);
+    return 0;
+}
+
+/* The sequences of the selection (the tables' oids own theirs) and their values. */
+static int load_sequences(PGconn *c, catalog *cat, const char *const *sparams, char *err, size_t errlen)
+{
+    PGresult *r = pgconn_query(c, sequences_sql, 5, sparams, "read sequences", err, errlen);
+    if (!r)
+        return -1;
+    cat->nseqs = (size_t)PQntuples(r);
+    cat->seqs = calloc(cat->nseqs ? cat->nseqs : 1, sizeof *cat->seqs);
+    if (!cat->seqs) {
+        PQclear(r);
+        return pf_err(err, errlen, "out of memory");
+    }
+    for (size_t i = 0; i < cat->nseqs; i++) {
+        cat->seqs[i].schema = dupv(r, (int)i, 0);
+        cat->seqs[i].name = dupv(r, (int)i, 1);
+    }
+    PQclear(r);
+    return load_sequence_values(c, cat, err, errlen);
+}
+
+/* pg_dump's selection, from the same oids. With -t, -n and -N do not apply (as in
+ * pg_dump); exact names for everything picked. */
+static int pgdump_selection(PGconn *c, const catalog_filter *f, catalog *cat, const char *inc_t, const char *exc_t,
+                            const char *inc_n, const char *exc_n, char *err, size_t errlen)
+{
+    if (f->exact)
+        return 0;
+    if (inc_t) {
+        if (add_pgdump_args(c, cat, pgdump_tables_sql, inc_t, "--table", err, errlen) < 0)
+            return -1;
+    } else if (add_pgdump_args(c, cat, pgdump_schemas_sql, inc_n, "--schema", err, errlen) < 0 ||
+               add_pgdump_args(c, cat, pgdump_schemas_sql, exc_n, "--exclude-schema", err, errlen) < 0) {
+        return -1;
+    }
+    return add_pgdump_args(c, cat, pgdump_tables_sql, exc_t, "--exclude-table", err, errlen);
+}
+
+/* What the dump records beside its tables: unpopulated materialized views (they stay so
+ * on restore), extensions with their owners (pg_dump writes no owner for an extension),
+ * the large objects' count when pg_dump includes them (no -t or -n narrows the dump). */
+static int load_extras(PGconn *c, const catalog_filter *f, catalog *cat, char *err, size_t errlen)
+{
+    if (load_named(c,
+                   "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c"
+                   " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                   " WHERE c.relkind = 'm' AND NOT c.relispopulated ORDER BY 1, 2",
+                   0, NULL, "read materialized views", &cat->unpopulated, &cat->nunpopulated, err, errlen) < 0 ||
+        load_named(c,
+                   "SELECT NULL, x.extname, pg_catalog.pg_get_userbyid(x.extowner) FROM pg_catalog.pg_extension x"
+                   " ORDER BY 2",
+                   0, NULL, "read extensions", &cat->extensions, &cat->nextensions, err, errlen) < 0)
+        return -1;
+    cat->with_large_objects = f->exact ? f->exact_large_objects
+                                       : f->n_include_tables == 0 && f->n_include_schemas == 0;
+    if (!cat->with_large_objects)
+        return 0;
+    PGresult *r = pgconn_query(c, "SELECT count(*) FROM pg_catalog.pg_largeobject_metadata", 0, NULL,
+                               "count large objects", err, errlen);
+    if (!r)
+        return -1;
+    cat->n_large_objects = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return 0;
+}
+
 int catalog_load(PGconn *c, const catalog_filter *f, catalog *cat, char *err, size_t errlen)
 {
     memset(cat, 0, sizeof *cat);
     char *inc_t = NULL, *exc_t = NULL, *inc_n = NULL, *exc_n = NULL, *exc_d = NULL, *oids = NULL;
-    PGresult *r = NULL;
     int rc = -1;
 
-    if (PQserverVersion(c) < 120000) {
-        pf_err(err, errlen, "server version %d is not supported (PostgreSQL 12 or later needed)",
-               PQserverVersion(c));
-        return -1;
-    }
+    if (PQserverVersion(c) < 120000)
+        return pf_err(err, errlen, "server version %d is not supported (PostgreSQL 12 or later needed)",
+                      PQserverVersion(c));
     /* Unqualified -t patterns match visible tables, as in pg_dump: that needs the
      * database's own search_path for the lookup, then the safe one back. */
     if (pgconn_exec(c, "RESET search_path", "reset search_path", err, errlen) < 0)
@@ -560,7 +645,6 @@ int catalog_load(PGconn *c, const catalog_filter *f, catalog *cat, char *err, si
     const char *params[6] = {inc_t, exc_t, inc_n, exc_n, exc_d, f->no_unlogged_table_data ? "t" : "f"};
     if (load_tables(c, f, cat, params, &oids, err, errlen) < 0)
         goto out;
-
     qsort(cat->tables, cat->ntables, sizeof *cat->tables, cmp_table_oid);
     if (load_columns(c, cat, oids, err, errlen) < 0)
         goto out;
@@ -568,93 +652,13 @@ int catalog_load(PGconn *c, const catalog_filter *f, catalog *cat, char *err, si
     if (f->n_exact && f->exact_cols)
         for (size_t i = 0; i < f->n_exact; i++)
             reorder_columns(cat, f->exact_schemas[i], f->exact_names[i], f->exact_cols[i], f->exact_ncols[i]);
-
     const char *sparams[5] = {inc_t, exc_t, inc_n, exc_n, oids};
-    r = pgconn_query(c, sequences_sql, 5, sparams, "read sequences", err, errlen);
-    if (!r)
+    if (load_sequences(c, cat, sparams, err, errlen) < 0 ||
+        pgdump_selection(c, f, cat, inc_t, exc_t, inc_n, exc_n, err, errlen) < 0 ||
+        load_extras(c, f, cat, err, errlen) < 0)
         goto out;
-    cat->nseqs = (size_t)PQntuples(r);
-    cat->seqs = calloc(cat->nseqs ? cat->nseqs : 1, sizeof *cat->seqs);
-    if (!cat->seqs) {
-        pf_err(err, errlen, "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < cat->nseqs; i++) {
-        cat->seqs[i].schema = dupv(r, (int)i, 0);
-        cat->seqs[i].name = dupv(r, (int)i, 1);
-    }
-    PQclear(r);
-    r = NULL;
-    if (load_sequence_values(c, cat, err, errlen) < 0)
-        goto out;
-
-    /* pg_dump's selection, from the same oids. With -t, -n and -N do not apply (as in
-     * pg_dump); exact names for everything picked. */
-    if (!f->exact) {
-        int arc = 0;
-        if (inc_t)
-            arc = add_pgdump_args(c, cat, pgdump_tables_sql, inc_t, "--table", err, errlen);
-        else
-            arc = add_pgdump_args(c, cat, pgdump_schemas_sql, inc_n, "--schema", err, errlen) < 0 ||
-                          add_pgdump_args(c, cat, pgdump_schemas_sql, exc_n, "--exclude-schema", err, errlen) < 0
-                      ? -1
-                      : 0;
-        if (arc < 0 || add_pgdump_args(c, cat, pgdump_tables_sql, exc_t, "--exclude-table", err, errlen) < 0)
-            goto out;
-    }
-
-    /* materialized views the source has not populated stay so on restore */
-    r = pgconn_query(c,
-                     "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c"
-                     " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-                     " WHERE c.relkind = 'm' AND NOT c.relispopulated ORDER BY 1, 2",
-                     0, NULL, "read materialized views", err, errlen);
-    if (!r)
-        goto out;
-    cat->nunpopulated = (size_t)PQntuples(r);
-    cat->unpopulated = calloc(cat->nunpopulated + 1, sizeof *cat->unpopulated);
-    if (!cat->unpopulated) {
-        pf_err(err, errlen, "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < cat->nunpopulated; i++) {
-        cat->unpopulated[i].schema = dupv(r, (int)i, 0);
-        cat->unpopulated[i].name = dupv(r, (int)i, 1);
-    }
-    PQclear(r);
-    r = NULL;
-
-    /* extensions and their owners: pg_dump writes no owner for an extension */
-    r = pgconn_query(c, "SELECT x.extname, pg_catalog.pg_get_userbyid(x.extowner) FROM pg_catalog.pg_extension x ORDER BY 1",
-                     0, NULL, "read extensions", err, errlen);
-    if (!r)
-        goto out;
-    cat->nextensions = (size_t)PQntuples(r);
-    cat->extensions = calloc(cat->nextensions + 1, sizeof *cat->extensions);
-    if (!cat->extensions) {
-        pf_err(err, errlen, "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < cat->nextensions; i++) {
-        cat->extensions[i].name = dupv(r, (int)i, 0);
-        cat->extensions[i].reason = dupv(r, (int)i, 1);
-    }
-    PQclear(r);
-    r = NULL;
-
-    /* pg_dump includes large objects when no -t or -n narrows the dump. */
-    cat->with_large_objects = f->exact ? f->exact_large_objects
-                                             : f->n_include_tables == 0 && f->n_include_schemas == 0;
-    if (cat->with_large_objects) {
-        r = pgconn_query(c, "SELECT count(*) FROM pg_catalog.pg_largeobject_metadata", 0, NULL,
-                         "count large objects", err, errlen);
-        if (!r)
-            goto out;
-        cat->n_large_objects = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
-    }
     rc = 0;
 out:
-    PQclear(r);
     free(inc_t);
     free(exc_t);
     free(inc_n);
