@@ -512,50 +512,101 @@ static char *cascading(const char *drop)
     return out;
 }
 
+/* ---- lists of names ---------------------------------------------------------------------- */
+
+typedef struct {
+    char **v;
+    size_t n, cap;
+} strlist;
+
+static int sl_add(strlist *l, const char *s)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i], s) == 0)
+            return 0;
+    if (l->n == l->cap) {
+        size_t c = l->cap ? 2 * l->cap : 16;
+        char **v = realloc(l->v, c * sizeof *v);
+        if (!v)
+            return -1;
+        l->v = v;
+        l->cap = c;
+    }
+    if (!(l->v[l->n] = strdup(s)))
+        return -1;
+    l->n++;
+    return 0;
+}
+
+static void sl_free(strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+/* "a, b, c (and 7 more)" */
+static void sl_join(const strlist *l, char *out, size_t outlen)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < l->n; i++) {
+        if (i == 8) {
+            snprintf(out + len, outlen - len, " (and %zu more)", l->n - i);
+            return;
+        }
+        int w = snprintf(out + len, outlen - len, "%s%s", i ? ", " : "", l->v[i]);
+        if (w < 0 || (size_t)w >= outlen - len)
+            return;
+        len += (size_t)w;
+    }
+}
+
 /* Objects of the user's schemas that the dump does not have (a table or view added since
  * the dump), dropped with what depends on them: a schema-scoped --clean (--profile, -n)
  * leaves those schemas exactly as the dump has them. */
-static int clean_extras(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
+/* The dump's objects in the schemas it restores into: "schema \x1f name" records joined
+ * by \x1e in *have, those schemas' names joined by \x1e in *scope (malloc'd both). */
+static int dump_objects(restore_ctx *ctx, char **have, char **scope, char *err, size_t errlen)
 {
-    size_t cap = 1024, len = 0;
-    char *have = malloc(cap), *scope = NULL;
-    size_t scap = 256, slen = 0;
-    scope = malloc(scap);
-    if (!have || !scope) {
-        free(have);
-        free(scope);
-        return pf_err(err, errlen, "out of memory");
-    }
-    have[0] = scope[0] = '\0';
-    for (size_t i = 0; i < ctx->a.n; i++) {
+    size_t hlen = 0;
+    FILE *h = open_memstream(have, &hlen);
+    strlist sch = {0};
+    int rc = h ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < ctx->a.n; i++) {
         archive_entry *e = &ctx->a.entries[i];
         if (!ctx->wanted[i] || ctx->if_absent[i] || !e->namespace)
             continue;
-        /* "schema \x1f name" records the dump has, and the schemas in scope */
-        size_t need = strlen(e->namespace) + strlen(e->tag) + 4;
-        if (len + need > cap) {
-            cap = 2 * (len + need);
-            char *h2 = realloc(have, cap);
-            if (!h2)
-                goto oom;
-            have = h2;
-        }
-        len += (size_t)sprintf(have + len, "%s%s\x1f%s", len ? "\x1e" : "", e->namespace, e->tag);
-        char probe[600];
-        snprintf(probe, sizeof probe, "\x1e%s\x1e", e->namespace);
-        char wrapped[8192];
-        snprintf(wrapped, sizeof wrapped, "\x1e%s\x1e", scope);
-        if (!strstr(wrapped, probe)) {
-            need = strlen(e->namespace) + 2;
-            if (slen + need > scap) {
-                scap = 2 * (slen + need);
-                char *s2 = realloc(scope, scap);
-                if (!s2)
-                    goto oom;
-                scope = s2;
-            }
-            slen += (size_t)sprintf(scope + slen, "%s%s", slen ? "\x1e" : "", e->namespace);
-        }
+        if (fprintf(h, "%s%s\x1f%s", ftell(h) > 0 ? "\x1e" : "", e->namespace, e->tag) < 0 ||
+            sl_add(&sch, e->namespace) < 0)
+            rc = -1;
+    }
+    if (h && fclose(h) != 0)
+        rc = -1;
+    size_t slen = 1;
+    for (size_t i = 0; i < sch.n; i++)
+        slen += strlen(sch.v[i]) + 1;
+    if (rc == 0 && (*scope = malloc(slen))) {
+        size_t at = 0;
+        (*scope)[0] = '\0';
+        for (size_t i = 0; i < sch.n; i++)
+            at += (size_t)sprintf(*scope + at, "%s%s", i ? "\x1e" : "", sch.v[i]);
+    } else
+        rc = -1;
+    sl_free(&sch);
+    return rc < 0 ? pf_err(err, errlen, "out of memory") : 0;
+}
+
+/* Drops what the schemas in scope hold that the dump does not (tables, views, sequences
+ * not owned by a column, functions, types), so they become exactly the dump's. */
+static int clean_extras(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
+{
+    char *have = NULL, *scope = NULL;
+    if (dump_objects(ctx, &have, &scope, err, errlen) < 0) {
+        free(have);
+        free(scope);
+        return -1;
     }
     const char *p[2] = {have, scope};
     static const char *const sql =
@@ -598,10 +649,101 @@ static int clean_extras(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
         rc = pgconn_exec(c, PQgetvalue(r, i, 0), "clean", err, errlen);
     PQclear(r);
     return rc;
-oom:
-    free(have);
-    free(scope);
-    return pf_err(err, errlen, "out of memory");
+}
+
+/* Schema-scoped (a profile's user schemas, -n): the schemas become exactly the dump's, so
+ * what is not in the dump goes, and the dump's own DROPs cascade. */
+static int clean_scoped(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
+{
+    if (pgconn_exec(c, "BEGIN", "clean", err, errlen) < 0 || clean_extras(ctx, c, err, errlen) < 0 ||
+        pgconn_exec(c, "COMMIT", "clean", err, errlen) < 0) {
+        if (PQstatus(c) == CONNECTION_OK)
+            PQclear(PQexec(c, "ROLLBACK"));
+        return -1;
+    }
+    for (size_t k = 0; k < ctx->a.n; k++) {
+        archive_entry *e = &ctx->a.entries[k];
+        if (!ctx->wanted[k] || ctx->if_absent[k] || !e->drop || !has_statement(e->drop))
+            continue;
+        char *cd = cascading(e->drop);
+        if (!cd)
+            return pf_err(err, errlen, "out of memory");
+        free(e->drop);
+        e->drop = cd;
+    }
+    return 0;
+}
+
+/* Runs a DROP under a savepoint; returns its result (rolled back to the savepoint when it
+ * failed) for the caller to judge. */
+static PGresult *try_drop(PGconn *c, const char *drop, int *failed)
+{
+    PQclear(PQexec(c, "SAVEPOINT pgferry_clean"));
+    PGresult *r = PQexec(c, drop);
+    ExecStatusType st = PQresultStatus(r);
+    *failed = st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY;
+    if (*failed)
+        PQclear(PQexec(c, "ROLLBACK TO SAVEPOINT pgferry_clean"));
+    return r;
+}
+
+/* The dump's DROPs in reverse order, in batches of CLEAN_BATCH per transaction (left
+ * open after the last); one that fails because something still depends on the object
+ * goes to later[] to be retried after the rest. What the user attached to the platform's
+ * objects is never dropped by name: it is the platform's own, or goes with what it depends
+ * on (and comes back). */
+static int drop_pass(restore_ctx *ctx, PGconn *c, size_t *later, size_t *nlater, char *err, size_t errlen)
+{
+    size_t in_batch = 0;
+    if (pgconn_exec(c, "BEGIN", "clean", err, errlen) < 0)
+        return -1;
+    for (size_t k = ctx->a.n; k-- > 0;) {
+        archive_entry *e = &ctx->a.entries[k];
+        if (!ctx->wanted[k] || ctx->if_absent[k] || ctx->entry_phase[k] == PH_DATABASE || !e->drop ||
+            !has_statement(e->drop))
+            continue;
+        int failed;
+        PGresult *r = try_drop(c, e->drop, &failed);
+        if (failed && !gone_state(PQresultErrorField(r, PG_DIAG_SQLSTATE)))
+            later[(*nlater)++] = k;
+        PQclear(r);
+        if (PQstatus(c) != CONNECTION_OK)
+            return pf_err(err, errlen, "clean: connection lost");
+        if (++in_batch == CLEAN_BATCH) {
+            in_batch = 0;
+            if (pgconn_exec(c, "COMMIT", "clean", err, errlen) < 0 || pgconn_exec(c, "BEGIN", "clean", err, errlen) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* The DROPs that failed the first time, now that the rest is gone. A schema still holding
+ * objects the dump does not know is kept (journaled, so a resumed restore keeps it too). */
+static int drop_retry(restore_ctx *ctx, PGconn *c, const size_t *later, size_t nlater, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < nlater; i++) {
+        size_t k = later[i];
+        archive_entry *e = &ctx->a.entries[k];
+        int failed;
+        PGresult *r = try_drop(c, e->drop, &failed);
+        const char *state = failed ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+        int rc = 0;
+        if (failed && state && !strcmp(state, "2BP01") && restore_entry_is(e, "SCHEMA")) {
+            char item[64];
+            snprintf(item, sizeof item, "keep:%d", e->id);
+            ctx->keep_create[k] = 1;
+            rc = restore_journal_add(c, ctx, item, err, errlen);
+        } else if (failed && !gone_state(state)) {
+            char line[PF_ERRLEN];
+            rc = pf_err(err, errlen, "clean: %s %s%s%s: %s", e->desc, e->namespace ? e->namespace : "",
+                        e->namespace ? "." : "", e->tag, pgconn_result_errline(r, line, sizeof line));
+        }
+        PQclear(r);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
 }
 
 int restore_clean(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
@@ -609,98 +751,15 @@ int restore_clean(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
     size_t *later = calloc(ctx->a.n + 1, sizeof *later), nlater = 0;
     if (!later)
         return pf_err(err, errlen, "out of memory");
-    int rc = -1, in_tx = 0;
-    size_t in_batch = 0;
-    /* schema-scoped (a profile's user schemas, -n): the schemas become exactly the dump's */
-    int scoped = ctx->o->profile || ctx->o->nschemas;
-    if (scoped) {
-        if (pgconn_exec(c, "BEGIN", "clean", err, errlen) < 0 || clean_extras(ctx, c, err, errlen) < 0 ||
-            pgconn_exec(c, "COMMIT", "clean", err, errlen) < 0) {
-            if (PQstatus(c) == CONNECTION_OK)
-                PQclear(PQexec(c, "ROLLBACK"));
-            free(later);
-            return -1;
-        }
-        for (size_t k = 0; k < ctx->a.n; k++) {
-            archive_entry *e = &ctx->a.entries[k];
-            if (!ctx->wanted[k] || ctx->if_absent[k] || !e->drop || !has_statement(e->drop))
-                continue;
-            char *cd = cascading(e->drop);
-            if (!cd) {
-                free(later);
-                return pf_err(err, errlen, "out of memory");
-            }
-            free(e->drop);
-            e->drop = cd;
-        }
-    }
-    for (size_t k = ctx->a.n; k-- > 0;) {
-        archive_entry *e = &ctx->a.entries[k];
-        /* what the user attached to the platform's objects is never dropped by name: it is
-         * the platform's own, or goes with what it depends on (and comes back) */
-        if (!ctx->wanted[k] || ctx->if_absent[k] || ctx->entry_phase[k] == PH_DATABASE || !e->drop ||
-            !has_statement(e->drop))
-            continue;
-        if (!in_tx && pgconn_exec(c, "BEGIN", "clean", err, errlen) < 0)
-            goto out;
-        in_tx = 1;
-        PQclear(PQexec(c, "SAVEPOINT pgferry_clean"));
-        PGresult *r = PQexec(c, e->drop);
-        ExecStatusType st = PQresultStatus(r);
-        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
-            if (!gone_state(PQresultErrorField(r, PG_DIAG_SQLSTATE)))
-                later[nlater++] = k;
-            PQclear(PQexec(c, "ROLLBACK TO SAVEPOINT pgferry_clean"));
-        }
-        PQclear(r);
-        if (PQstatus(c) != CONNECTION_OK) {
-            pf_err(err, errlen, "clean: connection lost");
-            goto out;
-        }
-        if (++in_batch == CLEAN_BATCH) {
-            if (pgconn_exec(c, "COMMIT", "clean", err, errlen) < 0)
-                goto out;
-            in_tx = 0;
-            in_batch = 0;
-        }
-    }
-    if (!in_tx && pgconn_exec(c, "BEGIN", "clean", err, errlen) < 0)
-        goto out;
-    in_tx = 1;
-    for (size_t i = 0; i < nlater; i++) {
-        size_t k = later[i];
-        archive_entry *e = &ctx->a.entries[k];
-        PQclear(PQexec(c, "SAVEPOINT pgferry_clean"));
-        PGresult *r = PQexec(c, e->drop);
-        ExecStatusType st = PQresultStatus(r);
-        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
-            const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-            if (state && !strcmp(state, "2BP01") && restore_entry_is(e, "SCHEMA")) {
-                char item[64];
-                snprintf(item, sizeof item, "keep:%d", e->id);
-                ctx->keep_create[k] = 1;
-                PQclear(PQexec(c, "ROLLBACK TO SAVEPOINT pgferry_clean"));
-                if (restore_journal_add(c, ctx, item, err, errlen) < 0) {
-                    PQclear(r);
-                    goto out;
-                }
-            } else if (!gone_state(state)) {
-                char line[PF_ERRLEN];
-                pf_err(err, errlen, "clean: %s %s%s%s: %s", e->desc, e->namespace ? e->namespace : "",
-                       e->namespace ? "." : "", e->tag, pgconn_result_errline(r, line, sizeof line));
-                PQclear(r);
-                goto out;
-            } else
-                PQclear(PQexec(c, "ROLLBACK TO SAVEPOINT pgferry_clean"));
-        }
-        PQclear(r);
-    }
-    if (restore_journal_add(c, ctx, "clean:done", err, errlen) < 0 || pgconn_exec(c, "COMMIT", "clean", err, errlen) < 0)
-        goto out;
-    in_tx = 0;
-    rc = 0;
-out:
-    if (in_tx && PQstatus(c) == CONNECTION_OK)
+    int rc = (ctx->o->profile || ctx->o->nschemas) ? clean_scoped(ctx, c, err, errlen) : 0;
+    if (rc == 0)
+        rc = drop_pass(ctx, c, later, &nlater, err, errlen);
+    if (rc == 0)
+        rc = drop_retry(ctx, c, later, nlater, err, errlen);
+    if (rc == 0 && (restore_journal_add(c, ctx, "clean:done", err, errlen) < 0 ||
+                    pgconn_exec(c, "COMMIT", "clean", err, errlen) < 0))
+        rc = -1;
+    if (rc < 0 && PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
         PQclear(PQexec(c, "ROLLBACK"));
     free(later);
     return rc;
@@ -771,55 +830,6 @@ int restore_run_phase(restore_ctx *ctx, PGconn *c, int phase, const char *item, 
 }
 
 /* ---- a live target (--profile) ------------------------------------------------------------- */
-
-typedef struct {
-    char **v;
-    size_t n, cap;
-} strlist;
-
-static int sl_add(strlist *l, const char *s)
-{
-    for (size_t i = 0; i < l->n; i++)
-        if (strcmp(l->v[i], s) == 0)
-            return 0;
-    if (l->n == l->cap) {
-        size_t c = l->cap ? 2 * l->cap : 16;
-        char **v = realloc(l->v, c * sizeof *v);
-        if (!v)
-            return -1;
-        l->v = v;
-        l->cap = c;
-    }
-    if (!(l->v[l->n] = strdup(s)))
-        return -1;
-    l->n++;
-    return 0;
-}
-
-static void sl_free(strlist *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    memset(l, 0, sizeof *l);
-}
-
-/* "a, b, c (and 7 more)" */
-static void sl_join(const strlist *l, char *out, size_t outlen)
-{
-    size_t len = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < l->n; i++) {
-        if (i == 8) {
-            snprintf(out + len, outlen - len, " (and %zu more)", l->n - i);
-            return;
-        }
-        int w = snprintf(out + len, outlen - len, "%s%s", i ? ", " : "", l->v[i]);
-        if (w < 0 || (size_t)w >= outlen - len)
-            return;
-        len += (size_t)w;
-    }
-}
 
 /* An identifier as SQL writes it ("a""b" or a) back to its name. */
 static void unquote(const char *s, size_t n, char *out, size_t outlen)
@@ -1002,53 +1012,59 @@ static int strip_owners(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
     return rc;
 }
 
-int restore_profile_target(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
+/* What the preflight found missing or in the way. */
+typedef struct {
+    strlist ext, roles, schemas, tables, there;
+} preflight;
+
+static int oom(char *err, size_t errlen) { return pf_err(err, errlen, "out of memory"); }
+
+/* The platform's extensions the dump used (a whole-database restore) missing. */
+static int missing_extensions(restore_ctx *ctx, PGconn *c, preflight *pf, char *err, size_t errlen)
 {
     const restore_options *o = ctx->o;
-    if (!o->profile && !ctx->filtered)
-        return 0;
-    if (o->profile && strip_owners(ctx, c, err, errlen) < 0)
-        return -1;
-    strlist ext = {0}, roles = {0}, schemas = {0}, tables = {0}, there = {0};
-    int rc = -1;
-    char name[1200];
-    /* the platform's extensions the dump used (a whole-database restore) */
     for (size_t i = 0; o->profile && !(o->ntables || o->nschemas) && i < ctx->a.n; i++) {
         archive_entry *e = &ctx->a.entries[i];
         if (!restore_entry_is(e, "EXTENSION") || !profile_match(o->profile, PROFILE_PLATFORM_EXTENSIONS, e->tag))
             continue;
         int yes;
         if (entry_exists(ctx, c, e, &yes, err, errlen) < 0)
-            goto out;
-        if (!yes && sl_add(&ext, e->tag) < 0)
-            goto oom;
+            return -1;
+        if (!yes && sl_add(&pf->ext, e->tag) < 0)
+            return oom(err, errlen);
     }
-    /* roles: owners and grantees */
-    strlist want_roles = {0};
-    for (size_t i = 0; i < ctx->a.n; i++) {
+    return 0;
+}
+
+/* Roles the restored entries name (owners, grantees) that the target lacks. */
+static int missing_roles(restore_ctx *ctx, PGconn *c, preflight *pf, char *err, size_t errlen)
+{
+    const restore_options *o = ctx->o;
+    strlist want = {0};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < ctx->a.n; i++) {
         archive_entry *e = &ctx->a.entries[i];
         if (!ctx->wanted[i])
             continue;
-        if (!o->no_owner && e->owner && *e->owner && e->sql && strstr(e->sql, " OWNER TO ") &&
-            sl_add(&want_roles, e->owner) < 0)
-            goto oom;
-        if (!o->no_acl && restore_entry_is(e, "ACL") && e->sql && acl_roles(e->sql, &want_roles) < 0)
-            goto oom;
+        if ((!o->no_owner && e->owner && *e->owner && e->sql && strstr(e->sql, " OWNER TO ") &&
+             sl_add(&want, e->owner) < 0) ||
+            (!o->no_acl && restore_entry_is(e, "ACL") && e->sql && acl_roles(e->sql, &want) < 0))
+            rc = oom(err, errlen);
     }
-    for (size_t i = 0; i < want_roles.n; i++) {
-        const char *p[1] = {want_roles.v[i]};
+    for (size_t i = 0; rc == 0 && i < want.n; i++) {
+        const char *p[1] = {want.v[i]};
         int yes;
-        if (exists_q(c, "SELECT true FROM pg_catalog.pg_roles WHERE rolname = $1", 1, p, &yes, err, errlen) < 0) {
-            sl_free(&want_roles);
-            goto out;
-        }
-        if (!yes && sl_add(&roles, want_roles.v[i]) < 0) {
-            sl_free(&want_roles);
-            goto oom;
-        }
+        rc = exists_q(c, "SELECT true FROM pg_catalog.pg_roles WHERE rolname = $1", 1, p, &yes, err, errlen);
+        if (rc == 0 && !yes && sl_add(&pf->roles, want.v[i]) < 0)
+            rc = oom(err, errlen);
     }
-    sl_free(&want_roles);
-    /* the platform's schemas and tables the dump puts things into */
+    sl_free(&want);
+    return rc;
+}
+
+/* The platform's schemas and tables the dump puts things into, missing. */
+static int missing_places(restore_ctx *ctx, PGconn *c, preflight *pf, char *err, size_t errlen)
+{
     for (size_t i = 0; i < ctx->a.n; i++) {
         archive_entry *e = &ctx->a.entries[i];
         if (!ctx->wanted[i] || !ctx->if_absent[i] || !e->namespace || ctx->if_absent[i] == ABSENT_PUBREL)
@@ -1056,9 +1072,9 @@ int restore_profile_target(restore_ctx *ctx, PGconn *c, char *err, size_t errlen
         const char *p[1] = {e->namespace};
         int yes;
         if (exists_q(c, "SELECT true FROM pg_catalog.pg_namespace WHERE nspname = $1", 1, p, &yes, err, errlen) < 0)
-            goto out;
-        if (!yes && sl_add(&schemas, e->namespace) < 0)
-            goto oom;
+            return -1;
+        if (!yes && sl_add(&pf->schemas, e->namespace) < 0)
+            return oom(err, errlen);
     }
     for (size_t t = 0; t < ctx->ntables; t++) {
         rtable *rt = &ctx->tables[t];
@@ -1070,22 +1086,29 @@ int restore_profile_target(restore_ctx *ctx, PGconn *c, char *err, size_t errlen
                      "SELECT true FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
                      " WHERE n.nspname = $1 AND c.relname = $2",
                      2, p, &yes, err, errlen) < 0)
-            goto out;
-        if (!yes && sl_add(&tables, rt->label) < 0)
-            goto oom;
+            return -1;
+        if (!yes && sl_add(&pf->tables, rt->label) < 0)
+            return oom(err, errlen);
     }
-    /* what the dump creates must not be there (--clean replaces it; --resume finds its own) */
+    return 0;
+}
+
+/* What the dump creates must not be there (--clean replaces it; --resume finds its own). */
+static int already_there(restore_ctx *ctx, PGconn *c, preflight *pf, char *err, size_t errlen)
+{
+    const restore_options *o = ctx->o;
     int resuming = 0;
+    char name[1200];
     if (o->resume && exists_q(c, "SELECT pg_catalog.to_regclass('" JOURNAL_SCHEMA ".journal') IS NOT NULL", 0, NULL,
                               &resuming, err, errlen) < 0)
-        goto out;
+        return -1;
     for (size_t i = 0; !o->clean && !resuming && ctx->do_pre && i < ctx->a.n; i++) {
         archive_entry *e = &ctx->a.entries[i];
         if (!ctx->wanted[i] || ctx->entry_phase[i] != PH_PRE || ctx->if_absent[i])
             continue;
         int yes;
         if (entry_exists(ctx, c, e, &yes, err, errlen) < 0)
-            goto out;
+            return -1;
         if (!yes)
             continue;
         long ti = ctx->entry_table[i];
@@ -1093,38 +1116,65 @@ int restore_profile_target(restore_ctx *ctx, PGconn *c, char *err, size_t errlen
             snprintf(name, sizeof name, "%s.%s", ctx->tables[ti].dst_schema, ctx->tables[ti].dst_name);
         else
             snprintf(name, sizeof name, "%s%s%s", e->namespace ? e->namespace : "", e->namespace ? "." : "", e->tag);
-        if (sl_add(&there, name) < 0)
-            goto oom;
+        if (sl_add(&pf->there, name) < 0)
+            return oom(err, errlen);
     }
-    if (ext.n + roles.n + schemas.n + tables.n + there.n == 0) {
-        rc = 0;
-        goto out;
-    }
+    return 0;
+}
+
+/* The one error naming everything the preflight found, or 0 when it found nothing. */
+static int preflight_report(preflight *pf, char *err, size_t errlen)
+{
+    const struct {
+        strlist *l;
+        const char *fmt;
+    } parts[] = {
+        {&pf->ext, "missing extensions %s (enable them first, e.g. CREATE EXTENSION IF NOT EXISTS ... WITH SCHEMA "
+                   "extensions)"},
+        {&pf->roles, "missing roles %s (create them, or restore with --globals from a dump --globals)"},
+        {&pf->schemas, "missing schemas %s (the target is not a project of this platform?)"},
+        {&pf->tables, "missing platform tables %s (their rows cannot be restored)"},
+        {&pf->there, "already in the target: %s (restore with --clean to replace them, or into another database)"},
+    };
     char msg[4 * PF_ERRLEN] = "", list[1024];
     size_t len = 0;
-#define PART(l, fmt)                                                                                    \
-    if ((l).n) {                                                                                        \
-        sl_join(&(l), list, sizeof list);                                                               \
-        len += (size_t)snprintf(msg + len, sizeof msg - len, "%s" fmt, len ? "; " : "", list);          \
-        if (len >= sizeof msg)                                                                          \
-            len = sizeof msg - 1;                                                                       \
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        if (!parts[i].l->n)
+            continue;
+        sl_join(parts[i].l, list, sizeof list);
+        len += (size_t)snprintf(msg + len, sizeof msg - len, "%s", len ? "; " : "");
+        if (len < sizeof msg)
+            len += (size_t)snprintf(msg + len, sizeof msg - len, parts[i].fmt, list);
+        if (len >= sizeof msg)
+            len = sizeof msg - 1;
     }
-    PART(ext, "missing extensions %s (enable them first, e.g. CREATE EXTENSION IF NOT EXISTS ... WITH SCHEMA extensions)")
-    PART(roles, "missing roles %s (create them, or restore with --globals from a dump --globals)")
-    PART(schemas, "missing schemas %s (the target is not a project of this platform?)")
-    PART(tables, "missing platform tables %s (their rows cannot be restored)")
-    PART(there, "already in the target: %s (restore with --clean to replace them, or into another database)")
-#undef PART
-    pf_err(err, errlen, "the target is not ready for this dump (nothing was written): %s", msg);
-    goto out;
-oom:
-    pf_err(err, errlen, "out of memory");
-out:
-    sl_free(&ext);
-    sl_free(&roles);
-    sl_free(&schemas);
-    sl_free(&tables);
-    sl_free(&there);
+    if (len == 0)
+        return 0;
+    return pf_err(err, errlen, "the target is not ready for this dump (nothing was written): %s", msg);
+}
+
+int restore_profile_target(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
+{
+    const restore_options *o = ctx->o;
+    if (!o->profile && !ctx->filtered)
+        return 0;
+    if (o->profile && strip_owners(ctx, c, err, errlen) < 0)
+        return -1;
+    preflight pf = {0};
+    int rc = missing_extensions(ctx, c, &pf, err, errlen);
+    if (rc == 0)
+        rc = missing_roles(ctx, c, &pf, err, errlen);
+    if (rc == 0)
+        rc = missing_places(ctx, c, &pf, err, errlen);
+    if (rc == 0)
+        rc = already_there(ctx, c, &pf, err, errlen);
+    if (rc == 0)
+        rc = preflight_report(&pf, err, errlen);
+    sl_free(&pf.ext);
+    sl_free(&pf.roles);
+    sl_free(&pf.schemas);
+    sl_free(&pf.tables);
+    sl_free(&pf.there);
     return rc;
 }
 
@@ -1201,22 +1251,44 @@ int restore_resolve_absent(restore_ctx *ctx, PGconn *c, char *err, size_t errlen
     return 0;
 }
 
-int restore_acl_baseline(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
+/* Each privilege beyond the object's built-in default (acldefault) is revoked: the dump's
+ * ACL entries, which pg_dump writes against that default, then leave the source's */
+static const char *const baseline_sql =
+    "DO $pgferry$ DECLARE r record; BEGIN"
+    " FOR r IN"
+    "  WITH wanted AS (SELECT pg_catalog.split_part(x, E'\\x1f', 1) AS kind,"
+    "                         pg_catalog.split_part(x, E'\\x1f', 2) AS sch, pg_catalog.split_part(x, E'\\x1f', 3) AS nm"
+    "                  FROM pg_catalog.regexp_split_to_table(current_setting('pgferry.baseline'), E'\\x1e') x),"
+    "  objs AS (SELECT c.oid::regclass::text AS obj, c.relacl AS acl,"
+    "                  pg_catalog.acldefault((CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END)::\"char\", c.relowner) AS dflt,"
+    "                  CASE WHEN c.relkind = 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kw"
+    "           FROM wanted w JOIN pg_catalog.pg_namespace n ON n.nspname = w.sch"
+    "           JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = w.nm WHERE w.kind = 'r'"
+    "           UNION ALL"
+    "           SELECT p.oid::regprocedure::text, p.proacl, pg_catalog.acldefault('f'::\"char\", p.proowner),"
+    "                  'ROUTINE'"
+    "           FROM wanted w JOIN pg_catalog.pg_namespace n ON n.nspname = w.sch"
+    "           JOIN pg_catalog.pg_proc p ON p.pronamespace = n.oid"
+    "            AND p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')' = w.nm"
+    "           WHERE w.kind = 'f')"
+    "  SELECT o.kw, o.obj, a.privilege_type, a.grantee FROM objs o, pg_catalog.aclexplode(o.acl) a"
+    "  WHERE o.acl IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.aclexplode(o.dflt) d"
+    "        WHERE d.grantee = a.grantee AND d.privilege_type = a.privilege_type)"
+    " LOOP"
+    "  EXECUTE pg_catalog.format('REVOKE %s ON %s %s FROM %s', r.privilege_type, r.kw, r.obj,"
+    "    CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r.grantee)) END);"
+    " END LOOP; END $pgferry$";
+
+/* The relations and functions this restore created (a renamed copy where its rows went):
+ * "kind \x1f schema \x1f name" records (kind r or f) joined by \x1e, malloc'd in *out;
+ * "" when there are none. */
+static int created_objects(restore_ctx *ctx, char **out, char *err, size_t errlen)
 {
-    if (restore_journal_has(ctx, "acl-baseline") || ctx->o->no_acl)
-        return 0;
-    /* only where the target's defaults could have given something */
-    int any = 0;
-    if (exists_q(c, "SELECT true FROM pg_catalog.pg_default_acl LIMIT 1", 0, NULL, &any, err, errlen) < 0)
-        return -1;
-    if (!any)
-        return 0;
-    size_t cap = 1024, len = 0;
-    char *names = malloc(cap);
-    if (!names)
+    size_t len = 0;
+    FILE *f = open_memstream(out, &len);
+    if (!f)
         return pf_err(err, errlen, "out of memory");
-    names[0] = '\0';
-    /* the relations and functions this restore created, as regclass / regprocedure text */
+    int bad = 0;
     for (size_t i = 0; i < ctx->a.n; i++) {
         archive_entry *e = &ctx->a.entries[i];
         if (!ctx->wanted[i] || ctx->entry_phase[i] != PH_PRE || !e->namespace || ctx->if_absent[i])
@@ -1230,55 +1302,37 @@ int restore_acl_baseline(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
             continue;
         const char *sch = e->namespace, *nm = e->tag;
         long ti = ctx->entry_table[i];
-        if (ti >= 0) { /* a renamed copy is where its rows went */
+        if (ti >= 0) {
             sch = ctx->tables[ti].dst_schema;
             nm = ctx->tables[ti].dst_name;
         }
-        /* kind, schema, name: unit separators, one object a record */
-        size_t il = strlen(sch) + strlen(nm) + 4;
-        if (len + il + 1 > cap) {
-            cap = 2 * (len + il + 1);
-            char *n2 = realloc(names, cap);
-            if (!n2) {
-                free(names);
-                return pf_err(err, errlen, "out of memory");
-            }
-            names = n2;
-        }
-        len += (size_t)sprintf(names + len, "%s%c\x1f%s\x1f%s", len ? "\x1e" : "", fn ? 'f' : 'r', sch, nm);
+        bad |= fprintf(f, "%s%c\x1f%s\x1f%s", ftell(f) > 0 ? "\x1e" : "", fn ? 'f' : 'r', sch, nm) < 0;
     }
-    if (!len) {
+    if (fclose(f) != 0 || bad)
+        return pf_err(err, errlen, "out of memory");
+    return 0;
+}
+
+int restore_acl_baseline(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
+{
+    if (restore_journal_has(ctx, "acl-baseline") || ctx->o->no_acl)
+        return 0;
+    /* only where the target's defaults could have given something */
+    int any = 0;
+    if (exists_q(c, "SELECT true FROM pg_catalog.pg_default_acl LIMIT 1", 0, NULL, &any, err, errlen) < 0)
+        return -1;
+    if (!any)
+        return 0;
+    char *names = NULL;
+    if (created_objects(ctx, &names, err, errlen) < 0) {
+        free(names);
+        return -1;
+    }
+    if (!*names) {
         free(names);
         return 0;
     }
-    /* each privilege beyond the object's built-in default (acldefault) is revoked: the dump's
-     * ACL entries, which pg_dump writes against that default, then leave the source's */
     const char *p[1] = {names};
-    static const char *const sql =
-        "DO $pgferry$ DECLARE r record; BEGIN"
-        " FOR r IN"
-        "  WITH wanted AS (SELECT pg_catalog.split_part(x, E'\\x1f', 1) AS kind,"
-        "                         pg_catalog.split_part(x, E'\\x1f', 2) AS sch, pg_catalog.split_part(x, E'\\x1f', 3) AS nm"
-        "                  FROM pg_catalog.regexp_split_to_table(current_setting('pgferry.baseline'), E'\\x1e') x),"
-        "  objs AS (SELECT c.oid::regclass::text AS obj, c.relacl AS acl,"
-        "                  pg_catalog.acldefault((CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END)::\"char\", c.relowner) AS dflt,"
-        "                  CASE WHEN c.relkind = 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kw"
-        "           FROM wanted w JOIN pg_catalog.pg_namespace n ON n.nspname = w.sch"
-        "           JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = w.nm WHERE w.kind = 'r'"
-        "           UNION ALL"
-        "           SELECT p.oid::regprocedure::text, p.proacl, pg_catalog.acldefault('f'::\"char\", p.proowner),"
-        "                  'ROUTINE'"
-        "           FROM wanted w JOIN pg_catalog.pg_namespace n ON n.nspname = w.sch"
-        "           JOIN pg_catalog.pg_proc p ON p.pronamespace = n.oid"
-        "            AND p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')' = w.nm"
-        "           WHERE w.kind = 'f')"
-        "  SELECT o.kw, o.obj, a.privilege_type, a.grantee FROM objs o, pg_catalog.aclexplode(o.acl) a"
-        "  WHERE o.acl IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.aclexplode(o.dflt) d"
-        "        WHERE d.grantee = a.grantee AND d.privilege_type = a.privilege_type)"
-        " LOOP"
-        "  EXECUTE pg_catalog.format('REVOKE %s ON %s %s FROM %s', r.privilege_type, r.kw, r.obj,"
-        "    CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r.grantee)) END);"
-        " END LOOP; END $pgferry$";
     int rc = pgconn_exec(c, "BEGIN", "acl baseline", err, errlen);
     if (rc == 0) {
         PGresult *r = PQexecParams(c, "SELECT pg_catalog.set_config('pgferry.baseline', $1, true)", 1, NULL, p, NULL,
@@ -1287,7 +1341,7 @@ int restore_acl_baseline(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
         PQclear(r);
     }
     if (rc == 0)
-        rc = pgconn_exec(c, sql, "acl baseline", err, errlen);
+        rc = pgconn_exec(c, baseline_sql, "acl baseline", err, errlen);
     if (rc == 0)
         rc = restore_journal_add(c, ctx, "acl-baseline", err, errlen);
     if (rc == 0)
