@@ -262,6 +262,82 @@ static int has_profile(const char *text, const char *profile)
     return text && (s3_ini_has_section(text, profile) || s3_ini_has_section(text, sec));
 }
 
+static int s3_oom(char *err, size_t errlen) { return pf_err(err, errlen, "S3 configuration: out of memory"); }
+
+/* Credentials: the environment as a pair, else the profile's in the credentials file,
+ * then the config file. */
+static int load_credentials(s3_config *c, const char *cred, const char *conf, const char *credpath, char *err,
+                            size_t errlen)
+{
+    if (env_nonempty("AWS_ACCESS_KEY_ID") && env_nonempty("AWS_SECRET_ACCESS_KEY")) {
+        if (set_str(&c->access_key, getenv("AWS_ACCESS_KEY_ID")) < 0 ||
+            set_str(&c->secret_key, getenv("AWS_SECRET_ACCESS_KEY")) < 0 ||
+            set_str(&c->session_token, env_nonempty("AWS_SESSION_TOKEN")) < 0)
+            return s3_oom(err, errlen);
+        return 0;
+    }
+    const char *files[2] = {cred, conf};
+    char id[512], v[4096];
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < 2 && !(c->access_key && c->secret_key); i++) {
+        if (file_value(files[i], c->profile, "aws_access_key_id", id, sizeof id) != 1 ||
+            file_value(files[i], c->profile, "aws_secret_access_key", v, sizeof v) != 1)
+            continue;
+        free(c->access_key);
+        free(c->secret_key);
+        c->access_key = strdup(id);
+        c->secret_key = strdup(v);
+        if (!c->access_key || !c->secret_key ||
+            (file_value(files[i], c->profile, "aws_session_token", v, sizeof v) == 1 &&
+             set_str(&c->session_token, v) < 0))
+            rc = s3_oom(err, errlen);
+    }
+    memset(v, 0, sizeof v);
+    if (rc == 0 && (!c->access_key || !c->secret_key))
+        rc = pf_err(err, errlen,
+                    "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or give profile \"%s\" "
+                    "aws_access_key_id and aws_secret_access_key in %s",
+                    c->profile, credpath);
+    return rc;
+}
+
+/* Region: AWS_REGION, AWS_DEFAULT_REGION, the profile's, else us-east-1. Endpoint:
+ * AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the profile's s3.endpoint_url or endpoint_url,
+ * else none (AWS). */
+static int load_place(s3_config *c, const char *conf, char *err, size_t errlen)
+{
+    char v[4096];
+    if (set_str(&c->region, env_nonempty("AWS_REGION")) < 0 ||
+        set_str(&c->region, env_nonempty("AWS_DEFAULT_REGION")) < 0 ||
+        (!c->region && file_value(conf, c->profile, "region", v, sizeof v) == 1 && set_str(&c->region, v) < 0) ||
+        (!c->region && !(c->region = strdup("us-east-1"))))
+        return s3_oom(err, errlen);
+    const char *ep = env_nonempty("AWS_ENDPOINT_URL_S3");
+    if (!ep)
+        ep = env_nonempty("AWS_ENDPOINT_URL");
+    if (!ep && (file_value(conf, c->profile, "s3.endpoint_url", v, sizeof v) == 1 ||
+                file_value(conf, c->profile, "endpoint_url", v, sizeof v) == 1))
+        ep = v;
+    if (!ep)
+        return 0;
+    if (strncmp(ep, "http://", 7) && strncmp(ep, "https://", 8))
+        return pf_err(err, errlen, "S3 endpoint \"%s\": expected http://HOST[:PORT] or https://HOST[:PORT]", ep);
+    if (!(c->endpoint = strdup(ep)))
+        return s3_oom(err, errlen);
+    size_t n = strlen(c->endpoint);
+    while (n > 0 && c->endpoint[n - 1] == '/')
+        c->endpoint[--n] = '\0';
+    return 0;
+}
+
+static void forget_text(char *t)
+{
+    if (t) {
+        memset(t, 0, strlen(t));
+        free(t);
+    }
+}
+
 int s3_config_load(s3_config *c, char *err, size_t errlen)
 {
     memset(c, 0, sizeof *c);
@@ -277,84 +353,17 @@ int s3_config_load(s3_config *c, char *err, size_t errlen)
     char *cred = (cp || home) ? read_text_file(credpath) : NULL;
     char *conf = (fp || home) ? read_text_file(confpath) : NULL;
     int rc = 0;
-    char v[4096];
     if (named && !has_profile(cred, profile) && !has_profile(conf, profile) &&
-        !(env_nonempty("AWS_ACCESS_KEY_ID") && env_nonempty("AWS_SECRET_ACCESS_KEY"))) {
+        !(env_nonempty("AWS_ACCESS_KEY_ID") && env_nonempty("AWS_SECRET_ACCESS_KEY")))
         rc = pf_err(err, errlen, "AWS_PROFILE \"%s\": no such profile in %s or %s", profile, credpath, confpath);
-        goto out;
-    }
-    if (!(c->profile = strdup(profile)))
-        goto oom;
-    /* credentials: the environment as a pair, else the profile's files */
-    if (env_nonempty("AWS_ACCESS_KEY_ID") && env_nonempty("AWS_SECRET_ACCESS_KEY")) {
-        if (set_str(&c->access_key, getenv("AWS_ACCESS_KEY_ID")) < 0 ||
-            set_str(&c->secret_key, getenv("AWS_SECRET_ACCESS_KEY")) < 0 ||
-            set_str(&c->session_token, env_nonempty("AWS_SESSION_TOKEN")) < 0)
-            goto oom;
-    } else {
-        const char *files[2] = {cred, conf};
-        for (int i = 0; i < 2 && !(c->access_key && c->secret_key); i++) {
-            char id[512];
-            if (file_value(files[i], profile, "aws_access_key_id", id, sizeof id) == 1 &&
-                file_value(files[i], profile, "aws_secret_access_key", v, sizeof v) == 1) {
-                free(c->access_key);
-                free(c->secret_key);
-                c->access_key = strdup(id);
-                c->secret_key = strdup(v);
-                if (!c->access_key || !c->secret_key)
-                    goto oom;
-                if (file_value(files[i], profile, "aws_session_token", v, sizeof v) == 1 &&
-                    set_str(&c->session_token, v) < 0)
-                    goto oom;
-            }
-        }
-        memset(v, 0, sizeof v);
-    }
-    if (!c->access_key || !c->secret_key) {
-        rc = pf_err(err, errlen,
-                    "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or give profile \"%s\" "
-                    "aws_access_key_id and aws_secret_access_key in %s",
-                    profile, credpath);
-        goto out;
-    }
-    /* region */
-    if (set_str(&c->region, env_nonempty("AWS_REGION")) < 0 ||
-        set_str(&c->region, env_nonempty("AWS_DEFAULT_REGION")) < 0)
-        goto oom;
-    if (!c->region && file_value(conf, profile, "region", v, sizeof v) == 1 && set_str(&c->region, v) < 0)
-        goto oom;
-    if (!c->region && !(c->region = strdup("us-east-1")))
-        goto oom;
-    /* endpoint */
-    const char *ep = env_nonempty("AWS_ENDPOINT_URL_S3");
-    if (!ep)
-        ep = env_nonempty("AWS_ENDPOINT_URL");
-    if (!ep && (file_value(conf, profile, "s3.endpoint_url", v, sizeof v) == 1 ||
-                file_value(conf, profile, "endpoint_url", v, sizeof v) == 1))
-        ep = v;
-    if (ep) {
-        if (strncmp(ep, "http://", 7) && strncmp(ep, "https://", 8)) {
-            rc = pf_err(err, errlen, "S3 endpoint \"%s\": expected http://HOST[:PORT] or https://HOST[:PORT]", ep);
-            goto out;
-        }
-        if (!(c->endpoint = strdup(ep)))
-            goto oom;
-        size_t n = strlen(c->endpoint);
-        while (n > 0 && c->endpoint[n - 1] == '/')
-            c->endpoint[--n] = '\0';
-    }
-    goto out;
-oom:
-    rc = pf_err(err, errlen, "S3 configuration: out of memory");
-out:
-    if (cred) {
-        memset(cred, 0, strlen(cred));
-        free(cred);
-    }
-    if (conf) {
-        memset(conf, 0, strlen(conf));
-        free(conf);
-    }
+    else if (!(c->profile = strdup(profile)))
+        rc = s3_oom(err, errlen);
+    if (rc == 0)
+        rc = load_credentials(c, cred, conf, credpath, err, errlen);
+    if (rc == 0)
+        rc = load_place(c, conf, err, errlen);
+    forget_text(cred);
+    forget_text(conf);
     if (rc < 0)
         s3_config_free(c);
     return rc;
