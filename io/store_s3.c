@@ -269,8 +269,78 @@ static void backoff_sleep(int attempt)
     }
 }
 
-/* Runs q, retrying transient failures. 0 with q->status (any HTTP status: the caller
- * decides), or -1 with err when no answer came. */
+/* A request's state back to before its first attempt. */
+static void req_reset(s3_req *q)
+{
+    q->status = 0;
+    q->resp_len = 0;
+    if (q->resp)
+        q->resp[0] = '\0';
+    q->into_len = 0;
+    q->seen = 0;
+    q->checked = 0;
+    q->body_pos = 0;
+    q->etag[0] = '\0';
+    q->have_cl = q->have_total = 0;
+}
+
+/* The request's headers: unsigned payload, no 100-continue, the session token, its own. */
+static struct curl_slist *req_headers(const s3_shared *sh, const s3_req *q)
+{
+    struct curl_slist *hl = curl_slist_append(NULL, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+    hl = curl_slist_append(hl, "Expect:");
+    if (sh->cfg.session_token) {
+        size_t tl = strlen(sh->cfg.session_token) + 32;
+        char *tok = malloc(tl);
+        if (tok) {
+            snprintf(tok, tl, "x-amz-security-token: %s", sh->cfg.session_token);
+            hl = curl_slist_append(hl, tok);
+            memset(tok, 0, tl);
+            free(tok);
+        }
+    }
+    for (int i = 0; i < 4 && q->hdr[i]; i++)
+        hl = curl_slist_append(hl, q->hdr[i]);
+    if (strcmp(q->method, "PUT") == 0 || strcmp(q->method, "POST") == 0)
+        hl = curl_slist_append(hl, "Content-Type: application/octet-stream");
+    return hl;
+}
+
+/* The easy handle's options for one attempt: signing, timeouts, callbacks, the method. */
+static void req_setup(CURL *h, const s3_shared *sh, s3_req *q, const char *url, char *cerr)
+{
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_SHARE, sh->share);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_USERNAME, sh->cfg.access_key);
+    curl_easy_setopt(h, CURLOPT_PASSWORD, sh->cfg.secret_key);
+    curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sh->sigv4);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+    /* a stalled transfer (a server gone silent) fails instead of hanging */
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, s3_write_cb);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, q);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, s3_header_cb);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, q);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (strcmp(q->method, "HEAD") == 0) {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else if (strcmp(q->method, "PUT") == 0 || strcmp(q->method, "POST") == 0) {
+        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(h, CURLOPT_READFUNCTION, s3_read_cb);
+        curl_easy_setopt(h, CURLOPT_READDATA, q);
+        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)q->body_len);
+        if (strcmp(q->method, "POST") == 0)
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "POST");
+    } else if (strcmp(q->method, "GET") != 0) {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, q->method);
+    }
+}
+
+/* Runs q, retrying transient failures (connection errors, 5xx, 429) with backoff. 0 with
+ * q->status (any HTTP status: the caller decides), or -1 with err when no answer came. */
 static int s3_perform(const s3_store *s, s3_req *q, char *err, size_t errlen)
 {
     const s3_shared *sh = s->sh;
@@ -280,64 +350,14 @@ static int s3_perform(const s3_store *s, s3_req *q, char *err, size_t errlen)
     char cerr[CURL_ERROR_SIZE];
     CURLcode rc = CURLE_OK;
     for (int attempt = 0;; attempt++) {
-        q->status = 0;
-        q->resp_len = 0;
-        if (q->resp)
-            q->resp[0] = '\0';
-        q->into_len = 0;
-        q->seen = 0;
-        q->checked = 0;
-        q->body_pos = 0;
-        q->etag[0] = '\0';
-        q->have_cl = q->have_total = 0;
+        req_reset(q);
         cerr[0] = '\0';
         CURL *h = curl_easy_init();
-        struct curl_slist *hl = NULL;
         if (!h)
             return pf_err(err, errlen, "s3://%s: out of memory", s->bucket);
         q->h = h;
-        hl = curl_slist_append(hl, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
-        hl = curl_slist_append(hl, "Expect:");
-        if (sh->cfg.session_token) {
-            size_t tl = strlen(sh->cfg.session_token) + 32;
-            char *tok = malloc(tl);
-            if (tok) {
-                snprintf(tok, tl, "x-amz-security-token: %s", sh->cfg.session_token);
-                hl = curl_slist_append(hl, tok);
-                memset(tok, 0, tl);
-                free(tok);
-            }
-        }
-        for (int i = 0; i < 4 && q->hdr[i]; i++)
-            hl = curl_slist_append(hl, q->hdr[i]);
-        curl_easy_setopt(h, CURLOPT_URL, url);
-        curl_easy_setopt(h, CURLOPT_SHARE, sh->share);
-        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(h, CURLOPT_USERNAME, sh->cfg.access_key);
-        curl_easy_setopt(h, CURLOPT_PASSWORD, sh->cfg.secret_key);
-        curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sh->sigv4);
-        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-        /* a stalled transfer (a server gone silent) fails instead of hanging */
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, s3_write_cb);
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, q);
-        curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, s3_header_cb);
-        curl_easy_setopt(h, CURLOPT_HEADERDATA, q);
-        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-        if (strcmp(q->method, "HEAD") == 0)
-            curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-        else if (strcmp(q->method, "PUT") == 0 || strcmp(q->method, "POST") == 0) {
-            hl = curl_slist_append(hl, "Content-Type: application/octet-stream");
-            curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-            curl_easy_setopt(h, CURLOPT_READFUNCTION, s3_read_cb);
-            curl_easy_setopt(h, CURLOPT_READDATA, q);
-            curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)q->body_len);
-            if (strcmp(q->method, "POST") == 0)
-                curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "POST");
-        } else if (strcmp(q->method, "GET") != 0)
-            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, q->method);
+        struct curl_slist *hl = req_headers(sh, q);
+        req_setup(h, sh, q, url, cerr);
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
         rc = curl_easy_perform(h);
         if (rc == CURLE_OK)
