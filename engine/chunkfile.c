@@ -105,7 +105,7 @@ int chunkfile_read(chunkfile_reader *r, const pf_store *st, const char *name, co
     if (encrypted) {
         char aad[512];
         manifest_file_aad(r->m, file, aad, sizeof aad);
-        if (cipher_decrypt_begin(r->cs, &r->m->data_key, aad, decoder_sink, r->dec, err, errlen) < 0)
+        if (cipher_decrypt_begin(r->cs, &r->m->keys.data_key, aad, decoder_sink, r->dec, err, errlen) < 0)
             return -1;
         feed = cipher_decrypt_feed;
         feed_ctx = r->cs;

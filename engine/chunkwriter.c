@@ -78,7 +78,7 @@ int chunkwriter_open(chunkwriter *cw, pf_store *st, const char *name, unsigned s
     if (cw->encrypt) {
         char aad[512];
         manifest_file_aad(cw->m, name, aad, sizeof aad);
-        if (filter_encrypt_begin(cw->encrypt, &cw->m->data_key, aad, err, errlen) < 0) {
+        if (filter_encrypt_begin(cw->encrypt, &cw->m->keys.data_key, aad, err, errlen) < 0) {
             chunkwriter_abort(cw);
             return -1;
         }

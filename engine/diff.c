@@ -449,7 +449,7 @@ static int check_types(dstate *s, char *err, size_t errlen)
     manifest_file_aad(&s->m, s->m.schema_file, aad, sizeof aad);
     archive a;
     memset(&a, 0, sizeof a);
-    if (archive_load(s->st, s->m.schema_file, s->m.encrypted ? &s->m.data_key : NULL, aad, &a, err, errlen) < 0)
+    if (archive_load(s->st, s->m.schema_file, s->m.encrypted ? &s->m.keys.data_key : NULL, aad, &a, err, errlen) < 0)
         return -1;
     int rc = 0;
     for (size_t i = 0; i < s->nt && rc == 0; i++) {

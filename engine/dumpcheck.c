@@ -317,12 +317,12 @@ static void check_schema(reporter *r, const pf_store *st, const manifest *m, arc
         report(r, m->schema_file, NULL, -1, "schema archive hash mismatch (manifest %s, file %s)", a, b);
         return;
     }
-    if (m->encrypted && !m->have_keys)
+    if (m->encrypted && !m->keys.have_keys)
         return; /* listed without the passphrase: the contents cannot be read */
     archive a;
     char aad[512];
     manifest_file_aad(m, m->schema_file, aad, sizeof aad);
-    if (archive_load(st, m->schema_file, m->encrypted ? &m->data_key : NULL, aad, &a, e2, sizeof e2) < 0) {
+    if (archive_load(st, m->schema_file, m->encrypted ? &m->keys.data_key : NULL, aad, &a, e2, sizeof e2) < 0) {
         report(r, m->schema_file, NULL, -1, "%s", e2);
         return;
     }

@@ -107,7 +107,7 @@ int dumpdir_read_small(const pf_store *st, const manifest *m, const char *name, 
     cipher_stream *cs = cipher_stream_new(err, errlen);
     int rc = -1;
     if (cs) {
-        rc = cipher_decrypt_begin(cs, &m->data_key, aad, rbuf_sink, &r, e2, sizeof e2) < 0 ||
+        rc = cipher_decrypt_begin(cs, &m->keys.data_key, aad, rbuf_sink, &r, e2, sizeof e2) < 0 ||
                      cipher_decrypt_feed(cs, raw, rawlen, e2, sizeof e2) < 0 ||
                      cipher_decrypt_end(cs, e2, sizeof e2) < 0
                  ? pf_err(err, errlen, "%s: %s", name, e2)

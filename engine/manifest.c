@@ -159,24 +159,10 @@ static void lists_json(const manifest *m, json_t *o)
     json_object_set_new(o, "sequences", sequences_json(m));
 }
 
-/* The key ring's public part: KDF parameters and the wrapped data key, or null. */
+/* The key ring's stored part, or null. */
 static json_t *encryption_json(const manifest *m)
 {
-    if (!m->encrypted)
-        return json_null();
-    char salt[2 * CIPHER_SALT_LEN + 1], wk[2 * CIPHER_WRAPPED_LEN + 1];
-    pf_hex(m->kdf.salt, CIPHER_SALT_LEN, salt);
-    pf_hex(m->wrapped_key, CIPHER_WRAPPED_LEN, wk);
-    json_t *e = json_object();
-    json_object_set_new(e, "cipher", json_string("aes-256-gcm"));
-    json_object_set_new(e, "kdf", json_string("scrypt"));
-    json_object_set_new(e, "n", json_integer((json_int_t)m->kdf.n));
-    json_object_set_new(e, "r", json_integer(m->kdf.r));
-    json_object_set_new(e, "p", json_integer(m->kdf.p));
-    json_object_set_new(e, "salt", json_string(salt));
-    json_object_set_new(e, "wrapped_key", json_string(wk));
-    json_object_set_new(e, "manifest_checksum", json_string("hmac-sha256"));
-    return e;
+    return m->encrypted ? keyring_json(&m->keys) : json_null();
 }
 
 static json_t *manifest_json(const manifest *m)
@@ -220,7 +206,7 @@ static char *seal(const manifest *m, char *body, char *err, size_t errlen)
     blen--; /* the closing brace */
     while (blen > 0 && body[blen - 1] == '\n')
         blen--;
-    if (m->encrypted && !m->have_keys) {
+    if (m->encrypted && !m->keys.have_keys) {
         free(body);
         pf_err(err, errlen, "manifest: encrypted without keys");
         return NULL;
@@ -237,11 +223,9 @@ static char *seal(const manifest *m, char *body, char *err, size_t errlen)
     memcpy(out + n, ",\n", 2);
     n += 2;
     char hex[65];
-    if (m->encrypted) {
-        uint8_t mac[32];
-        cipher_hmac(&m->manifest_key, out, n, mac);
-        pf_hex(mac, 32, hex);
-    } else
+    if (m->encrypted)
+        keyring_mac_hex(&m->keys, out, n, hex);
+    else
         sha256_hex(out, n, hex);
     n += (size_t)sprintf(out + n, "  " CHECKSUM_KEY "%s\"\n}\n", hex);
     return out;
@@ -372,51 +356,18 @@ static int parse_table(json_t *o, manifest_table *t, char *err, size_t errlen)
     return 0;
 }
 
-static int derive_keys(manifest *m, const char *passphrase, char *err, size_t errlen)
-{
-    cipher_key kek;
-    char aad[256];
-    snprintf(aad, sizeof aad, "pgferry-key|%s", m->dump_id ? m->dump_id : "");
-    int rc = cipher_derive_kek(passphrase, strlen(passphrase), &m->kdf, &kek, err, errlen) < 0 ||
-                     cipher_unwrap_key(&kek, m->wrapped_key, aad, &m->data_key, err, errlen) < 0 ||
-                     cipher_subkey(&m->data_key, "pgferry manifest", &m->manifest_key, err, errlen) < 0 ||
-                     cipher_subkey(&m->data_key, "pgferry hashes", &m->hash_key, err, errlen) < 0
-                 ? -1
-                 : 0;
-    memset(&kek, 0, sizeof kek);
-    m->have_keys = rc == 0;
-    return rc;
-}
-
 int manifest_init_encryption(manifest *m, const char *passphrase, char *err, size_t errlen)
 {
-    cipher_key kek;
-    char aad[256];
-    if (!m->dump_id)
-        return pf_err(err, errlen, "manifest: no dump id");
-    snprintf(aad, sizeof aad, "pgferry-key|%s", m->dump_id);
-    if (cipher_kdf_default(&m->kdf, err, errlen) < 0 ||
-        cipher_random(m->data_key.k, sizeof m->data_key.k, err, errlen) < 0 ||
-        cipher_derive_kek(passphrase, strlen(passphrase), &m->kdf, &kek, err, errlen) < 0 ||
-        cipher_wrap_key(&kek, &m->data_key, aad, m->wrapped_key, err, errlen) < 0 ||
-        cipher_subkey(&m->data_key, "pgferry manifest", &m->manifest_key, err, errlen) < 0 ||
-        cipher_subkey(&m->data_key, "pgferry hashes", &m->hash_key, err, errlen) < 0) {
-        memset(&kek, 0, sizeof kek);
+    if (keyring_create(&m->keys, m->dump_id, passphrase, err, errlen) < 0)
         return -1;
-    }
-    memset(&kek, 0, sizeof kek);
     m->encrypted = 1;
-    m->have_keys = 1;
     return 0;
 }
 
 static void protect16(const manifest *m, uint8_t b[16])
 {
-    if (!m->encrypted)
-        return;
-    uint8_t mac[32];
-    cipher_hmac(&m->hash_key, b, 16, mac);
-    memcpy(b, mac, 16);
+    if (m->encrypted)
+        keyring_protect16(&m->keys, b);
 }
 
 void manifest_protect_chunk_hash(const manifest *m, chunk_hash *h)
@@ -502,6 +453,43 @@ int manifest_parse_key(const char *text, size_t len, const char *passphrase, man
     return parse_any(text, len, passphrase, 0, m, err, errlen);
 }
 
+/* An encrypted manifest (text's body_len bytes before its closing line): its key ring
+ * loaded and opened with passphrase, the closing HMAC (want) checked. Without a
+ * passphrase, when unverified_ok, it is marked unverified instead. */
+static int open_encrypted(const char *text, size_t len, size_t body_len, const char *want, const char *passphrase,
+                          int unverified_ok, manifest *m, char *err, size_t errlen)
+{
+    json_error_t perr;
+    json_t *probe = json_loadb(text, len, 0, &perr);
+    json_t *e = probe ? json_object_get(probe, "encryption") : NULL, *id = json_object_get(probe, "dump_id");
+    int rc = 0;
+    if (!json_is_object(e))
+        rc = pf_err(err, errlen, "manifest checksum mismatch: the manifest was edited or damaged");
+    else if (!passphrase && !unverified_ok)
+        rc = pf_err(err, errlen,
+                    "this dump is encrypted: give its passphrase with --passphrase-file FILE or PGFERRY_PASSPHRASE");
+    else if (!json_is_string(id))
+        rc = pf_err(err, errlen, "manifest: damaged encryption parameters");
+    else
+        rc = keyring_load(&m->keys, e, err, errlen);
+    if (rc == 0) {
+        m->encrypted = 1;
+        m->unverified = !passphrase; /* read for showing only: nothing in it is trusted */
+        if (passphrase)
+            rc = keyring_open(&m->keys, json_string_value(id), passphrase, err, errlen);
+    }
+    if (rc == 0 && m->keys.have_keys) {
+        char got[65];
+        keyring_mac_hex(&m->keys, text, body_len, got);
+        if (strcmp(want, got) != 0)
+            rc = pf_err(err, errlen, "manifest authentication failed: the manifest was edited or damaged");
+    }
+    json_decref(probe);
+    if (rc < 0)
+        keyring_forget(&m->keys);
+    return rc;
+}
+
 /* Checks the manifest's closing line: a SHA-256 of all before it (a plain dump), or an
  * HMAC only its passphrase can check (an encrypted one: the parameters to derive the key
  * come first). Leaves m holding nothing but the key ring and the checksum. */
@@ -514,71 +502,14 @@ static int authenticate(const char *text, size_t len, const char *passphrase, in
     if (find_checksum(text, len, &line, want, err, errlen) < 0)
         return -1;
     sha256_hex(text, (size_t)(line - text), got);
-    /* A plain manifest closes with a SHA-256; an encrypted one with an HMAC only its
-     * passphrase can check, so the parameters to derive the key come first. */
-    int plain = strcmp(want, got) == 0;
-    json_t *probe = NULL;
-    if (!plain) {
-        json_error_t perr;
-        probe = json_loadb(text, len, 0, &perr);
-        json_t *e = probe ? json_object_get(probe, "encryption") : NULL;
-        if (!json_is_object(e)) {
-            json_decref(probe);
-            return pf_err(err, errlen, "manifest checksum mismatch: the manifest was edited or damaged");
-        }
-        if (!passphrase && !unverified_ok) {
-            json_decref(probe);
-            return pf_err(err, errlen, "this dump is encrypted: give its passphrase with --passphrase-file FILE or PGFERRY_PASSPHRASE");
-        }
-        json_t *id = json_object_get(probe, "dump_id"), *s = json_object_get(e, "salt"),
-               *w = json_object_get(e, "wrapped_key");
-        m->kdf.n = (uint64_t)json_integer_value(json_object_get(e, "n"));
-        m->kdf.r = (uint32_t)json_integer_value(json_object_get(e, "r"));
-        m->kdf.p = (uint32_t)json_integer_value(json_object_get(e, "p"));
-        if (!json_is_string(id) || !json_is_string(s) || !json_is_string(w) ||
-            pf_unhex(json_string_value(s), m->kdf.salt, CIPHER_SALT_LEN) < 0 ||
-            pf_unhex(json_string_value(w), m->wrapped_key, CIPHER_WRAPPED_LEN) < 0) {
-            json_decref(probe);
-            return pf_err(err, errlen, "manifest: damaged encryption parameters");
-        }
-        m->dump_id = strdup(json_string_value(id));
-        json_decref(probe);
-        m->encrypted = 1;
-        if (!passphrase) {
-            /* read for showing only: nothing in it is trusted */
-            m->unverified = 1;
-        } else if (derive_keys(m, passphrase, err, errlen) < 0) {
-            free(m->dump_id);
+    if (strcmp(want, got) != 0) {
+        if (open_encrypted(text, len, (size_t)(line - text), want, passphrase, unverified_ok, m, err, errlen) < 0) {
             memset(m, 0, sizeof *m);
             return -1;
-        }
-        uint8_t mac[32];
-        if (m->have_keys) {
-            cipher_hmac(&m->manifest_key, text, (size_t)(line - text), mac);
-            pf_hex(mac, 32, got);
-        }
-        if (m->have_keys && strcmp(want, got) != 0) {
-            free(m->dump_id);
-            memset(m, 0, sizeof *m);
-            return pf_err(err, errlen, "manifest authentication failed: the manifest was edited or damaged");
         }
     } else if (passphrase) {
         return pf_err(err, errlen, "a passphrase was given but this dump is not encrypted");
     }
-    /* keys survive the field parsing below */
-    manifest keys = *m;
-    memset(m, 0, sizeof *m);
-    m->encrypted = keys.encrypted;
-    m->kdf = keys.kdf;
-    memcpy(m->wrapped_key, keys.wrapped_key, sizeof m->wrapped_key);
-    m->have_keys = keys.have_keys;
-    m->unverified = keys.unverified;
-    m->data_key = keys.data_key;
-    m->hash_key = keys.hash_key;
-    m->manifest_key = keys.manifest_key;
-    free(keys.dump_id);
-    memset(&keys, 0, sizeof keys);
-
     memcpy(m->checksum, want, sizeof m->checksum);
     return 0;
 }

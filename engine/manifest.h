@@ -10,6 +10,7 @@
 
 #include "codec/chunk.h"
 #include "codec/cipher.h"
+#include "engine/keyring.h"
 #include "codec/copyrows.h"
 #include "io/store.h"
 
@@ -103,18 +104,12 @@ typedef struct manifest_s {
     size_t nextensions;
     manifest_nodata *extensions;
 
-    /* Encryption (dump --encrypt). Stored: the scrypt parameters and the data key wrapped
-     * under the passphrase's key. In memory only, once the passphrase opened it: the data
-     * key and the keys derived from it. When encrypted, every file is encrypted (codec/
-     * cipher.h), stored hashes cover the encrypted files, the hashes of row data (raw and
-     * content hashes) are stored keyed (HMAC) so they reveal nothing about the rows, and
-     * the closing checksum is an HMAC, so no edit goes unnoticed. */
+    /* Encryption (dump --encrypt): every file is encrypted (codec/cipher.h), stored hashes
+     * cover the encrypted files, row-data hashes (raw and content) are stored keyed, and
+     * the closing checksum is an HMAC. The keys are in the key ring (engine/keyring.h). */
     int encrypted;
-    cipher_kdf kdf;
-    uint8_t wrapped_key[CIPHER_WRAPPED_LEN];
-    int have_keys;
     int unverified;             /* encrypted, read without its passphrase: HMAC not checked */
-    cipher_key data_key, hash_key, manifest_key;
+    keyring keys;
 } manifest;
 
 /* The owner of extension name at the source, or NULL. */
