@@ -577,75 +577,69 @@ static int parse_header(json_t *o, manifest *m, char *err, size_t errlen)
 
 /* Tables, tables without data, unpopulated materialized views, extensions, sequences,
  * large objects. */
-static int parse_lists(json_t *o, manifest *m, char *err, size_t errlen)
+/* An array of named entries: keys k[0..2] (NULL: none) into schema, name and reason;
+ * those whose bit is in need must be there. */
+static int parse_named(json_t *arr, const char *const k[3], int need, const char *what, manifest_nodata **out,
+                       size_t *n, char *err, size_t errlen)
 {
-    json_t *tables = json_object_get(o, "tables");
-    if (!json_is_array(tables)) {
-        pf_err(err, errlen, "manifest: tables missing");
-        return -1;
-    }
-    m->ntables = json_array_size(tables);
-    m->tables = calloc(m->ntables + 1, sizeof *m->tables);
-    for (size_t i = 0; i < m->ntables; i++)
-        if (parse_table(json_array_get(tables, i), &m->tables[i], err, errlen) < 0)
-            return -1;
-    json_t *nodata = json_object_get(o, "tables_without_data");
-    if (m->format_version >= 2 && !json_is_array(nodata)) {
-        pf_err(err, errlen, "manifest: tables_without_data missing");
-        return -1;
-    }
-    m->nodata_recorded = json_is_array(nodata);
-    m->nnodata = json_array_size(nodata);
-    m->nodata = calloc(m->nnodata + 1, sizeof *m->nodata);
-    for (size_t i = 0; i < m->nnodata; i++) {
-        json_t *no = json_array_get(nodata, i);
-        m->nodata[i].schema = gstr(no, "schema");
-        m->nodata[i].name = gstr(no, "name");
-        m->nodata[i].reason = gstr(no, "reason");
-        if (!m->nodata[i].schema || !m->nodata[i].name || !m->nodata[i].reason) {
-            pf_err(err, errlen, "manifest: bad tables_without_data entry %zu", i);
-            return -1;
+    *n = json_array_size(arr);
+    if (!(*out = calloc(*n + 1, sizeof **out)))
+        return pf_err(err, errlen, "out of memory");
+    for (size_t i = 0; i < *n; i++) {
+        json_t *e = json_array_get(arr, i);
+        manifest_nodata *d = &(*out)[i];
+        char **f[3] = {&d->schema, &d->name, &d->reason};
+        for (int j = 0; j < 3; j++) {
+            *f[j] = k[j] ? gstr(e, k[j]) : NULL;
+            if ((need >> j & 1) && !*f[j])
+                return pf_err(err, errlen, "manifest: bad %s entry %zu", what, i);
         }
     }
-    json_t *unpop = json_object_get(o, "unpopulated_matviews");
-    m->nunpopulated = json_array_size(unpop);
-    m->unpopulated = calloc(m->nunpopulated + 1, sizeof *m->unpopulated);
-    for (size_t i = 0; i < m->nunpopulated; i++) {
-        json_t *uo = json_array_get(unpop, i);
-        m->unpopulated[i].schema = gstr(uo, "schema");
-        m->unpopulated[i].name = gstr(uo, "name");
-        if (!m->unpopulated[i].schema || !m->unpopulated[i].name) {
-            pf_err(err, errlen, "manifest: bad unpopulated_matviews entry %zu", i);
-            return -1;
-        }
-    }
-    json_t *exts = json_object_get(o, "extensions");
-    m->nextensions = json_array_size(exts);
-    m->extensions = calloc(m->nextensions + 1, sizeof *m->extensions);
-    for (size_t i = 0; i < m->nextensions; i++) {
-        json_t *xo = json_array_get(exts, i);
-        m->extensions[i].name = gstr(xo, "name");
-        m->extensions[i].reason = gstr(xo, "owner");
-        if (!m->extensions[i].name) {
-            pf_err(err, errlen, "manifest: bad extensions entry %zu", i);
-            return -1;
-        }
-    }
-    json_t *seqs = json_object_get(o, "sequences");
+    return 0;
+}
+
+static int parse_sequences(json_t *seqs, manifest *m, char *err, size_t errlen)
+{
     m->nseqs = json_array_size(seqs);
-    m->seqs = calloc(m->nseqs + 1, sizeof *m->seqs);
+    if (!(m->seqs = calloc(m->nseqs + 1, sizeof *m->seqs)))
+        return pf_err(err, errlen, "out of memory");
     for (size_t i = 0; i < m->nseqs; i++) {
         json_t *so = json_array_get(seqs, i);
         m->seqs[i].schema = gstr(so, "schema");
         m->seqs[i].name = gstr(so, "name");
         json_t *lv = json_object_get(so, "last_value");
-        if (!m->seqs[i].schema || !m->seqs[i].name || !json_is_integer(lv)) {
-            pf_err(err, errlen, "manifest: bad sequence entry %zu", i);
-            return -1;
-        }
+        if (!m->seqs[i].schema || !m->seqs[i].name || !json_is_integer(lv))
+            return pf_err(err, errlen, "manifest: bad sequence entry %zu", i);
         m->seqs[i].last_value = json_integer_value(lv);
         m->seqs[i].is_called = json_is_true(json_object_get(so, "is_called"));
     }
+    return 0;
+}
+
+static int parse_lists(json_t *o, manifest *m, char *err, size_t errlen)
+{
+    json_t *tables = json_object_get(o, "tables");
+    if (!json_is_array(tables))
+        return pf_err(err, errlen, "manifest: tables missing");
+    m->ntables = json_array_size(tables);
+    if (!(m->tables = calloc(m->ntables + 1, sizeof *m->tables)))
+        return pf_err(err, errlen, "out of memory");
+    for (size_t i = 0; i < m->ntables; i++)
+        if (parse_table(json_array_get(tables, i), &m->tables[i], err, errlen) < 0)
+            return -1;
+    json_t *nodata = json_object_get(o, "tables_without_data");
+    if (m->format_version >= 2 && !json_is_array(nodata))
+        return pf_err(err, errlen, "manifest: tables_without_data missing");
+    m->nodata_recorded = json_is_array(nodata);
+    static const char *const knodata[3] = {"schema", "name", "reason"}, *const kunpop[3] = {"schema", "name", NULL},
+                             *const kext[3] = {NULL, "name", "owner"};
+    if (parse_named(nodata, knodata, 7, "tables_without_data", &m->nodata, &m->nnodata, err, errlen) < 0 ||
+        parse_named(json_object_get(o, "unpopulated_matviews"), kunpop, 3, "unpopulated_matviews", &m->unpopulated,
+                    &m->nunpopulated, err, errlen) < 0 ||
+        parse_named(json_object_get(o, "extensions"), kext, 2, "extensions", &m->extensions, &m->nextensions, err,
+                    errlen) < 0 ||
+        parse_sequences(json_object_get(o, "sequences"), m, err, errlen) < 0)
+        return -1;
     json_t *lo = json_object_get(o, "large_objects");
     if (json_is_object(lo)) {
         m->has_large_objects = 1;
