@@ -212,6 +212,42 @@ static void finish(sched *s, size_t job)
     }
 }
 
+/* Kahn's algorithm on a copy of the waiting counts: queue[] receives the unfinished jobs
+ * in topological order (*nq of them). -1 on a cycle (a job that can never start is put
+ * in *stuck) or out of memory. */
+static int topo_order(const sched *s, size_t *queue, size_t *nq, size_t *stuck)
+{
+    size_t *count = malloc((s->n + 1) * sizeof *count);
+    if (!count)
+        return -1;
+    size_t qh = 0, qt = 0, todo = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        count[i] = s->jobs[i].waiting;
+        if (s->jobs[i].state != DONE) {
+            todo++;
+            if (count[i] == 0)
+                queue[qt++] = i;
+        }
+    }
+    while (qh < qt) {
+        size_t v = queue[qh++];
+        for (size_t k = 0; k < s->jobs[v].ndependents; k++) {
+            size_t d = s->jobs[v].dependents[k];
+            if (s->jobs[d].state != DONE && --count[d] == 0)
+                queue[qt++] = d;
+        }
+    }
+    *nq = qt;
+    int rc = qt == todo ? 0 : -1;
+    for (size_t i = 0; rc < 0 && stuck && i < s->n; i++)
+        if (s->jobs[i].state != DONE && count[i] > 0) {
+            *stuck = i;
+            break;
+        }
+    free(count);
+    return rc;
+}
+
 int sched_start(sched *s, size_t *stuck)
 {
     if (s->started)
@@ -230,43 +266,14 @@ int sched_start(sched *s, size_t *stuck)
             s->jobs[j->dependents[k]].waiting++;
     }
     s->started = 1;
-    /* a cycle: Kahn's algorithm on a copy of the counts must reach every unfinished job */
-    size_t *count = malloc((s->n + 1) * sizeof *count), *queue = malloc((s->n + 1) * sizeof *queue);
-    if (!count || !queue) {
-        free(count);
+    size_t *queue = malloc((s->n + 1) * sizeof *queue), nq = 0;
+    if (!queue || topo_order(s, queue, &nq, stuck) < 0) {
         free(queue);
         return -1;
     }
-    size_t qh = 0, qt = 0, reached = 0, todo = 0;
-    for (size_t i = 0; i < s->n; i++) {
-        count[i] = s->jobs[i].waiting;
-        if (s->jobs[i].state != DONE) {
-            todo++;
-            if (count[i] == 0)
-                queue[qt++] = i;
-        }
-    }
-    while (qh < qt) {
-        size_t v = queue[qh++];
-        reached++;
-        for (size_t k = 0; k < s->jobs[v].ndependents; k++) {
-            size_t d = s->jobs[v].dependents[k];
-            if (s->jobs[d].state != DONE && --count[d] == 0)
-                queue[qt++] = d;
-        }
-    }
-    int rc = 0;
-    if (reached != todo) {
-        rc = -1;
-        for (size_t i = 0; i < s->n && stuck; i++)
-            if (s->jobs[i].state != DONE && count[i] > 0) {
-                *stuck = i;
-                break;
-            }
-    }
     /* ranks, in reverse topological order: a job's weight plus the largest rank among the
      * jobs waiting for it (the longest path from it to the end) */
-    for (size_t q = rc < 0 ? 0 : qt; q-- > 0;) {
+    for (size_t q = nq; q-- > 0;) {
         sjob *j = &s->jobs[queue[q]];
         uint64_t most = 0;
         for (size_t k = 0; k < j->ndependents; k++) {
@@ -276,10 +283,7 @@ int sched_start(sched *s, size_t *stuck)
         }
         j->rank = j->weight + most;
     }
-    free(count);
     free(queue);
-    if (rc < 0)
-        return -1;
     for (size_t i = 0; i < s->n; i++)
         if (s->jobs[i].state == WAITING && s->jobs[i].waiting == 0)
             make_ready(s, i);
