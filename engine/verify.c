@@ -409,83 +409,83 @@ static int add_table_jobs(verify_session *s, const manifest_table *t, const char
     return 0;
 }
 
-int verify_files(verify_session *s, int jobs, volatile sig_atomic_t *interrupted, char *err, size_t errlen)
+/* One job per chunk file of the dump (labels[i] names table i in messages). */
+static int plan_jobs(verify_session *s, vrun *run, char **labels, char *err, size_t errlen)
 {
-    if (!s->have_manifest)
-        return 0;
     const manifest *m = &s->m;
     size_t total = 1;
     for (size_t i = 0; i < m->ntables; i++)
         total += m->tables[i].nchunks;
     if (m->has_large_objects)
         total += m->large_objects.nchunks;
-    vrun run;
-    memset(&run, 0, sizeof run);
-    run.s = s;
-    run.interrupted = interrupted;
-    run.jobs = calloc(total, sizeof *run.jobs);
-    char **labels = calloc(m->ntables + 1, sizeof *labels);
-    int rc = -1;
-    if (!run.jobs || !labels) {
-        pf_err(err, errlen, "out of memory");
-        goto out;
-    }
-    pthread_mutex_init(&run.mu, NULL);
+    if (!(run->jobs = calloc(total, sizeof *run->jobs)))
+        return pf_err(err, errlen, "out of memory");
     for (size_t i = 0; i < m->ntables; i++) {
         const manifest_table *t = &m->tables[i];
         if (asprintf(&labels[i], "%s.%s", t->schema, t->name) < 0) {
             labels[i] = NULL;
-            pf_err(err, errlen, "out of memory");
-            goto out_mu;
+            return pf_err(err, errlen, "out of memory");
         }
-        add_table_jobs(s, t, labels[i], 0, run.jobs, &run.njobs);
+        add_table_jobs(s, t, labels[i], 0, run->jobs, &run->njobs);
     }
     if (m->has_large_objects)
-        add_table_jobs(s, &m->large_objects, "large objects", 1, run.jobs, &run.njobs);
+        add_table_jobs(s, &m->large_objects, "large objects", 1, run->jobs, &run->njobs);
     pthread_mutex_lock(&s->mu);
     s->t.tables = m->ntables;
     pthread_mutex_unlock(&s->mu);
+    return 0;
+}
 
+/* The jobs on up to `jobs` workers, largest first, so the last file to finish is a small
+ * one and threads end together. */
+static int run_jobs(vrun *run, int jobs, char *err, size_t errlen)
+{
+    qsort(run->jobs, run->njobs, sizeof *run->jobs, cmp_job_size);
+    if (jobs < 1)
+        jobs = 1;
+    if ((size_t)jobs > run->njobs)
+        jobs = (int)run->njobs;
+    pool *p = pool_start(jobs, &verify_pool, run, err, errlen);
+    if (!p)
+        return -1;
+    char perr[PF_ERRLEN];
+    if (pool_join(p, perr, sizeof perr) < 0)
+        run_fail(run, perr); /* a worker could not start */
+    if (run->stop)
+        return pf_err(err, errlen, "%s", run->fatal);
+    return 0;
+}
+
+int verify_files(verify_session *s, int jobs, volatile sig_atomic_t *interrupted, char *err, size_t errlen)
+{
+    if (!s->have_manifest)
+        return 0;
+    const manifest *m = &s->m;
+    vrun run;
+    memset(&run, 0, sizeof run);
+    run.s = s;
+    run.interrupted = interrupted;
+    pthread_mutex_init(&run.mu, NULL);
+    char **labels = calloc(m->ntables + 1, sizeof *labels);
+    int rc = labels ? plan_jobs(s, &run, labels, err, errlen) : pf_err(err, errlen, "out of memory");
     /* the structure, as every command checks it: manifest totals, files, schema archive,
      * the archive's tables against the dump's */
     uint64_t sread = 0;
-    if (dumpcheck_dir(s->st, m, from_dumpcheck, s, NULL, &sread, err, errlen) < 0)
-        goto out_mu;
-    pthread_mutex_lock(&s->mu);
-    s->t.bytes_read += sread;
-    pthread_mutex_unlock(&s->mu);
-    if (run.njobs == 0) {
-        rc = 0;
-        goto out_mu;
+    if (rc == 0)
+        rc = dumpcheck_dir(s->st, m, from_dumpcheck, s, NULL, &sread, err, errlen);
+    if (rc == 0) {
+        pthread_mutex_lock(&s->mu);
+        s->t.bytes_read += sread;
+        pthread_mutex_unlock(&s->mu);
     }
-
-    /* Largest first, so the last file to finish is a small one and threads end together. */
-    qsort(run.jobs, run.njobs, sizeof *run.jobs, cmp_job_size);
-    if (jobs < 1)
-        jobs = 1;
-    if ((size_t)jobs > run.njobs)
-        jobs = (int)run.njobs;
-    pool *p = pool_start(jobs, &verify_pool, &run, err, errlen);
-    if (!p)
-        goto out_mu;
-    char perr[PF_ERRLEN];
-    if (pool_join(p, perr, sizeof perr) < 0)
-        run_fail(&run, perr); /* a worker could not start */
-    if (run.stop) {
-        pf_err(err, errlen, "%s", run.fatal);
-        goto out_mu;
-    }
-    rc = 0;
-out_mu:
+    if (rc == 0 && run.njobs > 0)
+        rc = run_jobs(&run, jobs, err, errlen);
     pthread_mutex_destroy(&run.mu);
-out:
-
-    if (labels)
-        for (size_t i = 0; i < m->ntables; i++)
-            free(labels[i]);
+    for (size_t i = 0; labels && i < m->ntables; i++)
+        free(labels[i]);
     free(labels);
     free(run.jobs);
-    return rc;
+    return rc < 0 ? -1 : 0;
 }
 
 int verify_database(verify_session *s, const char *conninfo, int jobs,
