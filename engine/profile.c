@@ -53,6 +53,57 @@ static int add_item(profile *p, int l, const char *v)
     return 0;
 }
 
+/* Where a line is: "profile WHERE, line N". */
+typedef struct {
+    const char *where;
+    int lineno;
+} pos;
+
+/* One value of list l, checked: skip's values are known ones, tables are schema.table. */
+static int add_value(profile *p, int l, char *v, const pos *at, char *err, size_t errlen)
+{
+    if (l == PROFILE_SKIP) {
+        int known = 0;
+        for (int s = 0; skip_values[s]; s++)
+            known |= strcmp(v, skip_values[s]) == 0;
+        if (!known)
+            return pf_err(err, errlen,
+                          "profile %s, line %d: unknown skip \"%s\" (event-triggers, reserved-role-default-privileges)",
+                          at->where, at->lineno, v);
+    }
+    if ((l == PROFILE_EXCLUDE_TABLE_DATA || l == PROFILE_EXCLUDE_TABLES) && !strchr(v, '.'))
+        return pf_err(err, errlen, "profile %s, line %d: \"%s\" is not schema.table", at->where, at->lineno, v);
+    return add_item(p, l, v) < 0 ? pf_err(err, errlen, "out of memory") : 0;
+}
+
+/* One line (comments already cut): "name VALUE" or "KEYWORD VALUE...". */
+static int parse_line(profile *p, char *buf, const pos *at, char *err, size_t errlen)
+{
+    char *save = NULL, *kw = strtok_r(buf, " \t\r", &save);
+    if (!kw)
+        return 0;
+    if (strcmp(kw, "name") == 0) {
+        char *v = strtok_r(NULL, " \t\r", &save);
+        if (!v || strtok_r(NULL, " \t\r", &save))
+            return pf_err(err, errlen, "profile %s, line %d: name takes one value", at->where, at->lineno);
+        free(p->name);
+        return (p->name = strdup(v)) ? 0 : pf_err(err, errlen, "out of memory");
+    }
+    int l = -1;
+    for (int k = 0; k < PROFILE_NLISTS; k++)
+        if (strcmp(kw, keywords[k]) == 0)
+            l = k;
+    if (l < 0)
+        return pf_err(err, errlen, "profile %s, line %d: unknown keyword \"%s\"", at->where, at->lineno, kw);
+    int any = 0;
+    for (char *v; (v = strtok_r(NULL, " \t\r", &save)); any = 1)
+        if (add_value(p, l, v, at, err, errlen) < 0)
+            return -1;
+    if (!any)
+        return pf_err(err, errlen, "profile %s, line %d: %s without values", at->where, at->lineno, kw);
+    return 0;
+}
+
 static profile *parse(const char *text, const char *where, char *err, size_t errlen)
 {
     profile *p = calloc(1, sizeof *p);
@@ -60,77 +111,32 @@ static profile *parse(const char *text, const char *where, char *err, size_t err
         pf_err(err, errlen, "out of memory");
         return NULL;
     }
-    int lineno = 0;
-    for (const char *line = text; *line;) {
+    pos at = {where, 0};
+    int rc = 0;
+    for (const char *line = text; rc == 0 && *line;) {
         const char *end = strchr(line, '\n');
         size_t len = end ? (size_t)(end - line) : strlen(line);
-        lineno++;
+        at.lineno++;
         char buf[4096];
         if (len >= sizeof buf) {
-            pf_err(err, errlen, "profile %s, line %d: too long", where, lineno);
-            goto bad;
+            rc = pf_err(err, errlen, "profile %s, line %d: too long", where, at.lineno);
+            break;
         }
         memcpy(buf, line, len);
         buf[len] = '\0';
         char *hash = strchr(buf, '#');
         if (hash)
             *hash = '\0';
-        char *save = NULL, *kw = strtok_r(buf, " \t\r", &save);
-        if (kw) {
-            int l = -1;
-            for (int k = 0; k < PROFILE_NLISTS; k++)
-                if (strcmp(kw, keywords[k]) == 0)
-                    l = k;
-            if (strcmp(kw, "name") == 0) {
-                char *v = strtok_r(NULL, " \t\r", &save);
-                if (!v || strtok_r(NULL, " \t\r", &save)) {
-                    pf_err(err, errlen, "profile %s, line %d: name takes one value", where, lineno);
-                    goto bad;
-                }
-                free(p->name);
-                if (!(p->name = strdup(v)))
-                    goto oom;
-            } else if (l < 0) {
-                pf_err(err, errlen, "profile %s, line %d: unknown keyword \"%s\"", where, lineno, kw);
-                goto bad;
-            } else {
-                int any = 0;
-                for (char *v; (v = strtok_r(NULL, " \t\r", &save)); any = 1) {
-                    if (l == PROFILE_SKIP) {
-                        int known = 0;
-                        for (int s = 0; skip_values[s]; s++)
-                            known |= strcmp(v, skip_values[s]) == 0;
-                        if (!known) {
-                            pf_err(err, errlen, "profile %s, line %d: unknown skip \"%s\" (event-triggers, reserved-role-default-privileges)",
-                                   where, lineno, v);
-                            goto bad;
-                        }
-                    }
-                    if ((l == PROFILE_EXCLUDE_TABLE_DATA || l == PROFILE_EXCLUDE_TABLES) && !strchr(v, '.')) {
-                        pf_err(err, errlen, "profile %s, line %d: \"%s\" is not schema.table", where, lineno, v);
-                        goto bad;
-                    }
-                    if (add_item(p, l, v) < 0)
-                        goto oom;
-                }
-                if (!any) {
-                    pf_err(err, errlen, "profile %s, line %d: %s without values", where, lineno, kw);
-                    goto bad;
-                }
-            }
-        }
+        rc = parse_line(p, buf, &at, err, errlen);
         line += len + (end ? 1 : 0);
     }
-    if (!p->name) {
-        pf_err(err, errlen, "profile %s: no name line", where);
-        goto bad;
+    if (rc == 0 && !p->name)
+        rc = pf_err(err, errlen, "profile %s: no name line", where);
+    if (rc < 0) {
+        profile_free(p);
+        return NULL;
     }
     return p;
-oom:
-    pf_err(err, errlen, "out of memory");
-bad:
-    profile_free(p);
-    return NULL;
 }
 
 profile *profile_load(const char *spec, char *err, size_t errlen)
