@@ -562,6 +562,72 @@ static size_t dec_gather(chunk_decoder *d, const uint8_t *p, size_t n, size_t wa
     return take;
 }
 
+/* Each state's step takes bytes of p (len > 0) and returns how many, or -1. */
+
+static long step_header(chunk_decoder *d, const uint8_t *p, size_t len, char *err, size_t errlen)
+{
+    size_t took = dec_gather(d, p, len, CHUNK_HEADER_SIZE);
+    XXH3_128bits_update(d->stored_xxh, p, took);
+    if (d->acc_len == CHUNK_HEADER_SIZE) {
+        if (dec_header(d, err, errlen) != 0)
+            return -1;
+        d->acc_len = 0;
+        d->state = DEC_BLEN;
+    }
+    return (long)took;
+}
+
+/* A block's length word: 0 ends the blocks (the trailer follows). */
+static long step_blen(chunk_decoder *d, const uint8_t *p, size_t len, char *err, size_t errlen)
+{
+    size_t took = dec_gather(d, p, len, 4);
+    XXH3_128bits_update(d->stored_xxh, p, took);
+    if (d->acc_len < 4)
+        return (long)took;
+    uint32_t blen = pf_get_le32(d->acc);
+    d->acc_len = 0;
+    if (blen == 0) {
+        if (d->cur && d->c->framed && !d->frame_done)
+            return dec_fail(d, err, errlen, "chunk %s stream does not end where the blocks end (frame incomplete)",
+                            compress_lib(d->c));
+        d->state = DEC_TAIL;
+    } else if (blen > CHUNK_MAX_BLOCK) {
+        return dec_fail(d, err, errlen, "chunk block length %u exceeds the maximum %u (at byte %llu)", blen,
+                        (unsigned)CHUNK_MAX_BLOCK, (unsigned long long)d->stored_bytes);
+    } else {
+        d->block_left = blen;
+        d->state = DEC_BDATA;
+    }
+    return (long)took;
+}
+
+/* A block's bytes: through the decompressor, or delivered as they are. */
+static long step_bdata(chunk_decoder *d, const uint8_t *p, size_t len, char *err, size_t errlen)
+{
+    size_t took = len < d->block_left ? len : d->block_left;
+    XXH3_128bits_update(d->stored_xxh, p, took);
+    d->payload_bytes += took;
+    d->block_left -= (uint32_t)took;
+    if (d->block_left == 0)
+        d->state = DEC_BLEN;
+    int rc = d->cur ? dec_codec(d, p, took, err, errlen) : dec_deliver(d, p, took, err, errlen);
+    return rc != 0 ? -1 : (long)took;
+}
+
+static long step_tail(chunk_decoder *d, const uint8_t *p, size_t len)
+{
+    size_t at = d->acc_len;
+    size_t took = dec_gather(d, p, len, CHUNK_TAIL_SIZE);
+    /* Only the bytes before the stored hash field are covered by it. */
+    if (at < TAIL_STORED_HASH) {
+        size_t h = TAIL_STORED_HASH - at;
+        XXH3_128bits_update(d->stored_xxh, p, h < took ? h : took);
+    }
+    if (d->acc_len == CHUNK_TAIL_SIZE)
+        d->state = DEC_DONE;
+    return (long)took;
+}
+
 int chunk_decoder_feed(chunk_decoder *d, const void *data, size_t len, char *err, size_t errlen)
 {
     switch (d->state) {
@@ -572,74 +638,22 @@ int chunk_decoder_feed(chunk_decoder *d, const void *data, size_t len, char *err
     }
     const uint8_t *p = data;
     while (len > 0) {
-        size_t took;
+        long took;
         switch (d->state) {
-        case DEC_HEADER:
-            took = dec_gather(d, p, len, CHUNK_HEADER_SIZE);
-            XXH3_128bits_update(d->stored_xxh, p, took);
-            if (d->acc_len == CHUNK_HEADER_SIZE) {
-                if (dec_header(d, err, errlen) != 0)
-                    return -1;
-                d->acc_len = 0;
-                d->state = DEC_BLEN;
-            }
-            break;
-        case DEC_BLEN:
-            took = dec_gather(d, p, len, 4);
-            XXH3_128bits_update(d->stored_xxh, p, took);
-            if (d->acc_len == 4) {
-                uint32_t blen = pf_get_le32(d->acc);
-                d->acc_len = 0;
-                if (blen == 0) {
-                    if (d->cur && d->c->framed && !d->frame_done)
-                        return dec_fail(d, err, errlen,
-                                        "chunk %s stream does not end where the blocks end (frame incomplete)",
-                                        compress_lib(d->c));
-                    d->state = DEC_TAIL;
-                } else if (blen > CHUNK_MAX_BLOCK) {
-                    return dec_fail(d, err, errlen, "chunk block length %u exceeds the maximum %u (at byte %llu)",
-                                    blen, (unsigned)CHUNK_MAX_BLOCK, (unsigned long long)d->stored_bytes);
-                } else {
-                    d->block_left = blen;
-                    d->state = DEC_BDATA;
-                }
-            }
-            break;
-        case DEC_BDATA:
-            took = len < d->block_left ? len : d->block_left;
-            XXH3_128bits_update(d->stored_xxh, p, took);
-            d->payload_bytes += took;
-            d->block_left -= (uint32_t)took;
-            if (d->block_left == 0)
-                d->state = DEC_BLEN;
-            if (d->cur) {
-                if (dec_codec(d, p, took, err, errlen) != 0)
-                    return -1;
-            } else if (dec_deliver(d, p, took, err, errlen) != 0) {
-                return -1;
-            }
-            break;
-        case DEC_TAIL: {
-            size_t at = d->acc_len;
-            took = dec_gather(d, p, len, CHUNK_TAIL_SIZE);
-            /* Only the bytes before the stored hash field are covered by it. */
-            if (at < TAIL_STORED_HASH) {
-                size_t h = TAIL_STORED_HASH - at;
-                XXH3_128bits_update(d->stored_xxh, p, h < took ? h : took);
-            }
-            if (d->acc_len == CHUNK_TAIL_SIZE)
-                d->state = DEC_DONE;
-            break;
-        }
+        case DEC_HEADER: took = step_header(d, p, len, err, errlen); break;
+        case DEC_BLEN: took = step_blen(d, p, len, err, errlen); break;
+        case DEC_BDATA: took = step_bdata(d, p, len, err, errlen); break;
+        case DEC_TAIL: took = step_tail(d, p, len); break;
         case DEC_DONE:
             return dec_fail(d, err, errlen, "trailing data after chunk trailer (at byte %llu)",
                             (unsigned long long)d->stored_bytes);
-        default:
-            return dec_fail(d, err, errlen, "chunk decoder in an impossible state");
+        default: return dec_fail(d, err, errlen, "chunk decoder in an impossible state");
         }
-        d->stored_bytes += took;
+        if (took < 0)
+            return -1;
+        d->stored_bytes += (size_t)took;
         p += took;
-        len -= took;
+        len -= (size_t)took;
     }
     return 0;
 }
