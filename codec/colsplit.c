@@ -204,13 +204,14 @@ static int add_field(colsplit_enc *e, uint32_t off, uint32_t len)
 }
 
 /* One columns frame of `rows` rows of `nf` fields whose offsets are in fo/fl. */
-static int emit_columns(colsplit_enc *e, size_t rows, int nf, char *err, size_t errlen)
+/* Each column's statistics over the rows: fixed width or not, its bytes, and how many
+ * zero bytes its values have plain and delta-coded; the rows' bytes in all. */
+static uint64_t column_stats(colsplit_enc *e, size_t rows, int nf)
 {
     uint64_t raw = 0;
     for (int c = 0; c < nf; c++) {
-        colstat *s = &e->cs[c];
-        memset(s, 0, sizeof *s);
-        s->fixed = 1;
+        memset(&e->cs[c], 0, sizeof e->cs[c]);
+        e->cs[c].fixed = 1;
     }
     for (size_t r = 0; r < rows; r++) {
         for (int c = 0; c < nf; c++) {
@@ -233,6 +234,71 @@ static int emit_columns(colsplit_enc *e, size_t rows, int nf, char *err, size_t 
             }
         }
     }
+    return raw;
+}
+
+/* Column c's values at o: as they are (bytes), or fixed-width values split into byte planes
+ * (most significant first), delta-coded when that gives more zeros. Returns their size. */
+static size_t put_values(colsplit_enc *e, size_t rows, int nf, int c, uint8_t *o)
+{
+    colstat *s = &e->cs[c];
+    size_t n = 0;
+    if (s->xf == XF_BYTES) {
+        for (size_t r = 0; r < rows; r++) {
+            uint32_t l = e->fl[r * nf + c];
+            if (l != UINT32_MAX && l) {
+                memcpy(o + n, e->buf + e->fo[r * nf + c], l);
+                n += l;
+            }
+        }
+        return n;
+    }
+    int w = (int)s->width;
+    uint64_t prev = 0;
+    size_t i = 0, cnt = s->nonnull;
+    for (size_t r = 0; r < rows; r++) {
+        uint32_t l = e->fl[r * nf + c];
+        if (l == UINT32_MAX)
+            continue;
+        uint64_t v = load_be(e->buf + e->fo[r * nf + c], w);
+        uint64_t x = s->xf == XF_DELTA ? zz_enc(v, prev, w) : v;
+        prev = v;
+        for (int b = 0; b < w; b++)
+            o[(size_t)b * cnt + i] = (uint8_t)(x >> (8 * (w - 1 - b)));
+        i++;
+    }
+    return (size_t)w * cnt;
+}
+
+/* Column c at o: its transform (and width), its lengths (0 NULL, else length + 1) as a
+ * sized run of varints, its values as a sized run. Returns the bytes written. */
+static size_t put_column(colsplit_enc *e, size_t rows, int nf, int c, uint8_t *o)
+{
+    colstat *s = &e->cs[c];
+    int w = (int)s->width;
+    size_t n = 0;
+    s->xf = XF_BYTES;
+    if (s->nonnull > 0 && s->fixed && (w == 2 || w == 4 || w == 8))
+        s->xf = s->zeros_delta > s->zeros_plain ? XF_DELTA : XF_PLANES;
+    o[n++] = (uint8_t)s->xf;
+    if (s->xf != XF_BYTES)
+        o[n++] = (uint8_t)w;
+    /* lengths: size first, so write them after a 5-byte gap and move them back */
+    size_t at = n + 5, m = 0;
+    for (size_t r = 0; r < rows; r++) {
+        uint32_t l = e->fl[r * nf + c];
+        m += put_varint(o + at + m, l == UINT32_MAX ? 0 : (uint64_t)l + 1);
+    }
+    size_t vl = put_varint(o + n, m);
+    memmove(o + n + vl, o + at, m);
+    n += vl + m;
+    n += put_varint(o + n, s->data);
+    return n + put_values(e, rows, nf, c, o + n);
+}
+
+static int emit_columns(colsplit_enc *e, size_t rows, int nf, char *err, size_t errlen)
+{
+    uint64_t raw = column_stats(e, rows, nf);
     size_t bound = 32 + (size_t)nf * 40 + raw + rows * (size_t)nf * 5;
     if (grow(&e->frame, &e->fcap, bound) != 0)
         return pf_err(err, errlen, "column layout: out of memory");
@@ -240,50 +306,8 @@ static int emit_columns(colsplit_enc *e, size_t rows, int nf, char *err, size_t 
     size_t n = 0;
     n += put_varint(o + n, rows);
     n += put_varint(o + n, (uint64_t)nf);
-    for (int c = 0; c < nf; c++) {
-        colstat *s = &e->cs[c];
-        int w = (int)s->width;
-        s->xf = XF_BYTES;
-        if (s->nonnull > 0 && s->fixed && (w == 2 || w == 4 || w == 8))
-            s->xf = s->zeros_delta > s->zeros_plain ? XF_DELTA : XF_PLANES;
-        o[n++] = (uint8_t)s->xf;
-        if (s->xf != XF_BYTES)
-            o[n++] = (uint8_t)w;
-        /* lengths: size first, so write them after a 5-byte gap and move them back */
-        size_t at = n + 5, m = 0;
-        for (size_t r = 0; r < rows; r++) {
-            uint32_t l = e->fl[r * nf + c];
-            m += put_varint(o + at + m, l == UINT32_MAX ? 0 : (uint64_t)l + 1);
-        }
-        size_t vl = put_varint(o + n, m);
-        memmove(o + n + vl, o + at, m);
-        n += vl + m;
-        n += put_varint(o + n, s->data);
-        if (s->xf == XF_BYTES) {
-            for (size_t r = 0; r < rows; r++) {
-                uint32_t l = e->fl[r * nf + c];
-                if (l != UINT32_MAX && l) {
-                    memcpy(o + n, e->buf + e->fo[r * nf + c], l);
-                    n += l;
-                }
-            }
-        } else {
-            uint64_t prev = 0;
-            size_t i = 0, cnt = s->nonnull;
-            for (size_t r = 0; r < rows; r++) {
-                uint32_t l = e->fl[r * nf + c];
-                if (l == UINT32_MAX)
-                    continue;
-                uint64_t v = load_be(e->buf + e->fo[r * nf + c], w);
-                uint64_t x = s->xf == XF_DELTA ? zz_enc(v, prev, w) : v;
-                prev = v;
-                for (int b = 0; b < w; b++)
-                    o[n + (size_t)b * cnt + i] = (uint8_t)(x >> (8 * (w - 1 - b)));
-                i++;
-            }
-            n += (size_t)w * cnt;
-        }
-    }
+    for (int c = 0; c < nf; c++)
+        n += put_column(e, rows, nf, c, o + n);
     return emit_frame(e, FRAME_COLS, o, n, err, errlen);
 }
 
