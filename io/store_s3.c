@@ -1562,11 +1562,9 @@ static void lock_free(s3_lock *l)
     free(l);
 }
 
-static store_lock *s3_lock_take(pf_store *base, const char *name, const char *owner, unsigned flags, int *busy,
-                                char *err, size_t errlen)
+/* A new lock object for name with a random token (NULL with err). */
+static s3_lock *lock_new(s3_store *s, pf_store *base, const char *name, const char *owner, char *err, size_t errlen)
 {
-    s3_store *s = SS(base);
-    *busy = 0;
     s3_lock *l = calloc(1, sizeof *l);
     if (!l || (owner && !(l->owner = strdup(owner)))) {
         free(l);
@@ -1585,51 +1583,69 @@ static store_lock *s3_lock_take(pf_store *base, const char *name, const char *ow
         return NULL;
     }
     pf_hex(rnd, sizeof rnd, l->token);
-    char *text = NULL, etag[160] = "", cond[200];
-    int there = lock_get(s, l->key, &text, etag, sizeof etag, err, errlen);
-    if (there < 0) {
-        lock_free(l);
-        return NULL;
+    return l;
+}
+
+/* The condition for writing the lock: none there (If-None-Match), or an expired lease
+ * taken over if nobody changed it meanwhile (If-Match its ETag). 1 when it is held (busy,
+ * err says by whom), -1 on error. */
+static int lock_condition(s3_lock *l, unsigned flags, char *cond, size_t condlen, char *err, size_t errlen)
+{
+    char *text = NULL, etag[160] = "";
+    int there = lock_get(l->s, l->key, &text, etag, sizeof etag, err, errlen);
+    if (there < 0)
+        return -1;
+    if (there != 1) {
+        snprintf(cond, condlen, "If-None-Match: *");
+        return 0;
     }
-    if (there == 1) {
-        time_t exp = lock_expiry(text);
-        char host[256] = "?", pid[32] = "?";
-        lock_field(text, "host", host, sizeof host);
-        lock_field(text, "pid", pid, sizeof pid);
-        free(text);
-        if ((flags & STORE_LOCK_NEW) || exp > time(NULL)) {
-            *busy = 1;
-            pf_err(err, errlen, "s3://%s/%s is held by host %s pid %s (its lease ends in %llds)", s->bucket, l->key,
-                   host, pid, (long long)(exp - time(NULL)));
-            lock_free(l);
-            return NULL;
-        }
-        /* an expired lease: taken over, if nobody changed it meanwhile */
-        snprintf(cond, sizeof cond, "If-Match: %s", etag);
-    } else
-        snprintf(cond, sizeof cond, "If-None-Match: *");
-    long st = lock_put(l, cond, err, errlen);
-    if (st < 0) {
-        lock_free(l);
-        return NULL;
+    time_t exp = lock_expiry(text);
+    char host[256] = "?", pid[32] = "?";
+    lock_field(text, "host", host, sizeof host);
+    lock_field(text, "pid", pid, sizeof pid);
+    free(text);
+    if ((flags & STORE_LOCK_NEW) || exp > time(NULL)) {
+        pf_err(err, errlen, "s3://%s/%s is held by host %s pid %s (its lease ends in %llds)", l->s->bucket, l->key,
+               host, pid, (long long)(exp - time(NULL)));
+        return 1;
     }
-    /* 412/409: someone created or changed it first. A server that ignores the condition
-     * (s3rver) is caught by reading back: the last writer's token is there. */
+    snprintf(cond, condlen, "If-Match: %s", etag);
+    return 0;
+}
+
+/* After the conditional PUT (status st): 1 when the lock is ours, 0 when another process
+ * has it, -1 on error. 412/409: someone created or changed it first. A server that ignores
+ * the condition (s3rver) is caught by reading back: the last writer's token is there; and
+ * again a moment later: a racer that read "no lock" just before our PUT and wrote its own
+ * just after our read-back is seen now (it sees its own token and keeps the lock; we do
+ * not). */
+static int lock_won(s3_lock *l, long st, char *err, size_t errlen)
+{
     int ours = st == 412 || st == 409 ? 0 : lock_is_ours(l, err, errlen);
     if (ours == 1) {
-        /* and again a moment later: a racer that read "no lock" just before our PUT and
-         * wrote its own just after our read-back is seen now (it sees its own token and
-         * keeps the lock; we do not) */
         struct timespec ts = {0, 300 * 1000000L};
         while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
         }
         ours = lock_is_ours(l, err, errlen);
     }
+    if (ours == 0)
+        pf_err(err, errlen, "s3://%s/%s was taken by another process", l->s->bucket, l->key);
+    return ours;
+}
+
+static store_lock *s3_lock_take(pf_store *base, const char *name, const char *owner, unsigned flags, int *busy,
+                                char *err, size_t errlen)
+{
+    *busy = 0;
+    s3_lock *l = lock_new(SS(base), base, name, owner, err, errlen);
+    if (!l)
+        return NULL;
+    char cond[200];
+    int held = lock_condition(l, flags, cond, sizeof cond, err, errlen);
+    long st = held == 0 ? lock_put(l, cond, err, errlen) : -1;
+    int ours = st < 0 ? -1 : lock_won(l, st, err, errlen);
     if (ours <= 0) {
-        if (ours == 0) {
-            *busy = 1;
-            pf_err(err, errlen, "s3://%s/%s was taken by another process", s->bucket, l->key);
-        }
+        *busy = held == 1 || ours == 0;
         lock_free(l);
         return NULL;
     }
