@@ -471,8 +471,8 @@ int verify_files(verify_session *s, int jobs, volatile sig_atomic_t *interrupted
     /* the structure, as every command checks it: manifest totals, files, schema archive,
      * the archive's tables against the dump's */
     uint64_t sread = 0;
-    if (rc == 0)
-        rc = dumpcheck_dir(s->st, m, from_dumpcheck, s, NULL, &sread, err, errlen);
+    if (rc == 0 && dumpcheck_dir(s->st, m, from_dumpcheck, s, NULL, &sread, err, errlen) < 0)
+        rc = -1; /* fatal; the problems it found are reported through from_dumpcheck */
     if (rc == 0) {
         pthread_mutex_lock(&s->mu);
         s->t.bytes_read += sread;
