@@ -152,7 +152,7 @@ char *drill_markdown(const drill_options *o, const drill_report *r)
     return out;
 }
 
-char *drill_json(const drill_options *o, const drill_report *r)
+json_t *drill_json_object(const drill_options *o, const drill_report *r)
 {
     const restore_summary *s = &r->restore;
     json_t *tables = json_array();
@@ -177,7 +177,13 @@ char *drill_json(const drill_options *o, const drill_report *r)
     for (int i = 0; i < 4; i++)
         json_object_set_new(cpu, k[i], r->restored && v[i] >= 0 ? json_real(floor(v[i] * 100.0 + 0.5) / 100.0) : json_null());
     json_object_set_new(j, "server_cpu_seconds", cpu);
-    char *out = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    return j;
+}
+
+char *drill_json(const drill_options *o, const drill_report *r)
+{
+    json_t *j = drill_json_object(o, r);
+    char *out = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(j);
     return out;
 }

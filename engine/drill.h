@@ -44,7 +44,12 @@ typedef struct {
 int drill_run(const drill_options *o, drill_report *r, char *err, size_t errlen);
 /* The report as Markdown (malloc'd). */
 char *drill_markdown(const drill_options *o, const drill_report *r);
-/* The report as JSON text (malloc'd). */
+/* The report as a JSON object (dump, started_at, scratch_database, ok, error,
+ * scratch_dropped, rows, raw_bytes, seconds per phase, throughput_mb_s, tables,
+ * server_cpu_seconds). */
+struct json_t;
+struct json_t *drill_json_object(const drill_options *o, const drill_report *r);
+/* The same as text (malloc'd). */
 char *drill_json(const drill_options *o, const drill_report *r);
 void drill_report_free(drill_report *r);
 

@@ -45,9 +45,13 @@ void cli_install_signals(void)
 
 int cli_usage_error(const char *cmd, const char *fmt, const char *arg)
 {
-    fprintf(stderr, "pgferry %s: ", cmd);
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, " (try 'pgferry %s --help')\n", cmd);
+    char msg[PF_ERRLEN];
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    snprintf(msg, sizeof msg, fmt, arg);
+#pragma GCC diagnostic pop
+    fprintf(stderr, "pgferry %s: %s (try 'pgferry %s --help')\n", cmd, msg, cmd);
+    cli_json_error(msg);
     return EXIT_USAGE;
 }
 
@@ -96,19 +100,11 @@ int cli_option_error(const char *cmd, int c, char **argv, const char *help)
     return cli_usage_error(cmd, "unknown option %s", opt);
 }
 
-void cli_json_print(json_t *o)
-{
-    /* keys in the order they were added (jansson keeps insertion order) */
-    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    fputc('\n', stdout);
-    json_decref(o);
-}
-
 int cli_fail(const char *cmd, int json, const char *err)
 {
+    (void)json;
     fprintf(stderr, "pgferry %s: %s\n", cmd, err);
-    if (json)
-        cli_json_print(json_pack("{s:b, s:s}", "ok", 0, "error", err));
+    cli_json_error(err);
     return cli_interrupted ? EXIT_INTERRUPTED : 1;
 }
 

@@ -38,24 +38,48 @@ void cli_restore_progress(void *ctx, const struct restore_progress_s *p);
 /* Prints an engine's line for the user on stderr (a pf_notice_fn). */
 void cli_notice(void *ctx, const char *line);
 
-/* The one way a command prints its --json result: indented, keys in the order added, a
- * newline after; takes the reference. */
+/* ---- the JSON contract (tools/cli_json.c; README "JSON output") -------------------------
+ * With --json anywhere in a command's arguments (before "--") it prints exactly one JSON
+ * object on stdout, at the end, whatever happens (success, failure, usage error):
+ *   contract  CLI_JSON_CONTRACT; its number changes only when a field changes meaning or
+ *             goes away (new fields do not change it)
+ *   ok        true exactly when the exit code is 0      command  the command's name
+ *   version   pgferry's version                         started  ISO 8601 UTC
+ *   seconds   the command's wall time (a number)        exit     the exit code
+ *   error     what failed (only when something did)
+ * then the command's own fields, in the order it added them; every path in them absolute
+ * (cli_json_path). */
+#define CLI_JSON_CONTRACT "pgferry.json/1"
 typedef struct json_t json_t;
+/* main(): before the command runs (argv[0] is the command's name). */
+void cli_json_begin(const char *cmd, int argc, char **argv);
+/* main(): after it; prints the object when --json was given; returns rc. */
+int cli_json_end(int rc);
+/* True when --json was given. */
+int cli_json_on(void);
+/* A command's own fields (takes the reference; a second call adds to the first). Prints
+ * nothing until cli_json_end(). */
 void cli_json_print(json_t *o);
+/* The error to report when the command fails (the first one given counts). */
+void cli_json_error(const char *err);
+/* A path as JSON: absolute (resolved against the working directory), URLs (s3://) as they
+ * are, NULL as null. */
+json_t *cli_json_path(const char *path);
 
 /* Set by SIGINT/SIGTERM once cli_install_signals() ran. */
 extern volatile sig_atomic_t cli_interrupted;
 void cli_install_signals(void);
 
-/* Prints "pgferry CMD: <fmt with arg> (try 'pgferry CMD --help')" and returns EXIT_USAGE. */
+/* Prints "pgferry CMD: <fmt with arg> (try 'pgferry CMD --help')" (and makes it the --json
+ * object's "error") and returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, const char *arg);
 /* For getopt_long's ':' and '?' returns (optstring starting with ':'): for -? prints help
  * on stdout and returns 0; otherwise prints the usage error (the option missing its
  * value, or unknown; -h on a command that does not connect says help is --help or -?)
  * and returns EXIT_USAGE. */
 int cli_option_error(const char *cmd, int c, char **argv, const char *help);
-/* A command's failure: the one-line error on stderr, {"ok": false, "error": ...} on stdout
- * with --json; returns the exit code (130 when interrupted, else 1). */
+/* A command's failure: the one-line error on stderr, and the "error" of its --json object;
+ * returns the exit code (130 when interrupted, else 1). json: unused (kept for callers). */
 int cli_fail(const char *cmd, int json, const char *err);
 /* A file an option names for pgferry to write at the end (--trace, --report): its
  * directory must exist and be writable, and the path must not be a directory, so a long run

@@ -222,12 +222,7 @@ int cmd_diff(int argc, char **argv)
     if (rc < 0) {
         if (rc == -2 && !cli_interrupted) {
             fprintf(stderr, "pgferry diff: %s\n", err);
-            if (json) {
-                json_t *j = json_pack("{s:b, s:s}", "ok", 0, "error", err);
-                json_dumpf(j, stdout, JSON_INDENT(2));
-                fputc('\n', stdout);
-                json_decref(j);
-            }
+            cli_json_error(err);
             return EXIT_USAGE;
         }
         return cli_fail("diff", json, err);
@@ -235,7 +230,7 @@ int cmd_diff(int argc, char **argv)
     if (json) {
         json_t *j = json_object(), *arr = json_array();
         json_object_set_new(j, "ok", json_true());
-        json_object_set_new(j, "backup", json_string(o.dir));
+        json_object_set_new(j, "backup", cli_json_path(o.dir));
         uint64_t tot[4] = {0};
         for (size_t i = 0; i < res.n; i++) {
             const diff_table_result *t = &res.t[i];
@@ -263,12 +258,10 @@ int cmd_diff(int argc, char **argv)
         json_object_set_new(j, "totals", json_pack("{s:I, s:I, s:I, s:I}", "deleted", (json_int_t)tot[0], "added",
                                                    (json_int_t)tot[1], "changed", (json_int_t)tot[2], "unchanged",
                                                    (json_int_t)tot[3]));
-        json_object_set_new(j, "sql", o.sql_path ? json_string(o.sql_path) : json_null());
+        json_object_set_new(j, "sql", cli_json_path(o.sql_path));
         json_object_set_new(j, "statements", json_integer((json_int_t)res.statements));
-        json_object_set_new(j, "seconds", json_real(res.seconds));
-        json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        fputc('\n', stdout);
-        json_decref(j);
+        json_object_set_new(j, "diff_seconds", json_real(res.seconds));
+        cli_json_print(j);
     } else {
         /* with --sql - the script owns standard output */
         FILE *out = o.sql_path && strcmp(o.sql_path, "-") == 0 ? stderr : stdout;

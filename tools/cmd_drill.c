@@ -6,6 +6,7 @@
 #include "tools/repo_cli.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,8 @@ static const char *const drill_help =
     "      --no-progress         never show progress\n"
     "      --passphrase-file=FILE  passphrase of an encrypted dump (else PGFERRY_PASSPHRASE)\n"
     "      --trace=FILE          also write the restore's trace (see pgferry restore --help)\n"
+    "      --json                print the report as a JSON object on stdout instead of the\n"
+    "                            Markdown (README: JSON output)\n"
     "  -?, --help                this help\n"
     "\n"
     "Connection options:\n"
@@ -40,101 +43,154 @@ static const char *const drill_help =
     "\n"
     "Exit codes: 0 drill passed, 1 failed or differed, 2 usage error, 130 interrupted.\n";
 
-int cmd_drill(int argc, char **argv)
+/* What the command line asked for. */
+typedef struct {
+    drill_options o;
+    cli_conn cc;
+    repo_cli_sel sel;
+    char repo_dir[4096];
+    const char *report, *passfile;
+    int progress, json;
+} drill_cli;
+
+/* getopt's loop: -1 to go on, else the exit code. */
+static int parse_options(drill_cli *d, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"target", required_argument, NULL, 1}, {"jobs", required_argument, NULL, 'j'},
         {"keep", no_argument, NULL, 2},         {"report", required_argument, NULL, 3},
         {"progress", no_argument, NULL, 4},     {"no-progress", no_argument, NULL, 5},
         {"help", no_argument, NULL, CLI_OPT_HELP}, {"passphrase-file", required_argument, NULL, 21},
-        {"trace", required_argument, NULL, 22}, REPO_CLI_LONGOPTS,
-        CLI_CONN_LONGOPTS,
+        {"trace", required_argument, NULL, 22}, {"json", no_argument, NULL, 23},
+        REPO_CLI_LONGOPTS, CLI_CONN_LONGOPTS,
         {NULL, 0, NULL, 0}};
-    drill_options o;
-    memset(&o, 0, sizeof o);
-    o.jobs = 2;
-    int progress = isatty(2);
-    const char *report = NULL, *passfile = NULL;
-    char *passphrase = NULL;
     int c, rc;
-    cli_conn cc = {.conn_opt = "--target"};
-    repo_cli_sel sel = {0};
-    char repo_dir[4096];
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":j:" CLI_CONN_SHORTOPTS, opts, NULL)) != -1) {
         switch (c) {
-        case 1: cc.conninfo = cli_take_conninfo(optarg); break;
+        case 1: d->cc.conninfo = cli_take_conninfo(optarg); break;
         case 'h': case 'p': case 'U': case 'w': case 'W':
-            if ((rc = cli_conn_option("drill", &cc, c, optarg)) != 0)
+            if ((rc = cli_conn_option("drill", &d->cc, c, optarg)) != 0)
                 return rc;
             break;
         case 'j':
-            if (cli_parse_jobs(optarg, &o.jobs) < 0)
+            if (cli_parse_jobs(optarg, &d->o.jobs) < 0)
                 return cli_usage_error("drill", "invalid --jobs value \"%s\": expected 1 to 256", optarg);
             break;
-        case 2: o.keep = 1; break;
-        case 3: report = optarg; break;
-        case 4: progress = 1; break;
-        case 5: progress = 0; break;
-        case 21: passfile = optarg; break;
-        case 22: o.trace_path = optarg; break;
+        case 2: d->o.keep = 1; break;
+        case 3: d->report = optarg; break;
+        case 4: d->progress = 1; break;
+        case 5: d->progress = 0; break;
+        case 21: d->passfile = optarg; break;
+        case 22: d->o.trace_path = optarg; break;
+        case 23: d->json = 1; break;
         case REPO_CLI_OPT_REPO: case REPO_CLI_OPT_AS_OF: case REPO_CLI_OPT_BACKUP:
-            repo_cli_option(&sel, c, optarg);
+            repo_cli_option(&d->sel, c, optarg);
             break;
         case CLI_OPT_HELP: fputs(drill_help, stdout); return 0;
         default: return cli_option_error("drill", c, argv, drill_help);
         }
     }
-    if (optind >= argc && !repo_cli_any(&sel))
+    return -1;
+}
+
+/* The dump to drill, the target and the output files: 0, or the exit code. */
+static int check_arguments(drill_cli *d, int argc, char **argv)
+{
+    int rc;
+    if (optind >= argc && !repo_cli_any(&d->sel))
         return cli_usage_error("drill", "%s", "missing DIR (or --repo REPO --as-of TIME)");
     if (optind < argc)
-        o.dir = argv[optind++];
+        d->o.dir = argv[optind++];
     if (optind < argc)
         return cli_usage_error("drill", "unexpected argument \"%s\"", argv[optind]);
-    if ((rc = repo_cli_resolve("drill", &sel, o.dir, repo_dir, sizeof repo_dir, &o.dir)) != 0)
+    if ((rc = repo_cli_resolve("drill", &d->sel, d->o.dir, d->repo_dir, sizeof d->repo_dir, &d->o.dir)) != 0)
         return rc;
-    if (!cc.conninfo)
+    if (!d->cc.conninfo)
         return cli_usage_error("drill", "%s", "missing --target CONNINFO (a database on the server to drill on, "
                                               "e.g. --target postgres)");
-    if ((report && (rc = cli_check_output("drill", "--report", report)) != 0) ||
-        (o.trace_path && (rc = cli_check_output("drill", "--trace", o.trace_path)) != 0))
+    if ((d->report && (rc = cli_check_output("drill", "--report", d->report)) != 0) ||
+        (d->o.trace_path && (rc = cli_check_output("drill", "--trace", d->o.trace_path)) != 0))
         return rc;
     char *target;
-    if ((rc = cli_conn_build("drill", &cc, 0, &target)) != 0)
+    if ((rc = cli_conn_build("drill", &d->cc, 0, &target)) != 0)
         return rc;
-    o.target = target;
-    if (cli_passphrase("drill", passfile, &passphrase) < 0)
+    d->o.target = target;
+    return 0;
+}
+
+/* --report FILE: Markdown for .md, else JSON. 0, or 1 after printing why not. */
+static int write_report(const drill_cli *d, const drill_report *r, const char *md)
+{
+    size_t rl = strlen(d->report);
+    char err[PF_ERRLEN];
+    char *text = rl > 3 && strcmp(d->report + rl - 3, ".md") == 0 ? strdup(md) : drill_json(&d->o, r);
+    int rc = 0;
+    if (!text || io_write_file_atomic(d->report, text, strlen(text), 0600, err, sizeof err) < 0) {
+        fprintf(stderr, "pgferry drill: report %s: %s\n", d->report, text ? err : "out of memory");
+        rc = 1;
+    }
+    free(text);
+    return rc;
+}
+
+/* drill --json: the report's fields, with the dump's and the files' paths absolute. */
+static void print_json(const drill_cli *d, const drill_report *r)
+{
+    json_t *j = drill_json_object(&d->o, r);
+    if (!j)
+        return;
+    json_t *phases = json_object_get(j, "seconds"); /* "seconds" is the contract's wall time */
+    json_object_set(j, "phase_seconds", phases);
+    json_object_del(j, "seconds");
+    json_object_set_new(j, "dump", cli_json_path(d->o.dir));
+    json_object_set_new(j, "repo", cli_json_path(d->sel.repo));
+    json_object_set_new(j, "report", cli_json_path(d->report));
+    json_object_set_new(j, "trace", cli_json_path(d->o.trace_path));
+    cli_json_print(j);
+}
+
+int cmd_drill(int argc, char **argv)
+{
+    drill_cli d;
+    memset(&d, 0, sizeof d);
+    d.o.jobs = 2;
+    d.progress = isatty(2);
+    d.cc.conn_opt = "--target";
+    int rc = parse_options(&d, argc, argv);
+    if (rc >= 0)
+        return rc;
+    if ((rc = check_arguments(&d, argc, argv)) != 0)
+        return rc;
+    char *passphrase = NULL;
+    if (cli_passphrase("drill", d.passfile, &passphrase) < 0)
         return 1;
-    o.passphrase = passphrase;
-    o.interrupted = &cli_interrupted;
+    d.o.passphrase = passphrase;
+    d.o.interrupted = &cli_interrupted;
+    d.o.notice = cli_notice;
+    if (d.progress) {
+        d.o.restore_progress = cli_restore_progress;
+        d.o.verify_progress = cli_dump_progress;
+    }
     cli_install_signals();
     char err[PF_ERRLEN];
     drill_report r;
-    o.notice = cli_notice;
-    if (progress) {
-        o.restore_progress = cli_restore_progress;
-        o.verify_progress = cli_dump_progress;
-    }
-    int drc = drill_run(&o, &r, err, sizeof err);
+    int drc = drill_run(&d.o, &r, err, sizeof err);
     cli_forget(passphrase);
-    if (drc < 0) {
-        fprintf(stderr, "pgferry drill: %s\n", err);
-        return cli_interrupted ? EXIT_INTERRUPTED : 1;
-    }
-    char *md = drill_markdown(&o, &r);
-    fputs(md, stdout);
+    if (drc < 0)
+        return cli_fail("drill", d.json, err);
+    char *md = drill_markdown(&d.o, &r);
+    if (d.json)
+        print_json(&d, &r);
+    else
+        fputs(md, stdout);
     rc = r.ok ? 0 : 1;
-    if (report) {
-        size_t rl = strlen(report);
-        char *text = rl > 3 && strcmp(report + rl - 3, ".md") == 0 ? strdup(md) : drill_json(&o, &r);
-        if (!text || io_write_file_atomic(report, text, strlen(text), 0600, err, sizeof err) < 0) {
-            fprintf(stderr, "pgferry drill: report %s: %s\n", report, text ? err : "out of memory");
-            rc = 1;
-        }
-        free(text);
-    }
-    if (!r.ok)
+    if (d.report && write_report(&d, &r, md) != 0)
+        rc = 1;
+    if (!r.ok) {
         fprintf(stderr, "pgferry drill: FAILED: %s\n", r.error);
+        cli_json_error(r.error);
+    }
     free(md);
     drill_report_free(&r);
     return cli_interrupted ? EXIT_INTERRUPTED : rc;

@@ -313,8 +313,10 @@ int cmd_dump(int argc, char **argv)
                               "rows", (json_int_t)s.rows, "raw_bytes", (json_int_t)s.raw_bytes,
                               "stored_bytes", (json_int_t)s.stored_bytes, "sequences", (json_int_t)s.sequences,
                               "large_objects", (json_int_t)s.large_objects,
-                              "reconnects", (json_int_t)s.reconnects, "seconds", s.seconds,
+                              "reconnects", (json_int_t)s.reconnects, "dump_seconds", s.seconds,
                               "writer", s.used_uring ? "io_uring" : "plain");
+        json_object_set_new(j, "dir", cli_json_path(o.dir));
+        json_object_set_new(j, "repo", cli_json_path(repo));
         /* the server's side of the cost: CPU of the dump's backends, per GB of COPY data */
         json_object_set_new(j, "server_cpu_seconds", s.server_cpu_seconds >= 0 ? json_real(s.server_cpu_seconds) : json_null());
         json_object_set_new(j, "server_cpu_seconds_per_gb",

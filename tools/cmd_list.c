@@ -176,7 +176,7 @@ static void print_human(const char *dir, const manifest *m, const char *status)
 static json_t *json_listing(const char *dir, const manifest *m, const char *status, const dumpcheck_first *chk)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "dir", json_string(dir));
+    json_object_set_new(o, "dir", cli_json_path(dir));
     json_object_set_new(o, "complete", json_boolean(chk->count == 0));
     json_object_set_new(o, "status", json_string(status));
     json_object_set_new(o, "manifest_authenticated", json_boolean(!m->unverified));
@@ -305,7 +305,7 @@ int cmd_list(int argc, char **argv)
         fprintf(stderr, "pgferry list: %s\n", err);
         if (json) {
             json_t *o = json_object();
-            json_object_set_new(o, "dir", json_string(dir));
+            json_object_set_new(o, "dir", cli_json_path(dir));
             json_object_set_new(o, "complete", json_false());
             json_object_set_new(o, "status", json_string(status));
             json_object_set_new(o, "error", json_string(err));

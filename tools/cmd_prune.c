@@ -189,7 +189,7 @@ int cmd_prune(int argc, char **argv)
     }
     if (json) {
         json_t *o = json_object(), *p = json_object();
-        json_object_set_new(o, "repo", json_string(repo));
+        json_object_set_new(o, "repo", cli_json_path(repo));
         json_object_set_new(o, "now", json_string(when));
         json_object_set_new(o, "dry_run", json_boolean(dry));
         json_object_set_new(p, "keep_last", json_integer(pol.keep_last));

@@ -258,9 +258,11 @@ int cmd_restore(int argc, char **argv)
                               "chunks", (json_int_t)s.chunks, "chunks_skipped", (json_int_t)s.chunks_skipped,
                               "rows", (json_int_t)s.rows, "raw_bytes", (json_int_t)s.raw_bytes,
                               "post_data_entries", (json_int_t)s.entries, "reconnects", (json_int_t)s.reconnects,
-                              "seconds", "total", s.seconds,
+                              "phase_seconds", "total", s.seconds,
                               "checks", s.t_checks, "pre_data", s.t_pre, "data", s.t_data,
                               "indexes_constraints", s.t_post, "finish", s.t_finish);
+        json_object_set_new(j, "dir", cli_json_path(o.dir));
+        json_object_set_new(j, "trace", cli_json_path(o.trace_path));
         /* the server's CPU by phase, where the server is on this machine (else null) */
         json_t *cpu = json_object();
         const double v[4] = {s.cpu_pre, s.cpu_data, s.cpu_post, s.cpu_finish};

@@ -48,31 +48,37 @@ static void put_backup(json_t *o, const char *key, const repo_backup *b, time_t 
     json_object_set_new(o, key, b ? repo_cli_backup_json(b, now) : json_null());
 }
 
-int cmd_status(int argc, char **argv)
+/* What the command line asked for. */
+typedef struct {
+    const char *repo;
+    repo_status_opts so;
+    int have_max, json;
+} status_cli;
+
+/* getopt's loop and the checks: -1 to go on, else the exit code. */
+static int parse_options(status_cli *st, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"repo", required_argument, NULL, 1},   {"max-age", required_argument, NULL, 2},
         {"warn-age", required_argument, NULL, 3}, {"require-verified", no_argument, NULL, 4},
         {"json", no_argument, NULL, 5},         {"help", no_argument, NULL, CLI_OPT_HELP},
         {NULL, 0, NULL, 0}};
-    const char *repo = NULL;
-    repo_status_opts so = {0, 0, 0};
-    int have_max = 0, json = 0, c;
+    int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
-        case 1: repo = optarg; break;
+        case 1: st->repo = optarg; break;
         case 2:
-            if (repo_parse_age(optarg, &so.max_age) < 0)
+            if (repo_parse_age(optarg, &st->so.max_age) < 0)
                 return usage3("invalid --max-age \"%s\": expected a number with s, m, h, d or w, e.g. 24h", optarg);
-            have_max = 1;
+            st->have_max = 1;
             break;
         case 3:
-            if (repo_parse_age(optarg, &so.warn_age) < 0 || so.warn_age == 0)
+            if (repo_parse_age(optarg, &st->so.warn_age) < 0 || st->so.warn_age == 0)
                 return usage3("invalid --warn-age \"%s\": expected a number with s, m, h, d or w, e.g. 20h", optarg);
             break;
-        case 4: so.require_verified = 1; break;
-        case 5: json = 1; break;
+        case 4: st->so.require_verified = 1; break;
+        case 5: st->json = 1; break;
         case CLI_OPT_HELP: fputs(status_help, stdout); return 0;
         default: /* usage errors are UNKNOWN here, see the help */
             return cli_option_error("status", c, argv, status_help) ? REPO_STATUS_UNKNOWN : 0;
@@ -80,53 +86,81 @@ int cmd_status(int argc, char **argv)
     }
     if (optind < argc)
         return usage3("unexpected argument \"%s\"", argv[optind]);
-    if (!repo)
+    if (!st->repo)
         return usage3("%s", "missing --repo REPO");
-    if (!have_max)
+    if (!st->have_max)
         return usage3("%s", "missing --max-age AGE (e.g. 26h for daily dumps)");
-    if (so.warn_age && so.warn_age >= so.max_age)
+    if (st->so.warn_age && st->so.warn_age >= st->so.max_age)
         return usage3("%s", "--warn-age must be less than --max-age");
+    return -1;
+}
+
+/* Reads the repository and judges it: the code, and the line in line. A directory
+ * without the marker is not a repository: UNKNOWN, not "no backup" (a mistyped path
+ * must not look like a repository whose backups all vanished). */
+static repo_status_code judge(const status_cli *st, repo_listing *l, time_t now, char *line, size_t linelen)
+{
+    char err[PF_ERRLEN];
+    if (repo_scan(st->repo, l, err, sizeof err) < 0) {
+        snprintf(line, linelen, "PGFERRY UNKNOWN - cannot read %s", err);
+        memset(l, 0, sizeof *l);
+        return REPO_STATUS_UNKNOWN;
+    }
+    if (!l->has_marker) {
+        snprintf(line, linelen, "PGFERRY UNKNOWN - %s is not a pgferry repository (no %s file)", st->repo,
+                 REPO_MARKER);
+        return REPO_STATUS_UNKNOWN;
+    }
+    return repo_status(l->b, l->n, &st->so, now, line, linelen);
+}
+
+static void print_json(const status_cli *st, const repo_listing *l, repo_status_code code, const char *line,
+                       time_t now)
+{
+    const repo_backup *newest = l->n ? &l->b[l->n - 1] : NULL, *complete = NULL;
+    size_t ncomplete = 0;
+    for (size_t i = 0; i < l->n; i++)
+        if (l->b[i].complete) {
+            complete = &l->b[i];
+            ncomplete++;
+        }
+    char when[32];
+    repo_format_time(now, when, sizeof when);
+    json_t *o = json_object();
+    json_object_set_new(o, "status", json_string(repo_status_name(code)));
+    json_object_set_new(o, "code", json_integer(code));
+    json_object_set_new(o, "message", json_string(line));
+    json_object_set_new(o, "repo", cli_json_path(st->repo));
+    json_object_set_new(o, "now", json_string(when));
+    json_object_set_new(o, "max_age_seconds", json_integer((json_int_t)st->so.max_age));
+    json_object_set_new(o, "warn_age_seconds", st->so.warn_age ? json_integer((json_int_t)st->so.warn_age) : json_null());
+    json_object_set_new(o, "require_verified", json_boolean(st->so.require_verified));
+    json_object_set_new(o, "backups", json_integer((json_int_t)l->n));
+    json_object_set_new(o, "complete", json_integer((json_int_t)ncomplete));
+    put_backup(o, "newest_complete", complete, now);
+    put_backup(o, "newest", newest, now);
+    cli_json_print(o);
+}
+
+int cmd_status(int argc, char **argv)
+{
+    status_cli st;
+    memset(&st, 0, sizeof st);
+    int rc = parse_options(&st, argc, argv);
+    if (rc >= 0)
+        return rc;
     char err[PF_ERRLEN], line[2048];
     time_t now;
     if (repo_now(&now, err, sizeof err) < 0)
         return usage3("%s", err);
-
     repo_listing l;
-    repo_status_code code;
-    if (repo_scan(repo, &l, err, sizeof err) < 0) {
-        code = REPO_STATUS_UNKNOWN;
-        snprintf(line, sizeof line, "PGFERRY UNKNOWN - cannot read %s", err);
-        memset(&l, 0, sizeof l);
-    } else {
-        code = repo_status(l.b, l.n, &so, now, line, sizeof line);
-    }
-    if (json) {
-        const repo_backup *newest = l.n ? &l.b[l.n - 1] : NULL, *complete = NULL;
-        size_t ncomplete = 0;
-        for (size_t i = 0; i < l.n; i++)
-            if (l.b[i].complete) {
-                complete = &l.b[i];
-                ncomplete++;
-            }
-        char when[32];
-        repo_format_time(now, when, sizeof when);
-        json_t *o = json_object();
-        json_object_set_new(o, "status", json_string(repo_status_name(code)));
-        json_object_set_new(o, "code", json_integer(code));
-        json_object_set_new(o, "message", json_string(line));
-        json_object_set_new(o, "repo", json_string(repo));
-        json_object_set_new(o, "now", json_string(when));
-        json_object_set_new(o, "max_age_seconds", json_integer((json_int_t)so.max_age));
-        json_object_set_new(o, "warn_age_seconds", so.warn_age ? json_integer((json_int_t)so.warn_age) : json_null());
-        json_object_set_new(o, "require_verified", json_boolean(so.require_verified));
-        json_object_set_new(o, "backups", json_integer((json_int_t)l.n));
-        json_object_set_new(o, "complete", json_integer((json_int_t)ncomplete));
-        put_backup(o, "newest_complete", complete, now);
-        put_backup(o, "newest", newest, now);
-        cli_json_print(o);
-    } else {
+    repo_status_code code = judge(&st, &l, now, line, sizeof line);
+    if (code != REPO_STATUS_OK)
+        cli_json_error(line);
+    if (st.json)
+        print_json(&st, &l, code, line, now);
+    else
         puts(line);
-    }
     repo_listing_free(&l);
     return (int)code;
 }

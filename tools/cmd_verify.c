@@ -173,7 +173,7 @@ int cmd_verify(int argc, char **argv)
     if (json) {
         json_t *o = json_object();
         json_object_set_new(o, "ok", json_boolean(status == 0));
-        json_object_set_new(o, "dir", json_string(dir));
+        json_object_set_new(o, "dir", cli_json_path(dir));
         if (rc < 0)
             json_object_set_new(o, "error", json_string(err));
         json_object_set_new(o, "problems", cli.problems);
@@ -187,7 +187,7 @@ int cmd_verify(int argc, char **argv)
         json_object_set_new(tot, "problems", json_integer((json_int_t)t.problems));
         json_object_set_new(tot, "problem_files", json_integer((json_int_t)t.problem_files));
         json_object_set_new(o, "totals", tot);
-        json_object_set_new(o, "seconds", json_real(pf_now() - start));
+        json_object_set_new(o, "verify_seconds", json_real(pf_now() - start));
         cli_json_print(o);
     } else if (status == 0) {
         char a[32], b[32], lo[64] = "";

@@ -32,6 +32,33 @@ static const char *const main_help =
     "where the kernel allows it, plain writes otherwise); PGFERRY_PG_BINDIR names the directory\n"
     "of pg_dump/pg_restore; PG* variables, .pgpass and service files work as in libpq.\n";
 
+static int run_command(const char *cmd, int argc, char **argv)
+{
+    if (strcmp(cmd, "dump") == 0)
+        return cmd_dump(argc, argv);
+    if (strcmp(cmd, "drill") == 0)
+        return cmd_drill(argc, argv);
+    if (strcmp(cmd, "restore") == 0)
+        return cmd_restore(argc, argv);
+    if (strcmp(cmd, "cat") == 0)
+        return cmd_cat(argc, argv);
+    if (strcmp(cmd, "verify") == 0)
+        return cmd_verify(argc, argv);
+    if (strcmp(cmd, "list") == 0)
+        return cmd_list(argc, argv);
+    if (strcmp(cmd, "diff") == 0)
+        return cmd_diff(argc, argv);
+    if (strcmp(cmd, "prune") == 0)
+        return cmd_prune(argc, argv);
+    if (strcmp(cmd, "status") == 0)
+        return cmd_status(argc, argv);
+    if (cmd[0] == '-')
+        fprintf(stderr, "pgferry: unknown option %s (try 'pgferry --help')\n", cmd);
+    else
+        fprintf(stderr, "pgferry: unknown command \"%s\" (try 'pgferry --help')\n", cmd);
+    return EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -51,27 +78,6 @@ int main(int argc, char **argv)
         printf("pgferry %s\n", PGFERRY_VERSION);
         return 0;
     }
-    if (strcmp(cmd, "dump") == 0)
-        return cmd_dump(argc - 1, argv + 1);
-    if (strcmp(cmd, "drill") == 0)
-        return cmd_drill(argc - 1, argv + 1);
-    if (strcmp(cmd, "restore") == 0)
-        return cmd_restore(argc - 1, argv + 1);
-    if (strcmp(cmd, "cat") == 0)
-        return cmd_cat(argc - 1, argv + 1);
-    if (strcmp(cmd, "verify") == 0)
-        return cmd_verify(argc - 1, argv + 1);
-    if (strcmp(cmd, "list") == 0)
-        return cmd_list(argc - 1, argv + 1);
-    if (strcmp(cmd, "diff") == 0)
-        return cmd_diff(argc - 1, argv + 1);
-    if (strcmp(cmd, "prune") == 0)
-        return cmd_prune(argc - 1, argv + 1);
-    if (strcmp(cmd, "status") == 0)
-        return cmd_status(argc - 1, argv + 1);
-    if (cmd[0] == '-')
-        fprintf(stderr, "pgferry: unknown option %s (try 'pgferry --help')\n", cmd);
-    else
-        fprintf(stderr, "pgferry: unknown command \"%s\" (try 'pgferry --help')\n", cmd);
-    return EXIT_USAGE;
+    cli_json_begin(cmd, argc - 1, argv + 1);
+    return cli_json_end(run_command(cmd, argc - 1, argv + 1));
 }

@@ -90,7 +90,7 @@ int cmd_list_repo(const char *repo, int json)
         fprintf(stderr, "pgferry list: %s\n", err);
         if (json) {
             json_t *o = json_object();
-            json_object_set_new(o, "repo", json_string(repo));
+            json_object_set_new(o, "repo", cli_json_path(repo));
             json_object_set_new(o, "error", json_string(err));
             cli_json_print(o);
         }
@@ -105,7 +105,7 @@ int cmd_list_repo(const char *repo, int json)
     if (json) {
         json_t *o = json_object(), *arr = json_array();
         char when[32];
-        json_object_set_new(o, "repo", json_string(repo));
+        json_object_set_new(o, "repo", cli_json_path(repo));
         repo_format_time(now, when, sizeof when);
         json_object_set_new(o, "now", json_string(when));
         json_object_set_new(o, "count", json_integer((json_int_t)l.n));

@@ -355,6 +355,11 @@ else fail "status writing" "exit $rc"; fi
 kill "$lock_pid" 2>/dev/null
 mkdir "$tmp/empty"
 run status --repo "$tmp/empty" --max-age 26h
+if [[ $rc -eq 3 && $(cat "$tmp/out") == "PGFERRY UNKNOWN - $tmp/empty is not a pgferry repository (no .pgferry-repo file)" ]]
+then pass "status UNKNOWN: a directory that is not a repository"
+else fail "status not a repository" "exit $rc"; fi
+touch "$tmp/empty/.pgferry-repo"
+run status --repo "$tmp/empty" --max-age 26h
 if [[ $rc -eq 2 ]] && grep -qF "PGFERRY CRITICAL - no backup" "$tmp/out"; then pass "status CRITICAL: no backup"
 else fail "status empty" "exit $rc"; fi
 run status --repo "$tmp/nope" --max-age 26h
