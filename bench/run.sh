@@ -460,7 +460,7 @@ phases() {
   local f=$R/phases-$1.json
   [[ -s $f ]] || return 0
   jq -r 'def r: if . == null then "?" else (. * 100 | round / 100 | tostring) end;
-    "pgferry restore phases (last run, its --json), wall (server CPU) s: checks \(.seconds.checks | r), pre-data \(.seconds.pre_data | r) (\(.server_cpu_seconds.pre_data | r)), data \(.seconds.data | r) (loads \(.server_cpu_seconds.data | r)), indexes/constraints after the last chunk \(.seconds.indexes_constraints | r) (all index, constraint and ANALYZE jobs \(.server_cpu_seconds.post_data | r)), finish \(.seconds.finish | r) (\(.server_cpu_seconds.finish | r)); its trace: bench/results/trace-\($p).json."' \
+    "pgferry restore phases (last run, its --json), wall (server CPU) s: checks \(.phase_seconds.checks | r), pre-data \(.phase_seconds.pre_data | r) (\(.server_cpu_seconds.pre_data | r)), data \(.phase_seconds.data | r) (loads \(.server_cpu_seconds.data | r)), indexes/constraints after the last chunk \(.phase_seconds.indexes_constraints | r) (all index, constraint and ANALYZE jobs \(.server_cpu_seconds.post_data | r)), finish \(.phase_seconds.finish | r) (\(.server_cpu_seconds.finish | r)); its trace: bench/results/trace-\($p).json."' \
     --arg p "$1" "$f" 2>/dev/null || true
 }
 # restore_rows PREFIX RAW: the restore table of one shape. Ready-to-serve rows are compared

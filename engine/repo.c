@@ -189,31 +189,46 @@ int repo_now(time_t *out, char *err, size_t errlen)
     return 0;
 }
 
-int repo_parse_age(const char *s, int64_t *seconds)
+/* The units of repo_parse_duration, largest first. */
+static int64_t duration_unit(char c, int *rank)
+{
+    static const char units[] = "ywdhms";
+    static const int64_t secs[] = {365 * (int64_t)REPO_DAY, 7 * (int64_t)REPO_DAY, REPO_DAY, 3600, 60, 1};
+    const char *u = c ? strchr(units, c) : NULL;
+    if (!u)
+        return 0;
+    *rank = (int)(u - units);
+    return secs[*rank];
+}
+
+int repo_parse_duration(const char *s, int64_t *seconds)
 {
     if (!s || !isdigit((unsigned char)s[0]))
         return -1;
-    errno = 0;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (errno)
-        return -1;
-    int64_t mult = 1;
-    if (*end) {
-        switch (*end) {
-        case 's': mult = 1; break;
-        case 'm': mult = 60; break;
-        case 'h': mult = 3600; break;
-        case 'd': mult = REPO_DAY; break;
-        case 'w': mult = 7 * REPO_DAY; break;
-        default: return -1;
-        }
-        if (end[1])
+    int64_t total = 0;
+    int last_rank = -1;
+    const char *p = s;
+    while (*p) {
+        if (!isdigit((unsigned char)*p))
             return -1;
+        errno = 0;
+        char *end;
+        long long v = strtoll(p, &end, 10);
+        if (errno)
+            return -1;
+        int rank = 6;
+        int64_t mult = *end ? duration_unit(*end, &rank) : (p == s ? 1 : 0);
+        if (mult == 0 || rank <= last_rank) /* unknown unit, or units out of order or twice */
+            return -1;
+        if (v > (INT64_MAX - total) / mult)
+            return -1;
+        total += (int64_t)v * mult;
+        last_rank = rank;
+        p = *end ? end + 1 : end;
     }
-    if (v > INT64_MAX / mult)
-        return -1;
-    *seconds = (int64_t)v * mult;
+    if (total == 0)
+        return -2;
+    *seconds = total;
     return 0;
 }
 
@@ -578,11 +593,36 @@ static int cmp_newest_first(const void *a, const void *b)
     return -cmp_backup(((const ordered *)a)->b, ((const ordered *)b)->b);
 }
 
-int repo_decide(const repo_backup *b, size_t n, const repo_policy *p, time_t now, repo_decision *out)
+static long year_key(time_t t)
 {
-    ordered *o = calloc(n + 1, sizeof *o);
-    if (!o)
-        return -1;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    return (long)tm.tm_year + 1900;
+}
+
+/* One bucket rule (daily, weekly, monthly, yearly): keeps the newest backup of each of the
+ * `want` most recent buckets that have one. Fed newest first. */
+typedef struct {
+    int want, used;
+    long last;
+    long (*key)(time_t);
+    unsigned rule;
+} bucket_rule;
+
+static unsigned bucket_take(bucket_rule *r, time_t t)
+{
+    long key = r->key(t);
+    if (r->used >= r->want || (r->used > 0 && key == r->last))
+        return 0;
+    r->used++;
+    r->last = key;
+    return r->rule;
+}
+
+/* Writing and incomplete backups are decided alone; the complete ones go to o[] (returns
+ * how many) for the rules. */
+static size_t decide_not_complete(const repo_backup *b, size_t n, time_t now, repo_decision *out, ordered *o)
+{
     size_t nc = 0;
     for (size_t i = 0; i < n; i++) {
         out[i].keep = 0;
@@ -600,9 +640,20 @@ int repo_decide(const repo_backup *b, size_t n, const repo_policy *p, time_t now
             nc++;
         }
     }
+    return nc;
+}
+
+int repo_decide(const repo_backup *b, size_t n, const repo_policy *p, time_t now, repo_decision *out)
+{
+    ordered *o = calloc(n + 1, sizeof *o);
+    if (!o)
+        return -1;
+    size_t nc = decide_not_complete(b, n, now, out, o);
     qsort(o, nc, sizeof *o, cmp_newest_first);
-    int last = 0, daily = 0, weekly = 0, monthly = 0;
-    long lday = 0, lweek = 0, lmonth = 0;
+    bucket_rule buckets[] = {{p->keep_daily, 0, 0, day_key, REPO_RULE_DAILY},
+                             {p->keep_weekly, 0, 0, week_key, REPO_RULE_WEEKLY},
+                             {p->keep_monthly, 0, 0, month_key, REPO_RULE_MONTHLY},
+                             {p->keep_yearly, 0, 0, year_key, REPO_RULE_YEARLY}};
     for (size_t k = 0; k < nc; k++) {
         const repo_backup *x = o[k].b;
         unsigned r = 0;
@@ -610,28 +661,12 @@ int repo_decide(const repo_backup *b, size_t n, const repo_policy *p, time_t now
             r |= REPO_RULE_FOREVER;
         if (k == 0)
             r |= REPO_RULE_NEWEST;
-        if (last < p->keep_last) {
+        if (p->keep_within > 0 && now - x->time < p->keep_within)
+            r |= REPO_RULE_WITHIN;
+        if ((int)k < p->keep_last)
             r |= REPO_RULE_LAST;
-            last++;
-        }
-        long key = day_key(x->time);
-        if (daily < p->keep_daily && (daily == 0 || key != lday)) {
-            r |= REPO_RULE_DAILY;
-            daily++;
-            lday = key;
-        }
-        key = week_key(x->time);
-        if (weekly < p->keep_weekly && (weekly == 0 || key != lweek)) {
-            r |= REPO_RULE_WEEKLY;
-            weekly++;
-            lweek = key;
-        }
-        key = month_key(x->time);
-        if (monthly < p->keep_monthly && (monthly == 0 || key != lmonth)) {
-            r |= REPO_RULE_MONTHLY;
-            monthly++;
-            lmonth = key;
-        }
+        for (size_t q = 0; q < sizeof buckets / sizeof *buckets; q++)
+            r |= bucket_take(&buckets[q], x->time);
         out[o[k].i].keep = r != 0;
         out[o[k].i].rules = r ? r : REPO_RULE_NONE;
     }
@@ -649,6 +684,8 @@ const char *repo_rule_name(unsigned bit)
     case REPO_RULE_DAILY: return "daily";
     case REPO_RULE_WEEKLY: return "weekly";
     case REPO_RULE_MONTHLY: return "monthly";
+    case REPO_RULE_YEARLY: return "yearly";
+    case REPO_RULE_WITHIN: return "within";
     case REPO_RULE_INCOMPLETE_RECENT: return "incomplete-recent";
     case REPO_RULE_INCOMPLETE_OLD: return "incomplete-old";
     case REPO_RULE_NONE: return "none";
@@ -675,6 +712,13 @@ void repo_format_rules(const repo_backup *b, const repo_decision *d, const repo_
         case REPO_RULE_DAILY: strftime(one, sizeof one, "daily %Y-%m-%d", &tm); break;
         case REPO_RULE_WEEKLY: strftime(one, sizeof one, "weekly %G-W%V", &tm); break;
         case REPO_RULE_MONTHLY: strftime(one, sizeof one, "monthly %Y-%m", &tm); break;
+        case REPO_RULE_YEARLY: strftime(one, sizeof one, "yearly %Y", &tm); break;
+        case REPO_RULE_WITHIN: {
+            char age[32];
+            repo_format_age(p->keep_within, age, sizeof age);
+            snprintf(one, sizeof one, "within %s", age);
+            break;
+        }
         case REPO_RULE_INCOMPLETE_RECENT: snprintf(one, sizeof one, "incomplete, recent"); break;
         case REPO_RULE_INCOMPLETE_OLD: snprintf(one, sizeof one, "incomplete, older than a day"); break;
         default: snprintf(one, sizeof one, "no rule keeps it"); break;
@@ -996,6 +1040,25 @@ const char *repo_status_name(repo_status_code c)
     case REPO_STATUS_CRITICAL: return "CRITICAL";
     default: return "UNKNOWN";
     }
+}
+
+void repo_status_perfdata(const repo_backup *b, size_t n, const repo_status_opts *o, time_t now, char *out,
+                          size_t outlen)
+{
+    const repo_backup *c = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (b[i].complete && (!c || cmp_backup(&b[i], c) > 0))
+            c = &b[i];
+    char warn[32] = "", age[32] = "U", size[32] = "U", tables[32] = "U";
+    if (o->warn_age > 0)
+        snprintf(warn, sizeof warn, "%lld", (long long)o->warn_age);
+    if (c) {
+        snprintf(age, sizeof age, "%llds", (long long)(now - c->time));
+        snprintf(size, sizeof size, "%lluB", (unsigned long long)c->bytes);
+        snprintf(tables, sizeof tables, "%llu", (unsigned long long)c->tables);
+    }
+    snprintf(out, outlen, "'age'=%s;%s;%lld;0; 'size'=%s;;;0; 'tables'=%s;;;0;", age, warn, (long long)o->max_age,
+             size, tables);
 }
 
 typedef struct {

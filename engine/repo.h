@@ -34,6 +34,11 @@
  *   keep-weekly W    the same per ISO 8601 week (Monday to Sunday, UTC; week 53 and weeks
  *                    that span New Year are one week)
  *   keep-monthly M   the same per calendar month (UTC)
+ *   keep-yearly Y    the same per calendar year (UTC)
+ *   keep-within D    every backup newer than now - D (as borg's --keep-within; restic
+ *                    counts from the newest backup instead)
+ * A backup is kept when any rule keeps it; each bucket rule counts only the buckets it
+ * keeps, independently of the others (as restic and borg do).
  * Always kept: the newest complete backup, backups marked keep-forever, backups being
  * written. Incomplete backups are removed once older than a day (24 h by label time) and
  * kept before that. Tagged backups follow the same rules as untagged ones; only
@@ -77,8 +82,13 @@ void repo_format_time(time_t t, char *out, size_t outlen);
  * fix the clock. -1 with err when PGFERRY_NOW does not parse. */
 int repo_now(time_t *out, char *err, size_t errlen);
 
-/* An age: a number with an optional unit s, m, h, d (default s): "24h", "90m", "7d". */
-int repo_parse_age(const char *s, int64_t *seconds);
+/* The one parser of durations and ages (status --max-age/--warn-age/--max-drill-age/
+ * --max-rto, prune --keep-within): numbers each followed by a unit, largest unit first,
+ * each unit at most once: s seconds, m minutes, h hours, d days (24 h), w weeks (7 d),
+ * y years (365 d): "24h", "90m", "1d12h", "2w", "1y6w". A bare number is seconds
+ * ("3600"). Returns 0 with *seconds (> 0), -1 when s is not such a duration, -2 when it
+ * is zero ("0h": never a useful age, so a usage error). Negative values are malformed. */
+int repo_parse_duration(const char *s, int64_t *seconds);
 /* "45s", "12m", "3h12m", "2d4h" (two units at most; negative ages as "-5m"). */
 void repo_format_age(int64_t seconds, char *out, size_t outlen);
 
@@ -162,10 +172,12 @@ int repo_select(const char *repo, const char *as_of, const char *name, repo_choi
 
 typedef struct {
     int keep_last, keep_daily, keep_weekly, keep_monthly; /* 0: rule off */
+    int keep_yearly;          /* the newest of each of the N most recent UTC years */
+    int64_t keep_within;      /* seconds: keep every complete backup newer than now - this */
 } repo_policy;
 
 /* What the CLI applies when no --keep-* option is given: daily 7, weekly 4, monthly 12. */
-#define REPO_POLICY_DEFAULT {0, 7, 4, 12}
+#define REPO_POLICY_DEFAULT {0, 7, 4, 12, 0, 0}
 
 /* Rules that keep (or remove) a backup; a kept backup may carry several. */
 enum {
@@ -176,9 +188,11 @@ enum {
     REPO_RULE_DAILY = 1 << 4,        /* "daily YYYY-MM-DD" */
     REPO_RULE_WEEKLY = 1 << 5,       /* "weekly YYYY-Www" */
     REPO_RULE_MONTHLY = 1 << 6,      /* "monthly YYYY-MM" */
-    REPO_RULE_INCOMPLETE_RECENT = 1 << 7, /* keep: "incomplete, recent" */
-    REPO_RULE_INCOMPLETE_OLD = 1 << 8,    /* remove: "incomplete, older than a day" */
-    REPO_RULE_NONE = 1 << 9               /* remove: "no rule keeps it" */
+    REPO_RULE_YEARLY = 1 << 7,       /* "yearly YYYY" */
+    REPO_RULE_WITHIN = 1 << 8,       /* "within 7d" (newer than now - keep_within) */
+    REPO_RULE_INCOMPLETE_RECENT = 1 << 9, /* keep: "incomplete, recent" */
+    REPO_RULE_INCOMPLETE_OLD = 1 << 10,   /* remove: "incomplete, older than a day" */
+    REPO_RULE_NONE = 1 << 11              /* remove: "no rule keeps it" */
 };
 
 typedef struct {
@@ -187,15 +201,16 @@ typedef struct {
 } repo_decision;
 
 /* Pure: decides keep or remove for each of the n backups (any order; out[i] is for b[i]),
- * from their time, complete, writing and keep_forever fields. Only incomplete backups use
- * now. Returns 0, or -1 when out of memory. */
+ * from their time, complete, writing and keep_forever fields. Only incomplete backups and
+ * keep-within use now. Returns 0, or -1 when out of memory. */
 int repo_decide(const repo_backup *b, size_t n, const repo_policy *p, time_t now, repo_decision *out);
 /* The rules as text, every one that applies, in the order of the enum:
  * "newest complete backup, last 3, daily 2026-11-27, weekly 2026-W48, monthly 2026-11". */
 void repo_format_rules(const repo_backup *b, const repo_decision *d, const repo_policy *p,
                        char *out, size_t outlen);
 /* One short name per rule bit ("writing", "keep-forever", "newest", "last", "daily",
- * "weekly", "monthly", "incomplete-recent", "incomplete-old", "none"); NULL for others. */
+ * "weekly", "monthly", "yearly", "within", "incomplete-recent", "incomplete-old", "none");
+ * NULL for others. */
 const char *repo_rule_name(unsigned rule_bit);
 
 /* ---- writing into a repository ---------------------------------------------------------- */
@@ -266,5 +281,11 @@ typedef struct {
 repo_status_code repo_status(const repo_backup *b, size_t n, const repo_status_opts *o, time_t now,
                              char *line, size_t linelen);
 const char *repo_status_name(repo_status_code c);
+/* Nagios performance data of the newest complete backup, for after the line's '|'
+ * (syntax 'label'=value[UOM];warn;crit;min;max, space-separated):
+ *   'age'=11520s;90000;93600;0; 'size'=617146B;;;0; 'tables'=20;;;0;
+ * (warn/crit from warn_age/max_age; U for the value when there is no complete backup). */
+void repo_status_perfdata(const repo_backup *b, size_t n, const repo_status_opts *o, time_t now, char *out,
+                          size_t outlen);
 
 #endif

@@ -143,6 +143,8 @@ static void print_json(const drill_cli *d, const drill_report *r)
     json_t *phases = json_object_get(j, "seconds"); /* "seconds" is the contract's wall time */
     json_object_set(j, "phase_seconds", phases);
     json_object_del(j, "seconds");
+    if (r->ok)
+        json_object_del(j, "error"); /* the contract has "error" only when something failed */
     json_object_set_new(j, "dump", cli_json_path(d->o.dir));
     json_object_set_new(j, "repo", cli_json_path(d->sel.repo));
     json_object_set_new(j, "report", cli_json_path(d->report));

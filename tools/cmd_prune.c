@@ -12,21 +12,27 @@
 #include <unistd.h>
 
 static const char *const prune_help =
-    "Usage: pgferry prune --repo REPO [--keep-last N] [--keep-daily N] [--keep-weekly N]\n"
-    "                     [--keep-monthly N] [--dry-run] [--json]\n"
+    "Usage: pgferry prune --repo REPO [--keep-last N] [--keep-within DURATION]\n"
+    "                     [--keep-daily N] [--keep-weekly N] [--keep-monthly N]\n"
+    "                     [--keep-yearly N] [--dry-run] [--json]\n"
     "\n"
     "Applies a grandfather-father-son retention policy to a backup repository written by\n"
     "'pgferry dump --repo' and prints every backup with keep or remove and the rules that\n"
     "decided it. Complete backups, newest first:\n"
     "\n"
     "      --keep-last=N         keep the N newest\n"
+    "      --keep-within=DURATION  keep every backup newer than DURATION before now: numbers\n"
+    "                            with units y, w, d, h, m, s, largest first (7d, 1d12h, 2w)\n"
     "      --keep-daily=N        keep the newest of each of the N most recent days (UTC) that\n"
     "                            have a backup\n"
     "      --keep-weekly=N       the same per ISO week (Monday to Sunday, UTC)\n"
     "      --keep-monthly=N      the same per calendar month (UTC)\n"
+    "      --keep-yearly=N       the same per calendar year (UTC)\n"
     "\n"
-    "Without any --keep-* option: --keep-daily 7 --keep-weekly 4 --keep-monthly 12. With\n"
-    "some, the others are 0. Whatever the policy, prune never removes the newest complete\n"
+    "A backup is kept when any rule keeps it; each rule counts on its own (as restic and\n"
+    "borg do: --keep-daily 7 --keep-weekly 4 keeps up to 7 + 4 backups, fewer when one\n"
+    "backup is both). Without any --keep-* option: --keep-daily 7 --keep-weekly 4\n"
+    "--keep-monthly 12. With some, the others are 0. Whatever the policy, prune never removes the newest complete\n"
     "backup, a backup marked keep-forever (dump --keep-forever), or a backup being written\n"
     "(a dump holds its lock); it removes incomplete backups (failed or killed dumps) once\n"
     "they are older than a day. A backup's time is its label (when its dump started).\n"
@@ -51,167 +57,232 @@ static int parse_count(const char *s, int *out)
     return 0;
 }
 
-int cmd_prune(int argc, char **argv)
+/* What the command line asked for. */
+typedef struct {
+    const char *repo;
+    repo_policy pol;
+    int dry, json;
+} prune_cli;
+
+static int bad_count(const char *opt, const char *arg)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, "invalid %s \"%s\": expected a number from 0", opt, arg);
+    return cli_usage_error("prune", "%s", msg);
+}
+
+/* getopt's loop and the checks: -1 to go on, else the exit code. */
+static int parse_options(prune_cli *pc, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"repo", required_argument, NULL, 1},       {"keep-last", required_argument, NULL, 2},
         {"keep-daily", required_argument, NULL, 3}, {"keep-weekly", required_argument, NULL, 4},
         {"keep-monthly", required_argument, NULL, 5}, {"dry-run", no_argument, NULL, 6},
-        {"json", no_argument, NULL, 7},             {"help", no_argument, NULL, CLI_OPT_HELP},
+        {"json", no_argument, NULL, 7},             {"keep-yearly", required_argument, NULL, 8},
+        {"keep-within", required_argument, NULL, 9}, {"help", no_argument, NULL, CLI_OPT_HELP},
         {NULL, 0, NULL, 0}};
-    const char *repo = NULL;
-    repo_policy pol = {0, 0, 0, 0};
-    int given = 0, dry = 0, json = 0, c;
+    int given = 0, c, idx = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":", opts, &idx)) != -1) {
         int *slot = NULL;
         switch (c) {
-        case 1: repo = optarg; break;
-        case 2: slot = &pol.keep_last; break;
-        case 3: slot = &pol.keep_daily; break;
-        case 4: slot = &pol.keep_weekly; break;
-        case 5: slot = &pol.keep_monthly; break;
-        case 6: dry = 1; break;
-        case 7: json = 1; break;
+        case 1: pc->repo = optarg; break;
+        case 2: slot = &pc->pol.keep_last; break;
+        case 3: slot = &pc->pol.keep_daily; break;
+        case 4: slot = &pc->pol.keep_weekly; break;
+        case 5: slot = &pc->pol.keep_monthly; break;
+        case 8: slot = &pc->pol.keep_yearly; break;
+        case 6: pc->dry = 1; break;
+        case 7: pc->json = 1; break;
+        case 9:
+            if (repo_parse_duration(optarg, &pc->pol.keep_within) < 0)
+                return cli_usage_error("prune", "invalid --keep-within \"%s\": expected a positive duration such as "
+                                                "7d, 1d12h or 2w (units y, w, d, h, m, s)", optarg);
+            given = 1;
+            break;
         case CLI_OPT_HELP: fputs(prune_help, stdout); return 0;
         default: return cli_option_error("prune", c, argv, prune_help);
         }
         if (slot) {
+            char opt[64];
+            snprintf(opt, sizeof opt, "--%s", opts[idx].name);
             if (parse_count(optarg, slot) < 0)
-                return cli_usage_error("prune", "invalid count \"%s\": expected a number from 0", optarg);
+                return bad_count(opt, optarg);
             given = 1;
         }
     }
     if (optind < argc)
         return cli_usage_error("prune", "unexpected argument \"%s\"", argv[optind]);
-    if (!repo)
+    if (!pc->repo)
         return cli_usage_error("prune", "%s", "missing --repo REPO");
     if (!given) {
         repo_policy def = REPO_POLICY_DEFAULT;
-        pol = def;
+        pc->pol = def;
     }
-    char err[PF_ERRLEN];
-    time_t now;
-    if (repo_now(&now, err, sizeof err) < 0) {
-        fprintf(stderr, "pgferry prune: %s\n", err);
-        return EXIT_USAGE;
-    }
+    return -1;
+}
 
-    repo_listing l;
-    if (repo_scan(repo, &l, err, sizeof err) < 0) {
+/* The listing prune decides on: for a real run, a fresh one taken under the prune lock
+ * after finishing interrupted removals. 0, or 1 after printing why (*lock NULL). */
+static int read_repo(const prune_cli *pc, repo_listing *l, repo_lock **lock, int *failures)
+{
+    char err[PF_ERRLEN];
+    *lock = NULL;
+    if (repo_scan(pc->repo, l, err, sizeof err) < 0) {
         fprintf(stderr, "pgferry prune: %s\n", err);
         return 1;
     }
-    if (!l.has_marker) {
+    if (!l->has_marker) {
         fprintf(stderr,
                 "pgferry prune: %s is not a pgferry repository (no %s file): nothing removed. "
                 "'pgferry dump --repo' creates it; create it by hand only for a directory that holds "
                 "nothing but backups\n",
-                repo, REPO_MARKER);
-        repo_listing_free(&l);
+                pc->repo, REPO_MARKER);
+        repo_listing_free(l);
         return 1;
     }
-    repo_lock *lock = NULL;
-    int failures = 0;
-    if (!dry) {
-        /* Decide on a fresh listing taken under the prune lock. */
-        repo_listing_free(&l);
-        if (!(lock = repo_lock_prune(repo, err, sizeof err))) {
-            fprintf(stderr, "pgferry prune: %s\n", err);
-            return 1;
-        }
-        if (repo_cleanup(repo, err, sizeof err) < 0) {
-            fprintf(stderr, "pgferry prune: %s\n", err);
-            failures++;
-        }
-        if (repo_scan(repo, &l, err, sizeof err) < 0) {
-            fprintf(stderr, "pgferry prune: %s\n", err);
-            repo_unlock(lock);
-            return 1;
+    if (pc->dry)
+        return 0;
+    repo_listing_free(l);
+    if (!(*lock = repo_lock_prune(pc->repo, err, sizeof err))) {
+        fprintf(stderr, "pgferry prune: %s\n", err);
+        return 1;
+    }
+    if (repo_cleanup(pc->repo, err, sizeof err) < 0) {
+        fprintf(stderr, "pgferry prune: %s\n", err);
+        (*failures)++;
+    }
+    if (repo_scan(pc->repo, l, err, sizeof err) < 0) {
+        fprintf(stderr, "pgferry prune: %s\n", err);
+        repo_unlock(*lock);
+        *lock = NULL;
+        return 1;
+    }
+    return 0;
+}
+
+typedef struct {
+    size_t kept, removed;
+    uint64_t freed;
+    int failures;
+    json_t *arr; /* --json: one object per backup */
+} prune_tally;
+
+/* One backup: removes it when the decision says so (not in a dry run) and reports it. */
+static void apply_one(const prune_cli *pc, const repo_backup *b, const repo_decision *d, time_t now, prune_tally *t)
+{
+    char why[512], rerr[PF_ERRLEN] = "";
+    repo_format_rules(b, d, &pc->pol, why, sizeof why);
+    int ok = 1;
+    if (!d->keep && !pc->dry) {
+        fflush(stdout);
+        if (repo_remove(pc->repo, b->label, rerr, sizeof rerr) < 0) {
+            ok = 0;
+            t->failures++;
+            fprintf(stderr, "pgferry prune: %s\n", rerr);
         }
     }
+    if (d->keep)
+        t->kept++;
+    else if (ok) {
+        t->removed++;
+        t->freed += b->bytes;
+    }
+    if (pc->json) {
+        json_t *o = repo_cli_backup_json(b, now), *rules = json_array();
+        json_object_set_new(o, "action", json_string(d->keep ? "keep" : "remove"));
+        json_object_set_new(o, "reason", json_string(why));
+        for (unsigned bit = 1; bit <= REPO_RULE_NONE; bit <<= 1)
+            if (d->rules & bit)
+                json_array_append_new(rules, json_string(repo_rule_name(bit)));
+        json_object_set_new(o, "rules", rules);
+        json_object_set_new(o, "removed", json_boolean(!d->keep && !pc->dry && ok));
+        if (!ok)
+            json_object_set_new(o, "error", json_string(rerr));
+        json_array_append_new(t->arr, o);
+    } else {
+        char tag[300] = "";
+        if (b->tag)
+            snprintf(tag, sizeof tag, " [%s]", b->tag);
+        printf("%-6s  %-19s  %-10s  %s%s%s\n", d->keep ? "keep" : "remove", b->label, repo_cli_state(b), why, tag,
+               ok ? "" : " (FAILED to remove)");
+    }
+}
+
+static void print_policy_line(const prune_cli *pc, const char *when)
+{
+    char within[32] = "0";
+    if (pc->pol.keep_within > 0)
+        repo_format_age(pc->pol.keep_within, within, sizeof within);
+    printf("prune %s: keep-last %d, keep-within %s, keep-daily %d, keep-weekly %d, keep-monthly %d, "
+           "keep-yearly %d (now %s)%s\n",
+           pc->repo, pc->pol.keep_last, within, pc->pol.keep_daily, pc->pol.keep_weekly, pc->pol.keep_monthly,
+           pc->pol.keep_yearly, when, pc->dry ? " - dry run, nothing is removed" : "");
+}
+
+static void print_summary(const prune_cli *pc, const prune_tally *t, const char *when)
+{
+    char a[32];
+    if (pc->json) {
+        json_t *o = json_object(), *p = json_object();
+        json_object_set_new(o, "repo", cli_json_path(pc->repo));
+        json_object_set_new(o, "now", json_string(when));
+        json_object_set_new(o, "dry_run", json_boolean(pc->dry));
+        json_object_set_new(p, "keep_last", json_integer(pc->pol.keep_last));
+        json_object_set_new(p, "keep_daily", json_integer(pc->pol.keep_daily));
+        json_object_set_new(p, "keep_weekly", json_integer(pc->pol.keep_weekly));
+        json_object_set_new(p, "keep_monthly", json_integer(pc->pol.keep_monthly));
+        json_object_set_new(p, "keep_yearly", json_integer(pc->pol.keep_yearly));
+        json_object_set_new(p, "keep_within_seconds", json_integer((json_int_t)pc->pol.keep_within));
+        json_object_set_new(o, "policy", p);
+        json_object_set(o, "backups", t->arr);
+        json_object_set_new(o, "kept", json_integer((json_int_t)t->kept));
+        json_object_set_new(o, pc->dry ? "would_remove" : "removed", json_integer((json_int_t)t->removed));
+        json_object_set_new(o, pc->dry ? "would_free_bytes" : "freed_bytes", json_integer((json_int_t)t->freed));
+        json_object_set_new(o, "failures", json_integer(t->failures));
+        cli_json_print(o);
+    } else if (pc->dry) {
+        printf("prune: %zu kept, %zu would be removed (%s); dry run: nothing removed\n", t->kept, t->removed,
+               pf_fmt_bytes(t->freed, a, sizeof a));
+    } else {
+        printf("prune: %zu kept, %zu removed (%s freed)%s\n", t->kept, t->removed, pf_fmt_bytes(t->freed, a, sizeof a),
+               t->failures ? ", with failures (see above)" : "");
+    }
+}
+
+int cmd_prune(int argc, char **argv)
+{
+    prune_cli pc;
+    memset(&pc, 0, sizeof pc);
+    int rc = parse_options(&pc, argc, argv);
+    if (rc >= 0)
+        return rc;
+    char err[PF_ERRLEN], when[32];
+    time_t now;
+    if (repo_now(&now, err, sizeof err) < 0)
+        return cli_usage_error("prune", "%s", err);
+    repo_listing l;
+    repo_lock *lock;
+    prune_tally t = {0, 0, 0, 0, NULL};
+    if ((rc = read_repo(&pc, &l, &lock, &t.failures)) != 0)
+        return rc;
     repo_decision *d = calloc(l.n + 1, sizeof *d);
-    if (!d || repo_decide(l.b, l.n, &pol, now, d) < 0) {
-        fprintf(stderr, "pgferry prune: out of memory\n");
+    if (!d || repo_decide(l.b, l.n, &pc.pol, now, d) < 0) {
         free(d);
         repo_listing_free(&l);
         repo_unlock(lock);
-        return 1;
+        return cli_fail("prune", pc.json, "out of memory");
     }
-
-    char when[32], a[32];
     repo_format_time(now, when, sizeof when);
-    if (!json)
-        printf("prune %s: keep-last %d, keep-daily %d, keep-weekly %d, keep-monthly %d (now %s)%s\n", repo,
-               pol.keep_last, pol.keep_daily, pol.keep_weekly, pol.keep_monthly, when,
-               dry ? " - dry run, nothing is removed" : "");
-    json_t *arr = json ? json_array() : NULL;
-    size_t kept = 0, removed = 0;
-    uint64_t freed = 0;
-    for (size_t i = 0; i < l.n; i++) {
-        const repo_backup *b = &l.b[i];
-        char why[512], rerr[PF_ERRLEN] = "";
-        repo_format_rules(b, &d[i], &pol, why, sizeof why);
-        int ok = 1;
-        if (!d[i].keep && !dry) {
-            fflush(stdout);
-            if (repo_remove(repo, b->label, rerr, sizeof rerr) < 0) {
-                ok = 0;
-                failures++;
-                fprintf(stderr, "pgferry prune: %s\n", rerr);
-            }
-        }
-        if (d[i].keep)
-            kept++;
-        else if (ok) {
-            removed++;
-            freed += b->bytes;
-        }
-        if (json) {
-            json_t *o = repo_cli_backup_json(b, now), *rules = json_array();
-            json_object_set_new(o, "action", json_string(d[i].keep ? "keep" : "remove"));
-            json_object_set_new(o, "reason", json_string(why));
-            for (unsigned bit = 1; bit <= REPO_RULE_NONE; bit <<= 1)
-                if (d[i].rules & bit)
-                    json_array_append_new(rules, json_string(repo_rule_name(bit)));
-            json_object_set_new(o, "rules", rules);
-            json_object_set_new(o, "removed", json_boolean(!d[i].keep && !dry && ok));
-            if (!ok)
-                json_object_set_new(o, "error", json_string(rerr));
-            json_array_append_new(arr, o);
-        } else {
-            char tag[300] = "";
-            if (b->tag)
-                snprintf(tag, sizeof tag, " [%s]", b->tag);
-            printf("%-6s  %-19s  %-10s  %s%s%s\n", d[i].keep ? "keep" : "remove", b->label, repo_cli_state(b), why,
-                   tag, ok ? "" : " (FAILED to remove)");
-        }
-    }
-    if (json) {
-        json_t *o = json_object(), *p = json_object();
-        json_object_set_new(o, "repo", cli_json_path(repo));
-        json_object_set_new(o, "now", json_string(when));
-        json_object_set_new(o, "dry_run", json_boolean(dry));
-        json_object_set_new(p, "keep_last", json_integer(pol.keep_last));
-        json_object_set_new(p, "keep_daily", json_integer(pol.keep_daily));
-        json_object_set_new(p, "keep_weekly", json_integer(pol.keep_weekly));
-        json_object_set_new(p, "keep_monthly", json_integer(pol.keep_monthly));
-        json_object_set_new(o, "policy", p);
-        json_object_set_new(o, "backups", arr);
-        json_object_set_new(o, "kept", json_integer((json_int_t)kept));
-        json_object_set_new(o, dry ? "would_remove" : "removed", json_integer((json_int_t)removed));
-        json_object_set_new(o, dry ? "would_free_bytes" : "freed_bytes", json_integer((json_int_t)freed));
-        json_object_set_new(o, "failures", json_integer(failures));
-        cli_json_print(o);
-    } else if (dry) {
-        printf("prune: %zu kept, %zu would be removed (%s); dry run: nothing removed\n", kept, removed,
-               pf_fmt_bytes(freed, a, sizeof a));
-    } else {
-        printf("prune: %zu kept, %zu removed (%s freed)%s\n", kept, removed, pf_fmt_bytes(freed, a, sizeof a),
-               failures ? ", with failures (see above)" : "");
-    }
+    if (!pc.json)
+        print_policy_line(&pc, when);
+    t.arr = json_array();
+    for (size_t i = 0; i < l.n; i++)
+        apply_one(&pc, &l.b[i], &d[i], now, &t);
+    print_summary(&pc, &t, when);
+    json_decref(t.arr);
     free(d);
     repo_listing_free(&l);
     repo_unlock(lock);
-    return failures ? 1 : 0;
+    return t.failures ? 1 : 0;
 }

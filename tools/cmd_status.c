@@ -13,8 +13,11 @@
 static const char *const status_help =
     "Usage: pgferry status --repo REPO --max-age AGE [--warn-age AGE] [--require-verified] [--json]\n"
     "\n"
-    "Checks a backup repository for monitoring and prints one line, e.g.\n"
+    "Checks a backup repository for monitoring and prints one line with Nagios performance\n"
+    "data after the '|' (age in seconds with warn/crit, size in bytes, tables), e.g.\n"
     "  PGFERRY OK - newest backup 20261127T030000Z is 3h12m old (complete, 12 tables, 1.2 GB)\n"
+    "  | 'age'=11520s;90000;93600;0; 'size'=1288490188B;;;0; 'tables'=12;;;0;\n"
+    "(one line: shown on two here).\n"
     "\n"
     "  CRITICAL  no complete backup; the newest complete backup is older than --max-age;\n"
     "            with --require-verified, its last 'pgferry verify' failed\n"
@@ -26,7 +29,8 @@ static const char *const status_help =
     "duration (for daily dumps, e.g. --warn-age 25h --max-age 26h).\n"
     "\n"
     "      --repo=REPO           the repository ('pgferry dump --repo')\n"
-    "      --max-age=AGE         CRITICAL beyond this age: a number with s, m, h, d or w (24h)\n"
+    "      --max-age=AGE         CRITICAL beyond this age: numbers with units y, w, d, h, m, s,\n"
+    "                            largest first (26h, 1d12h, 2w); zero is a usage error\n"
     "      --warn-age=AGE        WARNING beyond this age (less than --max-age)\n"
     "      --require-verified    also judge the newest complete backup's last verification\n"
     "      --json                print a JSON object on stdout instead of the line\n"
@@ -46,6 +50,14 @@ static int usage3(const char *fmt, const char *arg)
 static void put_backup(json_t *o, const char *key, const repo_backup *b, time_t now)
 {
     json_object_set_new(o, key, b ? repo_cli_backup_json(b, now) : json_null());
+}
+
+static int bad_duration(const char *opt, const char *arg)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, "invalid %s \"%s\": expected a positive duration such as 26h, 1d12h or 2w (units y, w, "
+             "d, h, m, s)", opt, arg);
+    return usage3("%s", msg);
 }
 
 /* What the command line asked for. */
@@ -69,13 +81,13 @@ static int parse_options(status_cli *st, int argc, char **argv)
         switch (c) {
         case 1: st->repo = optarg; break;
         case 2:
-            if (repo_parse_age(optarg, &st->so.max_age) < 0)
-                return usage3("invalid --max-age \"%s\": expected a number with s, m, h, d or w, e.g. 24h", optarg);
+            if (repo_parse_duration(optarg, &st->so.max_age) < 0)
+                return bad_duration("--max-age", optarg);
             st->have_max = 1;
             break;
         case 3:
-            if (repo_parse_age(optarg, &st->so.warn_age) < 0 || st->so.warn_age == 0)
-                return usage3("invalid --warn-age \"%s\": expected a number with s, m, h, d or w, e.g. 20h", optarg);
+            if (repo_parse_duration(optarg, &st->so.warn_age) < 0)
+                return bad_duration("--warn-age", optarg);
             break;
         case 4: st->so.require_verified = 1; break;
         case 5: st->json = 1; break;
@@ -115,7 +127,7 @@ static repo_status_code judge(const status_cli *st, repo_listing *l, time_t now,
 }
 
 static void print_json(const status_cli *st, const repo_listing *l, repo_status_code code, const char *line,
-                       time_t now)
+                       const char *perf, time_t now)
 {
     const repo_backup *newest = l->n ? &l->b[l->n - 1] : NULL, *complete = NULL;
     size_t ncomplete = 0;
@@ -130,6 +142,7 @@ static void print_json(const status_cli *st, const repo_listing *l, repo_status_
     json_object_set_new(o, "status", json_string(repo_status_name(code)));
     json_object_set_new(o, "code", json_integer(code));
     json_object_set_new(o, "message", json_string(line));
+    json_object_set_new(o, "perfdata", json_string(perf));
     json_object_set_new(o, "repo", cli_json_path(st->repo));
     json_object_set_new(o, "now", json_string(when));
     json_object_set_new(o, "max_age_seconds", json_integer((json_int_t)st->so.max_age));
@@ -149,16 +162,20 @@ int cmd_status(int argc, char **argv)
     int rc = parse_options(&st, argc, argv);
     if (rc >= 0)
         return rc;
-    char err[PF_ERRLEN], line[2048];
+    char err[PF_ERRLEN], line[2048], perf[512] = "";
     time_t now;
     if (repo_now(&now, err, sizeof err) < 0)
         return usage3("%s", err);
     repo_listing l;
     repo_status_code code = judge(&st, &l, now, line, sizeof line);
+    if (l.has_marker)
+        repo_status_perfdata(l.b, l.n, &st.so, now, perf, sizeof perf);
     if (code != REPO_STATUS_OK)
         cli_json_error(line);
     if (st.json)
-        print_json(&st, &l, code, line, now);
+        print_json(&st, &l, code, line, perf, now);
+    else if (*perf)
+        printf("%s | %s\n", line, perf);
     else
         puts(line);
     repo_listing_free(&l);

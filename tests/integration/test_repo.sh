@@ -289,6 +289,34 @@ if [[ $rc -eq 0 && $(json_get "$j" dry_run) == true && $(json_get "$j" would_rem
 then pass "prune --dry-run --json"
 else fail "prune --json" "exit $rc"; fi
 
+# --keep-within and --keep-yearly, with the rules that always keep (restic/borg style: a
+# backup is kept when any rule keeps it)
+at $NOW prune --repo "$Q" --dry-run --keep-within 3d --keep-yearly 2
+if [[ $rc -eq 0 ]] &&
+   grep -E "^keep +20261202T030000Z +complete +newest complete backup, yearly 2026, within 3d$" "$tmp/out" >/dev/null &&
+   grep -E "^keep +20261130T030000Z +complete +within 3d$" "$tmp/out" >/dev/null &&
+   grep -E "^remove +20261129T030000Z +complete +no rule keeps it$" "$tmp/out" >/dev/null &&
+   grep -E "^keep +20250601T030000Z +complete +keep-forever, yearly 2025 \[keep-me\]$" "$tmp/out" >/dev/null &&
+   expect_decisions "keep-within/yearly remove" remove 20260701T030000Z 20261015T030000Z 20261120T030000Z
+then pass "prune --keep-within 3d --keep-yearly 2: decisions and their rules"
+else fail "prune --keep-within" "exit $rc"; fi
+at $NOW prune --repo "$Q" --dry-run --keep-within 1d12h --keep-yearly 1 --json
+j=$(cat "$tmp/out")
+if [[ $rc -eq 0 && $(json_get "$j" policy keep_within_seconds) == 129600 && $(json_get "$j" policy keep_yearly) == 1 &&
+      $(json_get "$j" policy keep_daily) == 0 && $(json_get "$j" would_remove) == 16 ]]
+then pass "prune --keep-within 1d12h (compound) --json: policy and count"
+else fail "prune --keep-within --json" "exit $rc"; fi
+for bad in 0h 0 -3d 1h1d 3x; do
+  at $NOW prune --repo "$Q" --dry-run --keep-within "$bad"
+  want="pgferry prune: invalid --keep-within \"$bad\": expected a positive duration such as 7d, 1d12h or 2w (units y, w, d, h, m, s) (try 'pgferry prune --help')"
+  if [[ $rc -eq 2 && $(cat "$tmp/err") == "$want" && ! -s $tmp/out ]]; then pass "prune --keep-within $bad: usage error, exit 2"
+  else fail "prune --keep-within $bad" "exit $rc"; fi
+done
+at $NOW prune --repo "$Q" --dry-run --keep-yearly x
+if [[ $rc -eq 2 ]] && grep -qF 'invalid --keep-yearly "x": expected a number from 0' "$tmp/err"
+then pass "prune --keep-yearly x: usage error naming the option"
+else fail "prune --keep-yearly x" "exit $rc"; fi
+
 at $NOW prune --repo "$Q"
 ok=1
 for l in "${remove1[@]}"; do [[ -e $Q/$l ]] && ok=0; done
@@ -370,6 +398,33 @@ rc1=$rc
 run status --repo "$Q" --max-age 5x
 if [[ $rc1 -eq 3 && $rc -eq 3 ]]; then pass "status usage errors exit 3 (UNKNOWN)"
 else fail "status usage" "exit $rc1 / $rc"; fi
+
+# ---- status: Nagios performance data and durations ---------------------------------------
+P=$tmp/perf
+mkdir -p "$P" && touch "$P/.pgferry-repo" && cp -a "$plain" "$P/20261202T030000Z"
+at 2026-12-02T06:12:00Z status --repo "$P" --max-age 26h --warn-age 25h --json
+j=$(cat "$tmp/out")
+tables=$(json_get "$j" newest_complete tables)
+bytes=$(json_get "$j" newest_complete bytes)
+perf="'age'=11520s;90000;93600;0; 'size'=${bytes}B;;;0; 'tables'=${tables};;;0;"
+if [[ $rc -eq 0 && $(json_get "$j" perfdata) == "$perf" && $tables -gt 0 && $bytes -gt 0 ]]
+then pass "status --json: perfdata"
+else fail "status perfdata json" "exit $rc"; fi
+at 2026-12-02T06:12:00Z status --repo "$P" --max-age 26h --warn-age 25h
+if [[ $rc -eq 0 && $(cat "$tmp/out") == "PGFERRY OK - newest backup 20261202T030000Z is 3h12m old "*" | $perf" ]]
+then pass "status: perfdata after the '|' (age with warn/crit, size, tables)"
+else fail "status perfdata" "exit $rc"; fi
+at 2026-12-03T07:12:00Z status --repo "$P" --max-age 1d12h
+if [[ $rc -eq 0 ]] && grep -qF "'age'=101520s;;129600;0;" "$tmp/out"
+then pass "status --max-age 1d12h (compound): 28h12m is within it"
+else fail "status compound max-age" "exit $rc"; fi
+for bad in 0h 0 0d0h -1h 1h1d; do
+  run status --repo "$P" --max-age "$bad"
+  want="pgferry status: invalid --max-age \"$bad\": expected a positive duration such as 26h, 1d12h or 2w (units y, w, d, h, m, s) (try 'pgferry status --help')"
+  if [[ $rc -eq 3 && $(cat "$tmp/err") == "$want" && ! -s $tmp/out ]]
+  then pass "status --max-age $bad: usage error (exit 3, status's UNKNOWN for usage errors)"
+  else fail "status --max-age $bad" "exit $rc"; fi
+done
 
 echo "repo: $passed passed, $failed failed"
 ((failed == 0))

@@ -181,21 +181,21 @@ static void test_times_and_ages(void **state)
     assert_true(t > want - 10 * 365 * REPO_DAY);
 
     int64_t a;
-    assert_int_equal(repo_parse_age("24h", &a), 0);
+    assert_int_equal(repo_parse_duration("24h", &a), 0);
     assert_true(a == 86400);
-    assert_int_equal(repo_parse_age("90m", &a), 0);
+    assert_int_equal(repo_parse_duration("90m", &a), 0);
     assert_true(a == 5400);
-    assert_int_equal(repo_parse_age("7d", &a), 0);
+    assert_int_equal(repo_parse_duration("7d", &a), 0);
     assert_true(a == 7 * 86400);
-    assert_int_equal(repo_parse_age("1w", &a), 0);
+    assert_int_equal(repo_parse_duration("1w", &a), 0);
     assert_true(a == 7 * 86400);
-    assert_int_equal(repo_parse_age("3600", &a), 0);
+    assert_int_equal(repo_parse_duration("3600", &a), 0);
     assert_true(a == 3600);
-    assert_int_equal(repo_parse_age("45s", &a), 0);
+    assert_int_equal(repo_parse_duration("45s", &a), 0);
     assert_true(a == 45);
     static const char *const bad[] = {"", "h", "24x", "-5h", "24hh", "1.5h", " 24h", "99999999999999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        if (repo_parse_age(bad[i], &a) == 0)
+        if (repo_parse_duration(bad[i], &a) == 0)
             fail_msg("accepted age \"%s\"", bad[i]);
     repo_format_age(45, s, sizeof s);
     assert_string_equal(s, "45s");
@@ -211,6 +211,89 @@ static void test_times_and_ages(void **state)
     assert_string_equal(s, "2d");
     repo_format_age(-300, s, sizeof s);
     assert_string_equal(s, "-5m");
+}
+
+/* ---------------------------------------------------------------- durations */
+
+/* The one duration parser: compound values, largest unit first, zero apart. */
+static void test_durations(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        int64_t want;
+    } good[] = {{"1d12h", 36 * 3600},      {"2w", 14 * 86400},         {"90m", 5400},
+                {"1y", 365 * 86400},      {"1y2w3d4h5m6s", 365 * 86400 + 17 * 86400 + 4 * 3600 + 5 * 60 + 6},
+                {"36h", 36 * 3600},       {"0d5m", 300},              {"3600", 3600},
+                {"1h30m", 5400},          {"007s", 7}};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        int64_t a = -1;
+        if (repo_parse_duration(good[i].s, &a) != 0 || a != good[i].want)
+            fail_msg("\"%s\": got %lld (rc %d), want %lld", good[i].s, (long long)a,
+                     repo_parse_duration(good[i].s, &a), (long long)good[i].want);
+    }
+    /* zero, whatever its spelling, is its own error (a usage error for every option) */
+    static const char *const zero[] = {"0", "0h", "0d0h", "0s", "00m"};
+    for (size_t i = 0; i < sizeof zero / sizeof *zero; i++) {
+        int64_t a;
+        if (repo_parse_duration(zero[i], &a) != -2)
+            fail_msg("\"%s\" is not reported as zero", zero[i]);
+    }
+    static const char *const bad[] = {"-1h", "1h1d",  "1h1h", "1h30",  "d",   "1x", "1.5h", "1 h", "1h ",
+                                      "+1h", "h1",    "",     "1d-2h", "1hm", "1M", "999999999999y"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int64_t a;
+        if (repo_parse_duration(bad[i], &a) != -1)
+            fail_msg("accepted duration \"%s\"", bad[i]);
+    }
+    assert_int_equal(repo_parse_duration(NULL, &(int64_t){0}), -1);
+}
+
+/* keep-within keeps everything newer than now - D, besides the other rules; keep-yearly
+ * the newest of each of the N most recent years. */
+static void test_keep_within_and_yearly(void **state)
+{
+    (void)state;
+    enum { N = 6 };
+    repo_backup b[N] = {mk(utc(2023, 6, 1, 3, 0)),  mk(utc(2024, 3, 1, 3, 0)),  mk(utc(2024, 9, 1, 3, 0)),
+                        mk(utc(2026, 11, 20, 3, 0)), mk(utc(2026, 11, 28, 3, 0)), mk(utc(2026, 11, 30, 3, 0))};
+    repo_decision d[N];
+    time_t now = utc(2026, 12, 1, 4, 0);
+    repo_policy within = {0, 0, 0, 0, 0, 7 * REPO_DAY};
+    expect_kept(b, N, &within, now, "2026-11-28T03 2026-11-30T03", d);
+    assert_int_equal(d[4].rules, REPO_RULE_WITHIN);
+    char why[256];
+    repo_format_rules(&b[4], &d[4], &within, why, sizeof why);
+    assert_string_equal(why, "within 7d");
+    assert_string_equal(repo_rule_name(REPO_RULE_WITHIN), "within");
+
+    repo_policy yearly = {0, 0, 0, 0, 2, 0};
+    expect_kept(b, N, &yearly, now, "2024-09-01T03 2026-11-30T03", d);
+    repo_format_rules(&b[2], &d[2], &yearly, why, sizeof why);
+    assert_string_equal(why, "yearly 2024");
+    assert_string_equal(repo_rule_name(REPO_RULE_YEARLY), "yearly");
+
+    /* combined, restic-style: each rule on its own, a backup kept by any */
+    repo_policy both = {1, 0, 0, 0, 3, 36 * 3600};
+    expect_kept(b, N, &both, now, "2023-06-01T03 2024-09-01T03 2026-11-30T03", d);
+    assert_int_equal(d[5].rules, REPO_RULE_NEWEST | REPO_RULE_LAST | REPO_RULE_YEARLY | REPO_RULE_WITHIN);
+}
+
+/* Nagios performance data of the newest complete backup. */
+static void test_status_perfdata(void **state)
+{
+    (void)state;
+    repo_backup b[2] = {mk(utc(2026, 11, 27, 3, 0)), mk(utc(2026, 11, 28, 3, 0))};
+    b[0].bytes = 1000;
+    b[0].tables = 12;
+    b[1].complete = 0;
+    repo_status_opts o = {26 * 3600, 25 * 3600, 0};
+    char out[512];
+    repo_status_perfdata(b, 2, &o, utc(2026, 11, 27, 6, 12), out, sizeof out);
+    assert_string_equal(out, "'age'=11520s;90000;93600;0; 'size'=1000B;;;0; 'tables'=12;;;0;");
+    o.warn_age = 0;
+    repo_status_perfdata(b + 1, 1, &o, utc(2026, 11, 28, 6, 0), out, sizeof out);
+    assert_string_equal(out, "'age'=U;;93600;0; 'size'=U;;;0; 'tables'=U;;;0;");
 }
 
 /* ---------------------------------------------------------------- retention */
@@ -326,7 +409,7 @@ static void test_gfs_year_boundary(void **state)
     repo_decision d[N];
     for (int i = 0; i < N; i++)
         b[i] = mk(utc(2026, 12, 20, 3, 0) + (time_t)i * REPO_DAY);
-    repo_policy p = {0, 0, 3, 2};
+    repo_policy p = {0, 0, 3, 2, 0, 0};
     time_t now = utc(2027, 1, 5, 4, 0);
     expect_kept(b, N, &p, now, "2026-12-27T03 2026-12-31T03 2027-01-03T03 2027-01-05T03", d);
     char why[256];
@@ -338,10 +421,10 @@ static void test_gfs_year_boundary(void **state)
     assert_string_equal(why, "monthly 2026-12");
 
     /* Daily across New Year: Dec 31 -> Jan 1 are two days. */
-    repo_policy daily = {0, 3, 0, 0};
+    repo_policy daily = {0, 3, 0, 0, 0, 0};
     expect_kept(b, N, &daily, now, "2027-01-03T03 2027-01-04T03 2027-01-05T03", d);
     repo_backup nye[3] = {mk(utc(2026, 12, 31, 23, 59)), mk(utc(2027, 1, 1, 0, 0)), mk(utc(2027, 1, 1, 0, 1))};
-    repo_policy d2 = {0, 2, 0, 2};
+    repo_policy d2 = {0, 2, 0, 2, 0, 0};
     expect_kept(nye, 3, &d2, now, "2026-12-31T23 2027-01-01T00", d);
     assert_int_equal(d[0].rules, REPO_RULE_DAILY | REPO_RULE_MONTHLY);
     assert_int_equal(d[1].keep, 0); /* 00:00 is not the newest of Jan 1 */
@@ -354,7 +437,7 @@ static void test_gfs_week_spans_years(void **state)
     (void)state;
     repo_backup b[3] = {mk(utc(2024, 12, 29, 3, 0)), mk(utc(2024, 12, 30, 3, 0)), mk(utc(2025, 1, 1, 3, 0))};
     repo_decision d[3];
-    repo_policy p = {0, 0, 2, 0};
+    repo_policy p = {0, 0, 2, 0, 0, 0};
     expect_kept(b, 3, &p, utc(2025, 1, 1, 4, 0), "2024-12-29T03 2025-01-01T03", d);
     char why[64];
     repo_format_rules(&b[2], &d[2], &p, why, sizeof why);
@@ -377,13 +460,13 @@ static void test_gfs_gaps(void **state)
     b[31] = mk(utc(2026, 3, 9, 3, 0));
     b[32] = mk(utc(2026, 3, 10, 3, 0));
     b[33] = mk(utc(2026, 3, 11, 3, 0));
-    repo_policy p = {0, 7, 4, 0};
+    repo_policy p = {0, 7, 4, 0, 0, 0};
     expect_kept(b, N, &p, utc(2026, 3, 11, 12, 0),
                 "2026-01-18T03 2026-01-25T03 2026-01-28T03 2026-01-29T03 2026-01-30T03 2026-01-31T03 "
                 "2026-03-09T03 2026-03-10T03 2026-03-11T03",
                 d);
     /* The newest is kept however old: a year later, with only keep-daily 1, it still is. */
-    repo_policy one = {0, 1, 0, 0};
+    repo_policy one = {0, 1, 0, 0, 0, 0};
     expect_kept(b, N, &one, utc(2027, 3, 11, 12, 0), "2026-03-11T03", d);
 }
 
@@ -397,9 +480,9 @@ static void test_gfs_several_per_day(void **state)
     for (int i = 0; i < N; i++)
         b[i] = mk(utc(2026, 6, 1, 0, 0) + (time_t)(i / 4) * REPO_DAY + (time_t)(i % 4) * 6 * 3600);
     time_t now = utc(2026, 6, 10, 20, 0);
-    repo_policy daily = {0, 3, 0, 0};
+    repo_policy daily = {0, 3, 0, 0, 0, 0};
     expect_kept(b, N, &daily, now, "2026-06-08T18 2026-06-09T18 2026-06-10T18", d);
-    repo_policy last = {5, 0, 0, 0};
+    repo_policy last = {5, 0, 0, 0, 0, 0};
     expect_kept(b, N, &last, now, "2026-06-09T18 2026-06-10T00 2026-06-10T06 2026-06-10T12 2026-06-10T18", d);
     char why[128];
     repo_format_rules(&b[N - 1], &d[N - 1], &last, why, sizeof why);
@@ -407,7 +490,7 @@ static void test_gfs_several_per_day(void **state)
     repo_format_rules(&b[N - 2], &d[N - 2], &last, why, sizeof why);
     assert_string_equal(why, "last 5");
     /* keep-last and keep-daily together: the union. */
-    repo_policy both = {2, 2, 0, 0};
+    repo_policy both = {2, 2, 0, 0, 0, 0};
     expect_kept(b, N, &both, now, "2026-06-09T18 2026-06-10T12 2026-06-10T18", d);
     assert_int_equal(d[N - 1].rules, REPO_RULE_NEWEST | REPO_RULE_LAST | REPO_RULE_DAILY);
 }
@@ -431,7 +514,7 @@ static void test_gfs_forever_and_tags(void **state)
     b[4].tag = "pre-migration-2026-11-26";
     b[4].keep_forever = 1;
     b[5] = mk(utc(2026, 11, 27, 3, 0));
-    repo_policy p = {0, 2, 0, 0};
+    repo_policy p = {0, 2, 0, 0, 0, 0};
     expect_kept(b, N, &p, utc(2026, 11, 27, 4, 0), "2025-03-01T03 2026-11-26T14 2026-11-27T03", d);
     assert_int_equal(d[0].rules, REPO_RULE_FOREVER);
     assert_int_equal(d[1].rules, REPO_RULE_NONE); /* a tag alone does not keep */
@@ -463,7 +546,7 @@ static void test_gfs_incomplete_and_writing(void **state)
     b[5].complete = 0;
     b[6] = mk(utc(2026, 11, 27, 11, 0));           /* complete but its dump still holds the lock */
     b[6].writing = 1;
-    repo_policy none = {0, 0, 0, 0};
+    repo_policy none = {0, 0, 0, 0, 0, 0};
     assert_int_equal(repo_decide(b, N, &none, now, d), 0);
     assert_int_equal(d[0].keep, 0);
     assert_int_equal(d[0].rules, REPO_RULE_NONE);
@@ -710,7 +793,7 @@ static void test_repo_on_disk(void **state)
     /* Retention over what is on disk: the dump being written and the newest complete stay,
      * yesterday's failed dump (older than a day by now + 2 h) goes. */
     repo_decision d[3];
-    repo_policy p = {0, 0, 0, 0};
+    repo_policy p = {0, 0, 0, 0, 0, 0};
     assert_int_equal(repo_decide(l.b, l.n, &p, now + 2 * 3600, d), 0);
     assert_int_equal(d[0].keep, 0);
     assert_int_equal(d[1].keep, 1);
@@ -862,6 +945,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_labels),
         cmocka_unit_test(test_times_and_ages),
+        cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_keep_within_and_yearly),
+        cmocka_unit_test(test_status_perfdata),
         cmocka_unit_test(test_pick),
         cmocka_unit_test(test_gfs_400_days),
         cmocka_unit_test(test_gfs_year_boundary),
