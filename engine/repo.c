@@ -506,6 +506,9 @@ static pf_store *open_repo(const char *repo, char *err, size_t errlen)
     return st;
 }
 
+/* REPO/.drills/ (see "reading drill records" below). */
+static int read_drills(const pf_store *st, repo_listing *out);
+
 int repo_scan(const char *repo, repo_listing *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -543,6 +546,11 @@ int repo_scan(const char *repo, repo_listing *out, char *err, size_t errlen)
         b->bytes = tree_bytes(st, b->label);
         read_verification(st, b);
     }
+    if (read_drills(st, out) < 0) {
+        repo_listing_free(out);
+        store_close(st);
+        return pf_err(err, errlen, "out of memory");
+    }
     store_close(st);
     return 0;
 }
@@ -557,6 +565,7 @@ void repo_listing_free(repo_listing *l)
         free(l->b[i].note);
     }
     free(l->b);
+    free(l->drills);
     memset(l, 0, sizeof *l);
 }
 
@@ -973,52 +982,62 @@ int repo_cleanup(const char *repo, char *err, size_t errlen)
 
 /* ---- verification records --------------------------------------------------------------- */
 
-int repo_record_verification(const char *backup_dir, int ok, uint64_t problems, int with_db, time_t now,
-                             char *err, size_t errlen)
+/* Where a backup directory lives: 0 with repo (its parent) and *base (its name, a label)
+ * filled, -1 when its name is not a label. */
+static int split_backup_dir(const char *backup_dir, char *dir, size_t dirlen, char *repo, size_t repolen,
+                            const char **base)
 {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", backup_dir);
+    snprintf(dir, dirlen, "%s", backup_dir);
     size_t len = strlen(dir);
     while (len > 1 && dir[len - 1] == '/')
         dir[--len] = '\0';
     char *slash = strrchr(dir, '/');
-    const char *base = slash ? slash + 1 : dir;
-    char repo[4096];
+    *base = slash ? slash + 1 : dir;
     if (!slash)
-        snprintf(repo, sizeof repo, ".");
+        snprintf(repo, repolen, ".");
     else if (slash == dir)
-        snprintf(repo, sizeof repo, "/");
+        snprintf(repo, repolen, "/");
     else
-        snprintf(repo, sizeof repo, "%.*s", (int)(slash - dir), dir);
-    if (repo_parse_label(base, NULL, NULL) < 0)
-        return 0;
+        snprintf(repo, repolen, "%.*s", (int)(slash - dir), dir);
+    return repo_parse_label(*base, NULL, NULL) < 0 ? -1 : 0;
+}
+
+/* The repository a labelled backup directory lives in, opened, or NULL (with *rc 0 when it
+ * is not in a repository, -1 with err on an error). */
+static pf_store *open_parent_repo(const char *backup_dir, char *dir, size_t dirlen, const char **base, int *rc,
+                                  char *err, size_t errlen)
+{
+    char repo[4096];
+    *rc = 0;
+    if (split_backup_dir(backup_dir, dir, dirlen, repo, sizeof repo, base) < 0)
+        return NULL;
     store_info info;
     pf_store *st = store_open(repo, 0, err, errlen);
-    if (!st)
-        return -1;
+    if (!st) {
+        *rc = -1;
+        return NULL;
+    }
     if (store_stat(st, REPO_MARKER, &info, NULL, 0) != 1) {
         store_close(st);
-        return 0; /* not in a repository */
+        return NULL; /* not in a repository */
     }
-    if (store_mkprefix(st, REPO_VERIFY_DIR, err, errlen) < 0) {
-        store_close(st);
-        return -1;
-    }
-    char when[32];
-    repo_format_time(now, when, sizeof when);
-    json_t *o = json_pack("{s:s, s:s, s:b, s:I, s:b}", "label", base, "time", when, "ok", ok ? 1 : 0,
-                          "problems", (json_int_t)problems, "database", with_db ? 1 : 0);
+    return st;
+}
+
+/* Writes o (taking it) as prefix/name atomically: 0, or -1 with err. */
+static int write_record(pf_store *st, const char *prefix, const char *name, json_t *o, char *err, size_t errlen)
+{
     char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
-    if (!text) {
-        store_close(st);
-        return pf_err(err, errlen, "verification record: out of memory");
+    if (!text)
+        return pf_err(err, errlen, "%s: out of memory", name);
+    if (store_mkprefix(st, prefix, err, errlen) < 0) {
+        free(text);
+        return -1;
     }
-    char name[REPO_LABEL_MAX + 16];
-    verify_name(base, name, sizeof name);
     size_t tl = strlen(text);
     text[tl] = '\n'; /* json_dumps' NUL becomes the final newline */
-    /* a leftover of a verify that crashed while recording is replaced */
+    /* a leftover of a run that crashed while recording is replaced */
     store_writer *w = store_writer_open(st, name, STORE_W_SMALL | STORE_W_REPLACE_TEMP, err, errlen);
     int rc = -1;
     if (w && store_writer_write(w, text, tl + 1, err, errlen) == 0)
@@ -1026,8 +1045,129 @@ int repo_record_verification(const char *backup_dir, int ok, uint64_t problems, 
     else
         store_writer_abort(w);
     free(text);
+    return rc;
+}
+
+int repo_record_verification(const char *backup_dir, int ok, uint64_t problems, int with_db, time_t now,
+                             char *err, size_t errlen)
+{
+    char dir[4096], name[REPO_LABEL_MAX + 16], when[32];
+    const char *base;
+    int rc;
+    pf_store *st = open_parent_repo(backup_dir, dir, sizeof dir, &base, &rc, err, errlen);
+    if (!st)
+        return rc;
+    repo_format_time(now, when, sizeof when);
+    json_t *o = json_pack("{s:s, s:s, s:b, s:I, s:b}", "label", base, "time", when, "ok", ok ? 1 : 0,
+                          "problems", (json_int_t)problems, "database", with_db ? 1 : 0);
+    verify_name(base, name, sizeof name);
+    rc = write_record(st, REPO_VERIFY_DIR, name, o, err, errlen);
     store_close(st);
     return rc;
+}
+
+int repo_record_drill(const char *backup_dir, int ok, double rto, json_t *record, time_t now, char *path,
+                      size_t pathlen, char *err, size_t errlen)
+{
+    char dir[4096], name[2 * REPO_LABEL_MAX + 32], when[32], at[REPO_LABEL_MAX];
+    const char *base;
+    int rc;
+    pf_store *st = open_parent_repo(backup_dir, dir, sizeof dir, &base, &rc, err, errlen);
+    if (!st) {
+        json_decref(record);
+        return rc;
+    }
+    repo_format_time(now, when, sizeof when);
+    repo_format_label(now, 0, at, sizeof at);
+    json_t *o = json_pack("{s:s, s:s, s:b, s:o}", "label", base, "time", when, "ok", ok ? 1 : 0, "rto_seconds",
+                          rto >= 0 ? json_real(rto) : json_null());
+    if (o && record)
+        json_object_update_missing(o, record);
+    json_decref(record);
+    snprintf(name, sizeof name, REPO_DRILL_DIR "/%s-%s.json", base, at);
+    rc = write_record(st, REPO_DRILL_DIR, name, o, err, errlen);
+    store_close(st);
+    size_t base_off = (size_t)(base - dir);
+    snprintf(path, pathlen, "%.*s%s", (int)base_off, dir, name); /* "REPO/" + name */
+    return rc < 0 ? -1 : 1;
+}
+
+/* ---- reading drill records ---- */
+
+typedef struct {
+    const pf_store *st;
+    repo_listing *out;
+    size_t cap;
+    int oom;
+} drill_scan;
+
+/* One REPO/.drills/ entry: "<label>-<time>.json" holding label, time, ok, rto_seconds.
+ * Unreadable or foreign files are skipped: a drill record is evidence, not a backup. */
+static int drill_entry(void *ctx, const char *name, const store_info *info)
+{
+    drill_scan *ds = ctx;
+    size_t len = strlen(name);
+    if (info->is_prefix || len <= 5 || strcmp(name + len - 5, ".json") != 0)
+        return 0;
+    char path[512], *text = NULL;
+    size_t tl;
+    snprintf(path, sizeof path, REPO_DRILL_DIR "/%s", name);
+    if (store_read_all(ds->st, path, &text, &tl, NULL, 0) < 0)
+        return 0;
+    json_t *o = json_loadb(text, tl, 0, NULL);
+    free(text);
+    json_t *l = json_object_get(o, "label"), *t = json_object_get(o, "time"), *ok = json_object_get(o, "ok");
+    json_t *rto = json_object_get(o, "rto_seconds");
+    repo_drill d;
+    memset(&d, 0, sizeof d);
+    if (json_is_string(l) && repo_parse_label(json_string_value(l), NULL, NULL) == 0 && json_is_string(t) &&
+        repo_parse_time(json_string_value(t), &d.time) == 0 && json_is_boolean(ok)) {
+        snprintf(d.label, sizeof d.label, "%s", json_string_value(l));
+        d.ok = json_is_true(ok);
+        d.rto = json_is_number(rto) ? json_number_value(rto) : -1;
+        if (ds->out->ndrills == ds->cap) {
+            size_t nc = ds->cap ? 2 * ds->cap : 16;
+            repo_drill *nd = realloc(ds->out->drills, nc * sizeof *nd);
+            if (!nd) {
+                ds->oom = 1;
+                json_decref(o);
+                return 1;
+            }
+            ds->out->drills = nd;
+            ds->cap = nc;
+        }
+        ds->out->drills[ds->out->ndrills++] = d;
+    }
+    json_decref(o);
+    return 0;
+}
+
+static int cmp_drill(const void *a, const void *b)
+{
+    const repo_drill *x = a, *y = b;
+    if (x->time != y->time)
+        return x->time < y->time ? -1 : 1;
+    return strcmp(x->label, y->label);
+}
+
+/* Every drill record, oldest first: 0, or -1 when out of memory. */
+static int read_drills(const pf_store *st, repo_listing *out)
+{
+    drill_scan ds = {st, out, 0, 0};
+    store_list(st, REPO_DRILL_DIR, drill_entry, &ds, NULL, 0);
+    if (ds.oom)
+        return -1;
+    if (out->ndrills > 1)
+        qsort(out->drills, out->ndrills, sizeof *out->drills, cmp_drill);
+    return 0;
+}
+
+const repo_drill *repo_last_drill(const repo_drill *d, size_t n, const char *label, int ok_only)
+{
+    for (size_t i = n; i-- > 0;)
+        if ((!label || strcmp(d[i].label, label) == 0) && (!ok_only || d[i].ok))
+            return &d[i];
+    return NULL;
 }
 
 /* ---- status ----------------------------------------------------------------------------- */
@@ -1057,8 +1197,19 @@ void repo_status_perfdata(const repo_backup *b, size_t n, const repo_status_opts
         snprintf(size, sizeof size, "%lluB", (unsigned long long)c->bytes);
         snprintf(tables, sizeof tables, "%llu", (unsigned long long)c->tables);
     }
-    snprintf(out, outlen, "'age'=%s;%s;%lld;0; 'size'=%s;;;0; 'tables'=%s;;;0;", age, warn, (long long)o->max_age,
-             size, tables);
+    const repo_drill *d = repo_last_drill(o->drills, o->ndrills, NULL, 1);
+    char dage[32] = "U", dwarn[32] = "", rto[32] = "U", rwarn[32] = "";
+    if (d) {
+        snprintf(dage, sizeof dage, "%llds", (long long)(now - d->time));
+        if (d->rto >= 0)
+            snprintf(rto, sizeof rto, "%.1fs", d->rto);
+    }
+    if (o->max_drill_age > 0)
+        snprintf(dwarn, sizeof dwarn, "%lld", (long long)o->max_drill_age);
+    if (o->max_rto > 0)
+        snprintf(rwarn, sizeof rwarn, "%lld", (long long)o->max_rto);
+    snprintf(out, outlen, "'age'=%s;%s;%lld;0; 'size'=%s;;;0; 'tables'=%s;;;0; 'drill_age'=%s;%s;;0; 'rto'=%s;%s;;0;",
+             age, warn, (long long)o->max_age, size, tables, dage, dwarn, rto, rwarn);
 }
 
 typedef struct {
@@ -1066,10 +1217,59 @@ typedef struct {
     char text[512];
 } issue;
 
+/* The drill checks (max_drill_age, max_rto): WARNINGs appended to is[]; returns the new
+ * count. Only when one of the two is asked for. */
+static size_t drill_issues(const repo_status_opts *o, time_t now, issue *is, size_t ni)
+{
+    if (o->max_drill_age <= 0 && o->max_rto <= 0)
+        return ni;
+    const repo_drill *pass = repo_last_drill(o->drills, o->ndrills, NULL, 1);
+    const repo_drill *last = repo_last_drill(o->drills, o->ndrills, NULL, 0);
+    char age[32], lim[32], when[32];
+    if (last && !last->ok) {
+        repo_format_time(last->time, when, sizeof when);
+        is[ni].code = REPO_STATUS_WARNING;
+        snprintf(is[ni++].text, sizeof is[0].text, "the last restore drill (of %s at %s) FAILED", last->label, when);
+    }
+    if (!pass) {
+        is[ni].code = REPO_STATUS_WARNING;
+        snprintf(is[ni++].text, sizeof is[0].text, "no passing restore drill recorded (%zu drill%s, none passed)",
+                 o->ndrills, o->ndrills == 1 ? "" : "s");
+        return ni;
+    }
+    repo_format_age((int64_t)(now - pass->time), age, sizeof age);
+    if (o->max_drill_age > 0 && now - pass->time > o->max_drill_age) {
+        repo_format_age(o->max_drill_age, lim, sizeof lim);
+        is[ni].code = REPO_STATUS_WARNING;
+        snprintf(is[ni++].text, sizeof is[0].text, "last passing restore drill is %s old (max %s)", age, lim);
+    }
+    if (o->max_rto > 0 && pass->rto > (double)o->max_rto) {
+        repo_format_age((int64_t)(pass->rto + 0.5), age, sizeof age);
+        repo_format_age(o->max_rto, lim, sizeof lim);
+        is[ni].code = REPO_STATUS_WARNING;
+        snprintf(is[ni++].text, sizeof is[0].text, "last passing restore drill's restore took %s (RTO %s)", age, lim);
+    }
+    return ni;
+}
+
+/* ", last passing drill 3d ago (RTO 1m12s)" for an OK line, or "". */
+static void drill_note(const repo_status_opts *o, time_t now, char *out, size_t outlen)
+{
+    const repo_drill *pass = repo_last_drill(o->drills, o->ndrills, NULL, 1);
+    out[0] = '\0';
+    if (!pass)
+        return;
+    char age[32], rto[32] = "unknown";
+    repo_format_age((int64_t)(now - pass->time), age, sizeof age);
+    if (pass->rto >= 0)
+        repo_format_age((int64_t)(pass->rto + 0.5), rto, sizeof rto);
+    snprintf(out, outlen, "; last passing drill %s ago (restore %s)", age, rto);
+}
+
 repo_status_code repo_status(const repo_backup *b, size_t n, const repo_status_opts *o, time_t now, char *line,
                              size_t linelen)
 {
-    issue is[6];
+    issue is[10];
     size_t ni = 0;
     const repo_backup *newest = NULL, *complete = NULL;
     size_t nincomplete = 0;
@@ -1131,6 +1331,7 @@ repo_status_code repo_status(const repo_backup *b, size_t n, const repo_status_o
         ni++;
     }
 
+    ni = drill_issues(o, now, is, ni);
     repo_status_code code = REPO_STATUS_OK;
     for (size_t i = 0; i < ni; i++)
         if (is[i].code > code)
@@ -1139,12 +1340,14 @@ repo_status_code repo_status(const repo_backup *b, size_t n, const repo_status_o
     if (used >= linelen)
         return code;
     if (ni == 0) {
+        char note[128];
         repo_format_age((int64_t)(now - complete->time), age, sizeof age);
         pf_fmt_bytes(complete->bytes, size, sizeof size);
-        int w = snprintf(line + used, linelen - used, "newest backup %s is %s old (complete, %llu table%s, %s%s)",
+        drill_note(o, now, note, sizeof note);
+        int w = snprintf(line + used, linelen - used, "newest backup %s is %s old (complete, %llu table%s, %s%s)%s",
                          complete->label, age, (unsigned long long)complete->tables,
                          complete->tables == 1 ? "" : "s", size,
-                         complete->verified == REPO_VERIFY_OK ? ", verified" : "");
+                         complete->verified == REPO_VERIFY_OK ? ", verified" : "", note);
         if (w > 0 && (size_t)w < linelen - used)
             used += (size_t)w;
     } else {

@@ -9,6 +9,9 @@
  *   REPO/.<label>.lock             flock()ed by the dump writing <label> for its whole run;
  *                                  outside the dump so verify's "no unlisted files" holds
  *   REPO/.verify/<label>.json      last `pgferry verify` result for <label>
+ *   REPO/.drills/<label>-<time>.json  one `pgferry drill` of <label> at <time> (a label-shaped
+ *                                  UTC time): the evidence that backups restore, kept when
+ *                                  the backup itself is pruned (never a backup: not a label)
  *   REPO/.pgferry.lock             flock()ed by prune (one prune at a time)
  *   REPO/.removing-<label>/        a dump being deleted by prune (renamed first, so a crash
  *                                  mid-removal never leaves a half-deleted dump that looks
@@ -60,6 +63,7 @@
 #define REPO_MARKER ".pgferry-repo"
 #define REPO_PRUNE_LOCK ".pgferry.lock"
 #define REPO_VERIFY_DIR ".verify"
+#define REPO_DRILL_DIR ".drills"
 #define REPO_REMOVING_PREFIX ".removing-"
 #define REPO_LABEL_LEN 16  /* "YYYYMMDDTHHMMSSZ" */
 #define REPO_LABEL_MAX 32  /* with a "-N" suffix and the NUL */
@@ -118,11 +122,25 @@ typedef struct {
     uint64_t verify_problems;
 } repo_backup;
 
+/* One recorded drill (REPO/.drills/). */
+typedef struct {
+    char label[REPO_LABEL_MAX]; /* the backup drilled */
+    time_t time;              /* when the drill ran */
+    int ok;                   /* restored and every table identical */
+    double rto;               /* seconds from the restore's start to ready to serve; < 0 unknown */
+} repo_drill;
+
 typedef struct {
     repo_backup *b;           /* oldest first (label time, then suffix) */
     size_t n;
     int has_marker;           /* REPO/.pgferry-repo exists */
+    repo_drill *drills;       /* every readable drill record, oldest first */
+    size_t ndrills;
 } repo_listing;
+
+/* The newest drill (ok_only: the newest passing one) of label (NULL: of any backup), or
+ * NULL. */
+const repo_drill *repo_last_drill(const repo_drill *d, size_t n, const char *label, int ok_only);
 
 /* Reads a repository: every label directory, its manifest, size, lock and last
  * verification. A repository that does not exist or cannot be read is an error; one
@@ -256,6 +274,17 @@ void repo_unlock(repo_lock *l);
 int repo_record_verification(const char *backup_dir, int ok, uint64_t problems, int with_db,
                              time_t now, char *err, size_t errlen);
 
+/* ---- drill records ---------------------------------------------------------------------- */
+
+/* Called by `pgferry drill` after its verdict: when backup_dir's parent is a repository and
+ * backup_dir's name is a label, writes record (a JSON object; "label", "time" and "ok" are
+ * set here) to REPO/.drills/<label>-<now as a label>.json atomically through the store
+ * layer (so on s3:// too). rto < 0: unknown. Returns 1 written (path: where), 0 not in a
+ * repository, -1 with err. */
+struct json_t;
+int repo_record_drill(const char *backup_dir, int ok, double rto, struct json_t *record, time_t now, char *path,
+                      size_t pathlen, char *err, size_t errlen);
+
 /* ---- status ----------------------------------------------------------------------------- */
 
 typedef enum {
@@ -269,6 +298,10 @@ typedef struct {
     int64_t max_age;          /* CRITICAL when the newest complete backup is older */
     int64_t warn_age;         /* WARNING when older; <= 0: off */
     int require_verified;     /* newest complete: failed verification CRITICAL, never WARNING */
+    int64_t max_drill_age;    /* WARNING when the last passing drill is older; <= 0: off */
+    int64_t max_rto;          /* WARNING when the last passing drill's restore took longer; <= 0: off */
+    const repo_drill *drills; /* the repository's drill records (repo_listing.drills) */
+    size_t ndrills;
 } repo_status_opts;
 
 /* Pure: the monitoring verdict over a listing, and one line for people
@@ -276,7 +309,11 @@ typedef struct {
  *   CRITICAL  no complete backup; newest complete older than max_age; with
  *             require_verified, its last verification failed
  *   WARNING   newest complete older than warn_age; the newest backup is incomplete and not
- *             being written (a failed dump); with require_verified, never verified
+ *             being written (a failed dump); with require_verified, never verified; with
+ *             max_drill_age: no passing drill recorded, or the last one is older; with
+ *             max_rto: the last passing drill's restore took longer; (with either) the
+ *             newest drill failed. Drills are evidence, not the backups themselves: never
+ *             CRITICAL.
  * When several apply, the line names each (worst first) and the code is the worst. */
 repo_status_code repo_status(const repo_backup *b, size_t n, const repo_status_opts *o, time_t now,
                              char *line, size_t linelen);
@@ -284,7 +321,9 @@ const char *repo_status_name(repo_status_code c);
 /* Nagios performance data of the newest complete backup, for after the line's '|'
  * (syntax 'label'=value[UOM];warn;crit;min;max, space-separated):
  *   'age'=11520s;90000;93600;0; 'size'=617146B;;;0; 'tables'=20;;;0;
- * (warn/crit from warn_age/max_age; U for the value when there is no complete backup). */
+ *   'drill_age'=259200s;3024000;;0; 'rto'=72.5s;7200;;0;
+ * (warn/crit from warn_age/max_age, max_drill_age/max_rto; U for the value when there is no
+ * complete backup, or no passing drill). */
 void repo_status_perfdata(const repo_backup *b, size_t n, const repo_status_opts *o, time_t now, char *out,
                           size_t outlen);
 

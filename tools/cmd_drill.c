@@ -1,12 +1,14 @@
 /* pgferry drill */
 #include "common/pf_util.h"
 #include "engine/drill.h"
+#include "engine/repo.h"
 #include "io/pf_io.h"
 #include "tools/cli.h"
 #include "tools/repo_cli.h"
 
 #include <getopt.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +21,10 @@ static const char *const drill_help =
     "A timed restore drill: creates a scratch database with a unique name on the target\n"
     "server, restores the dump into it, proves every table equal to the dump (row counts\n"
     "and content hashes), records each phase's wall time and throughput, and drops the\n"
-    "scratch database, also when something fails. Prints a Markdown summary.\n"
+    "scratch database, also when something fails. Prints a Markdown summary. A drill of a\n"
+    "backup in a repository is recorded there (REPO/.drills/<label>-<time>.json: result,\n"
+    "phases, RTO = the restore's wall time to ready to serve), for 'pgferry list --repo'\n"
+    "and 'pgferry status --max-drill-age/--max-rto'.\n"
     "\n"
     REPO_CLI_HELP
     "  -j, --jobs=N              parallel workers for restore and verification (default 2)\n"
@@ -51,6 +56,8 @@ typedef struct {
     char repo_dir[4096];
     const char *report, *passfile;
     int progress, json;
+    time_t now;               /* when the drill started (PGFERRY_NOW for tests) */
+    char recorded[4200];      /* the drill record written, or "" */
 } drill_cli;
 
 /* getopt's loop: -1 to go on, else the exit code. */
@@ -112,6 +119,9 @@ static int check_arguments(drill_cli *d, int argc, char **argv)
     if ((d->report && (rc = cli_check_output("drill", "--report", d->report)) != 0) ||
         (d->o.trace_path && (rc = cli_check_output("drill", "--trace", d->o.trace_path)) != 0))
         return rc;
+    char err[PF_ERRLEN];
+    if (repo_now(&d->now, err, sizeof err) < 0)
+        return cli_usage_error("drill", "%s", err);
     char *target;
     if ((rc = cli_conn_build("drill", &d->cc, 0, &target)) != 0)
         return rc;
@@ -134,6 +144,42 @@ static int write_report(const drill_cli *d, const drill_report *r, const char *m
     return rc;
 }
 
+/* Where the drill ran, for the record: host, port, database and role (never a password). */
+static json_t *target_json(const char *conninfo)
+{
+    json_t *o = json_object();
+    PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+    static const char *const keep[] = {"host", "hostaddr", "port", "dbname", "user"};
+    for (PQconninfoOption *x = opts; x && x->keyword; x++)
+        for (size_t i = 0; i < sizeof keep / sizeof *keep; i++)
+            if (strcmp(x->keyword, keep[i]) == 0 && x->val && *x->val)
+                json_object_set_new(o, keep[i], json_string(x->val));
+    PQconninfoFree(opts);
+    return o;
+}
+
+/* A drill of a labelled backup in a repository leaves its evidence there; elsewhere
+ * nothing is written. A record that cannot be written is said, not fatal (as verify). */
+static void record_drill(drill_cli *d, const drill_report *r)
+{
+    json_t *rec = drill_json_object(&d->o, r);
+    if (!rec)
+        return;
+    json_object_set(rec, "phase_seconds", json_object_get(rec, "seconds"));
+    json_object_del(rec, "seconds");
+    json_object_set_new(rec, "pgferry_version", json_string(PGFERRY_VERSION));
+    json_object_set_new(rec, "target", target_json(d->o.target));
+    char err[PF_ERRLEN];
+    double rto = r->restored ? r->restore.seconds : -1;
+    int rc = repo_record_drill(d->o.dir, r->ok, rto, rec, d->now, d->recorded, sizeof d->recorded, err, sizeof err);
+    if (rc < 0) {
+        d->recorded[0] = '\0';
+        fprintf(stderr, "pgferry drill: warning: could not record the drill in the repository: %s\n", err);
+    } else if (rc > 0) {
+        fprintf(stderr, "pgferry drill: recorded in %s\n", d->recorded);
+    }
+}
+
 /* drill --json: the report's fields, with the dump's and the files' paths absolute. */
 static void print_json(const drill_cli *d, const drill_report *r)
 {
@@ -149,6 +195,8 @@ static void print_json(const drill_cli *d, const drill_report *r)
     json_object_set_new(j, "repo", cli_json_path(d->sel.repo));
     json_object_set_new(j, "report", cli_json_path(d->report));
     json_object_set_new(j, "trace", cli_json_path(d->o.trace_path));
+    json_object_set_new(j, "rto_seconds", r->restored ? json_real(r->restore.seconds) : json_null());
+    json_object_set_new(j, "recorded", *d->recorded ? cli_json_path(d->recorded) : json_null());
     cli_json_print(j);
 }
 
@@ -181,6 +229,7 @@ int cmd_drill(int argc, char **argv)
     cli_forget(passphrase);
     if (drc < 0)
         return cli_fail("drill", d.json, err);
+    record_drill(&d, &r);
     char *md = drill_markdown(&d.o, &r);
     if (d.json)
         print_json(&d, &r);

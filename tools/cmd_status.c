@@ -11,19 +11,24 @@
 #include <string.h>
 
 static const char *const status_help =
-    "Usage: pgferry status --repo REPO --max-age AGE [--warn-age AGE] [--require-verified] [--json]\n"
+    "Usage: pgferry status --repo REPO --max-age AGE [--warn-age AGE] [--require-verified]\n"
+    "                      [--max-drill-age AGE] [--max-rto DURATION] [--json]\n"
     "\n"
     "Checks a backup repository for monitoring and prints one line with Nagios performance\n"
-    "data after the '|' (age in seconds with warn/crit, size in bytes, tables), e.g.\n"
+    "data after the '|' (age in seconds with warn/crit, size in bytes, tables, the last\n"
+    "passing drill's age and RTO in seconds with --max-drill-age/--max-rto as warn), e.g.\n"
     "  PGFERRY OK - newest backup 20261127T030000Z is 3h12m old (complete, 12 tables, 1.2 GB)\n"
     "  | 'age'=11520s;90000;93600;0; 'size'=1288490188B;;;0; 'tables'=12;;;0;\n"
-    "(one line: shown on two here).\n"
+    "  'drill_age'=U;;;0; 'rto'=U;;;0;\n"
+    "(one line: shown on three here; U: no passing drill recorded).\n"
     "\n"
     "  CRITICAL  no complete backup; the newest complete backup is older than --max-age;\n"
     "            with --require-verified, its last 'pgferry verify' failed\n"
     "  WARNING   the newest complete backup is older than --warn-age; the newest backup is\n"
     "            incomplete and no dump is writing it (a failed or killed dump); with\n"
-    "            --require-verified, the newest complete backup was never verified\n"
+    "            --require-verified, the newest complete backup was never verified; with\n"
+    "            --max-drill-age or --max-rto, the drill checks above (drills are evidence\n"
+    "            that backups restore, never CRITICAL: the backups themselves may be fine)\n"
     "  OK        otherwise (a dump in progress is mentioned, not an error)\n"
     "A backup's age counts from its label, the time its dump started: allow for the dump's\n"
     "duration (for daily dumps, e.g. --warn-age 25h --max-age 26h).\n"
@@ -33,6 +38,11 @@ static const char *const status_help =
     "                            largest first (26h, 1d12h, 2w); zero is a usage error\n"
     "      --warn-age=AGE        WARNING beyond this age (less than --max-age)\n"
     "      --require-verified    also judge the newest complete backup's last verification\n"
+    "      --max-drill-age=AGE   WARNING when the last passing restore drill ('pgferry drill'\n"
+    "                            of a backup in REPO) is older (35d for monthly drills), when\n"
+    "                            there is none, or when the newest drill failed\n"
+    "      --max-rto=DURATION    WARNING when that drill's restore took longer (the\n"
+    "                            recovery-time objective, e.g. 2h); also the newest drill failed\n"
     "      --json                print a JSON object on stdout instead of the line\n"
     "  -?, --help                this help\n"
     "\n"
@@ -74,6 +84,7 @@ static int parse_options(status_cli *st, int argc, char **argv)
         {"repo", required_argument, NULL, 1},   {"max-age", required_argument, NULL, 2},
         {"warn-age", required_argument, NULL, 3}, {"require-verified", no_argument, NULL, 4},
         {"json", no_argument, NULL, 5},         {"help", no_argument, NULL, CLI_OPT_HELP},
+        {"max-drill-age", required_argument, NULL, 6}, {"max-rto", required_argument, NULL, 7},
         {NULL, 0, NULL, 0}};
     int c;
     opterr = 0;
@@ -90,6 +101,14 @@ static int parse_options(status_cli *st, int argc, char **argv)
                 return bad_duration("--warn-age", optarg);
             break;
         case 4: st->so.require_verified = 1; break;
+        case 6:
+            if (repo_parse_duration(optarg, &st->so.max_drill_age) < 0)
+                return bad_duration("--max-drill-age", optarg);
+            break;
+        case 7:
+            if (repo_parse_duration(optarg, &st->so.max_rto) < 0)
+                return bad_duration("--max-rto", optarg);
+            break;
         case 5: st->json = 1; break;
         case CLI_OPT_HELP: fputs(status_help, stdout); return 0;
         default: /* usage errors are UNKNOWN here, see the help */
@@ -110,7 +129,7 @@ static int parse_options(status_cli *st, int argc, char **argv)
 /* Reads the repository and judges it: the code, and the line in line. A directory
  * without the marker is not a repository: UNKNOWN, not "no backup" (a mistyped path
  * must not look like a repository whose backups all vanished). */
-static repo_status_code judge(const status_cli *st, repo_listing *l, time_t now, char *line, size_t linelen)
+static repo_status_code judge(status_cli *st, repo_listing *l, time_t now, char *line, size_t linelen)
 {
     char err[PF_ERRLEN];
     if (repo_scan(st->repo, l, err, sizeof err) < 0) {
@@ -123,6 +142,8 @@ static repo_status_code judge(const status_cli *st, repo_listing *l, time_t now,
                  REPO_MARKER);
         return REPO_STATUS_UNKNOWN;
     }
+    st->so.drills = l->drills;
+    st->so.ndrills = l->ndrills;
     return repo_status(l->b, l->n, &st->so, now, line, linelen);
 }
 
@@ -152,6 +173,12 @@ static void print_json(const status_cli *st, const repo_listing *l, repo_status_
     json_object_set_new(o, "complete", json_integer((json_int_t)ncomplete));
     put_backup(o, "newest_complete", complete, now);
     put_backup(o, "newest", newest, now);
+    json_object_set_new(o, "max_drill_age_seconds",
+                        st->so.max_drill_age ? json_integer((json_int_t)st->so.max_drill_age) : json_null());
+    json_object_set_new(o, "max_rto_seconds", st->so.max_rto ? json_integer((json_int_t)st->so.max_rto) : json_null());
+    json_object_set_new(o, "last_drill", repo_cli_drill_json(repo_last_drill(l->drills, l->ndrills, NULL, 0), now));
+    json_object_set_new(o, "last_passing_drill",
+                        repo_cli_drill_json(repo_last_drill(l->drills, l->ndrills, NULL, 1), now));
     cli_json_print(o);
 }
 

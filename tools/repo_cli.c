@@ -77,6 +77,56 @@ static int worth_noting(const repo_backup *b)
     return b->note && (b->complete || strncmp(b->note, "no manifest", 11) != 0);
 }
 
+json_t *repo_cli_drill_json(const repo_drill *d, time_t now)
+{
+    if (!d)
+        return json_null();
+    char when[32];
+    repo_format_time(d->time, when, sizeof when);
+    return json_pack("{s:s, s:s, s:I, s:b, s:o}", "label", d->label, "time", when, "age_seconds",
+                     (json_int_t)(now - d->time), "ok", d->ok, "rto_seconds",
+                     d->rto >= 0 ? json_real(d->rto) : json_null());
+}
+
+void repo_cli_drill_text(const repo_drill *d, time_t now, char *out, size_t outlen)
+{
+    if (!d) {
+        snprintf(out, outlen, "never");
+        return;
+    }
+    char when[32], age[32], rto[32] = "unknown";
+    repo_format_time(d->time, when, sizeof when);
+    repo_format_age((int64_t)(now - d->time), age, sizeof age);
+    if (d->rto >= 0)
+        repo_format_age((int64_t)(d->rto + 0.5), rto, sizeof rto);
+    snprintf(out, outlen, "%s %s (%s ago) of %s, restore %s", d->ok ? "PASS" : "FAILED", when, age, d->label, rto);
+}
+
+/* list --repo --json: the listing with the drills. */
+static void list_json(const char *repo, const repo_listing *l, time_t now, uint64_t total, size_t ncomplete)
+{
+    json_t *o = json_object(), *arr = json_array();
+    char when[32];
+    json_object_set_new(o, "repo", cli_json_path(repo));
+    repo_format_time(now, when, sizeof when);
+    json_object_set_new(o, "now", json_string(when));
+    json_object_set_new(o, "count", json_integer((json_int_t)l->n));
+    json_object_set_new(o, "complete", json_integer((json_int_t)ncomplete));
+    json_object_set_new(o, "bytes", json_integer((json_int_t)total));
+    for (size_t i = 0; i < l->n; i++) {
+        json_t *b = repo_cli_backup_json(&l->b[i], now);
+        json_object_set_new(b, "last_drill", repo_cli_drill_json(repo_last_drill(l->drills, l->ndrills,
+                                                                                 l->b[i].label, 0), now));
+        json_array_append_new(arr, b);
+    }
+    json_object_set_new(o, "backups", arr);
+    json_object_set_new(o, "drills", json_integer((json_int_t)l->ndrills));
+    json_object_set_new(o, "last_drill", repo_cli_drill_json(repo_last_drill(l->drills, l->ndrills, NULL, 0), now));
+    json_object_set_new(o, "last_passing_drill",
+                        repo_cli_drill_json(repo_last_drill(l->drills, l->ndrills, NULL, 1), now));
+    cli_json_print(o);
+}
+
 int cmd_list_repo(const char *repo, int json)
 {
     time_t now;
@@ -103,18 +153,7 @@ int cmd_list_repo(const char *repo, int json)
         ncomplete += l.b[i].complete;
     }
     if (json) {
-        json_t *o = json_object(), *arr = json_array();
-        char when[32];
-        json_object_set_new(o, "repo", cli_json_path(repo));
-        repo_format_time(now, when, sizeof when);
-        json_object_set_new(o, "now", json_string(when));
-        json_object_set_new(o, "count", json_integer((json_int_t)l.n));
-        json_object_set_new(o, "complete", json_integer((json_int_t)ncomplete));
-        json_object_set_new(o, "bytes", json_integer((json_int_t)total));
-        for (size_t i = 0; i < l.n; i++)
-            json_array_append_new(arr, repo_cli_backup_json(&l.b[i], now));
-        json_object_set_new(o, "backups", arr);
-        cli_json_print(o);
+        list_json(repo, &l, now, total, ncomplete);
         repo_listing_free(&l);
         return 0;
     }
@@ -142,6 +181,14 @@ int cmd_list_repo(const char *repo, int json)
     for (size_t i = 0; i < l.n; i++)
         if (worth_noting(&l.b[i]))
             printf("note: %s: %s\n", l.b[i].label, l.b[i].note);
+    char drill[256];
+    const repo_drill *last = repo_last_drill(l.drills, l.ndrills, NULL, 0);
+    repo_cli_drill_text(last, now, drill, sizeof drill);
+    printf("last drill: %s\n", drill);
+    if (last && !last->ok) {
+        repo_cli_drill_text(repo_last_drill(l.drills, l.ndrills, NULL, 1), now, drill, sizeof drill);
+        printf("last passing drill: %s\n", drill);
+    }
     repo_listing_free(&l);
     return 0;
 }

@@ -11,6 +11,11 @@
  * tag, keep_forever, tables, rows, bytes, started_at, finished_at, database, note,
  * verification ({ok, time, problems} or null). */
 json_t *repo_cli_backup_json(const repo_backup *b, time_t now);
+/* A drill record as JSON: label (the backup), time, age_seconds, ok, rto_seconds; null for
+ * NULL. */
+json_t *repo_cli_drill_json(const repo_drill *d, time_t now);
+/* "PASS 2026-12-01T05:30:00Z (3d ago) of 20261127T030000Z, restore 1m12s" or "never". */
+void repo_cli_drill_text(const repo_drill *d, time_t now, char *out, size_t outlen);
 /* "complete", "incomplete" or "writing". */
 const char *repo_cli_state(const repo_backup *b);
 /* "ok 2026-11-27T03:00Z", "FAILED 2026-11-27T03:00Z" or "never". */

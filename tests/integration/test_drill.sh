@@ -105,5 +105,82 @@ check "drill without CREATEDB: one-line error, exit 1" "$tmp/o" bash -c '[ "$1" 
 run "$tmp/o" "$PGFERRY" drill "$D"
 check "drill without --target: usage error" "$tmp/o" test "$rc" -eq 2
 
+# --- drills as evidence: recorded in the repository, shown by list, judged by status -------
+R=$tmp/repo
+PGFERRY_NOW=2026-11-27T03:00:00Z "$PGFERRY" dump -d dbname=src --repo "$R" --no-progress >"$tmp/o" 2>&1
+check "dump --repo" "$tmp/o" test -f "$R/20261127T030000Z/manifest.json"
+PGFERRY_NOW=2026-11-28T05:00:00Z "$PGFERRY" drill --repo "$R" --backup latest --target dbname=postgres --json \
+  --no-progress >"$tmp/dj" 2>"$tmp/o"
+rc=$?
+rec=$R/.drills/20261127T030000Z-20261128T050000Z.json
+check "drill --repo: passes and records its result in REPO/.drills/<label>-<time>.json" "$tmp/o" \
+  bash -c '[ "$1" -eq 0 ] && [ -f "$2" ] && grep -qxF "pgferry drill: recorded in $2" "$3"' _ "$rc" "$rec" "$tmp/o"
+check "the record: ok, RTO, phases, version, target without password, per-table checks" "$rec" python3 - "$rec" \
+  "$("$PGFERRY" --version | awk '{print $2}')" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["label"] == "20261127T030000Z" and r["time"] == "2026-11-28T05:00:00Z" and r["ok"] is True, r
+assert isinstance(r["rto_seconds"], float) and r["rto_seconds"] > 0, r["rto_seconds"]
+ph = r["phase_seconds"]
+assert {"checks", "schema", "data", "indexes_constraints", "post_data", "verification", "total"} <= set(ph), ph
+assert r["pgferry_version"] == sys.argv[2] and r["target"]["dbname"] == "postgres", r
+assert "password" not in json.dumps(r["target"])
+assert len(r["tables"]) >= 13 and all(t["check"] == "ok" for t in r["tables"])
+PY
+check "drill --json: rto_seconds and the record's absolute path" "$tmp/dj" python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["recorded"] == sys.argv[2] and j["rto_seconds"] > 0 and j["ok"] is True, j' "$tmp/dj" "$rec"
+
+st() { PGFERRY_NOW=$1 "$PGFERRY" status --repo "$R" --max-age 400d "${@:2}" >"$tmp/o" 2>&1; rc=$?; }
+rto=$(python3 -c 'import json,sys; print("%.1f" % json.load(open(sys.argv[1]))["rto_seconds"])' "$rec")
+st 2026-12-10T00:00:00Z --max-drill-age 35d --max-rto 2h
+check "status --max-drill-age 35d --max-rto 2h: OK, the drill named, perfdata drill_age and rto" "$tmp/o" \
+  bash -c '[ "$1" -eq 0 ] && grep -qF "; last passing drill 11d19h ago (restore " "$2" &&
+           grep -qF " '\''drill_age'\''=1018800s;3024000;;0; '\''rto'\''=${3}s;7200;;0;" "$2"' _ "$rc" "$tmp/o" "$rto"
+st 2027-01-10T00:00:00Z --max-drill-age 35d
+check "status: the last passing drill older than --max-drill-age is a WARNING (exit 1)" "$tmp/o" \
+  bash -c '[ "$1" -eq 1 ] && grep -q "^PGFERRY WARNING - last passing restore drill is 42d19h old (max 35d) |" "$2"' _ "$rc" "$tmp/o"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); r["rto_seconds"]=9000.0; json.dump(r, open(sys.argv[1], "w"))' "$rec"
+st 2026-12-10T00:00:00Z --max-drill-age 35d --max-rto 2h
+check "status: a restore slower than --max-rto is a WARNING" "$tmp/o" \
+  bash -c '[ "$1" -eq 1 ] && grep -q "^PGFERRY WARNING - last passing restore drill'\''s restore took 2h30m (RTO 2h) |" "$2"' _ "$rc" "$tmp/o"
+st 2026-12-10T00:00:00Z --max-rto 0h
+check "status --max-rto 0h: usage error" "$tmp/o" bash -c '[ "$1" -eq 3 ] && grep -qF "invalid --max-rto \"0h\"" "$2"' _ "$rc" "$tmp/o"
+
+# a failing drill is recorded too, and said first
+cp -a "$R/20261127T030000Z" "$R/20261129T030000Z"
+big=$(ls -S "$R/20261129T030000Z"/data/*.chunk | head -1)
+printf '\x01' | dd of="$big" bs=1 seek=$(($(stat -c %s "$big") / 2)) conv=notrunc status=none
+PGFERRY_NOW=2026-11-29T05:00:00Z "$PGFERRY" drill --repo "$R" --backup 20261129T030000Z --target dbname=postgres \
+  --no-progress >"$tmp/o" 2>&1
+rc=$?
+check "a failing drill is recorded (ok false)" "$tmp/o" \
+  bash -c '[ "$1" -eq 1 ] && grep -q "\"ok\": false" "$2"' _ "$rc" "$R/.drills/20261129T030000Z-20261129T050000Z.json"
+st 2026-11-30T00:00:00Z --max-drill-age 35d
+check "status: the newest drill failed is a WARNING that names it" "$tmp/o" bash -c '[ "$1" -eq 1 ] &&
+  grep -q "^PGFERRY WARNING - the last restore drill (of 20261129T030000Z at 2026-11-29T05:00:00Z) FAILED |" "$2"' _ "$rc" "$tmp/o"
+PGFERRY_NOW=2026-11-30T00:00:00Z "$PGFERRY" list --repo "$R" >"$tmp/o" 2>&1
+check "list --repo: the last drill and the last passing one" "$tmp/o" bash -c '
+  grep -qx "last drill: FAILED 2026-11-29T05:00:00Z (19h ago) of 20261129T030000Z, restore unknown" "$1" &&
+  grep -qx "last passing drill: PASS 2026-11-28T05:00:00Z (1d19h ago) of 20261127T030000Z, restore 2h30m" "$1"' _ "$tmp/o"
+PGFERRY_NOW=2026-11-30T00:00:00Z "$PGFERRY" list --repo "$R" --json >"$tmp/o" 2>&1
+check "list --repo --json: last_drill, last_passing_drill, each backup's last drill" "$tmp/o" python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["drills"] == 2 and j["last_drill"]["ok"] is False and j["last_drill"]["rto_seconds"] is None, j
+assert j["last_passing_drill"]["label"] == "20261127T030000Z" and j["last_passing_drill"]["rto_seconds"] == 9000
+assert [b["last_drill"]["ok"] for b in j["backups"]] == [True, False]' "$tmp/o"
+
+# prune never takes the drill records for a backup, nor removes them with their backup
+PGFERRY_NOW=2026-12-10T00:00:00Z "$PGFERRY" prune --repo "$R" --keep-last 1 >"$tmp/o" 2>&1
+check "prune removes the older backup and keeps both drill records" "$tmp/o" bash -c '[ ! -e "$1/20261127T030000Z" ] &&
+  [ "$(ls "$1/.drills" | wc -l)" -eq 2 ] && ! grep -q "drills" "$2"' _ "$R" "$tmp/o"
+mkdir -p "$tmp/nodrill" && touch "$tmp/nodrill/.pgferry-repo" && cp -a "$R/20261129T030000Z" "$tmp/nodrill/"
+PGFERRY_NOW=2026-11-30T00:00:00Z "$PGFERRY" status --repo "$tmp/nodrill" --max-age 2d --max-drill-age 35d >"$tmp/o" 2>&1
+rc=$?
+check "status --max-drill-age without any drill: WARNING, said as such" "$tmp/o" bash -c '[ "$1" -eq 1 ] &&
+  grep -q "^PGFERRY WARNING - no passing restore drill recorded (0 drills, none passed) |" "$2"' _ "$rc" "$tmp/o"
+
 echo "drill: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -406,7 +406,7 @@ at 2026-12-02T06:12:00Z status --repo "$P" --max-age 26h --warn-age 25h --json
 j=$(cat "$tmp/out")
 tables=$(json_get "$j" newest_complete tables)
 bytes=$(json_get "$j" newest_complete bytes)
-perf="'age'=11520s;90000;93600;0; 'size'=${bytes}B;;;0; 'tables'=${tables};;;0;"
+perf="'age'=11520s;90000;93600;0; 'size'=${bytes}B;;;0; 'tables'=${tables};;;0; 'drill_age'=U;;;0; 'rto'=U;;;0;"
 if [[ $rc -eq 0 && $(json_get "$j" perfdata) == "$perf" && $tables -gt 0 && $bytes -gt 0 ]]
 then pass "status --json: perfdata"
 else fail "status perfdata json" "exit $rc"; fi

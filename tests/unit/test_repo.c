@@ -287,13 +287,55 @@ static void test_status_perfdata(void **state)
     b[0].bytes = 1000;
     b[0].tables = 12;
     b[1].complete = 0;
-    repo_status_opts o = {26 * 3600, 25 * 3600, 0};
+    repo_status_opts o = {.max_age = 26 * 3600, .warn_age = 25 * 3600};
     char out[512];
     repo_status_perfdata(b, 2, &o, utc(2026, 11, 27, 6, 12), out, sizeof out);
-    assert_string_equal(out, "'age'=11520s;90000;93600;0; 'size'=1000B;;;0; 'tables'=12;;;0;");
+    assert_string_equal(out, "'age'=11520s;90000;93600;0; 'size'=1000B;;;0; 'tables'=12;;;0; 'drill_age'=U;;;0; 'rto'=U;;;0;");
     o.warn_age = 0;
     repo_status_perfdata(b + 1, 1, &o, utc(2026, 11, 28, 6, 0), out, sizeof out);
-    assert_string_equal(out, "'age'=U;;93600;0; 'size'=U;;;0; 'tables'=U;;;0;");
+    assert_string_equal(out, "'age'=U;;93600;0; 'size'=U;;;0; 'tables'=U;;;0; 'drill_age'=U;;;0; 'rto'=U;;;0;");
+}
+
+/* Drills as evidence: --max-drill-age and --max-rto are WARNINGs about the last passing
+ * drill; no passing drill at all is a WARNING that says so. */
+static void test_status_drills(void **state)
+{
+    (void)state;
+    repo_backup b[1] = {mk(utc(2026, 12, 1, 3, 0))};
+    b[0].tables = 3;
+    time_t now = utc(2026, 12, 1, 6, 0);
+    repo_status_opts o = {.max_age = 26 * 3600, .max_drill_age = 35 * REPO_DAY, .max_rto = 2 * 3600};
+    char line[1024], perf[512];
+    assert_int_equal(repo_status(b, 1, &o, now, line, sizeof line), REPO_STATUS_WARNING);
+    assert_string_equal(line, "PGFERRY WARNING - no passing restore drill recorded (0 drills, none passed)");
+
+    repo_drill d[3] = {{"20261020T030000Z", utc(2026, 10, 20, 5, 0), 1, 72.4},
+                       {"20261110T030000Z", utc(2026, 11, 10, 5, 0), 1, 3 * 3600},
+                       {"20261130T030000Z", utc(2026, 11, 30, 5, 0), 0, 60}};
+    o.drills = d;
+    o.ndrills = 1; /* passed 42 days ago: too old */
+    assert_int_equal(repo_status(b, 1, &o, now, line, sizeof line), REPO_STATUS_WARNING);
+    assert_non_null(strstr(line, "last passing restore drill is 42d1h old (max 35d)"));
+    repo_status_perfdata(b, 1, &o, now, perf, sizeof perf);
+    assert_non_null(strstr(perf, " 'drill_age'=3632400s;3024000;;0; 'rto'=72.4s;7200;;0;"));
+
+    o.ndrills = 2; /* passed 21 days ago, but its restore took 3h against an RTO of 2h */
+    assert_int_equal(repo_status(b, 1, &o, now, line, sizeof line), REPO_STATUS_WARNING);
+    assert_string_equal(line, "PGFERRY WARNING - last passing restore drill's restore took 3h (RTO 2h)");
+    o.max_rto = 4 * 3600;
+    assert_int_equal(repo_status(b, 1, &o, now, line, sizeof line), REPO_STATUS_OK);
+    assert_non_null(strstr(line, "(complete, 3 tables, 0 B); last passing drill 21d1h ago (restore 3h)"));
+
+    o.ndrills = 3; /* the newest drill failed: said, whatever the older passing one */
+    assert_int_equal(repo_status(b, 1, &o, now, line, sizeof line), REPO_STATUS_WARNING);
+    assert_string_equal(line, "PGFERRY WARNING - the last restore drill (of 20261130T030000Z at "
+                              "2026-11-30T05:00:00Z) FAILED");
+    /* without the drill options, drills do not change the verdict */
+    repo_status_opts plain = {.max_age = 26 * 3600, .drills = d, .ndrills = 3};
+    assert_int_equal(repo_status(b, 1, &plain, now, line, sizeof line), REPO_STATUS_OK);
+    assert_ptr_equal(repo_last_drill(d, 3, NULL, 1), &d[1]);
+    assert_ptr_equal(repo_last_drill(d, 3, "20261020T030000Z", 0), &d[0]);
+    assert_null(repo_last_drill(d, 3, "20261201T030000Z", 0));
 }
 
 /* ---------------------------------------------------------------- retention */
@@ -590,7 +632,7 @@ static repo_status_code st(const repo_backup *b, size_t n, int64_t max, int64_t 
                            const char *want_sub)
 {
     char line[1024];
-    repo_status_opts o = {max, warn, req};
+    repo_status_opts o = {.max_age = max, .warn_age = warn, .require_verified = req};
     repo_status_code c = repo_status(b, n, &o, now, line, sizeof line);
     if (want_sub && !strstr(line, want_sub))
         fail_msg("status line \"%s\" lacks \"%s\"", line, want_sub);
@@ -607,7 +649,7 @@ static void test_status(void **state)
     b[1].tables = 12;
     b[1].bytes = 1288490189; /* 1.2 GB */
     char line[1024];
-    repo_status_opts o = {24 * 3600, 0, 0};
+    repo_status_opts o = {.max_age = 24 * 3600};
     assert_int_equal(repo_status(b, 2, &o, now, line, sizeof line), REPO_STATUS_OK);
     assert_string_equal(line, "PGFERRY OK - newest backup 20261127T030000Z is 3h12m old (complete, 12 tables, 1.2 GB)");
 
@@ -948,6 +990,7 @@ int main(void)
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_keep_within_and_yearly),
         cmocka_unit_test(test_status_perfdata),
+        cmocka_unit_test(test_status_drills),
         cmocka_unit_test(test_pick),
         cmocka_unit_test(test_gfs_400_days),
         cmocka_unit_test(test_gfs_year_boundary),
