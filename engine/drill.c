@@ -69,6 +69,7 @@ int drill_run(const drill_options *o, drill_report *r, char *err, size_t errlen)
     ro.interrupted = o->interrupted;
     ro.passphrase = o->passphrase;
     ro.trace_path = o->trace_path;
+    ro.trace_out = &r->trace;
     char e2[PF_ERRLEN];
     if (restore_run(&ro, &r->restore, e2, sizeof e2) < 0) {
         snprintf(r->error, sizeof r->error, "restore failed: %s", e2);
@@ -191,4 +192,6 @@ char *drill_json(const drill_options *o, const drill_report *r)
 void drill_report_free(drill_report *r)
 {
     verify_db_result_free(&r->verify);
+    json_decref(r->trace);
+    r->trace = NULL;
 }

@@ -38,10 +38,15 @@ typedef struct {
     int dropped;              /* scratch database removed */
     char started_at[32];
     uint64_t dump_raw_bytes, dump_rows;
+    struct json_t *trace;     /* the restore's trace (trace_json), or NULL */
 } drill_report;
 
 /* Returns 0 when the drill ran to a verdict (see report->ok), -1 when it could not start. */
 int drill_run(const drill_options *o, drill_report *r, char *err, size_t errlen);
+/* The report as one self-contained HTML page (malloc'd; engine/drill_html.c): verdict
+ * and RTO, phase times, a timeline per worker from the restore's trace, per-table checks.
+ * Inline CSS and SVG only: nothing is fetched from anywhere. */
+char *drill_html(const drill_options *o, const drill_report *r);
 /* The report as Markdown (malloc'd). */
 char *drill_markdown(const drill_options *o, const drill_report *r);
 /* The report as a JSON object (dump, started_at, scratch_database, ok, error,

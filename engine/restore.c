@@ -482,6 +482,8 @@ int restore_run(const restore_options *o, restore_summary *s, char *err, size_t 
         if (trace_write(ctx.trace, o->trace_path, terr, sizeof terr) < 0)
             pf_notice(o->notice, o->notice_ctx, "restore: warning: --trace: %s", terr);
     }
+    if (o->trace_out && ctx.trace)
+        *o->trace_out = trace_json(ctx.trace);
     trace_free(ctx.trace);
     pthread_mutex_destroy(&ctx.mu);
     pthread_mutex_destroy(&ctx.notice_mu);

@@ -63,6 +63,8 @@ typedef struct {
     const struct profile *profile;
     int globals;            /* create the dump's roles and tablespaces that are missing */
     const char *trace_path; /* --trace: a Chrome trace-event file of every job, or NULL */
+    struct json_t **trace_out; /* when set: the same trace as a document (trace_json; the
+                                  caller json_decref()s it), also after a failure */
     uint64_t maintenance_memory; /* memory for index builds, shared by those running at
                                     once (0: 1GB) */
     int keep_grants;        /* a renamed copy keeps the live table's privileges */

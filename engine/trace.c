@@ -83,7 +83,7 @@ void trace_span(trace *t, int tid, const char *cat, const char *name, double sta
     pthread_mutex_unlock(&t->mu);
 }
 
-int trace_write(const trace *t, const char *path, char *err, size_t errlen)
+json_t *trace_json(const trace *t)
 {
     json_t *ev = json_array();
     pthread_mutex_lock((pthread_mutex_t *)&t->mu);
@@ -116,8 +116,13 @@ int trace_write(const trace *t, const char *path, char *err, size_t errlen)
                                             args));
     }
     pthread_mutex_unlock((pthread_mutex_t *)&t->mu);
-    json_t *doc = json_pack("{s:o, s:s}", "traceEvents", ev, "displayTimeUnit", "ms");
-    char *text = json_dumps(doc, JSON_COMPACT);
+    return json_pack("{s:o, s:s}", "traceEvents", ev, "displayTimeUnit", "ms");
+}
+
+int trace_write(const trace *t, const char *path, char *err, size_t errlen)
+{
+    json_t *doc = trace_json(t);
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     if (!text)
         return pf_err(err, errlen, "trace: cannot serialise");

@@ -25,6 +25,11 @@ void trace_free(trace *t);
 void trace_span(trace *t, int tid, const char *cat, const char *name, double start, double end, uint64_t bytes,
                 uint64_t rows, double server_cpu);
 
+/* The trace as a Chrome trace-event document {"traceEvents": [...], "displayTimeUnit"}:
+ * thread_name metadata, then one "X" event per span (ts and dur in microseconds from the
+ * trace's creation; args bytes, rows, server_cpu_ms). NULL when out of memory. */
+struct json_t;
+struct json_t *trace_json(const trace *t);
 /* Writes the trace (JSON, atomically). */
 int trace_write(const trace *t, const char *path, char *err, size_t errlen);
 

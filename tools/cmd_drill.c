@@ -7,11 +7,13 @@
 #include "tools/repo_cli.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 static const char *const drill_help =
@@ -29,7 +31,9 @@ static const char *const drill_help =
     REPO_CLI_HELP
     "  -j, --jobs=N              parallel workers for restore and verification (default 2)\n"
     "      --keep                keep the scratch database for inspection\n"
-    "      --report=FILE         also write the report: Markdown if FILE ends in .md, else JSON\n"
+    "      --report=FILE         also write the report: a self-contained HTML page (verdict,\n"
+    "                            RTO, phases, a timeline per worker, per-table checks) if\n"
+    "                            FILE ends in .html or .htm, Markdown if in .md, else JSON\n"
     "      --progress            show progress even when stderr is not a terminal\n"
     "      --no-progress         never show progress\n"
     "      --passphrase-file=FILE  passphrase of an encrypted dump (else PGFERRY_PASSPHRASE)\n"
@@ -57,6 +61,7 @@ typedef struct {
     const char *report, *passfile;
     int progress, json;
     time_t now;               /* when the drill started (PGFERRY_NOW for tests) */
+    char abs_dir[4096];       /* the dump's directory made absolute, for the reports */
     char recorded[4200];      /* the drill record written, or "" */
 } drill_cli;
 
@@ -113,6 +118,8 @@ static int check_arguments(drill_cli *d, int argc, char **argv)
         return cli_usage_error("drill", "unexpected argument \"%s\"", argv[optind]);
     if ((rc = repo_cli_resolve("drill", &d->sel, d->o.dir, d->repo_dir, sizeof d->repo_dir, &d->o.dir)) != 0)
         return rc;
+    if (d->o.dir[0] != '/' && !strstr(d->o.dir, "://") && realpath(d->o.dir, d->abs_dir))
+        d->o.dir = d->abs_dir; /* reports name the dump wherever they are read */
     if (!d->cc.conninfo)
         return cli_usage_error("drill", "%s", "missing --target CONNINFO (a database on the server to drill on, "
                                               "e.g. --target postgres)");
@@ -129,12 +136,20 @@ static int check_arguments(drill_cli *d, int argc, char **argv)
     return 0;
 }
 
-/* --report FILE: Markdown for .md, else JSON. 0, or 1 after printing why not. */
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t sl = strlen(s), xl = strlen(suffix);
+    return sl > xl && strcasecmp(s + sl - xl, suffix) == 0;
+}
+
+/* --report FILE: HTML for .html/.htm, Markdown for .md, else JSON. 0, or 1 after printing
+ * why not. */
 static int write_report(const drill_cli *d, const drill_report *r, const char *md)
 {
-    size_t rl = strlen(d->report);
     char err[PF_ERRLEN];
-    char *text = rl > 3 && strcmp(d->report + rl - 3, ".md") == 0 ? strdup(md) : drill_json(&d->o, r);
+    char *text = ends_with(d->report, ".html") || ends_with(d->report, ".htm") ? drill_html(&d->o, r)
+                 : ends_with(d->report, ".md")                                   ? strdup(md)
+                                                                                 : drill_json(&d->o, r);
     int rc = 0;
     if (!text || io_write_file_atomic(d->report, text, strlen(text), 0600, err, sizeof err) < 0) {
         fprintf(stderr, "pgferry drill: report %s: %s\n", d->report, text ? err : "out of memory");

@@ -110,7 +110,7 @@ R=$tmp/repo
 PGFERRY_NOW=2026-11-27T03:00:00Z "$PGFERRY" dump -d dbname=src --repo "$R" --no-progress >"$tmp/o" 2>&1
 check "dump --repo" "$tmp/o" test -f "$R/20261127T030000Z/manifest.json"
 PGFERRY_NOW=2026-11-28T05:00:00Z "$PGFERRY" drill --repo "$R" --backup latest --target dbname=postgres --json \
-  --no-progress >"$tmp/dj" 2>"$tmp/o"
+  --no-progress -j 3 --report "$tmp/drill.html" >"$tmp/dj" 2>"$tmp/o"
 rc=$?
 rec=$R/.drills/20261127T030000Z-20261128T050000Z.json
 check "drill --repo: passes and records its result in REPO/.drills/<label>-<time>.json" "$tmp/o" \
@@ -148,13 +148,82 @@ check "status: a restore slower than --max-rto is a WARNING" "$tmp/o" \
 st 2026-12-10T00:00:00Z --max-rto 0h
 check "status --max-rto 0h: usage error" "$tmp/o" bash -c '[ "$1" -eq 3 ] && grep -qF "invalid --max-rto \"0h\"" "$2"' _ "$rc" "$tmp/o"
 
+# --- the HTML report, rendered by a real browser -------------------------------------------
+# Debian's chromium, headless: it must be installed (tools/install-deps.sh), else this FAILS.
+H=$tmp/drill.html
+check "--report FILE.html: an HTML page" "$H" bash -c 'head -c 15 "$1" | grep -qx "<!DOCTYPE html>"' _ "$H"
+check "the page references nothing outside itself (no http(s)://, src=, href=, url(), @import)" "$H" \
+  bash -c '! grep -Eiq "https?://|[[:space:]](src|href)=|url\(|@import" "$1"' _ "$H"
+if ! command -v chromium >/dev/null; then
+  fail "chromium is not installed: tools/install-deps.sh installs it (the HTML report is checked in a browser)"
+else
+  chrome() { timeout 120 chromium --headless --no-sandbox --disable-gpu --force-color-profile=srgb \
+    --user-data-dir="$tmp/chrome" --hide-scrollbars "$@" "file://$H" 2>>"$tmp/chrome.log"; }
+  chrome --dump-dom >"$tmp/dom.html"
+  check "chromium renders the page: every table, the timeline's jobs and lanes, the verdict and RTO" "$tmp/dom.html" \
+    python3 - "$tmp/dom.html" "$rec" <<'PY'
+import json, re, sys
+dom = open(sys.argv[1]).read()
+rec = json.load(open(sys.argv[2]))
+for t in rec["tables"]:
+    name = (t["schema"] + "." + t["name"]).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    assert f"<td>{name}</td>" in dom, f"table {name} missing"
+svg = re.search(r'<svg id="timeline".*?</svg>', dom, re.S)
+assert svg, "no timeline"
+jobs = re.findall(r'<g class="job" data-kind="([a-z-]+)"', svg.group(0))
+assert jobs.count("load") >= 13 and "index" in jobs and "analyze" in jobs, jobs
+for lane in ("coordinator", "worker 1", "worker 2", "worker 3"):
+    assert f">{lane}</text>" in svg.group(0), lane
+assert '<div class="verdict">PASS</div>' in dom and "RTO: restore to ready to serve" in dom
+assert len(re.findall(r'<span class="pill ok">ok</span>', dom)) == len(rec["tables"])
+PY
+  chrome --screenshot="$tmp/drill.png" --window-size=1280,1600 >/dev/null
+  check "chromium's screenshot of the page: the verdict's green, the loads' blue, the indexes' orange, many colours" \
+    "$tmp/chrome.log" python3 - "$tmp/drill.png" <<'PY'
+import struct, sys, zlib
+data = open(sys.argv[1], "rb").read()
+assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+pos, idat, hdr = 8, b"", None
+while pos < len(data):
+    n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+    body = data[pos + 8:pos + 8 + n]
+    if kind == b"IHDR": hdr = struct.unpack(">IIBBBBB", body)
+    if kind == b"IDAT": idat += body
+    pos += 12 + n
+w, h, depth, ctype = hdr[:4]
+assert depth == 8 and ctype in (2, 6), hdr
+bpp = 3 if ctype == 2 else 4
+raw, stride, prev, counts, off = zlib.decompress(idat), w * bpp, bytearray(w * bpp), {}, 0
+for y in range(h):
+    f, line = raw[off], bytearray(raw[off + 1:off + 1 + stride]); off += 1 + stride
+    for i in range(stride):
+        a = line[i - bpp] if i >= bpp else 0; b = prev[i]; c = prev[i - bpp] if i >= bpp else 0
+        if f == 1: line[i] = (line[i] + a) & 255
+        elif f == 2: line[i] = (line[i] + b) & 255
+        elif f == 3: line[i] = (line[i] + (a + b) // 2) & 255
+        elif f == 4:
+            p = a + b - c; pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+            line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+    for x in range(0, stride, bpp):
+        px = bytes(line[x:x + 3]); counts[px] = counts.get(px, 0) + 1
+    prev = line
+for name, rgb in (("PASS green", "1f9d55"), ("load blue", "3b82c4"), ("index orange", "f08c2e")):
+    assert counts.get(bytes.fromhex(rgb), 0) >= 200, f"{name} #{rgb}: {counts.get(bytes.fromhex(rgb), 0)} pixels"
+assert len(counts) >= 50, f"only {len(counts)} colours: a blank page?"
+print(f"{w}x{h}, {len(counts)} colours")
+PY
+fi
 # a failing drill is recorded too, and said first
 cp -a "$R/20261127T030000Z" "$R/20261129T030000Z"
 big=$(ls -S "$R/20261129T030000Z"/data/*.chunk | head -1)
 printf '\x01' | dd of="$big" bs=1 seek=$(($(stat -c %s "$big") / 2)) conv=notrunc status=none
 PGFERRY_NOW=2026-11-29T05:00:00Z "$PGFERRY" drill --repo "$R" --backup 20261129T030000Z --target dbname=postgres \
-  --no-progress >"$tmp/o" 2>&1
+  --no-progress --report "$tmp/fail.html" >"$tmp/o" 2>&1
 rc=$?
+check "the HTML report of a failed drill: FAIL, the error naming the damaged chunk, the jobs that ran" "$tmp/fail.html" \
+  bash -c 'grep -qF "<div class=\"verdict\">FAIL</div>" "$1" && grep -q "<div class=\"error\">restore failed: .*$2" "$1" &&
+           grep -qF "<b>not restored</b>" "$1" && grep -qF "<g class=\"job\" data-kind=\"load\">" "$1"' \
+  _ "$tmp/fail.html" "$(basename "$big")"
 check "a failing drill is recorded (ok false)" "$tmp/o" \
   bash -c '[ "$1" -eq 1 ] && grep -q "\"ok\": false" "$2"' _ "$rc" "$R/.drills/20261129T030000Z-20261129T050000Z.json"
 st 2026-11-30T00:00:00Z --max-drill-age 35d
