@@ -1266,72 +1266,103 @@ static void drill_note(const repo_status_opts *o, time_t now, char *out, size_t 
     snprintf(out, outlen, "; last passing drill %s ago (restore %s)", age, rto);
 }
 
+/* The newest backup and the newest complete one (NULL when none), and how many are not
+ * complete. */
+typedef struct {
+    const repo_backup *newest, *complete;
+    size_t nincomplete;
+} status_scan;
+
+static status_scan scan_for_status(const repo_backup *b, size_t n)
+{
+    status_scan sc = {NULL, NULL, 0};
+    for (size_t i = 0; i < n; i++) {
+        if (!sc.newest || cmp_backup(&b[i], sc.newest) > 0)
+            sc.newest = &b[i];
+        if (b[i].complete && (!sc.complete || cmp_backup(&b[i], sc.complete) > 0))
+            sc.complete = &b[i];
+        if (!b[i].complete)
+            sc.nincomplete++;
+    }
+    return sc;
+}
+
+/* The newest complete backup's age and verification: issues appended to is[]. */
+static size_t complete_issues(const repo_backup *complete, const repo_status_opts *o, time_t now, issue *is, size_t ni)
+{
+    char age[32], lim[32], when[32];
+    int64_t a = (int64_t)(now - complete->time);
+    repo_format_age(a, age, sizeof age);
+    if (a > o->max_age) {
+        repo_format_age(o->max_age, lim, sizeof lim);
+        is[ni].code = REPO_STATUS_CRITICAL;
+        snprintf(is[ni++].text, sizeof is[0].text, "newest complete backup %s is %s old (max %s)", complete->label,
+                 age, lim);
+    } else if (o->warn_age > 0 && a > o->warn_age) {
+        repo_format_age(o->warn_age, lim, sizeof lim);
+        is[ni].code = REPO_STATUS_WARNING;
+        snprintf(is[ni++].text, sizeof is[0].text, "newest complete backup %s is %s old (warn %s)", complete->label,
+                 age, lim);
+    }
+    if (!o->require_verified)
+        return ni;
+    if (complete->verified == REPO_VERIFY_FAILED) {
+        repo_format_time(complete->verified_at, when, sizeof when);
+        is[ni].code = REPO_STATUS_CRITICAL;
+        snprintf(is[ni++].text, sizeof is[0].text, "newest complete backup %s failed verification at %s (%llu problem%s)",
+                 complete->label, when, (unsigned long long)complete->verify_problems,
+                 complete->verify_problems == 1 ? "" : "s");
+    } else if (complete->verified == REPO_VERIFY_NEVER) {
+        is[ni].code = REPO_STATUS_WARNING;
+        snprintf(is[ni++].text, sizeof is[0].text, "newest complete backup %s was never verified", complete->label);
+    }
+    return ni;
+}
+
+/* Every issue of the listing, in the order found. */
+static size_t status_issues(const status_scan *sc, size_t n, const repo_status_opts *o, time_t now, issue *is)
+{
+    size_t ni = 0;
+    char age[32];
+    if (!sc->complete) {
+        is[ni].code = REPO_STATUS_CRITICAL;
+        if (n == 0)
+            snprintf(is[ni++].text, sizeof is[0].text, "no backup in the repository");
+        else
+            snprintf(is[ni++].text, sizeof is[0].text, "no complete backup in the repository (%zu incomplete)",
+                     sc->nincomplete);
+    } else {
+        ni = complete_issues(sc->complete, o, now, is, ni);
+    }
+    if (sc->newest && !sc->newest->complete && !sc->newest->writing) {
+        repo_format_age((int64_t)(now - sc->newest->time), age, sizeof age);
+        is[ni].code = REPO_STATUS_WARNING;
+        snprintf(is[ni++].text, sizeof is[0].text,
+                 "newest backup %s is incomplete (failed or interrupted dump, started %s ago)", sc->newest->label, age);
+    }
+    return drill_issues(o, now, is, ni);
+}
+
+/* The line for an OK verdict: the newest complete backup, and the last passing drill. */
+static size_t ok_text(const status_scan *sc, const repo_status_opts *o, time_t now, char *out, size_t outlen)
+{
+    char age[32], size[32], note[128];
+    const repo_backup *c = sc->complete;
+    repo_format_age((int64_t)(now - c->time), age, sizeof age);
+    pf_fmt_bytes(c->bytes, size, sizeof size);
+    drill_note(o, now, note, sizeof note);
+    int w = snprintf(out, outlen, "newest backup %s is %s old (complete, %llu table%s, %s%s)%s", c->label, age,
+                     (unsigned long long)c->tables, c->tables == 1 ? "" : "s", size,
+                     c->verified == REPO_VERIFY_OK ? ", verified" : "", note);
+    return w > 0 && (size_t)w < outlen ? (size_t)w : 0;
+}
+
 repo_status_code repo_status(const repo_backup *b, size_t n, const repo_status_opts *o, time_t now, char *line,
                              size_t linelen)
 {
     issue is[10];
-    size_t ni = 0;
-    const repo_backup *newest = NULL, *complete = NULL;
-    size_t nincomplete = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!newest || cmp_backup(&b[i], newest) > 0)
-            newest = &b[i];
-        if (b[i].complete && (!complete || cmp_backup(&b[i], complete) > 0))
-            complete = &b[i];
-        if (!b[i].complete)
-            nincomplete++;
-    }
-    char age[32], lim[32], size[32], when[32];
-    if (!complete) {
-        is[ni].code = REPO_STATUS_CRITICAL;
-        if (n == 0)
-            snprintf(is[ni].text, sizeof is[ni].text, "no backup in the repository");
-        else
-            snprintf(is[ni].text, sizeof is[ni].text, "no complete backup in the repository (%zu incomplete)",
-                     nincomplete);
-        ni++;
-    } else {
-        int64_t a = (int64_t)(now - complete->time);
-        repo_format_age(a, age, sizeof age);
-        if (a > o->max_age) {
-            repo_format_age(o->max_age, lim, sizeof lim);
-            is[ni].code = REPO_STATUS_CRITICAL;
-            snprintf(is[ni].text, sizeof is[ni].text, "newest complete backup %s is %s old (max %s)", complete->label,
-                     age, lim);
-            ni++;
-        } else if (o->warn_age > 0 && a > o->warn_age) {
-            repo_format_age(o->warn_age, lim, sizeof lim);
-            is[ni].code = REPO_STATUS_WARNING;
-            snprintf(is[ni].text, sizeof is[ni].text, "newest complete backup %s is %s old (warn %s)",
-                     complete->label, age, lim);
-            ni++;
-        }
-        if (o->require_verified) {
-            if (complete->verified == REPO_VERIFY_FAILED) {
-                repo_format_time(complete->verified_at, when, sizeof when);
-                is[ni].code = REPO_STATUS_CRITICAL;
-                snprintf(is[ni].text, sizeof is[ni].text,
-                         "newest complete backup %s failed verification at %s (%llu problem%s)", complete->label,
-                         when, (unsigned long long)complete->verify_problems,
-                         complete->verify_problems == 1 ? "" : "s");
-                ni++;
-            } else if (complete->verified == REPO_VERIFY_NEVER) {
-                is[ni].code = REPO_STATUS_WARNING;
-                snprintf(is[ni].text, sizeof is[ni].text, "newest complete backup %s was never verified",
-                         complete->label);
-                ni++;
-            }
-        }
-    }
-    if (newest && !newest->complete && !newest->writing) {
-        repo_format_age((int64_t)(now - newest->time), age, sizeof age);
-        is[ni].code = REPO_STATUS_WARNING;
-        snprintf(is[ni].text, sizeof is[ni].text,
-                 "newest backup %s is incomplete (failed or interrupted dump, started %s ago)", newest->label, age);
-        ni++;
-    }
-
-    ni = drill_issues(o, now, is, ni);
+    status_scan sc = scan_for_status(b, n);
+    size_t ni = status_issues(&sc, n, o, now, is);
     repo_status_code code = REPO_STATUS_OK;
     for (size_t i = 0; i < ni; i++)
         if (is[i].code > code)
@@ -1340,16 +1371,7 @@ repo_status_code repo_status(const repo_backup *b, size_t n, const repo_status_o
     if (used >= linelen)
         return code;
     if (ni == 0) {
-        char note[128];
-        repo_format_age((int64_t)(now - complete->time), age, sizeof age);
-        pf_fmt_bytes(complete->bytes, size, sizeof size);
-        drill_note(o, now, note, sizeof note);
-        int w = snprintf(line + used, linelen - used, "newest backup %s is %s old (complete, %llu table%s, %s%s)%s",
-                         complete->label, age, (unsigned long long)complete->tables,
-                         complete->tables == 1 ? "" : "s", size,
-                         complete->verified == REPO_VERIFY_OK ? ", verified" : "", note);
-        if (w > 0 && (size_t)w < linelen - used)
-            used += (size_t)w;
+        used += ok_text(&sc, o, now, line + used, linelen - used);
     } else {
         /* worst first, in the order found within a level */
         int first = 1;
@@ -1364,9 +1386,10 @@ repo_status_code repo_status(const repo_backup *b, size_t n, const repo_status_o
                 first = 0;
             }
     }
-    if (newest && newest->writing && used < linelen) {
-        repo_format_age((int64_t)(now - newest->time), age, sizeof age);
-        snprintf(line + used, linelen - used, "; dump %s running for %s", newest->label, age);
+    if (sc.newest && sc.newest->writing && used < linelen) {
+        char age[32];
+        repo_format_age((int64_t)(now - sc.newest->time), age, sizeof age);
+        snprintf(line + used, linelen - used, "; dump %s running for %s", sc.newest->label, age);
     }
     return code;
 }

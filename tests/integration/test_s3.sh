@@ -343,6 +343,24 @@ unset PGFERRY_S3_LOCK_LEASE
 run drill "s3://$bucket/dumps/one" --target dbname=postgres -j 2 --report "$tmp/drill.json"
 keep_out
 expect "drill s3:// exits 0" 0 "$rc"
+# a drill of a backup in an S3 repository leaves its record there, through the same store
+PGFERRY_NOW=2026-11-30T05:00:00Z "$PGFERRY" drill --repo "$repo2" --backup 20261129T030000Z --target dbname=postgres \
+  -j 2 --no-progress >"$tmp/out" 2>"$tmp/err"
+rc=$?
+keep_out
+expect "drill --repo s3:// exits 0" 0 "$rc"
+expect "drill --repo s3:// records its result in REPO/.drills/" \
+  "pgferry drill: recorded in $repo2/.drills/20261129T030000Z-20261130T050000Z.json" \
+  "$(grep 'recorded in' "$tmp/err")"
+PGFERRY_NOW=2026-12-01T05:00:00Z "$PGFERRY" list --repo "$repo2" >"$tmp/out" 2>"$tmp/err"
+keep_out
+expect "list --repo s3:// shows the last drill" "last drill: PASS 2026-11-30T05:00:00Z (1d ago) of 20261129T030000Z" \
+  "$(grep '^last drill:' "$tmp/out" | sed 's/, restore .*//')"
+PGFERRY_NOW=2026-12-01T05:00:00Z "$PGFERRY" status --repo "$repo2" --max-age 400d --max-drill-age 35d >"$tmp/out" 2>"$tmp/err"
+rc=$?
+keep_out
+[[ $rc == 0 ]] && grep -qF "; last passing drill 1d ago" "$tmp/out" && pass "status --max-drill-age on s3://: OK" ||
+  fail "status --max-drill-age on s3://" "exit $rc: $(cat "$tmp/out")"
 
 # ---- no secret anywhere ----------------------------------------------------------------------
 leaks=$(grep -l -e "$secret" -e "$token" "${outputs[@]}" "$tmp"/[kir].out "$tmp"/[kir].err "$tmp/drill.json" 2>/dev/null | wc -l)
