@@ -102,6 +102,19 @@ void repo_cli_drill_text(const repo_drill *d, time_t now, char *out, size_t outl
     snprintf(out, outlen, "%s %s (%s ago) of %s, restore %s", d->ok ? "PASS" : "FAILED", when, age, d->label, rto);
 }
 
+/* A backup's last drill for list's DRILLED column: "ok 2026-11-28T05:00Z", "FAILED ..." or
+ * "never" (as VERIFIED). */
+static void drilled_text(const repo_drill *d, char *out, size_t outlen)
+{
+    char when[32] = "";
+    if (d) {
+        struct tm tm;
+        gmtime_r(&d->time, &tm);
+        strftime(when, sizeof when, " %Y-%m-%dT%H:%MZ", &tm);
+    }
+    snprintf(out, outlen, "%s%s", !d ? "never" : d->ok ? "ok" : "FAILED", when);
+}
+
 /* list --repo --json: the listing with the drills. */
 static void list_json(const char *repo, const repo_listing *l, time_t now, uint64_t total, size_t ncomplete)
 {
@@ -161,11 +174,11 @@ int cmd_list_repo(const char *repo, int json)
     printf("repository %s: %zu backup%s, %zu complete, %s%s\n", repo, l.n, l.n == 1 ? "" : "s", ncomplete,
            pf_fmt_bytes(total, a, sizeof a), l.has_marker || l.n == 0 ? "" : " (no " REPO_MARKER " marker)");
     if (l.n > 0)
-        printf("%-19s  %-19s  %-10s  %6s  %10s  %-23s  %s\n", "LABEL", "STARTED (UTC)", "STATUS", "TABLES", "SIZE",
-               "VERIFIED", "TAG");
+        printf("%-19s  %-19s  %-10s  %6s  %10s  %-23s  %-23s  %s\n", "LABEL", "STARTED (UTC)", "STATUS", "TABLES",
+               "SIZE", "VERIFIED", "DRILLED", "TAG");
     for (size_t i = 0; i < l.n; i++) {
         const repo_backup *b = &l.b[i];
-        char started[32], tables[32], ver[48], tag[512];
+        char started[32], tables[32], ver[48], drilled[48], tag[512];
         struct tm tm;
         gmtime_r(&b->time, &tm);
         strftime(started, sizeof started, "%Y-%m-%d %H:%M:%S", &tm);
@@ -174,9 +187,10 @@ int cmd_list_repo(const char *repo, int json)
         else
             snprintf(tables, sizeof tables, "-");
         repo_cli_verified(b, ver, sizeof ver);
+        drilled_text(repo_last_drill(l.drills, l.ndrills, b->label, 0), drilled, sizeof drilled);
         snprintf(tag, sizeof tag, "%s%s", b->tag ? b->tag : "-", b->keep_forever ? " (keep-forever)" : "");
-        printf("%-19s  %-19s  %-10s  %6s  %10s  %-23s  %s\n", b->label, started, repo_cli_state(b), tables,
-               pf_fmt_bytes(b->bytes, a, sizeof a), ver, tag);
+        printf("%-19s  %-19s  %-10s  %6s  %10s  %-23s  %-23s  %s\n", b->label, started, repo_cli_state(b), tables,
+               pf_fmt_bytes(b->bytes, a, sizeof a), ver, drilled, tag);
     }
     for (size_t i = 0; i < l.n; i++)
         if (worth_noting(&l.b[i]))

@@ -230,9 +230,11 @@ st 2026-11-30T00:00:00Z --max-drill-age 35d
 check "status: the newest drill failed is a WARNING that names it" "$tmp/o" bash -c '[ "$1" -eq 1 ] &&
   grep -q "^PGFERRY WARNING - the last restore drill (of 20261129T030000Z at 2026-11-29T05:00:00Z) FAILED |" "$2"' _ "$rc" "$tmp/o"
 PGFERRY_NOW=2026-11-30T00:00:00Z "$PGFERRY" list --repo "$R" >"$tmp/o" 2>&1
-check "list --repo: the last drill and the last passing one" "$tmp/o" bash -c '
+check "list --repo: the last drill, the last passing one, each backup's (DRILLED)" "$tmp/o" bash -c '
   grep -qx "last drill: FAILED 2026-11-29T05:00:00Z (19h ago) of 20261129T030000Z, restore unknown" "$1" &&
-  grep -qx "last passing drill: PASS 2026-11-28T05:00:00Z (1d19h ago) of 20261127T030000Z, restore 2h30m" "$1"' _ "$tmp/o"
+  grep -qx "last passing drill: PASS 2026-11-28T05:00:00Z (1d19h ago) of 20261127T030000Z, restore 2h30m" "$1" &&
+  grep -Eq "^20261127T030000Z .* complete .* never +ok 2026-11-28T05:00Z +-$" "$1" &&
+  grep -Eq "^20261129T030000Z .* complete .* never +FAILED 2026-11-29T05:00Z +-$" "$1"' _ "$tmp/o"
 PGFERRY_NOW=2026-11-30T00:00:00Z "$PGFERRY" list --repo "$R" --json >"$tmp/o" 2>&1
 check "list --repo --json: last_drill, last_passing_drill, each backup's last drill" "$tmp/o" python3 -c '
 import json, sys
