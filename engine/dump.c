@@ -1006,3 +1006,224 @@ int dump_run(const dump_options *o, const copysink *sink, dump_summary *s, char 
     s->seconds = pf_now() - ctx.start;
     return ok ? 0 : -1;
 }
+
+/* ---- a live source: the run's first steps, then chunks read on demand (pgferry copy) ---- */
+
+struct dump_source {
+    dump_ctx ctx;
+    manifest m;
+    dump_summary s;
+    int nslots;
+    unsigned char *busy;  /* slot in use (ctx.mu) */
+};
+
+/* The sink of a live read: the bytes go to the caller's function as they arrive. */
+typedef struct {
+    chunk_sink_fn fn;
+    void *fctx;
+    uint64_t bytes;
+} fwd_worker;
+
+static int fwd_chunk_begin(void *ws, const copysink_chunk *c, char *err, size_t errlen)
+{
+    (void)c, (void)err, (void)errlen;
+    ((fwd_worker *)ws)->bytes = 0;
+    return 0;
+}
+
+static int fwd_chunk_write(void *ws, const void *data, size_t len, char *err, size_t errlen)
+{
+    fwd_worker *fw = ws;
+    fw->bytes += len;
+    return fw->fn(fw->fctx, data, len, err, errlen);
+}
+
+static int fwd_chunk_end(void *ws, copysink_result *res, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    memset(res, 0, sizeof *res);
+    res->raw_bytes = res->stored_bytes = ((fwd_worker *)ws)->bytes;
+    res->codec = -1;
+    return 0;
+}
+
+static void fwd_chunk_abort(void *ws)
+{
+    (void)ws;
+}
+
+static const copysink_ops fwd_ops = {
+    .name = "copy",
+    .chunk_begin = fwd_chunk_begin,
+    .chunk_write = fwd_chunk_write,
+    .chunk_end = fwd_chunk_end,
+    .chunk_abort = fwd_chunk_abort,
+};
+static const copysink fwd_sink = {&fwd_ops, NULL};
+
+/* The plan as a manifest: each chunk named "live/<table>.<seq>", its range, and the
+ * plan's size estimate as its raw bytes until a read gives the real figures. */
+static int name_planned_chunks(dump_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->njobs; i++) {
+        djob *j = &ctx->jobs[i];
+        if (asprintf(&j->res.file, "live/%zu.%u", j->table, j->pc.seq) < 0) {
+            j->res.file = NULL;
+            return -1;
+        }
+        j->res.ranged = j->pc.ranged;
+        j->res.start_page = j->pc.start_page;
+        j->res.end_page = j->pc.end_page;
+        j->res.raw_bytes = j->pc.est_bytes;
+        j->res.codec = -1;
+    }
+    return 0;
+}
+
+int dump_source_open(const dump_options *o, dump_source **out, char *err, size_t errlen)
+{
+    dump_source *src = calloc(1, sizeof *src);
+    int slots = (o->jobs > 0 ? o->jobs : 1) + 1;
+    if (!src || !(src->busy = calloc((size_t)slots, 1))) {
+        free(src);
+        return pf_err(err, errlen, "out of memory");
+    }
+    dump_ctx *ctx = &src->ctx;
+    ctx->o = o;
+    ctx->sink = &fwd_sink;
+    ctx->m = &src->m;
+    ctx->start = pf_now();
+    utc_now(ctx->started_at, sizeof ctx->started_at);
+    pthread_mutex_init(&ctx->mu, NULL);
+    src->nslots = slots;
+    *out = src;
+    if (begin_snapshot(ctx, &src->s, err, errlen) < 0 || read_catalog(ctx, err, errlen) < 0 ||
+        plan_jobs(ctx, err, errlen) < 0)
+        return -1;
+    ctx->jobs_used = slots - 1;
+    if (name_planned_chunks(ctx) < 0)
+        return pf_err(err, errlen, "out of memory");
+    if (!(ctx->workers = calloc((size_t)slots, sizeof *ctx->workers)))
+        return pf_err(err, errlen, "out of memory");
+    return assemble_manifest(ctx, err, errlen);
+}
+
+manifest *dump_source_manifest(dump_source *src)
+{
+    return &src->m;
+}
+
+PGconn *dump_source_coord(dump_source *src)
+{
+    return src->ctx.coord;
+}
+
+const catalog *dump_source_catalog(dump_source *src)
+{
+    return &src->ctx.cat;
+}
+
+const char *dump_source_snapshot(dump_source *src)
+{
+    return src->ctx.snapshot;
+}
+
+/* A free worker slot, connected in the snapshot (a slot whose connection was lost
+ * reconnects: the snapshot lives as long as the coordinator). */
+static dworker *take_slot(dump_source *src, char *err, size_t errlen)
+{
+    dump_ctx *ctx = &src->ctx;
+    int id = -1;
+    pthread_mutex_lock(&ctx->mu);
+    for (int i = 0; i < src->nslots && id < 0; i++)
+        if (!src->busy[i])
+            src->busy[id = i] = 1;
+    pthread_mutex_unlock(&ctx->mu);
+    if (id < 0) {
+        pf_err(err, errlen, "more concurrent reads than workers");
+        return NULL;
+    }
+    dworker *w = &ctx->workers[id];
+    if (!w->ctx) {
+        w->ctx = ctx;
+        w->id = id + 1;
+        w->ws.rows[0] = copyrows_new(COPYROWS_TEXT);
+        w->ws.rows[1] = copyrows_new(COPYROWS_BINARY);
+        w->locked = calloc(ctx->ntables + 1, 1);
+        if (!w->ws.rows[0] || !w->ws.rows[1] || !w->locked) {
+            pf_err(err, errlen, "out of memory");
+            goto fail;
+        }
+    }
+    if (w->conn && PQstatus(w->conn) != CONNECTION_OK)
+        worker_disconnect(w);
+    char e2[PF_ERRLEN];
+    if (!w->conn && worker_connect(w, e2, sizeof e2) < 0) {
+        pf_err(err, errlen, "source connection: %s", e2);
+        goto fail;
+    }
+    return w;
+fail:
+    pthread_mutex_lock(&ctx->mu);
+    src->busy[id] = 0;
+    pthread_mutex_unlock(&ctx->mu);
+    return NULL;
+}
+
+int dump_source_read(dump_source *src, size_t table, size_t seq, chunk_sink_fn fn, void *fctx, uint64_t *rows,
+                     rowhash *content, char *err, size_t errlen)
+{
+    dump_ctx *ctx = &src->ctx;
+    const djob *found = NULL;
+    for (size_t i = 0; i < ctx->njobs && !found; i++)
+        if (ctx->jobs[i].table == table && ctx->jobs[i].pc.seq == seq)
+            found = &ctx->jobs[i];
+    if (!found)
+        return pf_err(err, errlen, "no chunk %zu of table %zu in the plan", seq, table);
+    dworker *w = take_slot(src, err, errlen);
+    if (!w)
+        return -1;
+    fwd_worker fw = {fn, fctx, 0};
+    w->ws.sink = &fw;
+    djob j = *found;
+    memset(&j.res, 0, sizeof j.res);
+    int rc = run_chunk(w, &w->ws, &j, err, errlen);
+    if (rc < 0 && PQstatus(w->conn) == CONNECTION_OK)
+        drain(w->conn);
+    w->ws.sink = NULL;
+    free(j.res.file);
+    *rows = j.res.rows;
+    *content = j.res.content;
+    pthread_mutex_lock(&ctx->mu);
+    src->busy[w->id - 1] = 0;
+    pthread_mutex_unlock(&ctx->mu);
+    return rc;
+}
+
+int dump_source_close(dump_source *src, char *err, size_t errlen)
+{
+    if (!src)
+        return 0;
+    dump_ctx *ctx = &src->ctx;
+    int rc = 0;
+    for (int i = 0; ctx->workers && i < src->nslots; i++) {
+        dworker *w = &ctx->workers[i];
+        if (!w->ctx)
+            continue;
+        worker_disconnect(w);
+        free(w->locked);
+        copyrows_free(w->ws.rows[0]);
+        copyrows_free(w->ws.rows[1]);
+    }
+    if (ctx->coord && PQstatus(ctx->coord) == CONNECTION_OK)
+        rc = end_snapshot(ctx, err, errlen);
+    if (ctx->coord)
+        PQfinish(ctx->coord);
+    manifest_free(&src->m);
+    free_tables(ctx);
+    catalog_free(&ctx->cat);
+    pthread_mutex_destroy(&ctx->mu);
+    free(src->busy);
+    free(src);
+    return rc;
+}

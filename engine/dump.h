@@ -10,7 +10,10 @@
 #define PF_DUMP_H
 
 #include "codec/chunk.h"
+#include "codec/copyrows.h"
 #include "engine/catalog.h"
+
+#include <libpq-fe.h>
 
 #include <signal.h>
 #include <stdint.h>
@@ -68,5 +71,28 @@ struct copysink_s;
  * (sink_file.c, dump_to_dir) or hashes only (sink_hash.c). 0 on success; -1 with err. When
  * *interrupted was set, the error says so. */
 int dump_run(const dump_options *o, const struct copysink_s *sink, dump_summary *s, char *err, size_t errlen);
+
+/* A live source (pgferry copy, engine/copy.h): dump_run's first steps (snapshot held,
+ * catalog read, tables locked, chunks planned), then each chunk read when asked, through
+ * the same COPY, column lists and row splitter as a dump, on up to o->jobs + 1 connections
+ * in the snapshot. The manifest model holds the plan: chunks named "live/<table>.<seq>"
+ * with their ranges and estimated bytes, and the catalog's sequences (read in the
+ * snapshot), tables without rows and extensions. o must outlive the source. On failure
+ * *out may be set: close it. */
+typedef struct dump_source dump_source;
+struct manifest_s;
+int dump_source_open(const dump_options *o, dump_source **out, char *err, size_t errlen);
+struct manifest_s *dump_source_manifest(dump_source *src);
+PGconn *dump_source_coord(dump_source *src);
+const catalog *dump_source_catalog(dump_source *src);
+const char *dump_source_snapshot(dump_source *src);
+/* Reads chunk seq of table (the manifest's index; ntables: the large objects) into fn as
+ * the server sends it; *rows and *content are the row splitter's figures for what was
+ * read. Thread-safe, one call per connection at a time. 0, or -1 with err. */
+int dump_source_read(dump_source *src, size_t table, size_t seq, chunk_sink_fn fn, void *fctx, uint64_t *rows,
+                     rowhash *content, char *err, size_t errlen);
+/* Ends the snapshot and frees everything (the manifest too). -1 with err when the
+ * coordinator was lost before the end. */
+int dump_source_close(dump_source *src, char *err, size_t errlen);
 
 #endif

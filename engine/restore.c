@@ -205,12 +205,16 @@ static int probe_replica(PGconn *c)
 
 static int apply_globals(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
 {
-    if (!ctx->m.globals_file)
+    const restore_live *live = ctx->o->live;
+    if (!live && !ctx->m.globals_file)
         return pf_err(err, errlen, "--globals: this dump holds no roles or tablespaces (dump it with --globals)");
     char *text = NULL;
     size_t len = 0;
     globals_result gr;
-    if (dumpdir_read_small(ctx->st, &ctx->m, ctx->m.globals_file, &text, &len, err, errlen) < 0)
+    if (live && (!live->globals || !(text = strdup(live->globals))))
+        return pf_err(err, errlen, "--globals: %s", live->globals ? "out of memory" : "the source's roles were not read");
+    len = text ? strlen(text) : 0;
+    if (!live && dumpdir_read_small(ctx->st, &ctx->m, ctx->m.globals_file, &text, &len, err, errlen) < 0)
         return -1;
     int rc = globals_apply(c, text, len, ctx->o->profile, ctx->o->notice, ctx->o->notice_ctx, &gr, err, errlen);
     free(text);
@@ -236,6 +240,13 @@ static int check_dump(restore_ctx *ctx, char *err, size_t errlen)
 {
     const restore_options *o = ctx->o;
     char tmp[PF_ERRLEN];
+    if (o->live) {
+        /* a live source: its plan and archive, read in one snapshot, need no checks */
+        ctx->m = *o->live->m;
+        ctx->a = *o->live->a;
+        memset(o->live->a, 0, sizeof *o->live->a);
+        return restore_setup_tables(ctx, err, errlen);
+    }
     if (!(ctx->st = store_open(o->dir, 0, tmp, sizeof tmp)) ||
         manifest_read_key(ctx->st, o->passphrase, &ctx->m, tmp, sizeof tmp) < 0)
         return pf_err(err, errlen, "refusing to restore: %s", tmp);
@@ -434,6 +445,8 @@ static void free_ctx(restore_ctx *ctx)
         free(ctx->schema_sel[i]);
     free(ctx->schema_sel);
     archive_free(&ctx->a);
+    if (ctx->o->live)
+        memset(&ctx->m, 0, sizeof ctx->m); /* borrowed */
     manifest_free(&ctx->m);
     store_close(ctx->st);
     for (size_t i = 0; i < ctx->nwarned; i++)

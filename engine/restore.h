@@ -17,7 +17,10 @@
 #define PF_RESTORE_H
 
 
+#include "codec/chunk.h"
 #include "common/pf_util.h"
+#include "engine/archive.h"
+#include "engine/manifest.h"
 
 #include <signal.h>
 #include <stddef.h>
@@ -40,8 +43,25 @@ typedef struct restore_progress_s {
 } restore_progress;
 typedef void (*restore_progress_fn)(void *ctx, const restore_progress *p);
 
+/* A live source instead of a dump (pgferry copy, engine/copy.h): the manifest model and
+ * schema archive of a source read in one snapshot, and each chunk's rows streamed from it
+ * when its load runs. Nothing of the dump's files is read or checked; each COPY's row
+ * count as the target reports it must equal the rows streamed. */
+typedef struct {
+    manifest *m;           /* borrowed: the plan; stream() fills each chunk's figures */
+    archive *a;            /* taken over by the restore (and freed) */
+    const char *globals;   /* --globals: the roles and tablespaces (globals_read), or NULL */
+    /* Streams chunk ci of mt into sink (the open COPY), fills mt->chunks[ci]'s rows, raw
+     * bytes and content, and returns 0 only when what was sent is what the source read;
+     * -1 with err (the COPY is then aborted). Called from the restore's workers. */
+    int (*stream)(void *ctx, const manifest_table *mt, size_t ci, chunk_sink_fn sink, void *sink_ctx, char *err,
+                  size_t errlen);
+    void *ctx;
+} restore_live;
+
 typedef struct {
     const char *dir;
+    const restore_live *live; /* instead of dir */
     const char *conninfo;
     int jobs;
     int create, clean, resume;

@@ -68,8 +68,20 @@ static int copy_begin(PGconn *conn, const char *qname, const manifest_table *mt,
     return 0;
 }
 
-/* Ends the COPY: aborted (why != NULL: nothing of it can commit) or completed. */
-static int copy_end(PGconn *conn, const char *label, const char *why, char *err, size_t errlen)
+/* A live source's COPY: the target must have taken every row streamed (a row it took
+ * twice or dropped is a difference no hash on our side would see). */
+static int check_taken(PGresult *res, const char *label, uint64_t want, char *err, size_t errlen)
+{
+    const char *n = PQcmdTuples(res);
+    if (want == UINT64_MAX || strtoull(n, NULL, 10) == want)
+        return 0;
+    return pf_err(err, errlen, "table %s: the target took %s rows of the %llu sent", label, n,
+                  (unsigned long long)want);
+}
+
+/* Ends the COPY: aborted (why != NULL: nothing of it can commit) or completed, and then
+ * holding want rows (UINT64_MAX: not checked). */
+static int copy_end(PGconn *conn, const char *label, const char *why, uint64_t want, char *err, size_t errlen)
 {
     PGresult *res;
     if (why) {
@@ -85,6 +97,8 @@ static int copy_end(PGconn *conn, const char *label, const char *why, char *err,
     int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     if (!ok)
         pf_err(err, errlen, "table %s: %s", label, pgconn_result_errline(res, line, sizeof line));
+    else if (check_taken(res, label, want, err, errlen) < 0)
+        ok = 0;
     PQclear(res);
     while ((res = PQgetResult(conn)))
         PQclear(res);
@@ -98,6 +112,14 @@ static int stream_chunk(restore_ctx *ctx, PGconn *conn, chunkfile_reader *b, con
 {
     const manifest_chunk *mc = &mt->chunks[ci];
     char why[PF_ERRLEN];
+    const restore_live *live = ctx->o->live;
+    if (live) {
+        int lrc = live->stream(live->ctx, mt, ci, join ? copyjoin_feed : copy_sink, join ? (void *)join : (void *)conn,
+                               why, sizeof why);
+        if (lrc == 0 && join)
+            lrc = copyjoin_end(join, why, sizeof why);
+        return lrc < 0 ? pf_err(err, errlen, "chunk %s (%s chunk %zu): %s", mc->file, label, ci, why) : 0;
+    }
     chunkfile_result cr;
     int frc = chunkfile_read(b, ctx->st, mc->file, mc->file, mt->format, join ? copyjoin_feed : copy_sink,
                              join ? (void *)join : (void *)conn, ctx_stopped, ctx, &cr, why, sizeof why);
@@ -117,18 +139,22 @@ static int copy_chunks(restore_ctx *ctx, PGconn *conn, chunkfile_reader *b, cons
                        char *err, size_t errlen)
 {
     int binary = copy_format_parse(mt->format) != COPY_TEXT;
+    uint64_t sent = 0;
     for (size_t i = 0; i < n; i++) {
         int first = !one_copy || i == 0, last = !one_copy || i + 1 == n;
         if (first && copy_begin(conn, qname, mt, label, freeze, err, errlen) < 0)
             return -1;
+        if (first)
+            sent = 0;
         copyjoin join;
         if (one_copy)
             copyjoin_begin(&join, binary, i == 0, i + 1 == n, copy_sink, conn);
         if (stream_chunk(ctx, conn, b, mt, label, chunks[i], one_copy ? &join : NULL, err, errlen) < 0) {
-            copy_end(conn, label, "pgferry: chunk failed verification", err, errlen);
+            copy_end(conn, label, "pgferry: chunk failed verification", 0, err, errlen);
             return -1;
         }
-        if (last && copy_end(conn, label, NULL, err, errlen) < 0)
+        sent += mt->chunks[chunks[i]].rows;
+        if (last && copy_end(conn, label, NULL, ctx->o->live ? sent : UINT64_MAX, err, errlen) < 0)
             return -1;
     }
     return 0;

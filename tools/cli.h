@@ -139,6 +139,7 @@ int cli_conn_build(const char *cmd, const cli_conn *cc, int need_db, char **out)
 int cmd_dump(int argc, char **argv);
 int cmd_cat(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
+int cmd_copy(int argc, char **argv);
 int cmd_drill(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_list(int argc, char **argv);

@@ -13,6 +13,7 @@ static const char *const main_help =
     "Commands:\n"
     "  dump      parallel consistent dump of a database into a directory\n"
     "  restore   parallel verified restore of a dump\n"
+    "  copy      database to database in one pass, verified, resumable\n"
     "  verify    prove a dump is whole (offline: every file, chunk, hash and row count)\n"
     "  list      show what a dump holds\n"
     "  drill     timed restore drill into a scratch database\n"
@@ -40,6 +41,8 @@ static int run_command(const char *cmd, int argc, char **argv)
         return cmd_drill(argc, argv);
     if (strcmp(cmd, "restore") == 0)
         return cmd_restore(argc, argv);
+    if (strcmp(cmd, "copy") == 0)
+        return cmd_copy(argc, argv);
     if (strcmp(cmd, "cat") == 0)
         return cmd_cat(argc, argv);
     if (strcmp(cmd, "verify") == 0)

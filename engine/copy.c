@@ -1,0 +1,388 @@
+/* copy: the driver (see copy.h). */
+#include "engine/copy.h"
+
+#include "codec/copyrows.h"
+#include "common/pf_util.h"
+#include "engine/dump.h"
+#include "engine/globals.h"
+#include "engine/manifest.h"
+#include "engine/pgconn.h"
+#include "engine/pgtools.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define JOURNAL_TABLE "_pgferry.journal"
+
+typedef struct {
+    const copy_options *o;
+    dump_source *src;
+    manifest *m;
+} copy_ctx;
+
+/* ---- one chunk, source to target ------------------------------------------------------- */
+
+/* What passes from the source's COPY to the target's, counted and hashed as sent. */
+typedef struct {
+    chunk_sink_fn sink;
+    void *sink_ctx;
+    copyrows *sent;
+    uint64_t bytes;
+    int corrupt; /* test builds: flip a byte of the first piece (PGFERRY_TEST_CORRUPT_CHUNK) */
+} passage;
+
+static int pass_on(void *vp, const void *buf, size_t len, char *err, size_t errlen)
+{
+    passage *p = vp;
+#ifdef PGFERRY_TESTING
+    if (p->corrupt && len > 0) {
+        /* the last byte of the first piece: a row's last value, so the stream still splits
+         * into rows and only the content differs */
+        ((unsigned char *)buf)[len - 1] ^= 0x01;
+        p->corrupt = 0;
+    }
+#endif
+    p->bytes += len;
+    if (copyrows_feed(p->sent, buf, len, err, errlen) < 0)
+        return -1;
+    return p->sink(p->sink_ctx, buf, len, err, errlen);
+}
+
+/* The table's index in the manifest (the large objects are m->ntables). */
+static size_t table_index(const copy_ctx *cc, const manifest_table *mt)
+{
+    const manifest *m = cc->m;
+    if (mt >= m->tables && mt < m->tables + m->ntables)
+        return (size_t)(mt - m->tables);
+    return m->ntables;
+}
+
+static int corrupt_wanted(const manifest_table *mt, size_t ci)
+{
+#ifdef PGFERRY_TESTING
+    const char *want = getenv("PGFERRY_TEST_CORRUPT_CHUNK");
+    char name[512];
+    snprintf(name, sizeof name, "%s.%s", mt->schema, mt->name);
+    return want && ci == 0 && strcmp(want, name) == 0;
+#else
+    (void)mt, (void)ci;
+    return 0;
+#endif
+}
+
+/* restore_live.stream: chunk ci of mt from the source into the target's open COPY; what
+ * was sent must be what the source's row splitter read, row for row. */
+static int copy_stream(void *vctx, const manifest_table *mt, size_t ci, chunk_sink_fn sink, void *sink_ctx, char *err,
+                       size_t errlen)
+{
+    copy_ctx *cc = vctx;
+    passage p = {sink, sink_ctx, NULL, 0, corrupt_wanted(mt, ci)};
+    int binary = copy_format_parse(mt->format) != COPY_TEXT;
+    if (!(p.sent = copyrows_new(binary ? COPYROWS_BINARY : COPYROWS_TEXT)))
+        return pf_err(err, errlen, "out of memory");
+    uint64_t rows = 0;
+    rowhash content = {0, 0};
+    int rc = dump_source_read(cc->src, table_index(cc, mt), ci, pass_on, &p, &rows, &content, err, errlen);
+    if (rc == 0 && copyrows_finish(p.sent, err, errlen) < 0)
+        rc = -1;
+    if (rc == 0) {
+        rowhash sent = copyrows_hash(p.sent);
+        if (copyrows_rows(p.sent) != rows || !rowhash_equal(&sent, &content))
+            rc = pf_err(err, errlen, "the rows sent to the target differ from the rows read at the source (%llu read, %llu sent, content hash %s)",
+                        (unsigned long long)rows, (unsigned long long)copyrows_rows(p.sent),
+                        rowhash_equal(&sent, &content) ? "equal" : "different");
+    }
+    copyrows_free(p.sent);
+    if (rc < 0)
+        return -1;
+    manifest_chunk *mc = &mt->chunks[ci];
+    mc->rows = rows;
+    mc->content = content;
+    mc->raw_bytes = mc->stored_bytes = p.bytes;
+    return 0;
+}
+
+/* ---- the schema: pg_dump in the snapshot ----------------------------------------------- */
+
+/* Reads fd to its end into a malloc'd buffer. */
+static int read_all(int fd, unsigned char **out, size_t *outlen, char *err, size_t errlen)
+{
+    size_t cap = 1 << 20, len = 0;
+    unsigned char *buf = malloc(cap);
+    if (!buf)
+        return pf_err(err, errlen, "out of memory");
+    for (;;) {
+        if (len == cap) {
+            unsigned char *b2 = realloc(buf, cap * 2);
+            if (!b2) {
+                free(buf);
+                return pf_err(err, errlen, "out of memory");
+            }
+            buf = b2;
+            cap *= 2;
+        }
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            free(buf);
+            return pf_err(err, errlen, "read from pg_dump: %s", strerror(errno));
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    *out = buf;
+    *outlen = len;
+    return 0;
+}
+
+/* pg_dump --schema-only of exactly the tables the catalog selected, in the snapshot, its
+ * custom-format archive read from a pipe; its stderr goes to logf. */
+static int run_pg_dump(copy_ctx *cc, const char *logf, unsigned char **out, size_t *outlen, char *err, size_t errlen)
+{
+    PGconn *coord = dump_source_coord(cc->src);
+    const catalog *cat = dump_source_catalog(cc->src);
+    char pg_dump[4096], snaparg[128];
+    if (pgtools_find("pg_dump", pgconn_server_major(coord), pg_dump, sizeof pg_dump, err, errlen) < 0)
+        return -1;
+    char *conn_nopw = NULL, *password = NULL;
+    if (pgconn_split_password(cc->o->source, &conn_nopw, &password, err, errlen) < 0)
+        return -1;
+    char **argv = calloc(16 + cat->npgdump_args, sizeof(char *));
+    int rc = argv ? 0 : pf_err(err, errlen, "out of memory"), fds[2] = {-1, -1};
+    size_t a = 0;
+    snprintf(snaparg, sizeof snaparg, "--snapshot=%s", dump_source_snapshot(cc->src));
+    if (argv) {
+        const char *fixed[] = {pg_dump, "--format=custom", "--schema-only", "--no-sync", snaparg, "--dbname", conn_nopw};
+        for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+            argv[a++] = (char *)fixed[i];
+        for (size_t i = 0; i < cat->npgdump_args; i++)
+            argv[a++] = cat->pgdump_args[i];
+    }
+    pid_t pid = -1;
+    if (rc == 0 && pipe2(fds, O_CLOEXEC) != 0)
+        rc = pf_err(err, errlen, "pipe: %s", strerror(errno));
+    if (rc == 0)
+        rc = pgtools_spawn(argv, -1, fds[1], logf, password, &pid, err, errlen);
+    if (fds[1] >= 0)
+        close(fds[1]);
+    char e2[PF_ERRLEN];
+    int rrc = rc == 0 ? read_all(fds[0], out, outlen, e2, sizeof e2) : 0;
+    if (fds[0] >= 0)
+        close(fds[0]);
+    if (rc == 0 && pgtools_wait(pid, 1, "pg_dump --schema-only", logf, err, errlen) != 0)
+        rc = -1;
+    if (rc == 0 && rrc < 0)
+        rc = pf_err(err, errlen, "%s", e2);
+    if (rc < 0 && rrc == 0 && pid > 0)
+        free(*out);
+    free(argv);
+    free(conn_nopw);
+    if (password) {
+        explicit_bzero(password, strlen(password));
+        free(password);
+    }
+    return rc;
+}
+
+static int schema_archive(copy_ctx *cc, archive *a, char *err, size_t errlen)
+{
+    const char *tmpdir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char logf[4096];
+    snprintf(logf, sizeof logf, "%s/pgferry-pg_dump-XXXXXX", tmpdir);
+    int fd = mkstemp(logf);
+    if (fd < 0)
+        return pf_err(err, errlen, "create a temp file in %s for pg_dump's log: %s", tmpdir, strerror(errno));
+    close(fd);
+    unsigned char *data = NULL;
+    size_t len = 0;
+    int rc = run_pg_dump(cc, logf, &data, &len, err, errlen);
+    unlink(logf);
+    if (rc < 0)
+        return -1;
+    return archive_from_memory(data, len, "pg_dump's schema archive", a, err, errlen);
+}
+
+/* ---- before anything is written -------------------------------------------------------- */
+
+/* The cluster's start time and the database's oid: equal on both sides only when source
+ * and target are one database. NULL with err when it cannot be read. */
+static char *db_identity(PGconn *c, char *err, size_t errlen)
+{
+    PGresult *r = pgconn_query(c,
+                               "SELECT pg_catalog.pg_postmaster_start_time()::text || '/' || d.oid"
+                               " FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()",
+                               0, NULL, "identify database", err, errlen);
+    char *id = r && PQntuples(r) == 1 ? strdup(PQgetvalue(r, 0, 0)) : NULL;
+    if (r && !id)
+        pf_err(err, errlen, "identify database: no answer");
+    PQclear(r);
+    return id;
+}
+
+static int journal_exists(PGconn *c, int *exists, char *err, size_t errlen)
+{
+    PGresult *r = pgconn_query(c, "SELECT pg_catalog.to_regclass('" JOURNAL_TABLE "') IS NOT NULL", 0, NULL,
+                               "check journal", err, errlen);
+    if (!r)
+        return -1;
+    *exists = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    return 0;
+}
+
+/* The target (unless --create makes it): reachable, not the source itself, and with an
+ * unfinished copy's journal when resuming. */
+static int check_target(const copy_options *o, char *err, size_t errlen)
+{
+    if (o->create && !o->resume)
+        return 0; /* made by the restore, which refuses a name that exists */
+    char e2[PF_ERRLEN];
+    PGconn *src = pgconn_open(o->source, e2, sizeof e2);
+    if (!src)
+        return pf_err(err, errlen, "source: %s", e2);
+    PGconn *dst = pgconn_open(o->target, e2, sizeof e2);
+    if (!dst) {
+        PQfinish(src);
+        return pf_err(err, errlen, "target: %s", e2);
+    }
+    char *a = db_identity(src, err, errlen), *b = a ? db_identity(dst, err, errlen) : NULL;
+    int rc = a && b ? 0 : -1, exists = 0;
+    if (rc == 0 && strcmp(a, b) == 0)
+        rc = pf_err(err, errlen, "source and target are the same database (\"%s\"): copy into another database",
+                    PQdb(dst));
+    if (rc == 0 && o->resume && journal_exists(dst, &exists, err, errlen) < 0)
+        rc = -1;
+    if (rc == 0 && o->resume && !exists)
+        rc = pf_err(err, errlen, "--resume: no unfinished copy in database \"%s\" (no " JOURNAL_TABLE "): run without --resume",
+                    PQdb(dst));
+    free(a);
+    free(b);
+    PQfinish(src);
+    PQfinish(dst);
+    return rc;
+}
+
+/* ---- the run ------------------------------------------------------------------------------ */
+
+/* Each table's totals from its chunks, as a dump's manifest has them. */
+static void sum_tables(manifest *m)
+{
+    for (size_t t = 0; t <= m->ntables; t++) {
+        manifest_table *mt = t < m->ntables ? &m->tables[t] : m->has_large_objects ? &m->large_objects : NULL;
+        if (!mt)
+            continue;
+        mt->rows = mt->raw_bytes = 0;
+        memset(&mt->content, 0, sizeof mt->content);
+        for (size_t c = 0; c < mt->nchunks; c++) {
+            mt->rows += mt->chunks[c].rows;
+            mt->raw_bytes += mt->chunks[c].raw_bytes;
+            rowhash_add(&mt->content, &mt->chunks[c].content);
+        }
+    }
+}
+
+/* The restore with the source live: pre-data, loads, post-data, finishing steps. */
+static int load(copy_ctx *cc, archive *a, const char *globals, copy_summary *s, char *err, size_t errlen)
+{
+    const copy_options *o = cc->o;
+    restore_live live = {cc->m, a, globals, copy_stream, cc};
+    restore_options ro;
+    memset(&ro, 0, sizeof ro);
+    ro.live = &live;
+    ro.conninfo = o->target;
+    ro.jobs = o->jobs;
+    ro.create = o->create;
+    ro.resume = o->resume;
+    ro.profile = o->profile;
+    ro.globals = o->globals;
+    ro.progress = o->progress;
+    ro.progress_ctx = o->progress_ctx;
+    ro.notice = o->notice;
+    ro.notice_ctx = o->notice_ctx;
+    ro.interrupted = o->interrupted;
+    return restore_run(&ro, &s->load, err, errlen);
+}
+
+/* Every table of the target read back and compared with what the source's snapshot held. */
+static int compare(copy_ctx *cc, copy_summary *s, char *err, size_t errlen)
+{
+    const copy_options *o = cc->o;
+    sum_tables(cc->m);
+    if (verify_db_run(cc->m, o->target, o->jobs, o->interrupted, NULL, NULL, &s->verify, err, errlen) < 0)
+        return -1;
+    s->verify_seconds = s->verify.seconds;
+    if (s->verify.problems == 0)
+        return 0;
+    size_t n = (size_t)snprintf(err, errlen, "the target differs from the source in %zu table%s:",
+                                s->verify.problems, s->verify.problems == 1 ? "" : "s");
+    for (size_t i = 0; i < s->verify.ntables && n < errlen; i++) {
+        const verify_db_table *t = &s->verify.tables[i];
+        if (t->status != VERIFY_DB_OK)
+            n += (size_t)snprintf(err + n, errlen - n, " %s.%s (%s)", t->schema, t->name,
+                                  verify_db_status_text(t->status));
+    }
+    return -1;
+}
+
+static int copy_steps(copy_ctx *cc, const dump_options *d, copy_summary *s, char *err, size_t errlen)
+{
+    const copy_options *o = cc->o;
+    archive a;
+    memset(&a, 0, sizeof a);
+    char *globals = NULL;
+    if (dump_source_open(d, &cc->src, err, errlen) < 0)
+        return -1;
+    cc->m = dump_source_manifest(cc->src);
+    snprintf(s->snapshot, sizeof s->snapshot, "%s", dump_source_snapshot(cc->src));
+    /* the journal's rows name what they came from: a copy (restore's name their dump) */
+    snprintf(cc->m->checksum, sizeof cc->m->checksum, "pgferry copy");
+    if (o->resume)
+        pf_notice(o->notice, o->notice_ctx,
+                  "copy: --resume reads a new snapshot of the source (%s): loads that committed are kept, the rest are read in it, and every table is compared with it at the end",
+                  s->snapshot);
+    int rc = schema_archive(cc, &a, err, errlen);
+    if (rc == 0 && o->globals && !(globals = globals_read(dump_source_coord(cc->src), err, errlen)))
+        rc = -1;
+    if (rc == 0)
+        rc = load(cc, &a, globals, s, err, errlen);
+    archive_free(&a); /* empty when the restore took it */
+    free(globals);
+    if (rc == 0)
+        rc = compare(cc, s, err, errlen);
+    return rc;
+}
+
+int copy_run(const copy_options *o, copy_summary *s, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    double start = pf_now();
+    if (check_target(o, err, errlen) < 0)
+        return -1;
+    dump_options d;
+    memset(&d, 0, sizeof d);
+    d.conninfo = o->source;
+    d.jobs = o->jobs;
+    d.filter = o->filter;
+    d.codec = CHUNK_CODEC_NONE;
+    d.chunk_size = DUMP_DEFAULT_CHUNK_SIZE;
+    d.profile = o->profile;
+    d.interrupted = o->interrupted;
+    copy_ctx cc = {o, NULL, NULL};
+    int rc = copy_steps(&cc, &d, s, err, errlen);
+    char e2[PF_ERRLEN];
+    if (dump_source_close(cc.src, e2, sizeof e2) < 0 && rc == 0)
+        rc = pf_err(err, errlen, "%s", e2);
+    s->seconds = pf_now() - start;
+    return rc;
+}
+
+void copy_summary_free(copy_summary *s)
+{
+    verify_db_result_free(&s->verify);
+}
