@@ -233,8 +233,10 @@ int restore_check_empty(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
             return -1;
         int n = PQntuples(r);
         if (n > 0)
-            pf_err(err, errlen, "target database is not empty (it has %s.%s): restore into an empty database, or use --clean to replace the dump's objects",
-                   PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
+            pf_err(err, errlen, "target database is not empty (it has %s.%s): %s", PQgetvalue(r, 0, 0),
+                   PQgetvalue(r, 0, 1),
+                   ctx->o->live ? "copy into an empty database (or a new one with --create)"
+                                : "restore into an empty database, or use --clean to replace the dump's objects");
         PQclear(r);
         return n > 0 ? -1 : 0;
     }
