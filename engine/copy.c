@@ -22,6 +22,8 @@ typedef struct {
     const copy_options *o;
     dump_source *src;
     manifest *m;
+    size_t *first;         /* per table (and the large objects): index of its chunk 0 in read */
+    unsigned char *read;   /* per chunk: read from the source in this run */
 } copy_ctx;
 
 /* ---- one chunk, source to target ------------------------------------------------------- */
@@ -99,6 +101,7 @@ static int copy_stream(void *vctx, const manifest_table *mt, size_t ci, chunk_si
     copyrows_free(p.sent);
     if (rc < 0)
         return -1;
+    cc->read[cc->first[table_index(cc, mt)] + ci] = 1;
     manifest_chunk *mc = &mt->chunks[ci];
     mc->rows = rows;
     mc->content = content;
@@ -268,13 +271,91 @@ static int check_target(const copy_options *o, char *err, size_t errlen)
     return rc;
 }
 
+/* ---- resuming ------------------------------------------------------------------------------ */
+
+static manifest_table *nth_table(manifest *m, size_t t)
+{
+    return t < m->ntables ? &m->tables[t] : m->has_large_objects ? &m->large_objects : NULL;
+}
+
+/* Which chunks this run reads: one flag per chunk of the plan. */
+static int track_reads(copy_ctx *cc, char *err, size_t errlen)
+{
+    manifest *m = cc->m;
+    size_t total = 0;
+    if (!(cc->first = calloc(m->ntables + 2, sizeof *cc->first)))
+        return pf_err(err, errlen, "out of memory");
+    for (size_t t = 0; t <= m->ntables; t++) {
+        cc->first[t] = total;
+        manifest_table *mt = nth_table(m, t);
+        total += mt ? mt->nchunks : 0;
+    }
+    return (cc->read = calloc(total + 1, 1)) ? 0 : pf_err(err, errlen, "out of memory");
+}
+
+/* The plan's fingerprint, as the journal's identity of this copy ("dump" column): every
+ * table's name, columns, format and chunk ranges, by index, since the journal names
+ * chunks by table index and sequence. A resumed copy whose plan differs is refused. */
+static void fingerprint(manifest *m)
+{
+    rowhash fp = {0, 0};
+    for (size_t t = 0; t <= m->ntables; t++) {
+        manifest_table *mt = nth_table(m, t);
+        if (!mt)
+            continue;
+        char line[8192];
+        int n = snprintf(line, sizeof line, "%zu|%s|%s|%s|%zu", t, mt->schema, mt->name, mt->format, mt->nchunks);
+        for (size_t c = 0; c < mt->ncols && n > 0 && (size_t)n < sizeof line; c++)
+            n += snprintf(line + n, sizeof line - (size_t)n, "|%s", mt->cols[c]);
+        rowhash_add_row(&fp, line, (size_t)n < sizeof line ? (size_t)n : sizeof line);
+        for (size_t c = 0; c < mt->nchunks; c++) {
+            n = snprintf(line, sizeof line, "%zu.%zu|%d|%llu|%llu", t, c, mt->chunks[c].ranged,
+                         (unsigned long long)mt->chunks[c].start_page, (unsigned long long)mt->chunks[c].end_page);
+            rowhash_add_row(&fp, line, (size_t)n);
+        }
+    }
+    char hex[33];
+    rowhash_hex(&fp, hex);
+    snprintf(m->checksum, sizeof m->checksum, "copy-%s", hex);
+}
+
+static int discard(void *ctx, const void *buf, size_t len, char *err, size_t errlen)
+{
+    (void)ctx, (void)buf, (void)len, (void)err, (void)errlen;
+    return 0;
+}
+
+/* Chunks an interrupted run committed were not read in this snapshot: read them now (no
+ * target involved) so the final comparison holds the whole table against this snapshot. */
+static int rehash_skipped(copy_ctx *cc, char *err, size_t errlen)
+{
+    manifest *m = cc->m;
+    size_t n = 0;
+    for (size_t t = 0; t <= m->ntables; t++) {
+        manifest_table *mt = nth_table(m, t);
+        for (size_t c = 0; mt && c < mt->nchunks; c++) {
+            if (cc->read[cc->first[t] + c])
+                continue;
+            manifest_chunk *mc = &mt->chunks[c];
+            if (dump_source_read(cc->src, t, c, discard, NULL, &mc->rows, &mc->content, err, errlen) < 0)
+                return -1;
+            n++;
+        }
+    }
+    if (n > 0)
+        pf_notice(cc->o->notice, cc->o->notice_ctx,
+                  "copy: %zu chunk%s the interrupted run committed read again in the new snapshot, for the final comparison",
+                  n, n == 1 ? "" : "s");
+    return 0;
+}
+
 /* ---- the run ------------------------------------------------------------------------------ */
 
 /* Each table's totals from its chunks, as a dump's manifest has them. */
 static void sum_tables(manifest *m)
 {
     for (size_t t = 0; t <= m->ntables; t++) {
-        manifest_table *mt = t < m->ntables ? &m->tables[t] : m->has_large_objects ? &m->large_objects : NULL;
+        manifest_table *mt = nth_table(m, t);
         if (!mt)
             continue;
         mt->rows = mt->raw_bytes = 0;
@@ -327,6 +408,8 @@ static int compare(copy_ctx *cc, copy_summary *s, char *err, size_t errlen)
             n += (size_t)snprintf(err + n, errlen - n, " %s.%s (%s)", t->schema, t->name,
                                   verify_db_status_text(t->status));
     }
+    if (o->resume && n < errlen)
+        snprintf(err + n, errlen - n, "; rows the interrupted run committed changed at the source since: copy again into a new or empty database");
     return -1;
 }
 
@@ -340,8 +423,9 @@ static int copy_steps(copy_ctx *cc, const dump_options *d, copy_summary *s, char
         return -1;
     cc->m = dump_source_manifest(cc->src);
     snprintf(s->snapshot, sizeof s->snapshot, "%s", dump_source_snapshot(cc->src));
-    /* the journal's rows name what they came from: a copy (restore's name their dump) */
-    snprintf(cc->m->checksum, sizeof cc->m->checksum, "pgferry copy");
+    fingerprint(cc->m);
+    if (track_reads(cc, err, errlen) < 0)
+        return -1;
     if (o->resume)
         pf_notice(o->notice, o->notice_ctx,
                   "copy: --resume reads a new snapshot of the source (%s): loads that committed are kept, the rest are read in it, and every table is compared with it at the end",
@@ -353,6 +437,8 @@ static int copy_steps(copy_ctx *cc, const dump_options *d, copy_summary *s, char
         rc = load(cc, &a, globals, s, err, errlen);
     archive_free(&a); /* empty when the restore took it */
     free(globals);
+    if (rc == 0 && o->resume)
+        rc = rehash_skipped(cc, err, errlen);
     if (rc == 0)
         rc = compare(cc, s, err, errlen);
     return rc;
@@ -373,8 +459,10 @@ int copy_run(const copy_options *o, copy_summary *s, char *err, size_t errlen)
     d.chunk_size = DUMP_DEFAULT_CHUNK_SIZE;
     d.profile = o->profile;
     d.interrupted = o->interrupted;
-    copy_ctx cc = {o, NULL, NULL};
+    copy_ctx cc = {o, NULL, NULL, NULL, NULL};
     int rc = copy_steps(&cc, &d, s, err, errlen);
+    free(cc.first);
+    free(cc.read);
     char e2[PF_ERRLEN];
     if (dump_source_close(cc.src, e2, sizeof e2) < 0 && rc == 0)
         rc = pf_err(err, errlen, "%s", e2);

@@ -19,10 +19,16 @@
  *           count and content hash compared with the source's (verify_db), per table
  *
  * Resume: the source's snapshot ends with the run, so --resume reads a new one (and says
- * so). The journal is the restore's; its loads are named by the plan's chunks, so a
- * resumed run whose plan differs reloads the table. Every table is verified against the
- * new snapshot at the end: a table whose committed rows changed at the source since is
- * reported as different, never silently kept. */
+ * so). The journal is the restore's: a load commits with the names of its chunks, which are
+ * the plan's (table index and sequence), and the journal's identity of the copy is the
+ * plan's fingerprint (every table's name, columns, format and chunk ranges). A resumed copy
+ * whose new plan differs (a table added, dropped, altered, or grown past a chunk boundary)
+ * is refused before anything is written: its committed chunks could not be matched. With
+ * the same plan, what committed is kept, the rest is loaded from the new snapshot, the
+ * committed chunks are read again (only read: no target involved) so that every table's
+ * figures are the new snapshot's, and the final comparison holds the whole target against
+ * that one snapshot: rows that changed at the source between the runs fail the copy, named
+ * per table. Nothing is silently kept that differs from the source. */
 #ifndef PF_COPY_H
 #define PF_COPY_H
 

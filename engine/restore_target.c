@@ -353,7 +353,9 @@ static int read_journal(restore_ctx *ctx, PGconn *c, char *err, size_t errlen)
     for (size_t i = 0; i < n; i++) {
         if (strcmp(PQgetvalue(r, (int)i, 1), ctx->m.checksum) != 0) {
             PQclear(r);
-            return pf_err(err, errlen, "--resume: the unfinished restore in this database came from another dump (finish it with that dump, or start over with --clean)");
+            return pf_err(err, errlen, "%s",
+                          ctx->o->live ? "--resume: the source changed since the interrupted copy (its tables or their sizes differ, so what committed cannot be matched with what is left): copy again into a new or empty database"
+                                       : "--resume: the unfinished restore in this database came from another dump (finish it with that dump, or start over with --clean)");
         }
         if (!(ctx->done_items[ctx->ndone++] = strdup(PQgetvalue(r, (int)i, 0)))) {
             PQclear(r);

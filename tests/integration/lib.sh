@@ -203,7 +203,8 @@ blocked() { [[ $(q "$1" "SELECT count(*) FROM pg_locks WHERE relation = to_regcl
 frozen() { locked "$1" && blocked "$1"; }
 
 # interrupt NAME DB COND HOW DUMP [FLAGS...]: restore DUMP (with FLAGS) into DB and stop
-# it once the SQL condition COND holds (it may read _pgferry.journal). HOW:
+# it once the SQL condition COND holds (it may read _pgferry.journal); DUMP copy:SRCDB runs
+# pgferry copy from database SRCDB instead. HOW:
 #   kill   a watcher session polls the journal inside the server and, the moment KIND
 #          holds, locks _pgferry.journal: every unit of work in flight then waits just
 #          before it could commit. pgferry gets kill -9 while it waits.
@@ -238,7 +239,11 @@ EOF
       return 1
     fi
   fi
-  "$PGFERRY" restore -f "$dump" -d "dbname=$db" -j 3 --no-progress "$@" >"$tmp/k.out" 2>"$tmp/k.err" &
+  if [[ $dump == copy:* ]]; then
+    "$PGFERRY" copy --source "dbname=${dump#copy:}" --target "dbname=$db" -j 3 --no-progress "$@" >"$tmp/k.out" 2>"$tmp/k.err" &
+  else
+    "$PGFERRY" restore -f "$dump" -d "dbname=$db" -j 3 --no-progress "$@" >"$tmp/k.out" 2>"$tmp/k.err" &
+  fi
   pid=$!
   bg+=("$pid")
   local end=$((SECONDS + 120))

@@ -13,6 +13,8 @@
 #     aborts its chunk: nothing of that table commits, one clear error, exit 1
 #  4. bad input: same database, target not empty, unreachable target, --resume without a
 #     journal, usage errors: one line, exit 1 or 2, nothing written
+#  5. kill -9 mid-copy (every unit of work in flight held just before its commit), then
+#     --resume: identical; kill -9 mid-COPY; a resume after the source changed is refused
 set -u
 
 : "${PGFERRY:?PGFERRY must name the pgferry binary}"
@@ -143,5 +145,62 @@ refused "bad -j" 2 '^pgferry copy: invalid --jobs value "0"' --source "dbname=$s
 refused "stray argument" 2 '^pgferry copy: unexpected argument "x"' --source "dbname=$src" --target "dbname=${p}e" x
 refused "include pattern matching nothing" 1 'nothing_like_this' --source "dbname=$src" --target "dbname=${p}e" -t nothing_like_this
 expect "bad input: nothing written" 0 "$(user_objects "${p}e")"
+
+# =========================================================================================
+# 5. kill -9, --resume
+# =========================================================================================
+echo "# --- 5. kill -9 and --resume (at ${SECONDS}s)"
+newdb "${p}r1"
+if interrupt "copy: kill -9 with chunks in flight" "${p}r1" \
+     "(SELECT count(*) FROM _pgferry.journal WHERE item LIKE 'chunk:%') >= 4" kill "copy:$src"; then
+  committed=$(jcount "${p}r1" 'chunk:%')
+  run copy --source "dbname=$src" --target "dbname=${p}r1" --resume -j 2 --no-progress
+  expect "copy --resume after kill -9: exit 0" 0 "$rc"
+  if grep -q '^copy: --resume reads a new snapshot of the source' "$tmp/err" &&
+     grep -q "^copy: $committed chunks\? the interrupted run committed read again in the new snapshot" "$tmp/err"; then
+    pass "copy --resume: says it reads a new snapshot, and re-reads the $committed committed chunks"
+  else fail "copy --resume: notices" "missing"; fi
+  same_as "copy --resume after kill -9" "$tmp/src" "${p}r1"
+fi
+adddb "${p}r2"
+if interrupt "copy --create: kill -9 mid-COPY" "${p}r2" \
+     "EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'COPY %FROM STDIN%')" \
+     nolock "copy:$src" --create; then
+  run copy --source "dbname=$src" --target "dbname=${p}r2" --create --resume --no-progress
+  expect "copy --create --resume after kill -9 mid-COPY: exit 0" 0 "$rc"
+  same_as "copy --create --resume after kill -9 mid-COPY" "$tmp/src" "${p}r2"
+fi
+newdb "${p}r3"
+# the watcher's condition, in a function: the table does not exist before pre-data
+# (looked up in pg_class: to_regclass in the watcher's long transaction does not see it come)
+q "${p}r3" "CREATE FUNCTION public.pf_has_rows(s text, t text) RETURNS boolean LANGUAGE plpgsql AS \$f\$
+            DECLARE r boolean; BEGIN
+              IF NOT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                             WHERE n.nspname = s AND c.relname = t) THEN RETURN false; END IF;
+              EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I.%I)', s, t) INTO r; RETURN r;
+            END \$f\$" >/dev/null
+if interrupt "copy: kill -9 once ledger.currencies is in, then it changes at the source" "${p}r3" \
+     "public.pf_has_rows('ledger', 'currencies')" kill "copy:$src"; then
+  q "$src" "UPDATE ledger.currencies SET name = name || '!' WHERE code = (SELECT min(code) FROM ledger.currencies)" >/dev/null
+  run copy --source "dbname=$src" --target "dbname=${p}r3" --resume --no-progress
+  expect "copy --resume after committed rows changed at the source: exit 1" 1 "$rc"
+  if grep -qx 'pgferry copy: the target differs from the source in 1 table: ledger.currencies (content differs); rows the interrupted run committed changed at the source since: copy again into a new or empty database' "$tmp/err"; then
+    pass "copy --resume after committed rows changed at the source: the final comparison names the table"
+  else fail "copy --resume after committed rows changed at the source" "not the expected message"; fi
+  q "$src" "UPDATE ledger.currencies SET name = rtrim(name, '!') WHERE code = (SELECT min(code) FROM ledger.currencies)" >/dev/null
+fi
+newdb "${p}r4"
+if interrupt "copy: kill -9, then a table is added at the source" "${p}r4" \
+     "(SELECT count(*) FROM _pgferry.journal WHERE item LIKE 'chunk:%') >= 2" kill "copy:$src"; then
+  before=$(jcount "${p}r4" '%')
+  q "$src" "CREATE TABLE public.late_addition (i int)" >/dev/null
+  run copy --source "dbname=$src" --target "dbname=${p}r4" --resume --no-progress
+  expect "copy --resume after the source's tables changed: exit 1" 1 "$rc"
+  if grep -q '^pgferry copy: --resume: the source changed since the interrupted copy (its tables or their sizes differ' "$tmp/err" &&
+     [[ $(grep -vc '^copy: ' "$tmp/err") == 1 ]]; then pass "copy --resume after the source's tables changed: refused, naming why"
+  else fail "copy --resume after the source's tables changed" "not the expected message"; fi
+  expect "copy --resume after the source's tables changed: nothing more written" "$before" "$(jcount "${p}r4" '%')"
+  q "$src" "DROP TABLE public.late_addition" >/dev/null
+fi
 
 summary copy
