@@ -8,6 +8,9 @@
 #include "engine/manifest.h"
 #include "engine/pgconn.h"
 #include "engine/pgtools.h"
+#include "engine/sink_file.h"
+
+#include <pthread.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,28 +21,47 @@
 
 #define JOURNAL_TABLE "_pgferry.journal"
 
+/* --keep-dump: the file sink (sink_file.c) fed the same bytes, driven here as dump_run
+ * drives it; its chunk results are kept until the manifest is written, last. */
+typedef struct {
+    dump_options o;
+    copysink sink;
+    copysink_run run;
+    int started;
+    pthread_mutex_t mu;
+    void **idle;           /* worker states not in use (mu) */
+    size_t nidle, nws;
+    copysink_result *res;  /* per chunk (copy_ctx.first indexing) */
+} keep_dump;
+
 typedef struct {
     const copy_options *o;
     dump_source *src;
     manifest *m;
     size_t *first;         /* per table (and the large objects): index of its chunk 0 in read */
     unsigned char *read;   /* per chunk: read from the source in this run */
+    keep_dump *keep;       /* --keep-dump, or NULL */
 } copy_ctx;
 
 /* ---- one chunk, source to target ------------------------------------------------------- */
 
-/* What passes from the source's COPY to the target's, counted and hashed as sent. */
+/* What passes from the source's COPY to the target's, counted and hashed as sent, and
+ * into the kept dump (as read: before anything could alter it). */
 typedef struct {
     chunk_sink_fn sink;
     void *sink_ctx;
     copyrows *sent;
     uint64_t bytes;
     int corrupt; /* test builds: flip a byte of the first piece (PGFERRY_TEST_CORRUPT_CHUNK) */
+    const copysink_ops *keep;
+    void *keep_ws;
 } passage;
 
 static int pass_on(void *vp, const void *buf, size_t len, char *err, size_t errlen)
 {
     passage *p = vp;
+    if (p->keep_ws && p->keep->chunk_write(p->keep_ws, buf, len, err, errlen) < 0)
+        return -1;
 #ifdef PGFERRY_TESTING
     if (p->corrupt && len > 0) {
         /* the last byte of the first piece: a row's last value, so the stream still splits
@@ -51,7 +73,81 @@ static int pass_on(void *vp, const void *buf, size_t len, char *err, size_t errl
     p->bytes += len;
     if (copyrows_feed(p->sent, buf, len, err, errlen) < 0)
         return -1;
-    return p->sink(p->sink_ctx, buf, len, err, errlen);
+    return p->sink ? p->sink(p->sink_ctx, buf, len, err, errlen) : 0;
+}
+
+/* ---- --keep-dump ---------------------------------------------------------------------------- */
+
+static void *keep_take(keep_dump *k, char *err, size_t errlen)
+{
+    void *ws = NULL;
+    pthread_mutex_lock(&k->mu);
+    if (k->nidle > 0)
+        ws = k->idle[--k->nidle];
+    pthread_mutex_unlock(&k->mu);
+    if (!ws && (ws = k->sink.ops->worker_new(k->sink.ctx, err, errlen))) {
+        pthread_mutex_lock(&k->mu);
+        void **i2 = realloc(k->idle, (k->nws + 1) * sizeof *i2);
+        if (i2) {
+            k->idle = i2;
+            k->nws++;
+        }
+        pthread_mutex_unlock(&k->mu);
+        if (!i2) {
+            k->sink.ops->worker_free(ws);
+            pf_err(err, errlen, "out of memory");
+            return NULL;
+        }
+    }
+    return ws;
+}
+
+static void keep_give(keep_dump *k, void *ws)
+{
+    pthread_mutex_lock(&k->mu);
+    k->idle[k->nidle++] = ws; /* room for every state made */
+    pthread_mutex_unlock(&k->mu);
+}
+
+/* Starts the kept chunk's file (p->keep_ws set), or does nothing without --keep-dump. */
+static int keep_begin(copy_ctx *cc, size_t t, size_t ci, const manifest_table *mt, passage *p, char *err,
+                      size_t errlen)
+{
+    keep_dump *k = cc->keep;
+    if (!k)
+        return 0;
+    copysink_chunk c = {t, (unsigned)ci, mt->chunks[ci].raw_bytes, copy_format_parse(mt->format) != COPY_TEXT};
+    if (!(p->keep_ws = keep_take(k, err, errlen)))
+        return -1;
+    p->keep = k->sink.ops;
+    if (p->keep->chunk_begin(p->keep_ws, &c, err, errlen) < 0) {
+        keep_give(k, p->keep_ws);
+        p->keep_ws = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* Commits the kept chunk's file (ok) or drops it. */
+static int keep_end(copy_ctx *cc, size_t idx, passage *p, int ok, char *err, size_t errlen)
+{
+    keep_dump *k = cc->keep;
+    if (!p->keep_ws)
+        return ok ? 0 : -1;
+    copysink_result res;
+    if (!ok)
+        p->keep->chunk_abort(p->keep_ws);
+    else if (p->keep->chunk_end(p->keep_ws, &res, err, errlen) < 0)
+        ok = 0;
+    else {
+        pthread_mutex_lock(&k->mu);
+        free(k->res[idx].file);
+        k->res[idx] = res;
+        pthread_mutex_unlock(&k->mu);
+    }
+    keep_give(k, p->keep_ws);
+    p->keep_ws = NULL;
+    return ok ? 0 : -1;
 }
 
 /* The table's index in the manifest (the large objects are m->ntables). */
@@ -76,19 +172,21 @@ static int corrupt_wanted(const manifest_table *mt, size_t ci)
 #endif
 }
 
-/* restore_live.stream: chunk ci of mt from the source into the target's open COPY; what
- * was sent must be what the source's row splitter read, row for row. */
-static int copy_stream(void *vctx, const manifest_table *mt, size_t ci, chunk_sink_fn sink, void *sink_ctx, char *err,
-                       size_t errlen)
+/* Chunk ci of table t from the source through pass_on into sink (NULL: read only), and into
+ * the kept dump; what was sent must be what the source's row splitter read, row for row.
+ * Fills the chunk's figures in the plan. */
+static int read_chunk(copy_ctx *cc, size_t t, const manifest_table *mt, size_t ci, chunk_sink_fn sink,
+                      void *sink_ctx, char *err, size_t errlen)
 {
-    copy_ctx *cc = vctx;
-    passage p = {sink, sink_ctx, NULL, 0, corrupt_wanted(mt, ci)};
+    passage p = {sink, sink_ctx, NULL, 0, sink ? corrupt_wanted(mt, ci) : 0, NULL, NULL};
     int binary = copy_format_parse(mt->format) != COPY_TEXT;
     if (!(p.sent = copyrows_new(binary ? COPYROWS_BINARY : COPYROWS_TEXT)))
         return pf_err(err, errlen, "out of memory");
     uint64_t rows = 0;
     rowhash content = {0, 0};
-    int rc = dump_source_read(cc->src, table_index(cc, mt), ci, pass_on, &p, &rows, &content, err, errlen);
+    int rc = keep_begin(cc, t, ci, mt, &p, err, errlen);
+    if (rc == 0)
+        rc = dump_source_read(cc->src, t, ci, pass_on, &p, &rows, &content, err, errlen);
     if (rc == 0 && copyrows_finish(p.sent, err, errlen) < 0)
         rc = -1;
     if (rc == 0) {
@@ -99,14 +197,22 @@ static int copy_stream(void *vctx, const manifest_table *mt, size_t ci, chunk_si
                         rowhash_equal(&sent, &content) ? "equal" : "different");
     }
     copyrows_free(p.sent);
-    if (rc < 0)
+    if (keep_end(cc, cc->first[t] + ci, &p, rc == 0, err, errlen) < 0 || rc < 0)
         return -1;
-    cc->read[cc->first[table_index(cc, mt)] + ci] = 1;
+    cc->read[cc->first[t] + ci] = 1;
     manifest_chunk *mc = &mt->chunks[ci];
     mc->rows = rows;
     mc->content = content;
-    mc->raw_bytes = mc->stored_bytes = p.bytes;
+    mc->raw_bytes = p.bytes;
     return 0;
+}
+
+/* restore_live.stream: chunk ci of mt from the source into the target's open COPY. */
+static int copy_stream(void *vctx, const manifest_table *mt, size_t ci, chunk_sink_fn sink, void *sink_ctx, char *err,
+                       size_t errlen)
+{
+    copy_ctx *cc = vctx;
+    return read_chunk(cc, table_index(cc, mt), mt, ci, sink, sink_ctx, err, errlen);
 }
 
 /* ---- the schema: pg_dump in the snapshot ----------------------------------------------- */
@@ -319,14 +425,9 @@ static void fingerprint(manifest *m)
     snprintf(m->checksum, sizeof m->checksum, "copy-%s", hex);
 }
 
-static int discard(void *ctx, const void *buf, size_t len, char *err, size_t errlen)
-{
-    (void)ctx, (void)buf, (void)len, (void)err, (void)errlen;
-    return 0;
-}
-
 /* Chunks an interrupted run committed were not read in this snapshot: read them now (no
- * target involved) so the final comparison holds the whole table against this snapshot. */
+ * target involved) so the final comparison holds the whole table against this snapshot,
+ * and the kept dump has them. */
 static int rehash_skipped(copy_ctx *cc, char *err, size_t errlen)
 {
     manifest *m = cc->m;
@@ -336,8 +437,7 @@ static int rehash_skipped(copy_ctx *cc, char *err, size_t errlen)
         for (size_t c = 0; mt && c < mt->nchunks; c++) {
             if (cc->read[cc->first[t] + c])
                 continue;
-            manifest_chunk *mc = &mt->chunks[c];
-            if (dump_source_read(cc->src, t, c, discard, NULL, &mc->rows, &mc->content, err, errlen) < 0)
+            if (read_chunk(cc, t, mt, c, NULL, NULL, err, errlen) < 0)
                 return -1;
             n++;
         }
@@ -347,6 +447,99 @@ static int rehash_skipped(copy_ctx *cc, char *err, size_t errlen)
                   "copy: %zu chunk%s the interrupted run committed read again in the new snapshot, for the final comparison",
                   n, n == 1 ? "" : "s");
     return 0;
+}
+
+/* ---- the kept dump's life ------------------------------------------------------------------- */
+
+static size_t total_chunks(const copy_ctx *cc)
+{
+    const manifest *m = cc->m;
+    size_t n = m->has_large_objects ? m->large_objects.nchunks : 0;
+    for (size_t t = 0; t < m->ntables; t++)
+        n += m->tables[t].nchunks;
+    return n;
+}
+
+/* The dump's directory checked (new or empty) and its sink started: pg_dump of the schema
+ * in the snapshot, in the background, as a dump does. */
+static int keep_open(copy_ctx *cc, keep_dump *k, char *err, size_t errlen)
+{
+    const copy_options *o = cc->o;
+    k->o.dir = o->keep_dump;
+    k->o.conninfo = o->source;
+    k->o.jobs = o->jobs;
+    k->o.codec = CHUNK_CODEC_ZSTD;
+    k->o.level = 1;
+    k->o.chunk_size = DUMP_DEFAULT_CHUNK_SIZE;
+    k->o.profile = o->profile;
+    k->o.globals = o->globals;
+    pthread_mutex_init(&k->mu, NULL);
+    if (!(k->res = calloc(total_chunks(cc) + 1, sizeof *k->res)))
+        return pf_err(err, errlen, "out of memory");
+    char e2[PF_ERRLEN];
+    if (sink_file_open(&k->o, &k->sink, e2, sizeof e2) < 0)
+        return pf_err(err, errlen, "--keep-dump: %s", e2);
+    k->run = (copysink_run){dump_source_coord(cc->src), dump_source_snapshot(cc->src), dump_source_catalog(cc->src),
+                            cc->m};
+    k->started = 1;
+    if (k->sink.ops->start(k->sink.ctx, &k->run, err, errlen) < 0)
+        return -1;
+    cc->keep = k;
+    return 0;
+}
+
+/* The plan becomes the dump's manifest: each chunk's file and stored figures. */
+static int keep_manifest(copy_ctx *cc, keep_dump *k, char *err, size_t errlen)
+{
+    manifest *m = cc->m;
+    for (size_t t = 0; t <= m->ntables; t++) {
+        manifest_table *mt = nth_table(m, t);
+        for (size_t c = 0; mt && c < mt->nchunks; c++) {
+            copysink_result *r = &k->res[cc->first[t] + c];
+            manifest_chunk *mc = &mt->chunks[c];
+            if (!r->file)
+                return pf_err(err, errlen, "--keep-dump: chunk %zu of %s.%s was not written", c, mt->schema, mt->name);
+            free(mc->file);
+            mc->file = r->file;
+            r->file = NULL;
+            mc->raw_hash = r->raw_hash;
+            mc->stored_bytes = r->stored_bytes;
+            mc->stored_hash = r->stored_hash;
+            mc->codec = r->codec;
+            mt->stored_bytes += r->stored_bytes;
+        }
+    }
+    return 0;
+}
+
+/* Once the target is verified: the schema archive and the manifest, last. */
+static int keep_finish(copy_ctx *cc, keep_dump *k, char *err, size_t errlen)
+{
+    int w;
+    while ((w = k->sink.ops->poll(k->sink.ctx, err, errlen)) == 1)
+        usleep(20000);
+    if (w < 0 || k->sink.ops->finish(k->sink.ctx, &k->run, err, errlen) < 0 || keep_manifest(cc, k, err, errlen) < 0)
+        return -1;
+    if (k->sink.ops->complete(k->sink.ctx, &k->run, err, errlen) < 0)
+        return -1;
+    k->started = 0; /* complete */
+    return 0;
+}
+
+/* A dump not completed is removed: nothing is left looking like one. */
+static void keep_close(keep_dump *k, size_t nres)
+{
+    if (k->started)
+        k->sink.ops->fail(k->sink.ctx);
+    for (size_t i = 0; i < k->nidle; i++)
+        k->sink.ops->worker_free(k->idle[i]);
+    free(k->idle);
+    if (k->sink.ops)
+        sink_file_close(&k->sink);
+    for (size_t i = 0; k->res && i < nres; i++)
+        free(k->res[i].file);
+    free(k->res);
+    pthread_mutex_destroy(&k->mu);
 }
 
 /* ---- the run ------------------------------------------------------------------------------ */
@@ -430,7 +623,11 @@ static int copy_steps(copy_ctx *cc, const dump_options *d, copy_summary *s, char
         pf_notice(o->notice, o->notice_ctx,
                   "copy: --resume reads a new snapshot of the source (%s): loads that committed are kept, the rest are read in it, and every table is compared with it at the end",
                   s->snapshot);
-    int rc = schema_archive(cc, &a, err, errlen);
+    keep_dump keep;
+    memset(&keep, 0, sizeof keep);
+    int rc = o->keep_dump ? keep_open(cc, &keep, err, errlen) : 0;
+    if (rc == 0)
+        rc = schema_archive(cc, &a, err, errlen);
     if (rc == 0 && o->globals && !(globals = globals_read(dump_source_coord(cc->src), err, errlen)))
         rc = -1;
     if (rc == 0)
@@ -441,6 +638,11 @@ static int copy_steps(copy_ctx *cc, const dump_options *d, copy_summary *s, char
         rc = rehash_skipped(cc, err, errlen);
     if (rc == 0)
         rc = compare(cc, s, err, errlen);
+    if (rc == 0 && o->keep_dump)
+        rc = keep_finish(cc, &keep, err, errlen);
+    if (o->keep_dump)
+        keep_close(&keep, cc->read ? total_chunks(cc) : 0);
+    cc->keep = NULL;
     return rc;
 }
 
@@ -459,7 +661,7 @@ int copy_run(const copy_options *o, copy_summary *s, char *err, size_t errlen)
     d.chunk_size = DUMP_DEFAULT_CHUNK_SIZE;
     d.profile = o->profile;
     d.interrupted = o->interrupted;
-    copy_ctx cc = {o, NULL, NULL, NULL, NULL};
+    copy_ctx cc = {o, NULL, NULL, NULL, NULL, NULL};
     int rc = copy_steps(&cc, &d, s, err, errlen);
     free(cc.first);
     free(cc.read);

@@ -17,6 +17,12 @@
  *           target took (the COPY's count); any difference aborts the job (ROLLBACK)
  *   verify: once loaded, every table of the target read back in a snapshot and its row
  *           count and content hash compared with the source's (verify_db), per table
+ *   keep:   --keep-dump: the bytes of each chunk as read also go through a dump's file sink
+ *           (sink_file.c: zstd, hashes, its own pg_dump of the schema in the snapshot);
+ *           one read, two destinations. Its manifest is the plan with each chunk's file
+ *           and figures, written last, only once the target is verified; a copy that
+ *           fails removes it. A resumed copy writes the whole dump: the chunks the
+ *           interrupted run committed are read again anyway
  *
  * Resume: the source's snapshot ends with the run, so --resume reads a new one (and says
  * so). The journal is the restore's: a load commits with the names of its chunks, which are
@@ -47,6 +53,9 @@ typedef struct {
     catalog_filter filter;       /* -t/-T/-n/-N, as dump */
     const struct profile *profile;
     int globals;
+    const char *keep_dump;       /* --keep-dump: also write a dump of the source here (a new or
+                                    empty directory, or s3://), completed once the copy is
+                                    verified */
     restore_progress_fn progress;
     void *progress_ctx;
     pf_notice_fn notice;

@@ -37,6 +37,10 @@ static const char *const copy_help =
     "                            platform owns is neither read nor written\n"
     "      --globals             create the roles and tablespaces the copied objects use that\n"
     "                            the target lacks\n"
+    "      --keep-dump=DIR       also write a dump of the source into DIR (new or empty, or\n"
+    "                            s3://BUCKET/PREFIX) from the same reads: one pass, two\n"
+    "                            destinations; its manifest is written once the copy is\n"
+    "                            verified (restore it with pgferry restore)\n"
     "      --resume              finish an interrupted copy into the same target (a new\n"
     "                            snapshot of the source is read; see the README)\n"
     "      --progress            show a progress line even when stderr is not a terminal\n"
@@ -72,7 +76,8 @@ static int parse_args(int argc, char **argv, copy_args *a)
         {"no-progress", no_argument, NULL, 8},         {"json", no_argument, NULL, 9},
         {"help", no_argument, NULL, CLI_OPT_HELP},     {"host", required_argument, NULL, 'h'},
         {"port", required_argument, NULL, 'p'},        {"username", required_argument, NULL, 'U'},
-        {"no-password", no_argument, NULL, 'w'},       {NULL, 0, NULL, 0}};
+        {"no-password", no_argument, NULL, 'w'},       {"keep-dump", required_argument, NULL, 10},
+        {NULL, 0, NULL, 0}};
     catalog_filter *f = &a->o.filter;
     int c, rc;
     opterr = 0;
@@ -100,6 +105,11 @@ static int parse_args(int argc, char **argv, copy_args *a)
         case 7: a->progress = 1; break;
         case 8: a->progress = 0; break;
         case 9: a->json = 1; break;
+        case 10:
+            if (!*optarg)
+                return cli_usage_error("copy", "%s", "--keep-dump needs a directory");
+            a->o.keep_dump = optarg;
+            break;
         case CLI_OPT_HELP: fputs(copy_help, stdout); return -1;
         default: return (rc = cli_option_error("copy", c, argv, copy_help)) == 0 ? -1 : rc;
         }

@@ -15,6 +15,9 @@
 #     journal, usage errors: one line, exit 1 or 2, nothing written
 #  5. kill -9 mid-copy (every unit of work in flight held just before its commit), then
 #     --resume: identical; kill -9 mid-COPY; a resume after the source changed is refused
+#  6. --keep-dump: the dump verifies and restores identically (also when written by a
+#     resumed copy); a directory in use is refused before anything is written; a failed
+#     copy leaves no dump
 set -u
 
 : "${PGFERRY:?PGFERRY must name the pgferry binary}"
@@ -201,6 +204,48 @@ if interrupt "copy: kill -9, then a table is added at the source" "${p}r4" \
   else fail "copy --resume after the source's tables changed" "not the expected message"; fi
   expect "copy --resume after the source's tables changed: nothing more written" "$before" "$(jcount "${p}r4" '%')"
   q "$src" "DROP TABLE public.late_addition" >/dev/null
+fi
+
+# =========================================================================================
+# 6. --keep-dump
+# =========================================================================================
+echo "# --- 6. --keep-dump (at ${SECONDS}s)"
+# kept NAME DIR: DIR verifies, and restores into a new database identical to the source
+kept() {
+  local name=$1 dir=$2
+  run verify "$dir"
+  expect "$name: the kept dump verifies" 0 "$rc"
+  adddb "${p}kr$3"
+  run restore -f "$dir" -d "dbname=${p}kr$3" --create -j 2 --no-progress
+  expect "$name: the kept dump restores" 0 "$rc"
+  same_as "$name: restore of the kept dump" "$tmp/src" "${p}kr$3"
+}
+newdb "${p}d1"
+run copy --source "dbname=$src" --target "dbname=${p}d1" --keep-dump "$tmp/kd1" -j 2 --no-progress
+expect "copy --keep-dump: exit 0" 0 "$rc"
+same_as "copy --keep-dump" "$tmp/src" "${p}d1"
+kept "copy --keep-dump" "$tmp/kd1" 1
+
+newdb "${p}d2"
+refused "--keep-dump into a directory in use" 1 "^pgferry copy: --keep-dump: .*$tmp/kd1.* is not empty" \
+  --source "dbname=$src" --target "dbname=${p}d2" --keep-dump "$tmp/kd1"
+expect "--keep-dump into a directory in use: nothing written" 0 "$(user_objects "${p}d2")"
+
+if grep -q '^PGFERRY_TESTING:BOOL=ON' "$(dirname -- "$PGFERRY")/CMakeCache.txt" 2>/dev/null; then
+  PGFERRY_TEST_CORRUPT_CHUNK=public.accounts run copy --source "dbname=$src" --target "dbname=${p}d2" \
+    --keep-dump "$tmp/kd2" --no-progress
+  expect "--keep-dump of a failed copy: exit 1" 1 "$rc"
+  expect "--keep-dump of a failed copy: no dump left" "" "$(ls -A "$tmp/kd2" 2>/dev/null)"
+fi
+
+newdb "${p}d3"
+if interrupt "copy --keep-dump: kill -9 with chunks in flight" "${p}d3" \
+     "(SELECT count(*) FROM _pgferry.journal WHERE item LIKE 'chunk:%') >= 3" kill "copy:$src" --keep-dump "$tmp/kd3a"; then
+  expect "copy --keep-dump killed: no manifest left" "" "$(ls "$tmp/kd3a/manifest.json" 2>/dev/null)"
+  run copy --source "dbname=$src" --target "dbname=${p}d3" --resume --keep-dump "$tmp/kd3" --no-progress
+  expect "copy --resume --keep-dump: exit 0" 0 "$rc"
+  same_as "copy --resume --keep-dump" "$tmp/src" "${p}d3"
+  kept "copy --resume --keep-dump" "$tmp/kd3" 3
 fi
 
 summary copy
