@@ -49,8 +49,9 @@ expect "copy --json: every table of the source verified ok" \
                  FROM jsonb_array_elements(\$j\$$(cat "$tmp/out")\$j\$::jsonb->'verified') v WHERE v->>'schema' <> 'pg_catalog'" 2>&1)"
 
 newdb "${p}c2"
-run copy --source "dbname=$src" --target "dbname=${p}c2" -j 1 --progress
-expect "copy into an empty database -j 1: exit 0" 0 "$rc"
+run copy --source "dbname=$src" --target "dbname=${p}c2" -j 1 --globals --progress
+expect "copy --globals into an empty database -j 1: exit 0" 0 "$rc"
+if grep -qE "^restore: globals: 0 roles created \([0-9]+ there already" "$tmp/err"; then pass "copy --globals: the roles the objects use, there already"; else fail "copy --globals" "no globals line"; fi
 if grep -qE "^copy: [0-9]+ tables, [0-9]+ rows, .* into ${p}c2 in [0-9.]+ s; every table verified equal to the source$" "$tmp/err" &&
    grep -q 'restore: chunks [0-9]*/[0-9]* ' "$tmp/err"; then pass "copy --progress: progress lines and the closing line"
 else fail "copy --progress" "no progress or closing line"; fi

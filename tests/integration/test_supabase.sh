@@ -120,6 +120,18 @@ if [[ $rc -eq 1 ]] && grep -q 'already in the target: .*public\.posts' "$tmp/err
   pass "migrate: restoring again: refused, naming what is there"
 else fail "migrate: restoring again" "exit $rc"; fi
 
+# the same migration in one pass: pgferry copy --profile supabase, as postgres
+load ${p}proj3 --platform-only
+as postgres copy --source "dbname=app" --target "dbname=${p}proj3" --profile supabase -j 2 --no-progress
+expect "migrate with copy --profile supabase as postgres: exits 0" 0 "$rc"
+snapshot ${p}proj3 "$tmp/proj3"
+if diff -u "$tmp/app.schema" "$tmp/proj3.schema" >"$tmp/diff"; then
+  pass "migrate with copy: schema identical to the source project's"
+else fail "migrate with copy: schema" "differs" "$tmp/diff"; fi
+without "${platform_rows[@]}" "$tmp/proj3.data" >"$tmp/got"
+if diff -u "$tmp/want" "$tmp/got" >"$tmp/diff"; then pass "migrate with copy: every row outside the platform's equal"
+else fail "migrate with copy: rows" "differ" "$tmp/diff"; fi
+
 # without the right to set session_replication_role: foreign-key order, triggers live
 qa postgres "REVOKE SET ON PARAMETER session_replication_role FROM postgres" >/dev/null
 load ${p}proj2 --platform-only
