@@ -6,9 +6,10 @@
  *                 store (pgferry dump)
  *   sink_hash.c   nothing kept: rows, raw hashes and content hashes only (verify --db)
  *
- * A third (COPY IN into another database, for `pgferry copy`) is one more file: its
- * worker_new opens a connection to the target, chunk_begin starts COPY FROM STDIN,
- * chunk_write is PQputCopyData, chunk_end PQputCopyEnd and commit.
+ * `pgferry copy` (copy.h) is built the other way round: the restore engine drives and the
+ * dump engine is its live chunk source (dump_source_* in dump.h), so the restore's
+ * scheduling, journal and checks apply unchanged; its --keep-dump drives sink_file through
+ * these same calls, one chunk at a time, from the restore's workers.
  *
  * The engine splits rows (COPY row splitter: row count, content hash) itself, so every
  * sink's results carry the same figures. Calls:

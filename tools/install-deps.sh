@@ -3,6 +3,7 @@
 # S3 test server s3rver from npm into /var/cache/pgferry-s3rver.
 # Idempotent: does nothing when everything is there; otherwise one apt-get update, then
 # install. Run as root (or with sudo).
+#   --bench  also what only the benchmarks compare against (pgcopydb, for bench/copy_bench.sh)
 set -euo pipefail
 
 PKGS=(build-essential cmake pkg-config
@@ -15,6 +16,7 @@ PKGS=(build-essential cmake pkg-config
 # packages, unless a node with npm is installed already (another node's packaging, such as
 # one that bundles npm, would conflict with Debian's npm)
 command -v node >/dev/null && command -v npm >/dev/null || PKGS+=(nodejs npm)
+[ "${1:-}" = --bench ] && PKGS+=(pgcopydb)
 S3RVER_DIR=/var/cache/pgferry-s3rver
 
 missing=()

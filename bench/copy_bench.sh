@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# bench/copy_bench.sh - database to database, one run, every tool on the same server:
+#
+#   bash bench/copy_bench.sh [--scale S] [--jobs N] [--runs R]
+#
+#   --scale S   dataset size (tools/gen_data.sh; S=1 is ~200 MB of heap) (default 1)
+#   --jobs N    parallel jobs for every tool (default 2)
+#   --runs R    timed runs per tool (default 3)
+#
+# Times, with hyperfine, copying the dataset into a new database on the same throwaway
+# cluster (started here, default settings of tests/harness/pg_cluster.sh) with:
+#   pgferry copy --create -j N             (includes its ANALYZE and its final comparison of
+#                                           every table with the source)
+#   pgcopydb clone --table-jobs N --index-jobs N   (Debian's pgcopydb; it VACUUM ANALYZEs)
+#   pgferry dump -j N + pgferry restore --create -j N   (through a directory)
+#   pg_dump -Fd -j N + pg_restore -j N                  (reference; no statistics)
+# and writes bench/results/copy.md (the table, ratios to pgcopydb measured in this run) and
+# bench/results/hf-copy.json. Installs what it needs (tools/install-deps.sh --bench).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+
+scale=1 jobs=2 runs=3
+while (($#)); do
+  case $1 in
+    --scale) scale=${2:?}; shift 2 ;;
+    --jobs|-j) jobs=${2:?}; shift 2 ;;
+    --runs) runs=${2:?}; shift 2 ;;
+    *) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  esac
+done
+
+R=$here/bench/results
+mkdir -p "$R"
+LOG=$R/copy.log
+: >"$LOG"
+bash tools/install-deps.sh --bench >>"$LOG" 2>&1 || { echo "copy_bench: install-deps failed (see $LOG)" >&2; exit 1; }
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=RelWithDebInfo >>"$LOG" 2>&1 &&
+  cmake --build build-bench -j"$(nproc)" --target pgferry >>"$LOG" 2>&1 ||
+  { echo "copy_bench: build failed (see $LOG)" >&2; exit 1; }
+PGFERRY=$here/build-bench/pgferry
+
+# shellcheck source=../tests/harness/pg_cluster.sh
+source tests/harness/pg_cluster.sh
+pf_cluster_start 2>>"$LOG"
+trap pf_cluster_stop EXIT
+export PATH=$PF_PG_BINDIR:$PATH PGFERRY_PG_BINDIR=$PF_PG_BINDIR
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/pf-copybench.XXXXXX")
+trap 'rm -rf -- "$WORK"; pf_cluster_stop' EXIT
+
+SRC=pfcopy_src DST=pfcopy_dst
+createdb "$SRC"
+echo "== dataset: scale $scale"
+bash tools/gen_data.sh -d "$SRC" --scale "$scale" --many-tables 0 2>&1 | tee -a "$LOG" | sed 's/^/   /'
+bytes=$(psql -XAtqc "SELECT pg_database_size('$SRC')")
+
+conn="host=$PGHOST port=$PGPORT user=$PGUSER"
+fresh="dropdb --if-exists --force $DST; rm -rf $WORK/dump $WORK/pgcopydb $WORK/pgdump"
+echo "== timing ($runs runs each, -j $jobs) on $(nproc) cores"
+hyperfine --runs "$runs" --export-json "$R/hf-copy.json" --style basic \
+  -n "pgferry copy" --prepare "$fresh" \
+  "$PGFERRY copy --source '$conn dbname=$SRC' --target '$conn dbname=$DST' --create -j $jobs --no-progress" \
+  -n "pgcopydb clone" --prepare "$fresh; createdb $DST" \
+  "pgcopydb clone --source 'postgresql://$PGUSER@/$SRC?host=$PGHOST&port=$PGPORT' --target 'postgresql://$PGUSER@/$DST?host=$PGHOST&port=$PGPORT' --table-jobs $jobs --index-jobs $jobs --dir $WORK/pgcopydb >/dev/null 2>&1" \
+  -n "pgferry dump + restore" --prepare "$fresh" \
+  "$PGFERRY dump -d '$conn dbname=$SRC' -f $WORK/dump -j $jobs --no-progress && $PGFERRY restore -f $WORK/dump -d '$conn dbname=$DST' --create -j $jobs --no-progress" \
+  -n "pg_dump -Fd + pg_restore" --prepare "$fresh; createdb $DST" \
+  "pg_dump -Fd -j $jobs -f $WORK/pgdump $SRC && pg_restore -d $DST -j $jobs $WORK/pgdump" 2>&1 | tee -a "$LOG"
+
+ref=$(jq -r '.results[] | select(.command == "pgcopydb clone") | .mean' "$R/hf-copy.json")
+{
+  echo "Copy of tools/gen_data.sh --scale $scale ($(awk -v b="$bytes" 'BEGIN { printf "%.0f MB", b / 1048576 }') database) into a new database on the same server, -j $jobs, $runs runs each, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores."
+  echo
+  echo "| | seconds (mean ± stddev) | × pgcopydb clone |"
+  echo "|---|---|---|"
+  jq -r --argjson ref "$ref" '.results[] | "| \(.command) | \(.mean * 100 | round / 100) ± \(.stddev * 100 | round / 100) | \(.mean / $ref * 100 | round / 100)× |"' "$R/hf-copy.json"
+} >"$R/copy.md"
+echo
+cat "$R/copy.md"
+
+# bench/LATEST.md: this run's section replaces the one before (bench/run.sh writes the rest)
+L=$here/bench/LATEST.md
+if [[ -f $L ]]; then
+  awk '/^## Copy, database to database/ { skip = 1; next } skip && /^## / { skip = 0 } !skip' "$L" >"$L.tmp"
+else
+  : >"$L.tmp"
+fi
+{
+  [[ -s $L.tmp && -n $(tail -c 1 "$L.tmp") ]] && echo
+  [[ -s $L.tmp ]] && echo
+  echo "## Copy, database to database (bench/copy_bench.sh, pgferry $(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+  echo
+  cat "$R/copy.md"
+  echo
+  echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (the machine may be shared: compare the ratios, measured in one run, not the seconds)."
+  echo
+} >>"$L.tmp"
+mv "$L.tmp" "$L"
