@@ -124,7 +124,7 @@ static int parse_args(int argc, char **argv, copy_args *a)
     return 0;
 }
 
-static void print_json(const copy_summary *s)
+static void print_json(const copy_summary *s, const char *keep_dump)
 {
     const restore_summary *r = &s->load;
     json_t *tables = json_array();
@@ -133,13 +133,14 @@ static void print_json(const copy_summary *s)
         json_array_append_new(tables, json_pack("{s:s, s:s, s:I, s:s}", "schema", t->schema, "name", t->name, "rows",
                                                 (json_int_t)t->db_rows, "status", verify_db_status_text(t->status)));
     }
-    json_t *j = json_pack("{s:b, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:f, s:f, s:f, s:f, s:f, s:f}}",
-                          "ok", 1, "database", r->database, "snapshot", s->snapshot, "tables", (json_int_t)r->tables,
+    json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:f, s:f, s:f, s:f, s:f, s:f}}",
+                          "database", r->database, "snapshot", s->snapshot, "tables", (json_int_t)r->tables,
                           "chunks", (json_int_t)r->chunks, "chunks_skipped", (json_int_t)r->chunks_skipped,
                           "rows", (json_int_t)r->rows, "raw_bytes", (json_int_t)r->raw_bytes,
                           "post_data_entries", (json_int_t)r->entries, "reconnects", (json_int_t)r->reconnects,
-                          "seconds", "total", s->seconds, "pre_data", r->t_pre, "data", r->t_data,
+                          "phase_seconds", "total", s->seconds, "pre_data", r->t_pre, "data", r->t_data,
                           "indexes_constraints", r->t_post, "finish", r->t_finish, "verify", s->verify_seconds);
+    json_object_set_new(j, "keep_dump", cli_json_path(keep_dump));
     json_object_set_new(j, "verified", tables);
     cli_json_print(j);
 }
@@ -192,7 +193,7 @@ int cmd_copy(int argc, char **argv)
         return cli_fail("copy", a.json, err);
     }
     if (a.json) {
-        print_json(&s);
+        print_json(&s, a.o.keep_dump);
     } else if (a.progress) {
         char b[32];
         fprintf(stderr, "copy: %llu tables, %llu rows, %s into %s in %.1f s; every table verified equal to the source\n",

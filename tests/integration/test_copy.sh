@@ -40,7 +40,9 @@ adddb "${p}c1"
 run copy --source "dbname=$src" --target "dbname=${p}c1" --create -j 2 --no-progress --json
 expect "copy --create -j 2: exit 0" 0 "$rc"
 same_as "copy --create -j 2" "$tmp/src" "${p}c1"
-expect "copy --json: ok" true "$(q postgres "SELECT (\$j\$$(cat "$tmp/out")\$j\$::jsonb)->>'ok'" 2>&1)"
+expect "copy --json: the contract's fields, ok" "pgferry.json/1 copy true 0 ${p}c1" \
+  "$(q postgres "SELECT concat_ws(' ', j->>'contract', j->>'command', j->>'ok', j->>'exit', j->>'database')
+                 FROM (SELECT \$j\$$(cat "$tmp/out")\$j\$::jsonb AS j) x" 2>&1)"
 expect "copy --json: every table of the source verified ok" \
   "$(q "$src" "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                WHERE c.relkind = 'r' AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'")+1 ok" \
@@ -131,6 +133,10 @@ refused() {
 before=$(user_objects "${p}c2")
 refused "same database" 1 '^pgferry copy: source and target are the same database \("'"$src"'"\): copy into another database$' \
   --source "dbname=$src" --target "dbname=$src"
+run copy --source "dbname=$src" --target "dbname=$src" --json
+expect "same database --json: one object, ok false, the error" "false 1 source and target are the same database" \
+  "$(q postgres "SELECT concat_ws(' ', j->>'ok', j->>'exit', left(j->>'error', 39))
+                 FROM (SELECT \$j\$$(cat "$tmp/out")\$j\$::jsonb AS j) x" 2>&1)"
 refused "target not empty" 1 '^pgferry copy: target database is not empty \(it has [^)]*\): copy into an empty database \(or a new one with --create\)$' \
   --source "dbname=$src" --target "dbname=${p}c2"
 expect "target not empty: nothing written" "$before 0" "$(user_objects "${p}c2") $(q "${p}c2" "SELECT count(*) FROM pg_namespace WHERE nspname = '_pgferry'")"
