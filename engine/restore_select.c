@@ -322,89 +322,93 @@ static int add_schema_sel(restore_ctx *ctx, const char *schema)
 
 /* Selection as pg_restore's: -t picks tables, -n schemas (both: either); -T and -N then
  * take tables and schemas out. An include pattern that matches nothing is an error. */
-static int select_tables(restore_ctx *ctx, char *err, size_t errlen)
+/* The compiled -t/-n/-T/-N patterns and which of -t/-n matched something. */
+typedef struct {
+    pattern *inc_t, *inc_n, *exc_t, *exc_n;
+    unsigned char *hit_t, *hit_n;
+} selection;
+
+/* Whether table t is selected: 1, 0, or -1 out of memory. */
+static int select_one(restore_ctx *ctx, selection *sl, const rtable *t)
 {
     const restore_options *o = ctx->o;
-    pattern *inc_t = NULL, *inc_n = NULL, *exc_t = NULL, *exc_n = NULL;
-    int rc = -1;
-    if (compile_all(o->tables, o->ntables, 0, "-t", &inc_t, err, errlen) < 0 ||
-        compile_all(o->schemas, o->nschemas, 1, "-n", &inc_n, err, errlen) < 0 ||
-        compile_all(o->exclude_tables, o->nexclude_tables, 0, "-T", &exc_t, err, errlen) < 0 ||
-        compile_all(o->exclude_schemas, o->nexclude_schemas, 1, "-N", &exc_n, err, errlen) < 0)
-        goto out;
-    ctx->schema_sel = calloc(ctx->ntables + o->nschemas + 1, sizeof(char *));
-    unsigned char *hit_t = calloc(o->ntables + 1, 1), *hit_n = calloc(o->nschemas + 1, 1);
-    if (!ctx->schema_sel || !hit_t || !hit_n) {
-        free(hit_t);
-        free(hit_n);
-        pf_err(err, errlen, "out of memory");
-        goto out;
-    }
-    int include = o->ntables > 0 || o->nschemas > 0;
-    for (size_t i = 0; i < ctx->ntables; i++) {
-        rtable *t = &ctx->tables[i];
-        const char *sch = t->mt->schema, *nam = t->mt->name;
-        int sel = !include;
-        for (size_t p = 0; p < o->ntables; p++)
-            if (pattern_table(&inc_t[p], sch, nam))
-                sel = hit_t[p] = 1;
-        for (size_t p = 0; p < o->nschemas; p++)
-            if (pattern_schema(&inc_n[p], sch)) {
-                sel = hit_n[p] = 1;
-                if (add_schema_sel(ctx, sch) < 0)
-                    sel = -1;
-            }
-        for (size_t p = 0; p < o->nexclude_tables && sel; p++)
-            if (pattern_table(&exc_t[p], sch, nam))
-                sel = 0;
-        for (size_t p = 0; p < o->nexclude_schemas && sel; p++)
-            if (pattern_schema(&exc_n[p], sch))
-                sel = 0;
-        if (sel < 0) {
-            free(hit_t);
-            free(hit_n);
-            pf_err(err, errlen, "out of memory");
-            goto out;
-        }
-        t->selected = sel;
-    }
-    /* -n also names schemas whose tables all came without data (or that hold none) */
+    const char *sch = t->mt->schema, *nam = t->mt->name;
+    int sel = !(o->ntables > 0 || o->nschemas > 0);
+    for (size_t p = 0; p < o->ntables; p++)
+        if (pattern_table(&sl->inc_t[p], sch, nam))
+            sel = sl->hit_t[p] = 1;
     for (size_t p = 0; p < o->nschemas; p++)
-        for (size_t i = 0; i < ctx->a.n && !hit_n[p]; i++) {
+        if (pattern_schema(&sl->inc_n[p], sch)) {
+            sel = sl->hit_n[p] = 1;
+            if (add_schema_sel(ctx, sch) < 0)
+                return -1;
+        }
+    for (size_t p = 0; p < o->nexclude_tables && sel; p++)
+        if (pattern_table(&sl->exc_t[p], sch, nam))
+            sel = 0;
+    for (size_t p = 0; p < o->nexclude_schemas && sel; p++)
+        if (pattern_schema(&sl->exc_n[p], sch))
+            sel = 0;
+    return sel;
+}
+
+/* -n also names schemas whose tables all came without data (or that hold none); then
+ * every -t and -n must have matched. */
+static int check_hits(restore_ctx *ctx, selection *sl, char *err, size_t errlen)
+{
+    const restore_options *o = ctx->o;
+    for (size_t p = 0; p < o->nschemas; p++)
+        for (size_t i = 0; i < ctx->a.n && !sl->hit_n[p]; i++) {
             archive_entry *e = &ctx->a.entries[i];
             const char *sch = restore_entry_is(e, "SCHEMA") ? e->tag : e->namespace;
-            if (sch && pattern_schema(&inc_n[p], sch)) {
-                hit_n[p] = 1;
-                if (add_schema_sel(ctx, sch) < 0) {
-                    free(hit_t);
-                    free(hit_n);
-                    pf_err(err, errlen, "out of memory");
-                    goto out;
-                }
+            if (sch && pattern_schema(&sl->inc_n[p], sch)) {
+                sl->hit_n[p] = 1;
+                if (add_schema_sel(ctx, sch) < 0)
+                    return pf_err(err, errlen, "out of memory");
             }
         }
     for (size_t p = 0; p < o->ntables; p++)
-        if (!hit_t[p]) {
-            pf_err(err, errlen, "no table in the dump matches -t \"%s\"", o->tables[p]);
-            free(hit_t);
-            free(hit_n);
-            goto out;
-        }
+        if (!sl->hit_t[p])
+            return pf_err(err, errlen, "no table in the dump matches -t \"%s\"", o->tables[p]);
     for (size_t p = 0; p < o->nschemas; p++)
-        if (!hit_n[p]) {
-            pf_err(err, errlen, "no schema in the dump matches -n \"%s\"", o->schemas[p]);
-            free(hit_t);
-            free(hit_n);
+        if (!sl->hit_n[p])
+            return pf_err(err, errlen, "no schema in the dump matches -n \"%s\"", o->schemas[p]);
+    return 0;
+}
+
+static int select_tables(restore_ctx *ctx, char *err, size_t errlen)
+{
+    const restore_options *o = ctx->o;
+    selection sl = {0};
+    int rc = -1;
+    if (compile_all(o->tables, o->ntables, 0, "-t", &sl.inc_t, err, errlen) < 0 ||
+        compile_all(o->schemas, o->nschemas, 1, "-n", &sl.inc_n, err, errlen) < 0 ||
+        compile_all(o->exclude_tables, o->nexclude_tables, 0, "-T", &sl.exc_t, err, errlen) < 0 ||
+        compile_all(o->exclude_schemas, o->nexclude_schemas, 1, "-N", &sl.exc_n, err, errlen) < 0)
+        goto out;
+    ctx->schema_sel = calloc(ctx->ntables + o->nschemas + 1, sizeof(char *));
+    sl.hit_t = calloc(o->ntables + 1, 1);
+    sl.hit_n = calloc(o->nschemas + 1, 1);
+    if (!ctx->schema_sel || !sl.hit_t || !sl.hit_n) {
+        pf_err(err, errlen, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < ctx->ntables; i++) {
+        int sel = select_one(ctx, &sl, &ctx->tables[i]);
+        if (sel < 0) {
+            pf_err(err, errlen, "out of memory");
             goto out;
         }
-    free(hit_t);
-    free(hit_n);
-    rc = 0;
+        ctx->tables[i].selected = sel;
+    }
+    rc = check_hits(ctx, &sl, err, errlen);
 out:
-    free_all(inc_t, o->ntables);
-    free_all(inc_n, o->nschemas);
-    free_all(exc_t, o->nexclude_tables);
-    free_all(exc_n, o->nexclude_schemas);
+    free(sl.hit_t);
+    free(sl.hit_n);
+    free_all(sl.inc_t, o->ntables);
+    free_all(sl.inc_n, o->nschemas);
+    free_all(sl.exc_t, o->nexclude_tables);
+    free_all(sl.exc_n, o->nexclude_schemas);
     return rc;
 }
 

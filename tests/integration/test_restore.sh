@@ -137,6 +137,10 @@ else fail "single table: restoring onto accounts_restored again refused" "exit $
 run restore -f "$tmp/d1" -d "dbname=$dst" -t public.no_such_table --no-progress
 if [[ $rc -eq 1 ]] && grep -q 'public.no_such_table' "$tmp/err"; then pass "single table: unknown -t pattern refused, naming it"
 else fail "single table: unknown -t pattern refused" "exit $rc, expected 1 naming public.no_such_table"; fi
+run restore -f "$tmp/d1" -d "dbname=$dst" -n no_such_schema --no-progress
+if [[ $rc -eq 1 ]] && grep -q 'no schema in the dump matches -n "no_such_schema"' "$tmp/err"; then
+  pass "unknown -n pattern refused, naming it"
+else fail "unknown -n pattern refused" "exit $rc, expected 1 naming no_such_schema"; fi
 snap "$dst" "$tmp/live4" -T public.accounts_restored -N recovery
 if diff -q "$tmp/live3.schema" "$tmp/live4.schema" >/dev/null && diff -q "$tmp/live3.data" "$tmp/live4.data" >/dev/null &&
    [[ $(q "$dst" "SELECT count(*) FROM pg_namespace WHERE nspname = '_pgferry'") == 0 ]]; then
