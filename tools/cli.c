@@ -80,7 +80,39 @@ int cli_check_output(const char *cmd, const char *opt, const char *path)
     return rc;
 }
 
-int cli_option_error(const char *cmd, int c, char **argv, const char *help)
+int cli_getopt(const cli_cmd *c, int argc, char **argv)
+{
+    /* one command runs per process: its tables are built on its first call */
+    static const cli_cmd *built;
+    static struct option longopts[96];
+    static char optstring[96];
+    if (built != c) {
+        size_t n = 0, k = 0;
+        optstring[k++] = ':'; /* a missing value returns ':' */
+        for (const cli_opt *o = c->opts; o->name && n + 1 < sizeof longopts / sizeof *longopts; o++) {
+            longopts[n++] = (struct option){o->name, o->arg ? required_argument : no_argument, NULL, o->id};
+            if (o->short_opt && o->short_opt != '?' && k + 3 < sizeof optstring) {
+                optstring[k++] = o->short_opt;
+                if (o->arg)
+                    optstring[k++] = ':';
+            }
+        }
+        longopts[n] = (struct option){NULL, 0, NULL, 0};
+        optstring[k] = '\0';
+        built = c;
+        opterr = 0;
+    }
+    return getopt_long(argc, argv, optstring, longopts, NULL);
+}
+
+int cli_help(const char *cmd)
+{
+    const cli_cmd *c = cmd ? cli_find_command(cmd) : &cli_main_cmd;
+    cli_spec_help(c ? c : &cli_main_cmd, stdout);
+    return 0;
+}
+
+int cli_option_error(const char *cmd, int c, char **argv)
 {
     /* glibc: optopt is the option character of an unknown short option, 0 for an unknown
      * long one; for a missing value the option is the argument just consumed */
@@ -91,10 +123,8 @@ int cli_option_error(const char *cmd, int c, char **argv, const char *help)
         snprintf(opt, sizeof opt, "%s", optind > 0 ? argv[optind - 1] : "?");
     if (c == ':')
         return cli_usage_error(cmd, "option %s needs a value", opt);
-    if (optopt == '?') { /* -?, pg_dump's short help option */
-        fputs(help, stdout);
-        return 0;
-    }
+    if (optopt == '?') /* -?, pg_dump's short help option */
+        return cli_help(cmd);
     if (optopt == 'h') /* -h is the host for the commands that connect, not help */
         return cli_usage_error(cmd, "%s", "unknown option -h: help is --help or -?");
     return cli_usage_error(cmd, "unknown option %s", opt);

@@ -6,26 +6,21 @@
 #include <signal.h>
 #include <stddef.h>
 
+#include "tools/cli_spec.h"
+
 #define EXIT_USAGE 2
 #define EXIT_INTERRUPTED 130
 
-/* getopt_long value of --help (help is --help or -?, as in pg_dump; -h is the host). */
-#define CLI_OPT_HELP 1000
+/* What a command's option parser returns when the command is to run (else the exit code:
+ * 0 after --help, EXIT_USAGE after a usage error). */
+#define CLI_RUN (-1)
 
-/* The connection options of every command that connects, as pg_dump spells them. */
-#define CLI_CONN_SHORTOPTS "h:p:U:wW"
-#define CLI_CONN_LONGOPTS                                                                     \
-    {"host", required_argument, NULL, 'h'}, {"port", required_argument, NULL, 'p'},           \
-        {"username", required_argument, NULL, 'U'}, {"no-password", no_argument, NULL, 'w'}, \
-        {"password", no_argument, NULL, 'W'}
-/* Their --help lines; "NAME" is what the command's connection-string option is called. */
-#define CLI_CONN_HELP                                                                           \
-    "  -h, --host=HOST           server host name or socket directory\n"                       \
-    "  -p, --port=PORT           server port\n"                                                \
-    "  -U, --username=NAME       role to connect as\n"                                         \
-    "  -w, --no-password         never ask for a password (the default without -W)\n"         \
-    "  -W, --password            ask for the password on the terminal (/dev/tty, not echoed)\n" \
-    "                            before connecting\n"
+/* The next option of the command described by c (cli_spec.h): getopt_long with the long
+ * options and optstring built from c->opts; ':' for a missing value, '?' for an unknown
+ * option (then call cli_option_error). */
+int cli_getopt(const cli_cmd *c, int argc, char **argv);
+/* Prints a command's --help on stdout (pgferry's own for NULL); returns 0. */
+int cli_help(const char *cmd);
 
 struct dump_progress_s;
 /* Draws the dump engine's progress on stderr (a dump_progress_fn; ctx unused):
@@ -73,11 +68,11 @@ void cli_install_signals(void);
 /* Prints "pgferry CMD: <fmt with arg> (try 'pgferry CMD --help')" (and makes it the --json
  * object's "error") and returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, const char *arg);
-/* For getopt_long's ':' and '?' returns (optstring starting with ':'): for -? prints help
- * on stdout and returns 0; otherwise prints the usage error (the option missing its
- * value, or unknown; -h on a command that does not connect says help is --help or -?)
- * and returns EXIT_USAGE. */
-int cli_option_error(const char *cmd, int c, char **argv, const char *help);
+/* For cli_getopt's ':' and '?' returns: for -? prints the command's help on stdout and
+ * returns 0; otherwise prints the usage error (the option missing its value, or unknown;
+ * -h on a command that does not connect says help is --help or -?) and returns
+ * EXIT_USAGE. */
+int cli_option_error(const char *cmd, int c, char **argv);
 /* A command's failure: the one-line error on stderr, and the "error" of its --json object;
  * returns the exit code (130 when interrupted, else 1). json: unused (kept for callers). */
 int cli_fail(const char *cmd, int json, const char *err);

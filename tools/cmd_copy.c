@@ -11,52 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const copy_help =
-    "Usage: pgferry copy [OPTIONS] --source CONNINFO --target CONNINFO\n"
-    "\n"
-    "Copies a database into another in one pass, with no files in between: the source is\n"
-    "read in one snapshot, each chunk streamed from its COPY TO straight into a COPY FROM on\n"
-    "the target (binary where the types allow), by the restore's scheduler: N workers, a\n"
-    "table's indexes and constraints as soon as its rows are in, sequences, large objects\n"
-    "and ANALYZE. Each chunk's rows and content hash as sent are checked against what the\n"
-    "source's COPY gave, and the rows the target took against the rows sent, before it\n"
-    "commits; at the end every table of the target is read back and compared with the\n"
-    "source's snapshot. Every load commits with a row in the target's _pgferry.journal, so\n"
-    "--resume finishes an interrupted copy.\n"
-    "\n"
-    "      --source=CONNINFO     the database to copy (a name, key=value pairs or a URI)\n"
-    "      --target=CONNINFO     the database to copy into; it must name its database and be\n"
-    "                            empty (or not exist yet, with --create)\n"
-    "  -j, --jobs=N              parallel workers (default 2)\n"
-    "      --create              create the target database first, as the source's\n"
-    "  -t, --table=PATTERN       copy only matching tables (repeatable, as pg_dump)\n"
-    "  -T, --exclude-table=PATTERN  leave matching tables out (repeatable)\n"
-    "  -n, --schema=PATTERN      copy only matching schemas (repeatable)\n"
-    "  -N, --exclude-schema=PATTERN  leave matching schemas out (repeatable)\n"
-    "      --profile=NAME|FILE   a managed platform's profile (built in: supabase): what the\n"
-    "                            platform owns is neither read nor written\n"
-    "      --globals             create the roles and tablespaces the copied objects use that\n"
-    "                            the target lacks\n"
-    "      --keep-dump=DIR       also write a dump of the source into DIR (new or empty, or\n"
-    "                            s3://BUCKET/PREFIX) from the same reads: one pass, two\n"
-    "                            destinations; its manifest is written once the copy is\n"
-    "                            verified (restore it with pgferry restore)\n"
-    "      --resume              finish an interrupted copy into the same target (a new\n"
-    "                            snapshot of the source is read; see the README)\n"
-    "      --progress            show a progress line even when stderr is not a terminal\n"
-    "      --no-progress         never show progress\n"
-    "      --json                print a JSON summary on stdout\n"
-    "  -?, --help                this help\n"
-    "\n"
-    "Connection options (for both databases, where their strings leave them unset):\n"
-    "  -h, --host=HOST           server host name or socket directory\n"
-    "  -p, --port=PORT           server port\n"
-    "  -U, --username=NAME       role to connect as\n"
-    "  -w, --no-password         never ask for a password (the default)\n"
-    "\n"
-    "Exit codes: 0 copied and verified, 1 failed (what committed is kept; --resume finishes\n"
-    "it), 2 usage error, 130 interrupted.\n";
-
 typedef struct {
     copy_options o;
     cli_conn src, dst;
@@ -64,56 +18,52 @@ typedef struct {
     const char *profile_spec;
 } copy_args;
 
+/* One option (c is cli_getopt's return); CLI_RUN, or the exit code. */
+static int copy_option(copy_args *a, int c, char **argv)
+{
+    catalog_filter *f = &a->o.filter;
+    int rc;
+    switch (c) {
+    case OPT_SOURCE: a->src.conninfo = cli_take_conninfo(optarg); break;
+    case OPT_TARGET: a->dst.conninfo = cli_take_conninfo(optarg); break;
+    case 'h': case 'p': case 'U': case 'w':
+        if ((rc = cli_conn_option("copy", &a->src, c, optarg)) != 0 ||
+            (rc = cli_conn_option("copy", &a->dst, c, optarg)) != 0)
+            return rc;
+        break;
+    case 'j':
+        if (cli_parse_jobs(optarg, &a->o.jobs) < 0)
+            return cli_usage_error("copy", "invalid --jobs value \"%s\": expected 1 to 256", optarg);
+        break;
+    case OPT_CREATE: a->o.create = 1; break;
+    case 't': cli_push(&f->include_tables, &f->n_include_tables, optarg); break;
+    case 'T': cli_push(&f->exclude_tables, &f->n_exclude_tables, optarg); break;
+    case 'n': cli_push(&f->include_schemas, &f->n_include_schemas, optarg); break;
+    case 'N': cli_push(&f->exclude_schemas, &f->n_exclude_schemas, optarg); break;
+    case OPT_PROFILE: a->profile_spec = optarg; break;
+    case OPT_GLOBALS: a->o.globals = 1; break;
+    case OPT_RESUME: a->o.resume = 1; break;
+    case OPT_PROGRESS: a->progress = 1; break;
+    case OPT_NO_PROGRESS: a->progress = 0; break;
+    case OPT_JSON: a->json = 1; break;
+    case OPT_KEEP_DUMP:
+        if (!*optarg)
+            return cli_usage_error("copy", "%s", "--keep-dump needs a directory");
+        a->o.keep_dump = optarg;
+        break;
+    case OPT_HELP: return cli_help("copy");
+    default: return cli_option_error("copy", c, argv);
+    }
+    return CLI_RUN;
+}
+
+/* The command line into a: 0 to go on, -1 after --help, else the exit code. */
 static int parse_args(int argc, char **argv, copy_args *a)
 {
-    static const struct option opts[] = {
-        {"source", required_argument, NULL, 1},        {"target", required_argument, NULL, 2},
-        {"jobs", required_argument, NULL, 'j'},        {"create", no_argument, NULL, 3},
-        {"table", required_argument, NULL, 't'},       {"exclude-table", required_argument, NULL, 'T'},
-        {"schema", required_argument, NULL, 'n'},      {"exclude-schema", required_argument, NULL, 'N'},
-        {"profile", required_argument, NULL, 4},       {"globals", no_argument, NULL, 5},
-        {"resume", no_argument, NULL, 6},              {"progress", no_argument, NULL, 7},
-        {"no-progress", no_argument, NULL, 8},         {"json", no_argument, NULL, 9},
-        {"help", no_argument, NULL, CLI_OPT_HELP},     {"host", required_argument, NULL, 'h'},
-        {"port", required_argument, NULL, 'p'},        {"username", required_argument, NULL, 'U'},
-        {"no-password", no_argument, NULL, 'w'},       {"keep-dump", required_argument, NULL, 10},
-        {NULL, 0, NULL, 0}};
-    catalog_filter *f = &a->o.filter;
     int c, rc;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":j:t:T:n:N:h:p:U:w", opts, NULL)) != -1) {
-        switch (c) {
-        case 1: a->src.conninfo = cli_take_conninfo(optarg); break;
-        case 2: a->dst.conninfo = cli_take_conninfo(optarg); break;
-        case 'h': case 'p': case 'U': case 'w':
-            if ((rc = cli_conn_option("copy", &a->src, c, optarg)) != 0 ||
-                (rc = cli_conn_option("copy", &a->dst, c, optarg)) != 0)
-                return rc;
-            break;
-        case 'j':
-            if (cli_parse_jobs(optarg, &a->o.jobs) < 0)
-                return cli_usage_error("copy", "invalid --jobs value \"%s\": expected 1 to 256", optarg);
-            break;
-        case 3: a->o.create = 1; break;
-        case 't': cli_push(&f->include_tables, &f->n_include_tables, optarg); break;
-        case 'T': cli_push(&f->exclude_tables, &f->n_exclude_tables, optarg); break;
-        case 'n': cli_push(&f->include_schemas, &f->n_include_schemas, optarg); break;
-        case 'N': cli_push(&f->exclude_schemas, &f->n_exclude_schemas, optarg); break;
-        case 4: a->profile_spec = optarg; break;
-        case 5: a->o.globals = 1; break;
-        case 6: a->o.resume = 1; break;
-        case 7: a->progress = 1; break;
-        case 8: a->progress = 0; break;
-        case 9: a->json = 1; break;
-        case 10:
-            if (!*optarg)
-                return cli_usage_error("copy", "%s", "--keep-dump needs a directory");
-            a->o.keep_dump = optarg;
-            break;
-        case CLI_OPT_HELP: fputs(copy_help, stdout); return -1;
-        default: return (rc = cli_option_error("copy", c, argv, copy_help)) == 0 ? -1 : rc;
-        }
-    }
+    while ((c = cli_getopt(cli_find_command("copy"), argc, argv)) != -1)
+        if ((rc = copy_option(a, c, argv)) != CLI_RUN)
+            return rc == 0 ? -1 : rc;
     if (optind < argc)
         return cli_usage_error("copy", "unexpected argument \"%s\" (the databases are --source and --target)",
                                argv[optind]);

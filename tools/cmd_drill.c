@@ -16,42 +16,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-static const char *const drill_help =
-    "Usage: pgferry drill [OPTIONS] (DIR | --repo REPO (--as-of TIME | --backup NAME))\n"
-    "                     --target CONNINFO [-h HOST] [-p PORT] [-U USER]\n"
-    "\n"
-    "A timed restore drill: creates a scratch database with a unique name on the target\n"
-    "server, restores the dump into it, proves every table equal to the dump (row counts\n"
-    "and content hashes), records each phase's wall time and throughput, and drops the\n"
-    "scratch database, also when something fails. Prints a Markdown summary. A drill of a\n"
-    "backup in a repository is recorded there (REPO/.drills/<label>-<time>.json: result,\n"
-    "phases, RTO = the restore's wall time to ready to serve), for 'pgferry list --repo'\n"
-    "and 'pgferry status --max-drill-age/--max-rto'.\n"
-    "\n"
-    REPO_CLI_HELP
-    "  -j, --jobs=N              parallel workers for restore and verification (default 2)\n"
-    "      --keep                keep the scratch database for inspection\n"
-    "      --report=FILE         also write the report: a self-contained HTML page (verdict,\n"
-    "                            RTO, phases, a timeline per worker, per-table checks) if\n"
-    "                            FILE ends in .html or .htm, Markdown if in .md, else JSON\n"
-    "      --progress            show progress even when stderr is not a terminal\n"
-    "      --no-progress         never show progress\n"
-    "      --passphrase-file=FILE  passphrase of an encrypted dump (else PGFERRY_PASSPHRASE)\n"
-    "      --trace=FILE          also write the restore's trace (see pgferry restore --help)\n"
-    "      --json                print the report as a JSON object on stdout instead of the\n"
-    "                            Markdown (README: JSON output)\n"
-    "  -?, --help                this help\n"
-    "\n"
-    "Connection options:\n"
-    "      --target=CONNINFO     a database on the server to drill on, required: a name (e.g.\n"
-    "                            postgres), a key=value string or a URI; the role needs\n"
-    "                            CREATEDB\n"
-    CLI_CONN_HELP
-    "Host, port and user written in --target win over -h, -p and -U (as in pg_dump). A\n"
-    "password in --target is blanked out of pgferry's command line when it starts.\n"
-    "\n"
-    "Exit codes: 0 drill passed, 1 failed or differed, 2 usage error, 130 interrupted.\n";
-
 /* What the command line asked for. */
 typedef struct {
     drill_options o;
@@ -65,22 +29,13 @@ typedef struct {
     char recorded[4200];      /* the drill record written, or "" */
 } drill_cli;
 
-/* getopt's loop: -1 to go on, else the exit code. */
+/* getopt's loop: CLI_RUN to go on, else the exit code. */
 static int parse_options(drill_cli *d, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"target", required_argument, NULL, 1}, {"jobs", required_argument, NULL, 'j'},
-        {"keep", no_argument, NULL, 2},         {"report", required_argument, NULL, 3},
-        {"progress", no_argument, NULL, 4},     {"no-progress", no_argument, NULL, 5},
-        {"help", no_argument, NULL, CLI_OPT_HELP}, {"passphrase-file", required_argument, NULL, 21},
-        {"trace", required_argument, NULL, 22}, {"json", no_argument, NULL, 23},
-        REPO_CLI_LONGOPTS, CLI_CONN_LONGOPTS,
-        {NULL, 0, NULL, 0}};
     int c, rc;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":j:" CLI_CONN_SHORTOPTS, opts, NULL)) != -1) {
+    while ((c = cli_getopt(cli_find_command("drill"), argc, argv)) != -1) {
         switch (c) {
-        case 1: d->cc.conninfo = cli_take_conninfo(optarg); break;
+        case OPT_TARGET: d->cc.conninfo = cli_take_conninfo(optarg); break;
         case 'h': case 'p': case 'U': case 'w': case 'W':
             if ((rc = cli_conn_option("drill", &d->cc, c, optarg)) != 0)
                 return rc;
@@ -89,21 +44,19 @@ static int parse_options(drill_cli *d, int argc, char **argv)
             if (cli_parse_jobs(optarg, &d->o.jobs) < 0)
                 return cli_usage_error("drill", "invalid --jobs value \"%s\": expected 1 to 256", optarg);
             break;
-        case 2: d->o.keep = 1; break;
-        case 3: d->report = optarg; break;
-        case 4: d->progress = 1; break;
-        case 5: d->progress = 0; break;
-        case 21: d->passfile = optarg; break;
-        case 22: d->o.trace_path = optarg; break;
-        case 23: d->json = 1; break;
-        case REPO_CLI_OPT_REPO: case REPO_CLI_OPT_AS_OF: case REPO_CLI_OPT_BACKUP:
-            repo_cli_option(&d->sel, c, optarg);
-            break;
-        case CLI_OPT_HELP: fputs(drill_help, stdout); return 0;
-        default: return cli_option_error("drill", c, argv, drill_help);
+        case OPT_KEEP: d->o.keep = 1; break;
+        case OPT_REPORT: d->report = optarg; break;
+        case OPT_PROGRESS: d->progress = 1; break;
+        case OPT_NO_PROGRESS: d->progress = 0; break;
+        case OPT_PASSPHRASE_FILE: d->passfile = optarg; break;
+        case OPT_TRACE: d->o.trace_path = optarg; break;
+        case OPT_JSON: d->json = 1; break;
+        case OPT_REPO: case OPT_AS_OF: case OPT_BACKUP: repo_cli_option(&d->sel, c, optarg); break;
+        case OPT_HELP: return cli_help("drill");
+        default: return cli_option_error("drill", c, argv);
         }
     }
-    return -1;
+    return CLI_RUN;
 }
 
 /* The dump to drill, the target and the output files: 0, or the exit code. */
@@ -223,7 +176,7 @@ int cmd_drill(int argc, char **argv)
     d.progress = isatty(2);
     d.cc.conn_opt = "--target";
     int rc = parse_options(&d, argc, argv);
-    if (rc >= 0)
+    if (rc != CLI_RUN)
         return rc;
     if ((rc = check_arguments(&d, argc, argv)) != 0)
         return rc;

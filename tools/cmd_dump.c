@@ -17,72 +17,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const dump_help =
-    "Usage: pgferry dump [OPTIONS] (-f DIR | --repo REPO) [DBNAME]\n"
-    "\n"
-    "Dumps a database into DIR from one snapshot, with N workers reading chunks of tables in\n"
-    "parallel. Each chunk is compressed and checksummed; the schema comes from\n"
-    "pg_dump --schema-only in the same snapshot; manifest.json is written last.\n"
-    "\n"
-    "  -f, --file=DIR            output directory: must not exist or be empty (created 0700)\n"
-    "      --repo=REPO           instead of -f: a new backup in REPO/<UTC start time>/, e.g.\n"
-    "                            REPO/20261127T030000Z (REPO created 0700 if missing; see\n"
-    "                            'pgferry list --repo', 'pgferry prune', 'pgferry status')\n"
-    "                            DIR and REPO may be s3://BUCKET/PREFIX (S3 and compatible\n"
-    "                            stores; credentials, region and endpoint from the AWS_*\n"
-    "                            variables and ~/.aws, as the AWS CLI reads them)\n"
-    "      --tag=NAME            record NAME in the manifest (e.g. pre-migration-2026-11-27)\n"
-    "      --keep-forever        mark the backup so that 'pgferry prune' never removes it\n"
-    "  -j, --jobs=N              parallel workers (default 2)\n"
-    "  -t, --table=PATTERN       dump only matching tables (repeatable; pg_dump patterns)\n"
-    "  -T, --exclude-table=PATTERN  leave matching tables out (repeatable)\n"
-    "  -n, --schema=PATTERN      dump only matching schemas (repeatable)\n"
-    "  -N, --exclude-schema=PATTERN leave matching schemas out (repeatable)\n"
-    "      --exclude-table-data=PATTERN  dump the definition of matching tables but not\n"
-    "                            their rows (repeatable, as pg_dump)\n"
-    "      --no-unlogged-table-data  do not dump the rows of unlogged tables\n"
-    "      --lock-wait-timeout=TIMEOUT  fail instead of waiting longer than TIMEOUT for a\n"
-    "                            table lock: milliseconds, or a duration such as 30s, 500ms,\n"
-    "                            2min (as pg_dump; default: wait)\n"
-    "      --compress=zstd[:LEVEL]|none  chunk compression (default zstd:1)\n"
-    "      --format=binary|text  COPY format (default binary; tables with types whose binary\n"
-    "                            form is not portable use text anyway, recorded per table)\n"
-    "      --layout=columns|rows  how binary rows are laid out before zstd: columns (default:\n"
-    "                            each block of rows stored column by column, smaller) or rows\n"
-    "                            (as COPY sends them; what dumps made before the column layout hold)\n"
-    "      --chunk-size=SIZE     target chunk size, e.g. 64MB (kB, MB, GB; default 64MB)\n"
-    "      --progress            show a progress line even when stderr is not a terminal\n"
-    "      --no-progress         never show progress\n"
-    "      --json                print a JSON summary on stdout\n"
-    "      --encrypt             encrypt every file (AES-256-GCM, a random key per dump,\n"
-    "                            wrapped with a key derived from the passphrase by scrypt)\n"
-    "      --passphrase-file=FILE  the passphrase (else PGFERRY_PASSPHRASE); never on the\n"
-    "                            command line\n"
-    "      --profile=NAME|FILE   a managed platform's profile (built in: supabase): the\n"
-    "                            platform's own rows and the tables it keeps from the user are\n"
-    "                            left out; the user's rows in its schemas (auth, storage) and\n"
-    "                            everything the user made are dumped\n"
-    "      --globals             also store the roles the dump refers to (attributes without\n"
-    "                            passwords, memberships, settings) and its tablespaces, for\n"
-    "                            restore --globals\n"
-    "  -?, --help                this help\n"
-    "\n"
-    "Connection options (as pg_dump):\n"
-    "  -d, --dbname=CONNINFO     the database to dump: a name, a key=value string or a URI\n"
-    "                            (postgresql://user@host:port/name); or give it as DBNAME,\n"
-    "                            the last argument (not both). Without either, PGDATABASE or\n"
-    "                            libpq's default, as pg_dump\n"
-    CLI_CONN_HELP
-    "Host, port and user written in the connection string win over -h, -p and -U (as in\n"
-    "pg_dump, with a warning when they differ); both win over the PG* variables. A password\n"
-    "in the connection string is blanked out of pgferry's command line when it starts and\n"
-    "reaches pg_dump only through its environment; -W, PGPASSWORD or ~/.pgpass keep it off\n"
-    "the command line entirely.\n"
-    "\n"
-    "An include pattern (-t, -n) that matches nothing is an error.\n"
-    "Exit codes: 0 dump complete, 1 failed (no manifest written), 2 usage error,\n"
-    "130 interrupted (no manifest written).\n";
-
 /* --lock-wait-timeout: what SET lock_timeout takes (PostgreSQL's parse_int with time
  * units): a non-negative number (a fraction or exponent too), then optionally us, ms, s,
  * min, h or d (milliseconds without); at most INT_MAX ms. pg_dump passes the text to the
@@ -134,203 +68,246 @@ static int parse_compress(const char *s, chunk_codec *codec, int *level)
     return 0;
 }
 
-int cmd_dump(int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"dbname", required_argument, NULL, 'd'},   {"file", required_argument, NULL, 'f'},
-        {"jobs", required_argument, NULL, 'j'},     {"table", required_argument, NULL, 't'},
-        {"exclude-table", required_argument, NULL, 'T'}, {"schema", required_argument, NULL, 'n'},
-        {"exclude-schema", required_argument, NULL, 'N'}, {"compress", required_argument, NULL, 1},
-        {"format", required_argument, NULL, 2},     {"chunk-size", required_argument, NULL, 3},
-        {"progress", no_argument, NULL, 4},         {"no-progress", no_argument, NULL, 5},
-        {"json", no_argument, NULL, 6},             {"help", no_argument, NULL, CLI_OPT_HELP},
-        {"encrypt", no_argument, NULL, 20},         {"passphrase-file", required_argument, NULL, 21},
-        {"profile", required_argument, NULL, 33},   {"globals", no_argument, NULL, 34},
-        {"repo", required_argument, NULL, 30},      {"tag", required_argument, NULL, 31},
-        {"keep-forever", no_argument, NULL, 32},
-        {"exclude-table-data", required_argument, NULL, 40}, {"no-unlogged-table-data", no_argument, NULL, 41},
-        {"lock-wait-timeout", required_argument, NULL, 42}, {"layout", required_argument, NULL, 43},
-        CLI_CONN_LONGOPTS,
-        {NULL, 0, NULL, 0}};
+typedef struct {
     dump_options o;
-    memset(&o, 0, sizeof o);
-    o.jobs = 2;
-    o.codec = CHUNK_CODEC_ZSTD;
-    o.level = 1;
-    o.chunk_size = DUMP_DEFAULT_CHUNK_SIZE;
-    int progress = isatty(2), json = 0, rc, encrypt = 0;
-    cli_conn cc = {.conn_opt = "-d"};
-    const char *passfile = NULL, *repo = NULL, *profile_spec = NULL;
-    char *passphrase = NULL;
-    int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":d:f:j:t:T:n:N:" CLI_CONN_SHORTOPTS, opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': cc.conninfo = cli_take_conninfo(optarg); break;
-        case 'h': case 'p': case 'U': case 'w': case 'W':
-            if ((rc = cli_conn_option("dump", &cc, c, optarg)) != 0)
-                return rc;
-            break;
-        case 'f': o.dir = optarg; break;
-        case 'j':
-            if (cli_parse_jobs(optarg, &o.jobs) < 0)
-                return cli_usage_error("dump", "invalid --jobs value \"%s\": expected 1 to 256", optarg);
-            break;
-        case 't': cli_push(&o.filter.include_tables, &o.filter.n_include_tables, optarg); break;
-        case 'T': cli_push(&o.filter.exclude_tables, &o.filter.n_exclude_tables, optarg); break;
-        case 'n': cli_push(&o.filter.include_schemas, &o.filter.n_include_schemas, optarg); break;
-        case 'N': cli_push(&o.filter.exclude_schemas, &o.filter.n_exclude_schemas, optarg); break;
-        case 1:
-            if (parse_compress(optarg, &o.codec, &o.level) < 0)
-                return cli_usage_error("dump", "invalid --compress value \"%s\": expected zstd, zstd:LEVEL (1-19, -7..-1) or none", optarg);
-            break;
-        case 43:
-            if (strcmp(optarg, "columns") == 0)
-                o.row_layout = 0;
-            else if (strcmp(optarg, "rows") == 0)
-                o.row_layout = 1;
-            else
-                return cli_usage_error("dump", "invalid --layout value \"%s\": expected columns or rows", optarg);
-            break;
-        case 2:
-            if (strcmp(optarg, "binary") == 0)
-                o.text_format = 0;
-            else if (strcmp(optarg, "text") == 0)
-                o.text_format = 1;
-            else
-                return cli_usage_error("dump", "invalid --format value \"%s\": expected binary or text", optarg);
-            break;
-        case 3:
-            if (pf_parse_size(optarg, &o.chunk_size) < 0 || o.chunk_size < 8192)
-                return cli_usage_error("dump", "invalid --chunk-size value \"%s\": expected a size such as 64MB (at least 8kB)", optarg);
-            break;
-        case 4: progress = 1; break;
-        case 5: progress = 0; break;
-        case 6: json = 1; break;
-        case 20: encrypt = 1; break;
-        case 21: passfile = optarg; break;
-        case 30: repo = optarg; break;
-        case 31:
-            for (const char *p = optarg; *p; p++)
-                if ((unsigned char)*p < 0x20 || *p == 0x7f)
-                    return cli_usage_error("dump", "invalid --tag \"%s\": no control characters", optarg);
-            if (!*optarg || strlen(optarg) > 200)
-                return cli_usage_error("dump", "invalid --tag \"%s\": 1 to 200 characters", optarg);
-            o.tag = optarg;
-            break;
-        case 32: o.keep_forever = 1; break;
-        case 33: profile_spec = optarg; break;
-        case 34: o.globals = 1; break;
-        case 40:
-            if (!*optarg)
-                return cli_usage_error("dump", "%s", "--exclude-table-data needs a pattern");
-            cli_push(&o.filter.exclude_table_data, &o.filter.n_exclude_table_data, optarg);
-            break;
-        case 41: o.filter.no_unlogged_table_data = 1; break;
-        case 42:
-            if (!valid_lock_timeout(optarg))
-                return cli_usage_error("dump", "invalid --lock-wait-timeout value \"%s\": expected milliseconds "
-                                               "or a duration such as 30s, 500ms or 2min", optarg);
-            o.lock_wait_timeout = optarg;
-            break;
-        case CLI_OPT_HELP: fputs(dump_help, stdout); return 0;
-        default: return cli_option_error("dump", c, argv, dump_help);
-        }
+    cli_conn cc;
+    int progress, json, encrypt;
+    const char *passfile, *repo, *profile_spec;
+} dump_args;
+
+/* --tag: what the manifest and 'list --repo' show, one line. */
+static int check_tag(const char *tag)
+{
+    for (const char *p = tag; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return cli_usage_error("dump", "invalid --tag \"%s\": no control characters", tag);
+    if (!*tag || strlen(tag) > 200)
+        return cli_usage_error("dump", "invalid --tag \"%s\": 1 to 200 characters", tag);
+    return CLI_RUN;
+}
+
+/* The options whose value is checked; CLI_RUN, or the exit code of a usage error. */
+static int dump_value(dump_options *o, int c, char *arg)
+{
+    switch (c) {
+    case 'j':
+        if (cli_parse_jobs(arg, &o->jobs) < 0)
+            return cli_usage_error("dump", "invalid --jobs value \"%s\": expected 1 to 256", arg);
+        break;
+    case OPT_COMPRESS:
+        if (parse_compress(arg, &o->codec, &o->level) < 0)
+            return cli_usage_error("dump", "invalid --compress value \"%s\": expected zstd, zstd:LEVEL (1-19, -7..-1) or none", arg);
+        break;
+    case OPT_LAYOUT:
+        if (strcmp(arg, "columns") != 0 && strcmp(arg, "rows") != 0)
+            return cli_usage_error("dump", "invalid --layout value \"%s\": expected columns or rows", arg);
+        o->row_layout = strcmp(arg, "rows") == 0;
+        break;
+    case OPT_FORMAT:
+        if (strcmp(arg, "binary") != 0 && strcmp(arg, "text") != 0)
+            return cli_usage_error("dump", "invalid --format value \"%s\": expected binary or text", arg);
+        o->text_format = strcmp(arg, "text") == 0;
+        break;
+    case OPT_CHUNK_SIZE:
+        if (pf_parse_size(arg, &o->chunk_size) < 0 || o->chunk_size < 8192)
+            return cli_usage_error("dump", "invalid --chunk-size value \"%s\": expected a size such as 64MB (at least 8kB)", arg);
+        break;
+    case OPT_TAG:
+        o->tag = arg;
+        return check_tag(arg);
+    case OPT_EXCLUDE_TABLE_DATA:
+        if (!*arg)
+            return cli_usage_error("dump", "%s", "--exclude-table-data needs a pattern");
+        cli_push(&o->filter.exclude_table_data, &o->filter.n_exclude_table_data, arg);
+        break;
+    case OPT_LOCK_WAIT_TIMEOUT:
+        if (!valid_lock_timeout(arg))
+            return cli_usage_error("dump", "invalid --lock-wait-timeout value \"%s\": expected milliseconds "
+                                           "or a duration such as 30s, 500ms or 2min", arg);
+        o->lock_wait_timeout = arg;
+        break;
     }
+    return CLI_RUN;
+}
+
+/* One option (c is cli_getopt's return); CLI_RUN, or the exit code. */
+static int dump_option(dump_args *a, int c, char **argv)
+{
+    catalog_filter *f = &a->o.filter;
+    switch (c) {
+    case 'd': a->cc.conninfo = cli_take_conninfo(optarg); break;
+    case 'h': case 'p': case 'U': case 'w': case 'W': {
+        int rc = cli_conn_option("dump", &a->cc, c, optarg);
+        return rc ? rc : CLI_RUN;
+    }
+    case 'f': a->o.dir = optarg; break;
+    case 't': cli_push(&f->include_tables, &f->n_include_tables, optarg); break;
+    case 'T': cli_push(&f->exclude_tables, &f->n_exclude_tables, optarg); break;
+    case 'n': cli_push(&f->include_schemas, &f->n_include_schemas, optarg); break;
+    case 'N': cli_push(&f->exclude_schemas, &f->n_exclude_schemas, optarg); break;
+    case OPT_PROGRESS: a->progress = 1; break;
+    case OPT_NO_PROGRESS: a->progress = 0; break;
+    case OPT_JSON: a->json = 1; break;
+    case OPT_ENCRYPT: a->encrypt = 1; break;
+    case OPT_PASSPHRASE_FILE: a->passfile = optarg; break;
+    case OPT_REPO: a->repo = optarg; break;
+    case OPT_KEEP_FOREVER: a->o.keep_forever = 1; break;
+    case OPT_PROFILE: a->profile_spec = optarg; break;
+    case OPT_GLOBALS: a->o.globals = 1; break;
+    case OPT_NO_UNLOGGED_TABLE_DATA: f->no_unlogged_table_data = 1; break;
+    case OPT_HELP: return cli_help("dump");
+    case ':': case '?': return cli_option_error("dump", c, argv);
+    default: return dump_value(&a->o, c, optarg);
+    }
+    return CLI_RUN;
+}
+
+/* The command line into a; CLI_RUN, or the exit code (0 after --help). */
+static int dump_parse(dump_args *a, int argc, char **argv)
+{
+    memset(a, 0, sizeof *a);
+    a->o.jobs = 2;
+    a->o.codec = CHUNK_CODEC_ZSTD;
+    a->o.level = 1;
+    a->o.chunk_size = DUMP_DEFAULT_CHUNK_SIZE;
+    a->progress = isatty(2);
+    a->cc.conn_opt = "-d";
+    int c, rc;
+    while ((c = cli_getopt(cli_find_command("dump"), argc, argv)) != -1)
+        if ((rc = dump_option(a, c, argv)) != CLI_RUN)
+            return rc;
     /* the database as the last argument, as pg_dump takes it (not with -d, as pg_dump) */
-    if (optind < argc && !cc.conninfo) {
-        cc.conninfo = cli_take_conninfo(argv[optind++]);
-        cc.conn_opt = "DBNAME";
+    if (optind < argc && !a->cc.conninfo) {
+        a->cc.conninfo = cli_take_conninfo(argv[optind++]);
+        a->cc.conn_opt = "DBNAME";
     }
     if (optind < argc)
-        return cli_usage_error("dump", cc.conn_opt[0] == '-' && cc.conninfo
+        return cli_usage_error("dump", a->cc.conn_opt[0] == '-' && a->cc.conninfo
                                            ? "unexpected argument \"%s\" (the database is already given by -d)"
                                            : "unexpected argument \"%s\"", argv[optind]);
-    if (!o.dir && !repo)
+    if (!a->o.dir && !a->repo)
         return cli_usage_error("dump", "%s", "missing -f DIR (or --repo REPO)");
-    if (o.dir && repo)
+    if (a->o.dir && a->repo)
         return cli_usage_error("dump", "%s", "-f and --repo cannot be used together");
+    if (a->passfile && !a->encrypt)
+        return cli_usage_error("dump", "%s", "--passphrase-file goes with --encrypt");
+    return CLI_RUN;
+}
+
+/* What the run needs beyond the command line: the I/O mode checked, the profile, the
+ * passphrase, and last the connection string (-W asks for the password). CLI_RUN, or the
+ * exit code after the error was printed. */
+static int dump_prepare(dump_args *a, char **passphrase)
+{
     char err[PF_ERRLEN];
     io_mode io; /* checked now; the store reads it when it opens */
     if (io_mode_from_env(&io, err, sizeof err) < 0) {
         fprintf(stderr, "pgferry dump: %s\n", err);
         return EXIT_USAGE;
     }
-    if (passfile && !encrypt)
-        return cli_usage_error("dump", "%s", "--passphrase-file goes with --encrypt");
-    profile *prof = NULL;
-    if (profile_spec && !(prof = cli_keep(NULL, profile_load(profile_spec, err, sizeof err)))) {
+    if (a->profile_spec && !(a->o.profile = cli_keep(NULL, profile_load(a->profile_spec, err, sizeof err)))) {
         fprintf(stderr, "pgferry dump: --profile: %s\n", err);
         return EXIT_USAGE;
     }
-    o.profile = prof;
-    if (encrypt) {
-        if (cli_passphrase("dump", passfile, &passphrase) < 0)
+    if (a->encrypt) {
+        if (cli_passphrase("dump", a->passfile, passphrase) < 0)
             return 1;
-        if (!passphrase) {
+        if (!*passphrase) {
             fprintf(stderr, "pgferry dump: --encrypt needs a passphrase: --passphrase-file FILE or PGFERRY_PASSPHRASE\n");
             return EXIT_USAGE;
         }
-        o.passphrase = passphrase;
+        a->o.passphrase = *passphrase;
     }
-    char *conninfo; /* last of the checks: -W asks for the password */
+    char *conninfo;
     /* without a database named: PGDATABASE or libpq's default, as pg_dump */
-    if ((rc = cli_conn_build("dump", &cc, 0, &conninfo)) != 0) {
+    int rc = cli_conn_build("dump", &a->cc, 0, &conninfo);
+    if (rc != 0)
+        return rc;
+    a->o.conninfo = conninfo;
+    return CLI_RUN;
+}
+
+static void dump_print_json(const dump_options *o, const char *repo, const dump_summary *s)
+{
+    json_t *j = json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:s}",
+                          "ok", 1, "dir", o->dir, "snapshot", s->snapshot_id, "snapshot_lsn", s->snapshot_lsn,
+                          "tables", (json_int_t)s->tables, "chunks", (json_int_t)s->chunks,
+                          "rows", (json_int_t)s->rows, "raw_bytes", (json_int_t)s->raw_bytes,
+                          "stored_bytes", (json_int_t)s->stored_bytes, "sequences", (json_int_t)s->sequences,
+                          "large_objects", (json_int_t)s->large_objects,
+                          "reconnects", (json_int_t)s->reconnects, "dump_seconds", s->seconds,
+                          "writer", s->used_uring ? "io_uring" : "plain");
+    json_object_set_new(j, "dir", cli_json_path(o->dir));
+    json_object_set_new(j, "repo", cli_json_path(repo));
+    /* the server's side of the cost: CPU of the dump's backends, per GB of COPY data */
+    json_object_set_new(j, "server_cpu_seconds", s->server_cpu_seconds >= 0 ? json_real(s->server_cpu_seconds) : json_null());
+    json_object_set_new(j, "server_cpu_seconds_per_gb",
+                        s->server_cpu_seconds >= 0 && s->raw_bytes > 0
+                            ? json_real(s->server_cpu_seconds / ((double)s->raw_bytes / 1e9))
+                            : json_null());
+    cli_json_print(j);
+}
+
+/* The dump itself, into -f DIR or a new slot of --repo (locked for the whole run so prune
+ * and status know); 0, or -1 with err (-2: the repository's slot could not be made). */
+static int dump_into(dump_args *a, dump_summary *s, char *err, size_t errlen)
+{
+    repo_slot slot;
+    memset(&slot, 0, sizeof slot);
+    if (a->repo) {
+        time_t now;
+        if (repo_now(&now, err, errlen) < 0 || repo_slot_begin(a->repo, now, &slot, err, errlen) < 0)
+            return -2;
+        a->o.dir = slot.dir;
+    }
+    int rc = dump_to_dir(&a->o, s, err, errlen);
+    repo_slot_end(&slot);
+    return rc;
+}
+
+static void dump_free(dump_args *a, char *passphrase)
+{
+    catalog_filter *f = &a->o.filter;
+    cli_forget(passphrase);
+    profile_free((profile *)a->o.profile);
+    free(f->include_tables);
+    free(f->exclude_tables);
+    free(f->include_schemas);
+    free(f->exclude_schemas);
+    free(f->exclude_table_data);
+}
+
+int cmd_dump(int argc, char **argv)
+{
+    dump_args a;
+    char *passphrase = NULL, err[PF_ERRLEN];
+    int rc = dump_parse(&a, argc, argv);
+    if (rc == CLI_RUN)
+        rc = dump_prepare(&a, &passphrase);
+    if (rc != CLI_RUN) {
         cli_forget(passphrase);
         return rc;
     }
-    o.conninfo = conninfo;
-    o.progress = progress ? cli_dump_progress : NULL;
-    o.interrupted = &cli_interrupted;
+    a.o.progress = a.progress ? cli_dump_progress : NULL;
+    a.o.interrupted = &cli_interrupted;
     cli_install_signals();
     dump_summary s;
-    repo_slot slot;
-    memset(&slot, 0, sizeof slot);
-    if (repo) { /* REPO/<label>, locked for the whole run so prune and status know */
-        time_t now;
-        if (repo_now(&now, err, sizeof err) < 0 || repo_slot_begin(repo, now, &slot, err, sizeof err) < 0) {
-            fprintf(stderr, "pgferry dump: %s\n", err);
-            cli_forget(passphrase);
-            return 1;
-        }
-        o.dir = slot.dir;
+    int drc = dump_into(&a, &s, err, sizeof err);
+    dump_free(&a, passphrase);
+    if (drc == -2) {
+        fprintf(stderr, "pgferry dump: %s\n", err);
+        return 1;
     }
-    rc = dump_to_dir(&o, &s, err, sizeof err);
-    repo_slot_end(&slot);
-    cli_forget(passphrase);
-    profile_free(prof);
-    free(o.filter.include_tables);
-    free(o.filter.exclude_tables);
-    free(o.filter.include_schemas);
-    free(o.filter.exclude_schemas);
-    free(o.filter.exclude_table_data);
-    if (rc < 0)
-        return cli_fail("dump", json, err);
-    if (json) {
-        json_t *j = json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:s}",
-                              "ok", 1, "dir", o.dir, "snapshot", s.snapshot_id, "snapshot_lsn", s.snapshot_lsn,
-                              "tables", (json_int_t)s.tables, "chunks", (json_int_t)s.chunks,
-                              "rows", (json_int_t)s.rows, "raw_bytes", (json_int_t)s.raw_bytes,
-                              "stored_bytes", (json_int_t)s.stored_bytes, "sequences", (json_int_t)s.sequences,
-                              "large_objects", (json_int_t)s.large_objects,
-                              "reconnects", (json_int_t)s.reconnects, "dump_seconds", s.seconds,
-                              "writer", s.used_uring ? "io_uring" : "plain");
-        json_object_set_new(j, "dir", cli_json_path(o.dir));
-        json_object_set_new(j, "repo", cli_json_path(repo));
-        /* the server's side of the cost: CPU of the dump's backends, per GB of COPY data */
-        json_object_set_new(j, "server_cpu_seconds", s.server_cpu_seconds >= 0 ? json_real(s.server_cpu_seconds) : json_null());
-        json_object_set_new(j, "server_cpu_seconds_per_gb",
-                            s.server_cpu_seconds >= 0 && s.raw_bytes > 0
-                                ? json_real(s.server_cpu_seconds / ((double)s.raw_bytes / 1e9))
-                                : json_null());
-        cli_json_print(j);
-    } else if (progress) {
-        char a[32], b[32];
+    if (drc < 0)
+        return cli_fail("dump", a.json, err);
+    if (a.json) {
+        dump_print_json(&a.o, a.repo, &s);
+    } else if (a.progress) {
+        char b1[32], b2[32];
         fprintf(stderr, "dump: %llu tables, %llu chunks, %llu rows, %s raw -> %s stored in %.1f s (%s)\n",
                 (unsigned long long)s.tables, (unsigned long long)s.chunks, (unsigned long long)s.rows,
-                pf_fmt_bytes(s.raw_bytes, a, sizeof a), pf_fmt_bytes(s.stored_bytes, b, sizeof b),
-                s.seconds, o.dir);
+                pf_fmt_bytes(s.raw_bytes, b1, sizeof b1), pf_fmt_bytes(s.stored_bytes, b2, sizeof b2),
+                s.seconds, a.o.dir);
     }
     return 0;
 }
-

@@ -14,30 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const list_help =
-    "Usage: pgferry list DIR [--json] [--passphrase-file FILE]\n"
-    "       pgferry list --repo REPO [--json]\n"
-    "       pgferry list --repo REPO (--as-of TIME | --backup NAME) [--json]\n"
-    "\n"
-    "Shows what a dump holds, from its manifest alone (no file is read but manifest.json):\n"
-    "when it ran, from which server and database, the snapshot, the options, and per table\n"
-    "its format, rows, chunks, raw and stored bytes and compression ratio; sequences and large\n"
-    "objects; and whether the dump is complete. 'pgferry verify DIR' checks the data itself.\n"
-    "\n"
-    "      --repo=REPO           list the backups of a repository ('pgferry dump --repo'), one\n"
-    "                            a line: label, start time, complete/incomplete/writing, tables,\n"
-    "                            size, last verification (ok, FAILED or never), tag\n"
-    "      --as-of=TIME, --backup=NAME  with --repo: show that one backup as for DIR (see\n"
-    "                            pgferry restore --help)\n"
-    "      --json                print a JSON object on stdout\n"
-    "      --passphrase-file=FILE  passphrase of an encrypted dump (else PGFERRY_PASSPHRASE),\n"
-    "                            with which its manifest is read and authenticated\n"
-    "  -?, --help                this help\n"
-    "\n"
-    "Exit codes: 0 complete dump, 1 incomplete (no manifest.json) or damaged manifest,\n"
-    "2 usage error. With --repo: 0 listed (whatever the backups' states), 1 the repository\n"
-    "cannot be read.\n";
-
 static const char *nz(const char *s) { return s && *s ? s : "?"; }
 
 static json_t *jstr(const char *s) { return s ? json_string(s) : json_null(); }
@@ -250,73 +226,43 @@ static json_t *json_listing(const char *dir, const manifest *m, const char *stat
 }
 
 
-int cmd_list(int argc, char **argv)
+/* A dump whose manifest could not be read: tells the failures apart (no directory, no
+ * manifest: the dump never finished, a manifest that does not check out: the dump was
+ * damaged afterwards). Returns 1. */
+static int list_unreadable(pf_store *st, const char *dir, const char *err, int json)
 {
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 1}, {"help", no_argument, NULL, CLI_OPT_HELP},
-        {"passphrase-file", required_argument, NULL, 21}, {"repo", required_argument, NULL, 30},
-        {"as-of", required_argument, NULL, REPO_CLI_OPT_AS_OF}, {"backup", required_argument, NULL, REPO_CLI_OPT_BACKUP},
-        {NULL, 0, NULL, 0}};
-    int json = 0, c;
-    const char *passfile = NULL, *repo = NULL;
-    char *passphrase = NULL;
-    repo_cli_sel sel = {0};
-    char repo_dir[4096];
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-        switch (c) {
-        case 1: json = 1; break;
-        case 21: passfile = optarg; break;
-        case 30: repo = optarg; break;
-        case REPO_CLI_OPT_AS_OF: case REPO_CLI_OPT_BACKUP: repo_cli_option(&sel, c, optarg); break;
-        case CLI_OPT_HELP: fputs(list_help, stdout); return 0;
-        default: return cli_option_error("list", c, argv, list_help);
-        }
+    store_info info;
+    int nodir = !st || store_stat(st, "", &info, NULL, 0) != 1 || !info.is_prefix;
+    int missing = st && store_stat(st, MANIFEST_FILE, &info, NULL, 0) == 0;
+    store_close(st);
+    const char *status = nodir ? "not a dump: no such directory" : missing ? "incomplete: no manifest" : "damaged manifest";
+    fprintf(stderr, "pgferry list: %s\n", err);
+    if (json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "dir", cli_json_path(dir));
+        json_object_set_new(o, "complete", json_false());
+        json_object_set_new(o, "status", json_string(status));
+        json_object_set_new(o, "error", json_string(err));
+        cli_json_print(o);
+    } else {
+        printf("dump       %s\nstatus     %s\n", dir, status);
     }
-    if (repo && optind < argc)
-        return cli_usage_error("list", "unexpected argument \"%s\" (DIR and --repo are exclusive)", argv[optind]);
-    if (repo && !sel.as_of && !sel.backup)
-        return cmd_list_repo(repo, json);
-    sel.repo = repo;
-    if (optind >= argc && !repo_cli_any(&sel))
-        return cli_usage_error("list", "%s", "missing DIR");
-    if (optind + 1 < argc)
-        return cli_usage_error("list", "unexpected argument \"%s\"", argv[optind + 1]);
-    const char *dir = optind < argc ? argv[optind] : NULL;
-    int src = repo_cli_resolve("list", &sel, dir, repo_dir, sizeof repo_dir, &dir);
-    if (src != 0)
-        return src;
+    return 1;
+}
 
+/* One dump: its manifest, then its structure as restore and verify check it (files,
+ * sizes, the schema archive): a dump is complete only when all of it is there. */
+static int list_dump(const char *dir, const char *passfile, int json)
+{
     manifest m;
-    char err[PF_ERRLEN];
+    char err[PF_ERRLEN], *passphrase = NULL;
     if (cli_passphrase("list", passfile, &passphrase) < 0)
         return 1;
     pf_store *st = store_open(dir, 0, err, sizeof err);
     int mrc = st ? manifest_read_unverified(st, passphrase, &m, err, sizeof err) : -1;
     cli_forget(passphrase);
-    if (mrc < 0) {
-        /* Tell the failures apart: no directory, no manifest (the dump never finished), a
-         * manifest that does not check out (the dump was damaged afterwards). */
-        store_info info;
-        int nodir = !st || store_stat(st, "", &info, NULL, 0) != 1 || !info.is_prefix;
-        int missing = st && store_stat(st, MANIFEST_FILE, &info, NULL, 0) == 0;
-        store_close(st);
-        const char *status = nodir ? "not a dump: no such directory" : missing ? "incomplete: no manifest" : "damaged manifest";
-        fprintf(stderr, "pgferry list: %s\n", err);
-        if (json) {
-            json_t *o = json_object();
-            json_object_set_new(o, "dir", cli_json_path(dir));
-            json_object_set_new(o, "complete", json_false());
-            json_object_set_new(o, "status", json_string(status));
-            json_object_set_new(o, "error", json_string(err));
-            cli_json_print(o);
-        } else {
-            printf("dump       %s\nstatus     %s\n", dir, status);
-        }
-        return 1;
-    }
-    /* the structure, as restore and verify check it (files, sizes, the schema archive):
-     * a dump is complete only when all of it is there */
+    if (mrc < 0)
+        return list_unreadable(st, dir, err, json);
     dumpcheck_first chk = {0};
     long problems = dumpcheck_dir(st, &m, dumpcheck_keep_first, &chk, NULL, NULL, err, sizeof err);
     store_close(st);
@@ -341,4 +287,34 @@ int cmd_list(int argc, char **argv)
         print_human(dir, &m, status);
     manifest_free(&m);
     return chk.count ? 1 : 0;
+}
+
+int cmd_list(int argc, char **argv)
+{
+    int json = 0, c;
+    const char *passfile = NULL, *repo = NULL;
+    repo_cli_sel sel = {0};
+    char repo_dir[4096];
+    while ((c = cli_getopt(cli_find_command("list"), argc, argv)) != -1) {
+        switch (c) {
+        case OPT_JSON: json = 1; break;
+        case OPT_PASSPHRASE_FILE: passfile = optarg; break;
+        case OPT_REPO: repo = optarg; break;
+        case OPT_AS_OF: case OPT_BACKUP: repo_cli_option(&sel, c, optarg); break;
+        case OPT_HELP: return cli_help("list");
+        default: return cli_option_error("list", c, argv);
+        }
+    }
+    if (repo && optind < argc)
+        return cli_usage_error("list", "unexpected argument \"%s\" (DIR and --repo are exclusive)", argv[optind]);
+    if (repo && !sel.as_of && !sel.backup)
+        return cmd_list_repo(repo, json);
+    sel.repo = repo;
+    if (optind >= argc && !repo_cli_any(&sel))
+        return cli_usage_error("list", "%s", "missing DIR");
+    if (optind + 1 < argc)
+        return cli_usage_error("list", "unexpected argument \"%s\"", argv[optind + 1]);
+    const char *dir = optind < argc ? argv[optind] : NULL;
+    int src = repo_cli_resolve("list", &sel, dir, repo_dir, sizeof repo_dir, &dir);
+    return src != 0 ? src : list_dump(dir, passfile, json);
 }

@@ -11,42 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const prune_help =
-    "Usage: pgferry prune --repo REPO [--keep-last N] [--keep-within DURATION]\n"
-    "                     [--keep-daily N] [--keep-weekly N] [--keep-monthly N]\n"
-    "                     [--keep-yearly N] [--dry-run] [--json]\n"
-    "\n"
-    "Applies a grandfather-father-son retention policy to a backup repository written by\n"
-    "'pgferry dump --repo' and prints every backup with keep or remove and the rules that\n"
-    "decided it. Complete backups, newest first:\n"
-    "\n"
-    "      --keep-last=N         keep the N newest\n"
-    "      --keep-within=DURATION  keep every backup newer than DURATION before now: numbers\n"
-    "                            with units y, w, d, h, m, s, largest first (7d, 1d12h, 2w)\n"
-    "      --keep-daily=N        keep the newest of each of the N most recent days (UTC) that\n"
-    "                            have a backup\n"
-    "      --keep-weekly=N       the same per ISO week (Monday to Sunday, UTC)\n"
-    "      --keep-monthly=N      the same per calendar month (UTC)\n"
-    "      --keep-yearly=N       the same per calendar year (UTC)\n"
-    "\n"
-    "A backup is kept when any rule keeps it; each rule counts on its own (as restic and\n"
-    "borg do: --keep-daily 7 --keep-weekly 4 keeps up to 7 + 4 backups, fewer when one\n"
-    "backup is both). Without any --keep-* option: --keep-daily 7 --keep-weekly 4\n"
-    "--keep-monthly 12. With some, the others are 0. Whatever the policy, prune never removes the newest complete\n"
-    "backup, a backup marked keep-forever (dump --keep-forever), or a backup being written\n"
-    "(a dump holds its lock); it removes incomplete backups (failed or killed dumps) once\n"
-    "they are older than a day. A backup's time is its label (when its dump started).\n"
-    "A backup is removed by renaming it to .removing-<label> and then deleting it, so an\n"
-    "interrupted prune never leaves a half-deleted backup; the next prune finishes it.\n"
-    "\n"
-    "      --repo=REPO           the repository (must hold the " REPO_MARKER " marker)\n"
-    "      --dry-run             show the decisions, remove nothing\n"
-    "      --json                print a JSON object on stdout\n"
-    "  -?, --help                this help\n"
-    "\n"
-    "Exit codes: 0 done, 1 a backup could not be removed or the repository not read,\n"
-    "2 usage error. PGFERRY_NOW (unix seconds or a UTC time) replaces the clock, for tests.\n";
-
 static int parse_count(const char *s, int *out)
 {
     char *end;
@@ -74,38 +38,31 @@ static int bad_count(const char *opt, const char *arg)
 /* getopt's loop and the checks: -1 to go on, else the exit code. */
 static int parse_options(prune_cli *pc, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"repo", required_argument, NULL, 1},       {"keep-last", required_argument, NULL, 2},
-        {"keep-daily", required_argument, NULL, 3}, {"keep-weekly", required_argument, NULL, 4},
-        {"keep-monthly", required_argument, NULL, 5}, {"dry-run", no_argument, NULL, 6},
-        {"json", no_argument, NULL, 7},             {"keep-yearly", required_argument, NULL, 8},
-        {"keep-within", required_argument, NULL, 9}, {"help", no_argument, NULL, CLI_OPT_HELP},
-        {NULL, 0, NULL, 0}};
-    int given = 0, c, idx = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":", opts, &idx)) != -1) {
+    const cli_cmd *cmd = cli_find_command("prune");
+    int given = 0, c;
+    while ((c = cli_getopt(cmd, argc, argv)) != -1) {
         int *slot = NULL;
         switch (c) {
-        case 1: pc->repo = optarg; break;
-        case 2: slot = &pc->pol.keep_last; break;
-        case 3: slot = &pc->pol.keep_daily; break;
-        case 4: slot = &pc->pol.keep_weekly; break;
-        case 5: slot = &pc->pol.keep_monthly; break;
-        case 8: slot = &pc->pol.keep_yearly; break;
-        case 6: pc->dry = 1; break;
-        case 7: pc->json = 1; break;
-        case 9:
+        case OPT_REPO: pc->repo = optarg; break;
+        case OPT_KEEP_LAST: slot = &pc->pol.keep_last; break;
+        case OPT_KEEP_DAILY: slot = &pc->pol.keep_daily; break;
+        case OPT_KEEP_WEEKLY: slot = &pc->pol.keep_weekly; break;
+        case OPT_KEEP_MONTHLY: slot = &pc->pol.keep_monthly; break;
+        case OPT_KEEP_YEARLY: slot = &pc->pol.keep_yearly; break;
+        case OPT_DRY_RUN: pc->dry = 1; break;
+        case OPT_JSON: pc->json = 1; break;
+        case OPT_KEEP_WITHIN:
             if (repo_parse_duration(optarg, &pc->pol.keep_within) < 0)
                 return cli_usage_error("prune", "invalid --keep-within \"%s\": expected a positive duration such as "
                                                 "7d, 1d12h or 2w (units y, w, d, h, m, s)", optarg);
             given = 1;
             break;
-        case CLI_OPT_HELP: fputs(prune_help, stdout); return 0;
-        default: return cli_option_error("prune", c, argv, prune_help);
+        case OPT_HELP: return cli_help("prune");
+        default: return cli_option_error("prune", c, argv);
         }
         if (slot) {
             char opt[64];
-            snprintf(opt, sizeof opt, "--%s", opts[idx].name);
+            snprintf(opt, sizeof opt, "--%s", cli_find_option(cmd, c)->name);
             if (parse_count(optarg, slot) < 0)
                 return bad_count(opt, optarg);
             given = 1;

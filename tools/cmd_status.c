@@ -10,47 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const status_help =
-    "Usage: pgferry status --repo REPO --max-age AGE [--warn-age AGE] [--require-verified]\n"
-    "                      [--max-drill-age AGE] [--max-rto DURATION] [--json]\n"
-    "\n"
-    "Checks a backup repository for monitoring and prints one line with Nagios performance\n"
-    "data after the '|' (age in seconds with warn/crit, size in bytes, tables, the last\n"
-    "passing drill's age and RTO in seconds with --max-drill-age/--max-rto as warn), e.g.\n"
-    "  PGFERRY OK - newest backup 20261127T030000Z is 3h12m old (complete, 12 tables, 1.2 GB)\n"
-    "  | 'age'=11520s;90000;93600;0; 'size'=1288490188B;;;0; 'tables'=12;;;0;\n"
-    "  'drill_age'=U;;;0; 'rto'=U;;;0;\n"
-    "(one line: shown on three here; U: no passing drill recorded).\n"
-    "\n"
-    "  CRITICAL  no complete backup; the newest complete backup is older than --max-age;\n"
-    "            with --require-verified, its last 'pgferry verify' failed\n"
-    "  WARNING   the newest complete backup is older than --warn-age; the newest backup is\n"
-    "            incomplete and no dump is writing it (a failed or killed dump); with\n"
-    "            --require-verified, the newest complete backup was never verified; with\n"
-    "            --max-drill-age or --max-rto, the drill checks above (drills are evidence\n"
-    "            that backups restore, never CRITICAL: the backups themselves may be fine)\n"
-    "  OK        otherwise (a dump in progress is mentioned, not an error)\n"
-    "A backup's age counts from its label, the time its dump started: allow for the dump's\n"
-    "duration (for daily dumps, e.g. --warn-age 25h --max-age 26h).\n"
-    "\n"
-    "      --repo=REPO           the repository ('pgferry dump --repo')\n"
-    "      --max-age=AGE         CRITICAL beyond this age: numbers with units y, w, d, h, m, s,\n"
-    "                            largest first (26h, 1d12h, 2w); zero is a usage error\n"
-    "      --warn-age=AGE        WARNING beyond this age (less than --max-age)\n"
-    "      --require-verified    also judge the newest complete backup's last verification\n"
-    "      --max-drill-age=AGE   WARNING when the last passing restore drill ('pgferry drill'\n"
-    "                            of a backup in REPO) is older (35d for monthly drills), when\n"
-    "                            there is none, or when the newest drill failed\n"
-    "      --max-rto=DURATION    WARNING when that drill's restore took longer (the\n"
-    "                            recovery-time objective, e.g. 2h); also the newest drill failed\n"
-    "      --json                print a JSON object on stdout instead of the line\n"
-    "  -?, --help                this help\n"
-    "\n"
-    "Exit codes (monitoring-plugin convention): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the\n"
-    "repository cannot be read, or a usage error: unlike other pgferry commands, status\n"
-    "exits 3 on usage errors so that a broken check is never mistaken for CRITICAL).\n"
-    "PGFERRY_NOW (unix seconds or a UTC time) replaces the clock, for tests.\n";
-
 static int usage3(const char *fmt, const char *arg)
 {
     cli_usage_error("status", fmt, arg);
@@ -80,39 +39,32 @@ typedef struct {
 /* getopt's loop and the checks: -1 to go on, else the exit code. */
 static int parse_options(status_cli *st, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"repo", required_argument, NULL, 1},   {"max-age", required_argument, NULL, 2},
-        {"warn-age", required_argument, NULL, 3}, {"require-verified", no_argument, NULL, 4},
-        {"json", no_argument, NULL, 5},         {"help", no_argument, NULL, CLI_OPT_HELP},
-        {"max-drill-age", required_argument, NULL, 6}, {"max-rto", required_argument, NULL, 7},
-        {NULL, 0, NULL, 0}};
     int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+    while ((c = cli_getopt(cli_find_command("status"), argc, argv)) != -1) {
         switch (c) {
-        case 1: st->repo = optarg; break;
-        case 2:
+        case OPT_REPO: st->repo = optarg; break;
+        case OPT_MAX_AGE:
             if (repo_parse_duration(optarg, &st->so.max_age) < 0)
                 return bad_duration("--max-age", optarg);
             st->have_max = 1;
             break;
-        case 3:
+        case OPT_WARN_AGE:
             if (repo_parse_duration(optarg, &st->so.warn_age) < 0)
                 return bad_duration("--warn-age", optarg);
             break;
-        case 4: st->so.require_verified = 1; break;
-        case 6:
+        case OPT_REQUIRE_VERIFIED: st->so.require_verified = 1; break;
+        case OPT_MAX_DRILL_AGE:
             if (repo_parse_duration(optarg, &st->so.max_drill_age) < 0)
                 return bad_duration("--max-drill-age", optarg);
             break;
-        case 7:
+        case OPT_MAX_RTO:
             if (repo_parse_duration(optarg, &st->so.max_rto) < 0)
                 return bad_duration("--max-rto", optarg);
             break;
-        case 5: st->json = 1; break;
-        case CLI_OPT_HELP: fputs(status_help, stdout); return 0;
+        case OPT_JSON: st->json = 1; break;
+        case OPT_HELP: return cli_help("status");
         default: /* usage errors are UNKNOWN here, see the help */
-            return cli_option_error("status", c, argv, status_help) ? REPO_STATUS_UNKNOWN : 0;
+            return cli_option_error("status", c, argv) ? REPO_STATUS_UNKNOWN : 0;
         }
     }
     if (optind < argc)

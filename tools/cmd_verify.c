@@ -11,37 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const verify_help =
-    "Usage: pgferry verify [OPTIONS] (DIR | --repo REPO (--as-of TIME | --backup NAME))\n"
-    "                      [--db CONNINFO [-h HOST] [-p PORT] [-U USER]]\n"
-    "\n"
-    "Proves a dump is whole without a database: the manifest's checksum; every file it lists\n"
-    "is present with its size, and no other file is; every chunk (in parallel) has its stored\n"
-    "hash, decodes, and has the raw length and hash, row count and content hash the manifest\n"
-    "records (recounted from the decoded COPY data); the schema archive has its size and hash.\n"
-    "Every problem is reported on stderr with its file, table and chunk, not just the first.\n"
-    "\n"
-    REPO_CLI_HELP
-    "  -j, --jobs=N              parallel readers (default 2)\n"
-    "      --require-table=NAME  fail unless NAME is in the dump: schema.table, or table in any\n"
-    "                            schema (repeatable; exact names, \"double quotes\" around a part\n"
-    "                            that holds a dot; a partitioned table counts by its partitions)\n"
-    "      --json                print a JSON object (ok, problems, totals) on stdout\n"
-    "      --passphrase-file=FILE  passphrase of an encrypted dump (else PGFERRY_PASSPHRASE)\n"
-    "  -?, --help                this help\n"
-    "\n"
-    "Comparing with a database:\n"
-    "      --db=CONNINFO         also read every table of the dump from this database (one\n"
-    "                            snapshot, in parallel) and compare its row count and content\n"
-    "                            hash with the dump's: proves a restore equals the backup. A\n"
-    "                            name, a key=value string or a URI\n"
-    CLI_CONN_HELP
-    "-h, -p, -U and -W go with --db; host, port and user written in --db win over them (as\n"
-    "in pg_dump). A password in --db is blanked out of pgferry's command line when it starts.\n"
-    "\n"
-    "Exit codes: 0 the dump is whole, 1 problems found (a dump without manifest.json is\n"
-    "incomplete), 2 usage error, 130 interrupted.\n";
-
 typedef struct {
     json_t *problems; /* NULL without --json */
 } vcli;
@@ -67,143 +36,151 @@ static void on_problem(void *ctx, const verify_problem *p)
     }
 }
 
+typedef struct {
+    int jobs, json;
+    const char *passfile, *dir;
+    cli_conn cc;
+    repo_cli_sel sel;
+    const char **req; /* --require-table */
+    size_t nreq;
+    char *db;         /* --db with -h/-p/-U/-W, built */
+} verify_args;
+
+/* One option (c is cli_getopt's return); CLI_RUN, or the exit code. */
+static int verify_option(verify_args *a, int c, char **argv)
+{
+    switch (c) {
+    case 'j':
+        if (cli_parse_jobs(optarg, &a->jobs) < 0)
+            return cli_usage_error("verify", "invalid --jobs value \"%s\": expected 1 to 256", optarg);
+        break;
+    case OPT_REQUIRE_TABLE:
+        if (!*optarg)
+            return cli_usage_error("verify", "%s", "--require-table needs a table name");
+        cli_push(&a->req, &a->nreq, optarg);
+        break;
+    case OPT_JSON: a->json = 1; break;
+    case OPT_DB: a->cc.conninfo = cli_take_conninfo(optarg); break;
+    case OPT_PASSPHRASE_FILE: a->passfile = optarg; break;
+    case 'h': case 'p': case 'U': case 'w': case 'W': {
+        int rc = cli_conn_option("verify", &a->cc, c, optarg);
+        return rc ? rc : CLI_RUN;
+    }
+    case OPT_REPO: case OPT_AS_OF: case OPT_BACKUP: repo_cli_option(&a->sel, c, optarg); break;
+    case OPT_HELP: return cli_help("verify");
+    default: return cli_option_error("verify", c, argv);
+    }
+    return CLI_RUN;
+}
+
+/* The command line into a, the backup resolved (repo_dir holds its directory when it is
+ * in a repository) and the --db connection string built; CLI_RUN, or the exit code. */
+static int verify_parse(verify_args *a, int argc, char **argv, char *repo_dir, size_t repo_dirlen)
+{
+    memset(a, 0, sizeof *a);
+    a->jobs = 2;
+    a->cc.conn_opt = "--db";
+    int c, rc;
+    while ((c = cli_getopt(cli_find_command("verify"), argc, argv)) != -1)
+        if ((rc = verify_option(a, c, argv)) != CLI_RUN)
+            return rc;
+    if (optind >= argc && !repo_cli_any(&a->sel))
+        return cli_usage_error("verify", "%s", "missing DIR (or --repo REPO --as-of TIME)");
+    if (optind + 1 < argc)
+        return cli_usage_error("verify", "unexpected argument \"%s\"", argv[optind + 1]);
+    a->dir = optind < argc ? argv[optind] : NULL;
+    if ((rc = repo_cli_resolve("verify", &a->sel, a->dir, repo_dir, repo_dirlen, &a->dir)) != 0)
+        return rc;
+    if (!a->cc.conninfo && cli_conn_any(&a->cc))
+        return cli_usage_error("verify", "%s", "-h, -p, -U and -W go with --db CONNINFO (the database to compare with)");
+    if (a->cc.conninfo && (rc = cli_conn_build("verify", &a->cc, 0, &a->db)) != 0)
+        return rc;
+    return CLI_RUN;
+}
+
+static void verify_print_json(const verify_args *a, int status, int rc, const char *err, json_t *problems,
+                              const verify_totals *t, double seconds)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "ok", json_boolean(status == 0));
+    json_object_set_new(o, "dir", cli_json_path(a->dir));
+    if (rc < 0)
+        json_object_set_new(o, "error", json_string(err));
+    json_object_set_new(o, "problems", problems);
+    json_t *tot = json_object();
+    json_object_set_new(tot, "tables", json_integer((json_int_t)t->tables));
+    json_object_set_new(tot, "chunks", json_integer((json_int_t)t->chunks));
+    json_object_set_new(tot, "rows", json_integer((json_int_t)t->rows));
+    json_object_set_new(tot, "large_objects", json_integer((json_int_t)t->large_objects));
+    json_object_set_new(tot, "raw_bytes", json_integer((json_int_t)t->raw_bytes));
+    json_object_set_new(tot, "bytes_read", json_integer((json_int_t)t->bytes_read));
+    json_object_set_new(tot, "problems", json_integer((json_int_t)t->problems));
+    json_object_set_new(tot, "problem_files", json_integer((json_int_t)t->problem_files));
+    json_object_set_new(o, "totals", tot);
+    json_object_set_new(o, "verify_seconds", json_real(seconds));
+    cli_json_print(o);
+}
+
+/* The verdict line on stdout: OK with what was checked, or FAILED with the count. */
+static void verify_print_text(const manifest *m, const verify_totals *t, int ok)
+{
+    if (ok) {
+        char a[32], b[32], lo[64] = "";
+        if (m && m->has_large_objects)
+            snprintf(lo, sizeof lo, ", %llu large objects", (unsigned long long)t->large_objects);
+        /* "checked" counts the COPY data decoded and recounted; "read" what was on disk. */
+        printf("verify: OK: %llu tables, %llu chunks, %llu rows%s, %s checked (%s read)\n",
+               (unsigned long long)t->tables, (unsigned long long)t->chunks, (unsigned long long)t->rows, lo,
+               pf_fmt_bytes(t->raw_bytes, a, sizeof a), pf_fmt_bytes(t->bytes_read, b, sizeof b));
+    } else if (t->problem_files > 0) {
+        printf("verify: FAILED: %llu problem%s in %llu file%s\n", (unsigned long long)t->problems,
+               t->problems == 1 ? "" : "s", (unsigned long long)t->problem_files, t->problem_files == 1 ? "" : "s");
+    } else {
+        printf("verify: FAILED: %llu problem%s\n", (unsigned long long)t->problems, t->problems == 1 ? "" : "s");
+    }
+}
+
+/* Every check; 0 when they ran (whatever they found), -1 with err when one could not. */
+static int verify_checks(verify_session *s, const verify_args *a, char *err, size_t errlen)
+{
+    if (!s || verify_require_tables(s, a->req, a->nreq, err, errlen) < 0 ||
+        verify_files(s, a->jobs, &cli_interrupted, err, errlen) < 0 ||
+        (a->db && verify_database(s, a->db, a->jobs, &cli_interrupted, err, errlen) < 0))
+        return -1;
+    return 0;
+}
+
 int cmd_verify(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"jobs", required_argument, NULL, 'j'}, {"require-table", required_argument, NULL, 1},
-        {"json", no_argument, NULL, 2},         {"db", required_argument, NULL, 3},
-        {"help", no_argument, NULL, CLI_OPT_HELP}, {"passphrase-file", required_argument, NULL, 21},
-        CLI_CONN_LONGOPTS, REPO_CLI_LONGOPTS,
-        {NULL, 0, NULL, 0}};
-    int jobs = 2, json = 0, c, urc;
-    const char *passfile = NULL;
-    char *db = NULL;
-    cli_conn cc = {.conn_opt = "--db"};
-    repo_cli_sel sel = {0};
-    char repo_dir[4096];
-    char *passphrase = NULL;
-    const char **req = NULL;
-    size_t nreq = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":j:" CLI_CONN_SHORTOPTS, opts, NULL)) != -1) {
-        switch (c) {
-        case 'j':
-            if (cli_parse_jobs(optarg, &jobs) < 0) {
-                free(req);
-                return cli_usage_error("verify", "invalid --jobs value \"%s\": expected 1 to 256", optarg);
-            }
-            break;
-        case 1:
-            if (!*optarg) {
-                free(req);
-                return cli_usage_error("verify", "%s", "--require-table needs a table name");
-            }
-            cli_push(&req, &nreq, optarg);
-            break;
-        case 2: json = 1; break;
-        case 3: cc.conninfo = cli_take_conninfo(optarg); break;
-        case 21: passfile = optarg; break;
-        case 'h': case 'p': case 'U': case 'w': case 'W':
-            if ((urc = cli_conn_option("verify", &cc, c, optarg)) != 0) {
-                free(req);
-                return urc;
-            }
-            break;
-        case REPO_CLI_OPT_REPO: case REPO_CLI_OPT_AS_OF: case REPO_CLI_OPT_BACKUP:
-            repo_cli_option(&sel, c, optarg);
-            break;
-        case CLI_OPT_HELP: free(req); fputs(verify_help, stdout); return 0;
-        default: free(req); return cli_option_error("verify", c, argv, verify_help);
-        }
-    }
-    if (optind >= argc && !repo_cli_any(&sel)) {
-        free(req);
-        return cli_usage_error("verify", "%s", "missing DIR (or --repo REPO --as-of TIME)");
-    }
-    if (optind + 1 < argc) {
-        free(req);
-        return cli_usage_error("verify", "unexpected argument \"%s\"", argv[optind + 1]);
-    }
-    const char *dir = optind < argc ? argv[optind] : NULL;
-    if ((urc = repo_cli_resolve("verify", &sel, dir, repo_dir, sizeof repo_dir, &dir)) != 0) {
-        free(req);
-        return urc;
-    }
-    if (!cc.conninfo && cli_conn_any(&cc)) {
-        free(req);
-        return cli_usage_error("verify", "%s", "-h, -p, -U and -W go with --db CONNINFO (the database to compare with)");
-    }
-    if (cc.conninfo && (urc = cli_conn_build("verify", &cc, 0, &db)) != 0) {
-        free(req);
-        return urc;
+    verify_args a;
+    char repo_dir[4096], err[PF_ERRLEN], *passphrase = NULL;
+    int rc = verify_parse(&a, argc, argv, repo_dir, sizeof repo_dir);
+    if (rc != CLI_RUN || cli_passphrase("verify", a.passfile, &passphrase) < 0) {
+        free(a.req);
+        return rc != CLI_RUN ? rc : 1;
     }
     cli_install_signals();
-
-    vcli cli = {json ? json_array() : NULL};
-    char err[PF_ERRLEN];
+    vcli cli = {a.json ? json_array() : NULL};
     double start = pf_now();
-    int rc = -1;
-    if (cli_passphrase("verify", passfile, &passphrase) < 0) {
-        free(req);
-        return 1;
-    }
-    verify_session *s = verify_open(dir, passphrase, on_problem, &cli, err, sizeof err);
+    verify_session *s = verify_open(a.dir, passphrase, on_problem, &cli, err, sizeof err);
     cli_forget(passphrase);
-    if (s && verify_require_tables(s, req, nreq, err, sizeof err) == 0 &&
-        verify_files(s, jobs, &cli_interrupted, err, sizeof err) == 0 &&
-        (!db || verify_database(s, db, jobs, &cli_interrupted, err, sizeof err) == 0))
-        rc = 0;
-    free(req);
-    int status;
-    if (rc < 0) {
+    rc = verify_checks(s, &a, err, sizeof err);
+    free(a.req);
+    int status = rc < 0 ? (cli_interrupted ? EXIT_INTERRUPTED : 1) : verify_session_ok(s) ? 0 : 1;
+    if (rc < 0)
         fprintf(stderr, "pgferry verify: %s\n", err);
-        status = cli_interrupted ? EXIT_INTERRUPTED : 1;
-    } else {
-        status = verify_session_ok(s) ? 0 : 1;
-    }
     verify_totals t = {0};
     if (s)
         verify_session_totals(s, &t);
     if (rc == 0) { /* a verdict: a backup inside a repository records it (REPO/.verify/) */
         char rerr[PF_ERRLEN];
-        if (repo_record_verification(dir, status == 0, t.problems, db != NULL, time(NULL), rerr, sizeof rerr) < 0)
+        if (repo_record_verification(a.dir, status == 0, t.problems, a.db != NULL, time(NULL), rerr, sizeof rerr) < 0)
             fprintf(stderr, "pgferry verify: could not record the result: %s\n", rerr);
     }
-    const manifest *m = s ? verify_session_manifest(s) : NULL;
-    if (json) {
-        json_t *o = json_object();
-        json_object_set_new(o, "ok", json_boolean(status == 0));
-        json_object_set_new(o, "dir", cli_json_path(dir));
-        if (rc < 0)
-            json_object_set_new(o, "error", json_string(err));
-        json_object_set_new(o, "problems", cli.problems);
-        json_t *tot = json_object();
-        json_object_set_new(tot, "tables", json_integer((json_int_t)t.tables));
-        json_object_set_new(tot, "chunks", json_integer((json_int_t)t.chunks));
-        json_object_set_new(tot, "rows", json_integer((json_int_t)t.rows));
-        json_object_set_new(tot, "large_objects", json_integer((json_int_t)t.large_objects));
-        json_object_set_new(tot, "raw_bytes", json_integer((json_int_t)t.raw_bytes));
-        json_object_set_new(tot, "bytes_read", json_integer((json_int_t)t.bytes_read));
-        json_object_set_new(tot, "problems", json_integer((json_int_t)t.problems));
-        json_object_set_new(tot, "problem_files", json_integer((json_int_t)t.problem_files));
-        json_object_set_new(o, "totals", tot);
-        json_object_set_new(o, "verify_seconds", json_real(pf_now() - start));
-        cli_json_print(o);
-    } else if (status == 0) {
-        char a[32], b[32], lo[64] = "";
-        if (m && m->has_large_objects)
-            snprintf(lo, sizeof lo, ", %llu large objects", (unsigned long long)t.large_objects);
-        /* "checked" counts the COPY data decoded and recounted; "read" what was on disk. */
-        printf("verify: OK: %llu tables, %llu chunks, %llu rows%s, %s checked (%s read)\n",
-               (unsigned long long)t.tables, (unsigned long long)t.chunks, (unsigned long long)t.rows, lo,
-               pf_fmt_bytes(t.raw_bytes, a, sizeof a), pf_fmt_bytes(t.bytes_read, b, sizeof b));
-    } else if (rc == 0) {
-        if (t.problem_files > 0)
-            printf("verify: FAILED: %llu problem%s in %llu file%s\n", (unsigned long long)t.problems,
-                   t.problems == 1 ? "" : "s", (unsigned long long)t.problem_files, t.problem_files == 1 ? "" : "s");
-        else
-            printf("verify: FAILED: %llu problem%s\n", (unsigned long long)t.problems, t.problems == 1 ? "" : "s");
-    }
+    if (a.json)
+        verify_print_json(&a, status, rc, err, cli.problems, &t, pf_now() - start);
+    else if (rc == 0)
+        verify_print_text(s ? verify_session_manifest(s) : NULL, &t, status == 0);
     verify_close(s);
     return status;
 }

@@ -5,33 +5,21 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const main_help =
-    "pgferry " PGFERRY_VERSION " - fast, verifiable PostgreSQL backups\n"
-    "\n"
-    "Usage: pgferry COMMAND [OPTIONS]\n"
-    "\n"
-    "Commands:\n"
-    "  dump      parallel consistent dump of a database into a directory\n"
-    "  restore   parallel verified restore of a dump\n"
-    "  copy      database to database in one pass, verified, resumable\n"
-    "  verify    prove a dump is whole (offline: every file, chunk, hash and row count)\n"
-    "  list      show what a dump holds\n"
-    "  drill     timed restore drill into a scratch database\n"
-    "  diff      compare tables with a backup by key; SQL that puts lost rows back\n"
-    "  prune     apply a retention policy to a backup repository\n"
-    "  status    alert on stale or failed backups (monitoring check)\n"
-    "  cat       decode one chunk file to standard output (COPY data)\n"
-    "\n"
-    "Run 'pgferry COMMAND --help' (or -?) for a command's options. dump, restore, verify,\n"
-    "drill and diff connect as pg_dump does: -h HOST, -p PORT, -U USER, -w, -W and a\n"
-    "database name or connection string (dump: -d or the last argument; restore and diff:\n"
-    "-d; verify: --db; drill: --target). restore, verify, drill, diff, list and cat read a\n"
-    "backup from a directory or from a repository: --repo REPO --as-of TIME | --backup NAME.\n"
-    "\n"
-    "Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted.\n"
-    "Environment: PGFERRY_IO=uring|plain|auto selects the file writer (default auto: io_uring\n"
-    "where the kernel allows it, plain writes otherwise); PGFERRY_PG_BINDIR names the directory\n"
-    "of pg_dump/pg_restore; PG* variables, .pgpass and service files work as in libpq.\n";
+/* pgferry help [COMMAND] */
+static int help_command(int argc, char **argv)
+{
+    if (argc < 3)
+        return cli_help(NULL);
+    if (argc > 3) {
+        fprintf(stderr, "pgferry help: unexpected argument \"%s\" (try 'pgferry help')\n", argv[3]);
+        return EXIT_USAGE;
+    }
+    if (!cli_find_command(argv[2])) {
+        fprintf(stderr, "pgferry help: unknown command \"%s\" (try 'pgferry help')\n", argv[2]);
+        return EXIT_USAGE;
+    }
+    return cli_help(argv[2]);
+}
 
 static int run_command(const char *cmd, int argc, char **argv)
 {
@@ -65,14 +53,14 @@ static int run_command(const char *cmd, int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fputs(main_help, stderr);
+        cli_spec_help(&cli_main_cmd, stderr);
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-?") == 0 || strcmp(cmd, "help") == 0) {
-        fputs(main_help, stdout);
-        return 0;
-    }
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-?") == 0)
+        return cli_help(NULL);
+    if (strcmp(cmd, "help") == 0)
+        return help_command(argc, argv);
     if (strcmp(cmd, "-h") == 0) { /* -h is the host, as in pg_dump */
         fprintf(stderr, "pgferry: unknown option -h: help is --help or -? (try 'pgferry --help')\n");
         return EXIT_USAGE;

@@ -210,9 +210,9 @@ int cmd_list_repo(const char *repo, int json)
 int repo_cli_option(repo_cli_sel *s, int c, const char *arg)
 {
     switch (c) {
-    case REPO_CLI_OPT_REPO: s->repo = arg; return 1;
-    case REPO_CLI_OPT_AS_OF: s->as_of = arg; return 1;
-    case REPO_CLI_OPT_BACKUP: s->backup = arg; return 1;
+    case OPT_REPO: s->repo = arg; return 1;
+    case OPT_AS_OF: s->as_of = arg; return 1;
+    case OPT_BACKUP: s->backup = arg; return 1;
     }
     return 0;
 }

@@ -27,24 +27,8 @@ typedef struct {
     const char *repo, *as_of, *backup;
 } repo_cli_sel;
 
-/* The long options --repo, --as-of and --backup with the getopt values a command passes
- * on to repo_cli_option(). */
-#define REPO_CLI_OPT_REPO 900
-#define REPO_CLI_OPT_AS_OF 901
-#define REPO_CLI_OPT_BACKUP 902
-#define REPO_CLI_LONGOPTS                                                                      \
-    {"repo", required_argument, NULL, REPO_CLI_OPT_REPO},                                      \
-        {"as-of", required_argument, NULL, REPO_CLI_OPT_AS_OF},                                \
-        {"backup", required_argument, NULL, REPO_CLI_OPT_BACKUP}
-#define REPO_CLI_HELP                                                                          \
-    "      --repo=REPO           read a backup of this repository ('pgferry dump --repo')\n"  \
-    "                            instead of a directory; with one of:\n"                      \
-    "      --as-of=TIME          the newest complete backup taken at or before TIME (ISO 8601:\n" \
-    "                            2026-11-27T03:00:00Z, an offset such as +01:00, or UTC when\n" \
-    "                            none is given; 2026-11-27 is that day's midnight UTC)\n"      \
-    "      --backup=NAME         latest (the newest complete backup), a label\n"               \
-    "                            (20261127T030000Z) or a tag (dump --tag; its newest backup)\n"
-/* Takes one of the options (c is getopt's return, REPO_CLI_OPT_*): 1 when it was one. */
+/* Takes --repo, --as-of or --backup (c is cli_getopt's return: OPT_REPO, OPT_AS_OF,
+ * OPT_BACKUP): 1 when it was one. */
 int repo_cli_option(repo_cli_sel *s, int c, const char *arg);
 /* The dump directory a command reads. dir: what -f/DIR gave, or NULL. Checks the
  * combination (--as-of/--backup need --repo, --repo and a directory exclude each other,
