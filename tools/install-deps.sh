@@ -11,7 +11,8 @@ PKGS=(build-essential cmake pkg-config
       postgresql-15 postgresql-client-15
       libbenchmark-dev hyperfine time procps jq
       dpkg-dev postgresql-server-dev-15   # tests/integration/test_regress.sh: apt-get source, PGXS
-      chromium)  # tests/integration/test_drill.sh: renders drill --report FILE.html headless
+      chromium   # tests/integration/test_drill.sh: renders drill --report FILE.html headless
+      man-db groff-base bash-completion)  # tests/integration/test_install.sh: man pages, completion
 # tests/integration/test_s3.sh runs the npm package s3rver: node and npm from Debian's
 # packages, unless a node with npm is installed already (another node's packaging, such as
 # one that bundles npm, would conflict with Debian's npm)
