@@ -17,6 +17,17 @@ typedef void (*pf_notice_fn)(void *ctx, const char *line);
 /* Formats the line and hands it to fn (nothing when fn is NULL). */
 void pf_notice(pf_notice_fn fn, void *ctx, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* One finished unit of an engine's work, for a caller that logs each (pgferry -v): its
+ * kind ("chunk", "load", "index", "constraint", "analyze", "pre-data", ...), its name, and
+ * what it took and moved. Strings are valid only during the call; the call may come from
+ * any worker thread, several at once. */
+typedef struct {
+    const char *kind, *name;
+    double seconds;
+    uint64_t rows, bytes;
+} pf_job;
+typedef void (*pf_job_fn)(void *ctx, const pf_job *j);
+
 /* Formats into err (if not NULL) and returns -1, so callers can `return pf_err(...)`. */
 int pf_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -583,6 +583,8 @@ static int load(copy_ctx *cc, archive *a, const char *globals, copy_summary *s, 
     ro.progress_ctx = o->progress_ctx;
     ro.notice = o->notice;
     ro.notice_ctx = o->notice_ctx;
+    ro.job_done = o->job_done;
+    ro.job_ctx = o->job_ctx;
     ro.interrupted = o->interrupted;
     return restore_run(&ro, &s->load, err, errlen);
 }

@@ -60,6 +60,8 @@ typedef struct {
     void *progress_ctx;
     pf_notice_fn notice;
     void *notice_ctx;
+    pf_job_fn job_done;          /* each job of the load as it finishes (restore.h), or NULL */
+    void *job_ctx;
     volatile sig_atomic_t *interrupted;
 } copy_options;
 

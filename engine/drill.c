@@ -64,6 +64,8 @@ int drill_run(const drill_options *o, drill_report *r, char *err, size_t errlen)
     ro.jobs = o->jobs;
     ro.progress = o->restore_progress;
     ro.progress_ctx = o->restore_progress_ctx;
+    ro.job_done = o->job_done;
+    ro.job_ctx = o->job_ctx;
     ro.notice = o->notice;
     ro.notice_ctx = o->notice_ctx;
     ro.interrupted = o->interrupted;

@@ -22,6 +22,8 @@ typedef struct {
     void *verify_progress_ctx;
     pf_notice_fn notice;      /* the restore's warnings, or NULL */
     void *notice_ctx;
+    pf_job_fn job_done;       /* each job of the restore as it finishes, or NULL */
+    void *job_ctx;
     volatile sig_atomic_t *interrupted;
     const char *passphrase;   /* for encrypted dumps, or NULL */
     const char *trace_path;   /* the restore's trace (restore --trace), or NULL */

@@ -198,14 +198,29 @@ static int lock_for_worker(dworker *w, const dtable *t, size_t ti, char *err, si
 
 static int run_chunk_once(dworker *w, wstate *ws, djob *j, char *err, size_t errlen);
 
+/* A chunk written, to the caller's job_done (pgferry -v). */
+static void report_chunk(const dump_ctx *ctx, const djob *j, double seconds)
+{
+    if (!ctx->o->job_done)
+        return;
+    char name[700];
+    snprintf(name, sizeof name, "%s chunk %u%s%s", ctx->tables[j->table].label, (unsigned)j->pc.seq,
+             j->res.file ? " -> " : "", j->res.file ? j->res.file : "");
+    pf_job pj = {"chunk", name, seconds, j->res.rows, j->res.raw_bytes};
+    ctx->o->job_done(ctx->o->job_ctx, &pj);
+}
+
 /* One chunk. A failed attempt takes back the bytes it counted for progress, so a chunk
  * redone after a reconnect is counted once. */
 static int run_chunk(dworker *w, wstate *ws, djob *j, char *err, size_t errlen)
 {
     ws->counted = 0;
+    double t0 = pf_now();
     int rc = run_chunk_once(w, ws, j, err, errlen);
     if (rc < 0)
         atomic_fetch_sub(&w->ctx->raw, ws->counted);
+    else
+        report_chunk(w->ctx, j, pf_now() - t0);
     return rc;
 }
 

@@ -11,6 +11,7 @@
 
 #include "codec/chunk.h"
 #include "codec/copyrows.h"
+#include "common/pf_util.h"
 #include "engine/catalog.h"
 
 #include <libpq-fe.h>
@@ -43,6 +44,8 @@ typedef struct {
     uint64_t chunk_size;
     dump_progress_fn progress; /* called about 4 times a second and at the end, or NULL */
     void *progress_ctx;
+    pf_job_fn job_done;       /* each chunk as it is written (kind "chunk"), or NULL */
+    void *job_ctx;
     volatile sig_atomic_t *interrupted; /* set by the caller's SIGINT/SIGTERM handler */
     const char *passphrase;   /* encrypt every file under a key wrapped with this, or NULL */
     const char *tag;          /* recorded in the manifest (dump --tag) */

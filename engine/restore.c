@@ -12,6 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+void restore_job_done(const restore_ctx *ctx, const char *kind, const char *name, double seconds, uint64_t rows,
+                      uint64_t bytes)
+{
+    if (!ctx->o->job_done)
+        return;
+    pf_job j = {kind, name, seconds, rows, bytes};
+    ctx->o->job_done(ctx->o->job_ctx, &j);
+}
+
 void restore_fail(restore_ctx *ctx, const char *msg)
 {
     pthread_mutex_lock(&ctx->mu);
@@ -355,6 +364,7 @@ static int restore_pre_data(restore_ctx *ctx, PGconn *c, trace_cpu *ccpu, restor
     s->t_pre = pf_now() - t0;
     s->cpu_pre = cpu0 >= 0 ? trace_backend_cpu(ccpu, c, ctx->cpu_mode) - cpu0 : -1;
     trace_span(ctx->trace, 0, "pre-data", "pre-data", t0, pf_now(), 0, 0, s->cpu_pre);
+    restore_job_done(ctx, "pre-data", "schemas, types, functions, tables", s->t_pre, 0, 0);
     return 0;
 }
 
@@ -402,6 +412,7 @@ static int restore_finish(restore_ctx *ctx, PGconn *c, trace_cpu *ccpu, restore_
     s->cpu_post = ctx->cpu_post;
     trace_span(ctx->trace, 0, "finish", "sequences, large objects, ACLs, materialized views", t0, pf_now(), 0, 0,
                s->cpu_finish);
+    restore_job_done(ctx, "finish", "sequences, large objects, ACLs, materialized views", s->t_finish, 0, 0);
     s->chunks = ctx->nchunks;
     s->chunks_skipped = ctx->chunks_skipped;
     s->rows = atomic_load(&ctx->rows);

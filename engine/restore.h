@@ -92,6 +92,9 @@ typedef struct {
     void *progress_ctx;
     pf_notice_fn notice;    /* warnings and what the restore decided ("restore: ..."), or NULL */
     void *notice_ctx;
+    pf_job_fn job_done;     /* each job as it finishes (the spans of --trace: kind "load",
+                               "index", "constraint", "analyze", "pre-data", ...), or NULL */
+    void *job_ctx;
     volatile sig_atomic_t *interrupted;
 } restore_options;
 

@@ -153,6 +153,9 @@ struct restore_ctx {
 
 /* restore.c */
 void restore_fail(restore_ctx *ctx, const char *msg);
+/* A finished job (or phase) to the caller's job_done, when it has one. */
+void restore_job_done(const restore_ctx *ctx, const char *kind, const char *name, double seconds, uint64_t rows,
+                      uint64_t bytes);
 int restore_entry_is(const archive_entry *e, const char *desc);
 
 /* restore_select.c */

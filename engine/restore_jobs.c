@@ -858,6 +858,7 @@ static void record_job(rworker *w, const rjob *j, double t0, double cpu)
             cat = "index";
     }
     trace_span(ctx->trace, w->id, cat, name, t0, pf_now(), bytes, rows, cpu);
+    restore_job_done(ctx, cat, name, pf_now() - t0, rows, bytes);
     pthread_mutex_lock(&ctx->mu);
     double *sum = j->kind == JOB_LOAD ? &ctx->cpu_data : &ctx->cpu_post;
     if (cpu < 0 || *sum < 0)

@@ -31,7 +31,20 @@ struct verify_session {
     verify_totals t;
     char **bad_files;     /* files named by problems, for problem_files (deduplicated on read) */
     size_t nbad, capbad;
+    dump_progress_fn progress; /* verify_observe */
+    void *progress_ctx;
+    pf_job_fn job_done;
+    void *job_ctx;
 };
+
+void verify_observe(verify_session *s, dump_progress_fn progress, void *progress_ctx, pf_job_fn job_done,
+                    void *job_ctx)
+{
+    s->progress = progress;
+    s->progress_ctx = progress_ctx;
+    s->job_done = job_done;
+    s->job_ctx = job_ctx;
+}
 
 /* ---- problems -------------------------------------------------------------------------- */
 
@@ -222,6 +235,8 @@ typedef struct {
     verify_session *s;
     vjob *jobs;
     size_t njobs;
+    uint64_t total_bytes;        /* of the chunk files, for the ETA */
+    double start;
     pthread_mutex_t mu;
     size_t next;
     int stop;                    /* guarded by mu: interrupted or a worker could not start */
@@ -275,8 +290,54 @@ static int readable(const pf_store *st, const char *name)
     return store_stat(st, name, &info, NULL, 0) == 1 && !info.is_prefix;
 }
 
+/* The run's figures to the session's progress callback (state: 0 running, 1 done). */
+static void report_files_progress(vrun *r, int state)
+{
+    verify_session *s = r->s;
+    if (!s->progress)
+        return;
+    dump_progress p;
+    memset(&p, 0, sizeof p);
+    p.what = "verify";
+    pthread_mutex_lock(&s->mu);
+    p.chunks_done = s->t.chunks;
+    p.rows = s->t.rows;
+    p.raw_bytes = s->t.raw_bytes;
+    p.stored_bytes = s->t.bytes_read;
+    pthread_mutex_unlock(&s->mu);
+    p.chunks = r->njobs;
+    p.elapsed = pf_now() - r->start;
+    p.eta = p.stored_bytes > 0 && r->total_bytes > p.stored_bytes
+                ? p.elapsed * (double)(r->total_bytes - p.stored_bytes) / (double)p.stored_bytes
+                : -1;
+    p.state = state;
+    s->progress(s->progress_ctx, &p);
+}
+
+/* A chunk checked (whatever it held), to the session's job_done. */
+static void report_chunk_checked(verify_session *s, const vjob *j, const chunkfile_result *res, double seconds)
+{
+    if (!s->job_done)
+        return;
+    char name[700];
+    snprintf(name, sizeof name, "%s chunk %ld (%s)", j->label, j->index, j->file);
+    pf_job pj = {"chunk", name, seconds, res->rows_counted ? res->rows : 0, res->st.raw_bytes};
+    s->job_done(s->job_ctx, &pj);
+}
+
+static void check_chunk_contents(vworker *w, const vjob *j);
+
+/* One chunk checked, then the progress. */
 static void check_chunk(vworker *w, const vjob *j)
 {
+    check_chunk_contents(w, j);
+    if (!run_stopped(w->run))
+        report_files_progress(w->run, 0);
+}
+
+static void check_chunk_contents(vworker *w, const vjob *j)
+{
+    double t0 = pf_now();
     verify_session *s = w->run->s;
     const manifest_chunk *c = &j->table->chunks[j->index];
     char err[PF_ERRLEN], a[33], b[33];
@@ -298,6 +359,7 @@ static void check_chunk(vworker *w, const vjob *j)
     pthread_mutex_unlock(&s->mu);
     if (stopped)
         return;
+    report_chunk_checked(s, j, &res, pf_now() - t0);
     if (rc < 0) {
         report(s, j->file, j->label, j->index, "%s", err);
         return;
@@ -441,6 +503,9 @@ static int plan_jobs(verify_session *s, vrun *run, char **labels, char *err, siz
 static int run_jobs(vrun *run, int jobs, char *err, size_t errlen)
 {
     qsort(run->jobs, run->njobs, sizeof *run->jobs, cmp_job_size);
+    for (size_t i = 0; i < run->njobs; i++) /* for the ETA */
+        run->total_bytes += run->jobs[i].size;
+    run->start = pf_now();
     if (jobs < 1)
         jobs = 1;
     if ((size_t)jobs > run->njobs)
@@ -453,6 +518,7 @@ static int run_jobs(vrun *run, int jobs, char *err, size_t errlen)
         run_fail(run, perr); /* a worker could not start */
     if (run->stop)
         return pf_err(err, errlen, "%s", run->fatal);
+    report_files_progress(run, 1);
     return 0;
 }
 
@@ -495,7 +561,7 @@ int verify_database(verify_session *s, const char *conninfo, int jobs,
     if (!m)
         return 0; /* the manifest problem is already reported */
     verify_db_result res;
-    if (verify_db_run(m, conninfo, jobs, interrupted, NULL, NULL, &res, err, errlen) < 0)
+    if (verify_db_run(m, conninfo, jobs, interrupted, s->progress, s->progress_ctx, &res, err, errlen) < 0)
         return -1;
     for (size_t i = 0; i < res.ntables; i++) {
         const verify_db_table *t = &res.tables[i];

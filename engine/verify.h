@@ -22,6 +22,8 @@
 #ifndef PF_VERIFY_H
 #define PF_VERIFY_H
 
+#include "common/pf_util.h"
+#include "engine/dump.h"
 #include "engine/dumpcheck.h"
 #include "engine/manifest.h"
 
@@ -54,6 +56,13 @@ typedef struct verify_session verify_session;
 verify_session *verify_open(const char *dir, const char *passphrase, verify_report_fn report,
                             void *report_ctx, char *err, size_t errlen);
 void verify_close(verify_session *s);
+
+/* Progress and each chunk checked, for the caller to show: progress (what "verify") after
+ * each chunk and at the end of verify_files (stored_bytes: the file bytes read), and the
+ * database's during verify_database; job_done (kind "chunk") per chunk file. Either may be
+ * NULL; both may be called from several threads at once. */
+void verify_observe(verify_session *s, dump_progress_fn progress, void *progress_ctx, pf_job_fn job_done,
+                    void *job_ctx);
 
 /* The session's manifest, or NULL when it could not be read. */
 const manifest *verify_session_manifest(const verify_session *s);

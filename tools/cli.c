@@ -2,6 +2,7 @@
  * values, secrets (passphrases, passwords), and the one place where a command's
  * connection options become the connection string it uses. */
 #include "tools/cli.h"
+#include "tools/cli_log.h"
 
 #include "common/pf_util.h"
 #include "engine/dump.h"
@@ -133,7 +134,7 @@ int cli_option_error(const char *cmd, int c, char **argv)
 int cli_fail(const char *cmd, int json, const char *err)
 {
     (void)json;
-    fprintf(stderr, "pgferry %s: %s\n", cmd, err);
+    cli_log_error("pgferry %s: %s", cmd, err);
     cli_json_error(err);
     return cli_interrupted ? EXIT_INTERRUPTED : 1;
 }
@@ -514,49 +515,3 @@ done:
     return rc;
 }
 
-void cli_dump_progress(void *ctx, const dump_progress *p)
-{
-    (void)ctx;
-    char a[32], b[32], rate[32], eta[32] = "--:--";
-    if (p->state == 1)
-        snprintf(eta, sizeof eta, "done");
-    else if (p->eta >= 0)
-        snprintf(eta, sizeof eta, "%d:%02d", (int)p->eta / 60, (int)p->eta % 60);
-    pf_fmt_bytes(p->elapsed > 0 ? (uint64_t)((double)p->raw_bytes / p->elapsed) : 0, rate, sizeof rate);
-    const char *end = p->state != 0 ? "\n" : "";
-    if (strcmp(p->what, "verify") == 0) /* nothing is stored */
-        fprintf(stderr, "\r\033[Kverify: chunks %llu/%llu  rows %llu  read %s  %s/s  ETA %s%s",
-                (unsigned long long)p->chunks_done, (unsigned long long)p->chunks, (unsigned long long)p->rows,
-                pf_fmt_bytes(p->raw_bytes, a, sizeof a), rate, eta, end);
-    else
-        fprintf(stderr, "\r\033[Kdump: chunks %llu/%llu  rows %llu  raw %s  stored %s  %s/s  ETA %s%s",
-                (unsigned long long)p->chunks_done, (unsigned long long)p->chunks, (unsigned long long)p->rows,
-                pf_fmt_bytes(p->raw_bytes, a, sizeof a), pf_fmt_bytes(p->stored_bytes, b, sizeof b), rate, eta, end);
-    fflush(stderr);
-}
-
-void cli_restore_progress(void *ctx, const restore_progress *p)
-{
-    (void)ctx;
-    if (p->state < 0) { /* failed: end the line drawn last */
-        fputc('\n', stderr);
-        return;
-    }
-    char a[32], rate[32], eta[32] = "--:--";
-    if (p->state == 1)
-        snprintf(eta, sizeof eta, "done");
-    else if (p->eta >= 0)
-        snprintf(eta, sizeof eta, "%d:%02d", (int)p->eta / 60, (int)p->eta % 60);
-    pf_fmt_bytes(p->elapsed > 0 ? (uint64_t)((double)p->raw_bytes / p->elapsed) : 0, rate, sizeof rate);
-    fprintf(stderr, "\r\033[Krestore: chunks %llu/%llu  rows %llu  %s  %s/s  post-data %llu/%llu  ETA %s%s",
-            (unsigned long long)p->chunks_done, (unsigned long long)p->chunks, (unsigned long long)p->rows,
-            pf_fmt_bytes(p->raw_bytes, a, sizeof a), rate, (unsigned long long)p->post_done,
-            (unsigned long long)p->post_total, eta, p->state == 1 ? "\n" : "");
-    fflush(stderr);
-}
-
-void cli_notice(void *ctx, const char *line)
-{
-    (void)ctx;
-    fprintf(stderr, "%s\n", line);
-}

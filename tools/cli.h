@@ -22,17 +22,6 @@ int cli_getopt(const cli_cmd *c, int argc, char **argv);
 /* Prints a command's --help on stdout (pgferry's own for NULL); returns 0. */
 int cli_help(const char *cmd);
 
-struct dump_progress_s;
-/* Draws the dump engine's progress on stderr (a dump_progress_fn; ctx unused):
- * "dump: chunks 3/10  rows ...", "verify: chunks 3/10  rows ... read ..." */
-void cli_dump_progress(void *ctx, const struct dump_progress_s *p);
-
-struct restore_progress_s;
-/* The restore's: "restore: chunks 3/10  rows ...  post-data 4/9  ETA 0:12". */
-void cli_restore_progress(void *ctx, const struct restore_progress_s *p);
-/* Prints an engine's line for the user on stderr (a pf_notice_fn). */
-void cli_notice(void *ctx, const char *line);
-
 /* ---- the JSON contract (tools/cli_json.c; README "JSON output") -------------------------
  * With --json anywhere in a command's arguments (before "--") it prints exactly one JSON
  * object on stdout, at the end, whatever happens (success, failure, usage error):

@@ -28,9 +28,19 @@
 
 #define JOBS_OPT(what) {"jobs", 'j', 'j', "N", what " (default 2)", 0, NULL}
 #define JSON_OPT(what) {"json", 0, OPT_JSON, NULL, what, 0, NULL}
-#define PROGRESS_OPTS                                                                           \
-    {"progress", 0, OPT_PROGRESS, NULL, "show a progress line even when stderr is not a terminal", 0, NULL}, \
-    {"no-progress", 0, OPT_NO_PROGRESS, NULL, "never show progress", 0, NULL}
+/* Logging, for the commands that run long (tools/cli_log.h). */
+#define LOG_OPTS                                                                                \
+    {"progress", 0, OPT_PROGRESS, NULL, "show progress even when stderr is not a terminal: there, a\n" \
+                                        "plain timestamped line every 5 s and one at the end", 0, NULL}, \
+    {"no-progress", 0, OPT_NO_PROGRESS, NULL, "never show progress", 0, NULL},                 \
+    {"verbose", 'v', 'v', NULL, "log each job as it finishes (chunk, index, constraint,\n"      \
+                                "ANALYZE) with its seconds, rows and bytes, timestamped", 0, NULL}, \
+    {"quiet", 0, OPT_QUIET, NULL, "print nothing but errors on stderr (with -v: the jobs go to\n" \
+                                  "--log-file only)", 0, NULL},                        \
+    {"log-file", 0, OPT_LOG_FILE, "FILE", "also append plain timestamped lines to FILE (progress,\n" \
+                                          "jobs with -v, warnings, errors, the summary), terminal\n" \
+                                          "or not, --quiet or not", 0, CLI_COMPLETE_FILE}
+#define ENV_INTERVAL {"PGFERRY_PROGRESS_INTERVAL", "seconds between the plain progress lines (default 5)"}
 #define PASSFILE_OPT                                                                            \
     {"passphrase-file", 0, OPT_PASSPHRASE_FILE, "FILE",                                         \
      "passphrase of an encrypted dump (else PGFERRY_PASSPHRASE)", 0, CLI_COMPLETE_FILE}
@@ -76,7 +86,7 @@ static const cli_opt dump_opts[] = {
                                               "each block of rows stored column by column, smaller) or rows\n"
                                               "(as COPY sends them; what dumps made before the column layout hold)", 0, "columns rows"},
     {"chunk-size", 0, OPT_CHUNK_SIZE, "SIZE", "target chunk size, e.g. 64MB (kB, MB, GB; default 64MB)", 0, NULL},
-    PROGRESS_OPTS,
+    LOG_OPTS,
     JSON_OPT("print a JSON summary on stdout"),
     {"encrypt", 0, OPT_ENCRYPT, NULL, "encrypt every file (AES-256-GCM, a random key per dump,\n"
                                       "wrapped with a key derived from the passphrase by scrypt)", 0, NULL},
@@ -116,12 +126,14 @@ static const cli_cmd dump_cmd = {
     .opts = dump_opts,
     .exit_codes = {{"0", "dump complete"}, {"1", "failed (no manifest written)"}, EXIT_USAGE_ITEM,
                    {"130", "interrupted (no manifest written)"}},
-    .environment = {ENV_PASSPHRASE, ENV_IO,
+    .environment = {ENV_PASSPHRASE, ENV_IO, ENV_INTERVAL,
                     {"PGFERRY_PG_BINDIR", "the directory of pg_dump (else /usr/lib/postgresql/<server\n"
                                           "major>/bin, pg_config --bindir, PATH)"},
                     ENV_PG},
     .examples = {{"Dump database app from db1 with 4 workers",
                   "pgferry dump -h db1 -U backup -f /backups/app-2026-11-27 -j 4 app"},
+                 {"From cron: progress every 5 s and each chunk into a log file, errors on stderr",
+                  "pgferry dump --repo /backups/app -v --quiet --log-file /var/log/pgferry/app.log app"},
                  {"A new backup in a repository, then the retention policy",
                   "pgferry dump -d dbname=app --repo /backups/app && pgferry prune --repo /backups/app"},
                  {"Two tables and one schema, zstd level 3",
@@ -158,7 +170,7 @@ static const cli_opt restore_opts[] = {
     {"no-acl", 0, OPT_NO_ACL, NULL, "do not restore privileges (GRANT/REVOKE)", 0, NULL},
     {"no-analyze", 0, OPT_NO_ANALYZE, NULL, "skip ANALYZE (by default each table is analyzed as soon as\n"
                                             "its rows are in, so the restored database is ready to serve)", 0, NULL},
-    PROGRESS_OPTS,
+    LOG_OPTS,
     JSON_OPT("print a JSON summary on stdout"),
     PASSFILE_OPT,
     {"profile", 0, OPT_PROFILE, "NAME|FILE", "a managed platform's profile (built in: supabase): its schemas,\n"
@@ -205,7 +217,7 @@ static const cli_cmd restore_cmd = {
     .opts = restore_opts,
     .exit_codes = {{"0", "restored"}, {"1", "failed (what committed is kept; --resume finishes it)"},
                    EXIT_USAGE_ITEM, EXIT_INT_ITEM},
-    .environment = {ENV_PASSPHRASE, ENV_IO,
+    .environment = {ENV_PASSPHRASE, ENV_IO, ENV_INTERVAL,
                     {"PGFERRY_PG_BINDIR", "the directory of pg_restore"}, ENV_PG},
     .examples = {{"Restore into a new database with 4 workers",
                   "pgferry restore -f DIR -d \"host=db2 dbname=app_copy\" --create -j 4"},
@@ -239,8 +251,7 @@ static const cli_opt copy_opts[] = {
                                            "verified (restore it with pgferry restore)", 0, CLI_COMPLETE_DIR},
     {"resume", 0, OPT_RESUME, NULL, "finish an interrupted copy into the same target (a new\n"
                                     "snapshot of the source is read; see the README)", 0, NULL},
-    {"progress", 0, OPT_PROGRESS, NULL, "show a progress line even when stderr is not a terminal", 0, NULL},
-    {"no-progress", 0, OPT_NO_PROGRESS, NULL, "never show progress", 0, NULL},
+    LOG_OPTS,
     JSON_OPT("print a JSON summary on stdout"),
     HELP_OPT,
     {"host", 'h', 'h', "HOST", "server host name or socket directory", 1, NULL},
@@ -267,7 +278,7 @@ static const cli_cmd copy_cmd = {
     .opts = copy_opts,
     .exit_codes = {{"0", "copied and verified"}, {"1", "failed (what committed is kept; --resume finishes it)"},
                    EXIT_USAGE_ITEM, EXIT_INT_ITEM},
-    .environment = {ENV_PG},
+    .environment = {ENV_INTERVAL, ENV_PG},
     .examples = {{"Copy app to a new database on another server with 4 workers",
                   "pgferry copy --source \"host=db1 dbname=app\" --target \"host=db2 dbname=app\" --create -j 4"},
                  {"Copy and keep a dump of what was read",
@@ -284,6 +295,7 @@ static const cli_opt verify_opts[] = {
                                                     "schema (repeatable; exact names, \"double quotes\" around a part\n"
                                                     "that holds a dot; a partitioned table counts by its partitions)", 0, NULL},
     JSON_OPT("print a JSON object (ok, problems, totals) on stdout"),
+    LOG_OPTS,
     PASSFILE_OPT,
     HELP_OPT,
     {"db", 0, OPT_DB, "CONNINFO", "also read every table of the dump from this database (one\n"
@@ -311,7 +323,7 @@ static const cli_cmd verify_cmd = {
     .exit_codes = {{"0", "the dump is whole"},
                    {"1", "problems found (a dump without manifest.json is incomplete)"},
                    EXIT_USAGE_ITEM, EXIT_INT_ITEM},
-    .environment = {ENV_PASSPHRASE, ENV_PG},
+    .environment = {ENV_PASSPHRASE, ENV_INTERVAL, ENV_PG},
     .examples = {{"Check every chunk with 4 readers and require a table",
                   "pgferry verify DIR -j 4 --require-table public.users"},
                  {"Prove a restored database equals the dump", "pgferry verify DIR --db dbname=app_copy"}},
@@ -366,8 +378,7 @@ static const cli_opt drill_opts[] = {
                                       "RTO, phases, a timeline per worker, per-table checks) if\n"
                                       "FILE ends in .html or .htm, Markdown if in .md, else JSON", 0,
      CLI_COMPLETE_FILE},
-    {"progress", 0, OPT_PROGRESS, NULL, "show progress even when stderr is not a terminal", 0, NULL},
-    {"no-progress", 0, OPT_NO_PROGRESS, NULL, "never show progress", 0, NULL},
+    LOG_OPTS,
     PASSFILE_OPT,
     {"trace", 0, OPT_TRACE, "FILE", "also write the restore's trace (see pgferry restore --help)", 0, CLI_COMPLETE_FILE},
     JSON_OPT("print the report as a JSON object on stdout instead of the\n"
@@ -397,7 +408,7 @@ static const cli_cmd drill_cmd = {
                   "password in --target is blanked out of pgferry's command line when it starts."}},
     .opts = drill_opts,
     .exit_codes = {{"0", "drill passed"}, {"1", "failed or differed"}, EXIT_USAGE_ITEM, EXIT_INT_ITEM},
-    .environment = {ENV_PASSPHRASE, {"PGFERRY_PG_BINDIR", "the directory of pg_restore"}, ENV_PG},
+    .environment = {ENV_PASSPHRASE, ENV_INTERVAL, {"PGFERRY_PG_BINDIR", "the directory of pg_restore"}, ENV_PG},
     .examples = {{"A monthly drill with a Markdown report",
                   "pgferry drill DIR --target dbname=postgres --report drill-2026-11.md"},
                  {"Drill the newest backup of a repository, with an HTML report",

@@ -3,6 +3,7 @@
 #include "engine/copy.h"
 #include "engine/profile.h"
 #include "tools/cli.h"
+#include "tools/cli_log.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -14,7 +15,7 @@
 typedef struct {
     copy_options o;
     cli_conn src, dst;
-    int progress, json;
+    int json;
     const char *profile_spec;
 } copy_args;
 
@@ -23,6 +24,8 @@ static int copy_option(copy_args *a, int c, char **argv)
 {
     catalog_filter *f = &a->o.filter;
     int rc;
+    if (cli_log_option(c, optarg))
+        return CLI_RUN;
     switch (c) {
     case OPT_SOURCE: a->src.conninfo = cli_take_conninfo(optarg); break;
     case OPT_TARGET: a->dst.conninfo = cli_take_conninfo(optarg); break;
@@ -43,8 +46,6 @@ static int copy_option(copy_args *a, int c, char **argv)
     case OPT_PROFILE: a->profile_spec = optarg; break;
     case OPT_GLOBALS: a->o.globals = 1; break;
     case OPT_RESUME: a->o.resume = 1; break;
-    case OPT_PROGRESS: a->progress = 1; break;
-    case OPT_NO_PROGRESS: a->progress = 0; break;
     case OPT_JSON: a->json = 1; break;
     case OPT_KEEP_DUMP:
         if (!*optarg)
@@ -108,10 +109,12 @@ int cmd_copy(int argc, char **argv)
     copy_args a;
     memset(&a, 0, sizeof a);
     a.o.jobs = 2;
-    a.progress = isatty(2);
     a.src.conn_opt = "--source";
+    cli_log_init("copy");
     a.dst.conn_opt = "--target";
     int rc = parse_args(argc, argv, &a);
+    if (rc == 0 && (rc = cli_log_open()) == CLI_RUN)
+        rc = 0;
     if (rc != 0) {
         free_filter(&a.o.filter);
         return rc < 0 ? 0 : rc;
@@ -123,14 +126,15 @@ int cmd_copy(int argc, char **argv)
         return rc;
     }
     if (a.profile_spec && !(prof = profile_load(a.profile_spec, err, sizeof err))) {
-        fprintf(stderr, "pgferry copy: --profile: %s\n", err);
+        cli_log_error("pgferry copy: --profile: %s", err);
         free_filter(&a.o.filter);
         return EXIT_USAGE;
     }
     a.o.source = source;
     a.o.target = target;
     a.o.profile = prof;
-    a.o.progress = a.progress ? cli_restore_progress : NULL;
+    a.o.progress = cli_log_wants_progress() ? cli_restore_progress : NULL;
+    a.o.job_done = cli_log_verbose() ? cli_log_job : NULL;
     a.o.notice = cli_notice;
     a.o.interrupted = &cli_interrupted;
     cli_install_signals();
@@ -144,9 +148,9 @@ int cmd_copy(int argc, char **argv)
     }
     if (a.json) {
         print_json(&s, a.o.keep_dump);
-    } else if (a.progress) {
+    } else {
         char b[32];
-        fprintf(stderr, "copy: %llu tables, %llu rows, %s into %s in %.1f s; every table verified equal to the source\n",
+        cli_log_info("copy: %llu tables, %llu rows, %s into %s in %.1f s; every table verified equal to the source",
                 (unsigned long long)s.load.tables, (unsigned long long)s.load.rows,
                 pf_fmt_bytes(s.load.raw_bytes, b, sizeof b), s.load.database, s.seconds);
     }

@@ -4,6 +4,7 @@
 #include "engine/repo.h"
 #include "io/pf_io.h"
 #include "tools/cli.h"
+#include "tools/cli_log.h"
 #include "tools/repo_cli.h"
 
 #include <getopt.h>
@@ -23,7 +24,7 @@ typedef struct {
     repo_cli_sel sel;
     char repo_dir[4096];
     const char *report, *passfile;
-    int progress, json;
+    int json;
     time_t now;               /* when the drill started (PGFERRY_NOW for tests) */
     char abs_dir[4096];       /* the dump's directory made absolute, for the reports */
     char recorded[4200];      /* the drill record written, or "" */
@@ -33,7 +34,10 @@ typedef struct {
 static int parse_options(drill_cli *d, int argc, char **argv)
 {
     int c, rc;
+    cli_log_init("drill");
     while ((c = cli_getopt(cli_find_command("drill"), argc, argv)) != -1) {
+        if (cli_log_option(c, optarg))
+            continue;
         switch (c) {
         case OPT_TARGET: d->cc.conninfo = cli_take_conninfo(optarg); break;
         case 'h': case 'p': case 'U': case 'w': case 'W':
@@ -46,8 +50,6 @@ static int parse_options(drill_cli *d, int argc, char **argv)
             break;
         case OPT_KEEP: d->o.keep = 1; break;
         case OPT_REPORT: d->report = optarg; break;
-        case OPT_PROGRESS: d->progress = 1; break;
-        case OPT_NO_PROGRESS: d->progress = 0; break;
         case OPT_PASSPHRASE_FILE: d->passfile = optarg; break;
         case OPT_TRACE: d->o.trace_path = optarg; break;
         case OPT_JSON: d->json = 1; break;
@@ -77,7 +79,8 @@ static int check_arguments(drill_cli *d, int argc, char **argv)
         return cli_usage_error("drill", "%s", "missing --target CONNINFO (a database on the server to drill on, "
                                               "e.g. --target postgres)");
     if ((d->report && (rc = cli_check_output("drill", "--report", d->report)) != 0) ||
-        (d->o.trace_path && (rc = cli_check_output("drill", "--trace", d->o.trace_path)) != 0))
+        (d->o.trace_path && (rc = cli_check_output("drill", "--trace", d->o.trace_path)) != 0) ||
+        (rc = cli_log_open()) != CLI_RUN)
         return rc;
     char err[PF_ERRLEN];
     if (repo_now(&d->now, err, sizeof err) < 0)
@@ -105,7 +108,7 @@ static int write_report(const drill_cli *d, const drill_report *r, const char *m
                                                                                  : drill_json(&d->o, r);
     int rc = 0;
     if (!text || io_write_file_atomic(d->report, text, strlen(text), 0600, err, sizeof err) < 0) {
-        fprintf(stderr, "pgferry drill: report %s: %s\n", d->report, text ? err : "out of memory");
+        cli_log_error("pgferry drill: report %s: %s", d->report, text ? err : "out of memory");
         rc = 1;
     }
     free(text);
@@ -142,9 +145,11 @@ static void record_drill(drill_cli *d, const drill_report *r)
     int rc = repo_record_drill(d->o.dir, r->ok, rto, rec, d->now, d->recorded, sizeof d->recorded, err, sizeof err);
     if (rc < 0) {
         d->recorded[0] = '\0';
-        fprintf(stderr, "pgferry drill: warning: could not record the drill in the repository: %s\n", err);
+        cli_log_error("pgferry drill: warning: could not record the drill in the repository: %s", err);
     } else if (rc > 0) {
-        fprintf(stderr, "pgferry drill: recorded in %s\n", d->recorded);
+        char line[4300];
+        snprintf(line, sizeof line, "pgferry drill: recorded in %s", d->recorded);
+        cli_notice(NULL, line);
     }
 }
 
@@ -173,7 +178,6 @@ int cmd_drill(int argc, char **argv)
     drill_cli d;
     memset(&d, 0, sizeof d);
     d.o.jobs = 2;
-    d.progress = isatty(2);
     d.cc.conn_opt = "--target";
     int rc = parse_options(&d, argc, argv);
     if (rc != CLI_RUN)
@@ -186,10 +190,11 @@ int cmd_drill(int argc, char **argv)
     d.o.passphrase = passphrase;
     d.o.interrupted = &cli_interrupted;
     d.o.notice = cli_notice;
-    if (d.progress) {
+    if (cli_log_wants_progress()) {
         d.o.restore_progress = cli_restore_progress;
         d.o.verify_progress = cli_dump_progress;
     }
+    d.o.job_done = cli_log_verbose() ? cli_log_job : NULL;
     cli_install_signals();
     char err[PF_ERRLEN];
     drill_report r;
@@ -201,13 +206,15 @@ int cmd_drill(int argc, char **argv)
     char *md = drill_markdown(&d.o, &r);
     if (d.json)
         print_json(&d, &r);
-    else
+    else if (!cli_log_quiet())
         fputs(md, stdout);
     rc = r.ok ? 0 : 1;
+    if (r.ok)
+        cli_log_record("drill: passed (scratch database %s)", r.scratch_db);
     if (d.report && write_report(&d, &r, md) != 0)
         rc = 1;
     if (!r.ok) {
-        fprintf(stderr, "pgferry drill: FAILED: %s\n", r.error);
+        cli_log_error("pgferry drill: FAILED: %s", r.error);
         cli_json_error(r.error);
     }
     free(md);

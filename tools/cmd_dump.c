@@ -8,6 +8,7 @@
 #include "engine/repo.h"
 #include "io/pf_io.h"
 #include "tools/cli.h"
+#include "tools/cli_log.h"
 
 #include <ctype.h>
 #include <getopt.h>
@@ -71,7 +72,7 @@ static int parse_compress(const char *s, chunk_codec *codec, int *level)
 typedef struct {
     dump_options o;
     cli_conn cc;
-    int progress, json, encrypt;
+    int json, encrypt;
     const char *passfile, *repo, *profile_spec;
 } dump_args;
 
@@ -134,6 +135,8 @@ static int dump_value(dump_options *o, int c, char *arg)
 static int dump_option(dump_args *a, int c, char **argv)
 {
     catalog_filter *f = &a->o.filter;
+    if (cli_log_option(c, optarg))
+        return CLI_RUN;
     switch (c) {
     case 'd': a->cc.conninfo = cli_take_conninfo(optarg); break;
     case 'h': case 'p': case 'U': case 'w': case 'W': {
@@ -145,8 +148,6 @@ static int dump_option(dump_args *a, int c, char **argv)
     case 'T': cli_push(&f->exclude_tables, &f->n_exclude_tables, optarg); break;
     case 'n': cli_push(&f->include_schemas, &f->n_include_schemas, optarg); break;
     case 'N': cli_push(&f->exclude_schemas, &f->n_exclude_schemas, optarg); break;
-    case OPT_PROGRESS: a->progress = 1; break;
-    case OPT_NO_PROGRESS: a->progress = 0; break;
     case OPT_JSON: a->json = 1; break;
     case OPT_ENCRYPT: a->encrypt = 1; break;
     case OPT_PASSPHRASE_FILE: a->passfile = optarg; break;
@@ -170,8 +171,8 @@ static int dump_parse(dump_args *a, int argc, char **argv)
     a->o.codec = CHUNK_CODEC_ZSTD;
     a->o.level = 1;
     a->o.chunk_size = DUMP_DEFAULT_CHUNK_SIZE;
-    a->progress = isatty(2);
     a->cc.conn_opt = "-d";
+    cli_log_init("dump");
     int c, rc;
     while ((c = cli_getopt(cli_find_command("dump"), argc, argv)) != -1)
         if ((rc = dump_option(a, c, argv)) != CLI_RUN)
@@ -191,7 +192,7 @@ static int dump_parse(dump_args *a, int argc, char **argv)
         return cli_usage_error("dump", "%s", "-f and --repo cannot be used together");
     if (a->passfile && !a->encrypt)
         return cli_usage_error("dump", "%s", "--passphrase-file goes with --encrypt");
-    return CLI_RUN;
+    return cli_log_open();
 }
 
 /* What the run needs beyond the command line: the I/O mode checked, the profile, the
@@ -288,23 +289,24 @@ int cmd_dump(int argc, char **argv)
         cli_forget(passphrase);
         return rc;
     }
-    a.o.progress = a.progress ? cli_dump_progress : NULL;
+    a.o.progress = cli_log_wants_progress() ? cli_dump_progress : NULL;
+    a.o.job_done = cli_log_verbose() ? cli_log_job : NULL;
     a.o.interrupted = &cli_interrupted;
     cli_install_signals();
     dump_summary s;
     int drc = dump_into(&a, &s, err, sizeof err);
     dump_free(&a, passphrase);
     if (drc == -2) {
-        fprintf(stderr, "pgferry dump: %s\n", err);
+        cli_log_error("pgferry dump: %s", err);
         return 1;
     }
     if (drc < 0)
         return cli_fail("dump", a.json, err);
     if (a.json) {
         dump_print_json(&a.o, a.repo, &s);
-    } else if (a.progress) {
+    } else {
         char b1[32], b2[32];
-        fprintf(stderr, "dump: %llu tables, %llu chunks, %llu rows, %s raw -> %s stored in %.1f s (%s)\n",
+        cli_log_info("dump: %llu tables, %llu chunks, %llu rows, %s raw -> %s stored in %.1f s (%s)",
                 (unsigned long long)s.tables, (unsigned long long)s.chunks, (unsigned long long)s.rows,
                 pf_fmt_bytes(s.raw_bytes, b1, sizeof b1), pf_fmt_bytes(s.stored_bytes, b2, sizeof b2),
                 s.seconds, a.o.dir);

@@ -4,6 +4,7 @@
 #include "engine/restore.h"
 #include "io/pf_io.h"
 #include "tools/cli.h"
+#include "tools/cli_log.h"
 #include "tools/repo_cli.h"
 
 #include <getopt.h>
@@ -32,7 +33,7 @@ typedef struct {
     restore_options o;
     cli_conn cc;
     repo_cli_sel sel;
-    int progress, json, have_f;
+    int json, have_f;
     const char *passfile, *profile_spec;
 } restore_args;
 
@@ -103,8 +104,6 @@ static int restore_flag(restore_args *a, int c, char *arg)
     case OPT_RESUME: o->resume = 1; break;
     case OPT_NO_OWNER: o->no_owner = 1; break;
     case OPT_NO_ACL: o->no_acl = 1; break;
-    case OPT_PROGRESS: a->progress = 1; break;
-    case OPT_NO_PROGRESS: a->progress = 0; break;
     case OPT_JSON: a->json = 1; break;
     case OPT_PASSPHRASE_FILE: a->passfile = arg; break;
     case OPT_NO_ANALYZE: o->no_analyze = 1; break;
@@ -117,7 +116,7 @@ static int restore_flag(restore_args *a, int c, char *arg)
 /* One option (c is cli_getopt's return); CLI_RUN, or the exit code. */
 static int restore_option(restore_args *a, int c, char **argv)
 {
-    if (restore_flag(a, c, optarg))
+    if (restore_flag(a, c, optarg) || cli_log_option(c, optarg))
         return CLI_RUN;
     switch (c) {
     case 'h': case 'p': case 'U': case 'w': case 'W': {
@@ -135,8 +134,8 @@ static int restore_parse(restore_args *a, int argc, char **argv)
 {
     memset(a, 0, sizeof *a);
     a->o.jobs = 2;
-    a->progress = isatty(2);
     a->cc.conn_opt = "-d";
+    cli_log_init("restore");
     int c, rc;
     while ((c = cli_getopt(cli_find_command("restore"), argc, argv)) != -1)
         if ((rc = restore_option(a, c, argv)) != CLI_RUN)
@@ -155,7 +154,7 @@ static int restore_parse(restore_args *a, int argc, char **argv)
         return cli_usage_error("restore", "%s", "--clean and --data-only exclude each other");
     if (a->o.trace_path && (rc = cli_check_output("restore", "--trace", a->o.trace_path)) != 0)
         return rc;
-    return CLI_RUN;
+    return cli_log_open();
 }
 
 /* The backup resolved in its repository, the I/O mode checked, the connection string (a
@@ -229,7 +228,8 @@ int cmd_restore(int argc, char **argv)
         rc = restore_prepare(&a, repo_dir, sizeof repo_dir, &passphrase);
     if (rc != CLI_RUN)
         return rc;
-    a.o.progress = a.progress ? cli_restore_progress : NULL;
+    a.o.progress = cli_log_wants_progress() ? cli_restore_progress : NULL;
+    a.o.job_done = cli_log_verbose() ? cli_log_job : NULL;
     a.o.notice = cli_notice;
     a.o.interrupted = &cli_interrupted;
     cli_install_signals();
@@ -240,9 +240,9 @@ int cmd_restore(int argc, char **argv)
         return cli_fail("restore", a.json, err);
     if (a.json) {
         restore_print_json(&a.o, &s);
-    } else if (a.progress) {
+    } else {
         char b[32];
-        fprintf(stderr, "restore: %llu tables, %llu chunks (%llu already in), %llu rows, %s into %s in %.1f s\n",
+        cli_log_info("restore: %llu tables, %llu chunks (%llu already in), %llu rows, %s into %s in %.1f s",
                 (unsigned long long)s.tables, (unsigned long long)s.chunks,
                 (unsigned long long)s.chunks_skipped, (unsigned long long)s.rows,
                 pf_fmt_bytes(s.raw_bytes, b, sizeof b), s.database, s.seconds);

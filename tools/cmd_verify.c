@@ -3,6 +3,7 @@
 #include "engine/repo.h"
 #include "engine/verify.h"
 #include "tools/cli.h"
+#include "tools/cli_log.h"
 #include "tools/repo_cli.h"
 
 #include <getopt.h>
@@ -19,13 +20,13 @@ static void on_problem(void *ctx, const verify_problem *p)
 {
     vcli *c = ctx;
     if (p->file && p->table && p->chunk >= 0)
-        fprintf(stderr, "verify: %s (%s chunk %ld): %s\n", p->file, p->table, p->chunk, p->error);
+        cli_log_error("verify: %s (%s chunk %ld): %s", p->file, p->table, p->chunk, p->error);
     else if (p->file && p->table)
-        fprintf(stderr, "verify: %s (%s): %s\n", p->file, p->table, p->error);
+        cli_log_error("verify: %s (%s): %s", p->file, p->table, p->error);
     else if (p->file && !strstr(p->error, p->file))
-        fprintf(stderr, "verify: %s: %s\n", p->file, p->error);
+        cli_log_error("verify: %s: %s", p->file, p->error);
     else /* the message names its subject itself */
-        fprintf(stderr, "verify: %s\n", p->error);
+        cli_log_error("verify: %s", p->error);
     if (c->problems) {
         json_t *o = json_object();
         json_object_set_new(o, "file", p->file ? json_string(p->file) : json_null());
@@ -49,6 +50,8 @@ typedef struct {
 /* One option (c is cli_getopt's return); CLI_RUN, or the exit code. */
 static int verify_option(verify_args *a, int c, char **argv)
 {
+    if (cli_log_option(c, optarg))
+        return CLI_RUN;
     switch (c) {
     case 'j':
         if (cli_parse_jobs(optarg, &a->jobs) < 0)
@@ -80,6 +83,7 @@ static int verify_parse(verify_args *a, int argc, char **argv, char *repo_dir, s
     memset(a, 0, sizeof *a);
     a->jobs = 2;
     a->cc.conn_opt = "--db";
+    cli_log_init("verify");
     int c, rc;
     while ((c = cli_getopt(cli_find_command("verify"), argc, argv)) != -1)
         if ((rc = verify_option(a, c, argv)) != CLI_RUN)
@@ -88,6 +92,8 @@ static int verify_parse(verify_args *a, int argc, char **argv, char *repo_dir, s
         return cli_usage_error("verify", "%s", "missing DIR (or --repo REPO --as-of TIME)");
     if (optind + 1 < argc)
         return cli_usage_error("verify", "unexpected argument \"%s\"", argv[optind + 1]);
+    if ((rc = cli_log_open()) != CLI_RUN)
+        return rc;
     a->dir = optind < argc ? argv[optind] : NULL;
     if ((rc = repo_cli_resolve("verify", &a->sel, a->dir, repo_dir, repo_dirlen, &a->dir)) != 0)
         return rc;
@@ -122,22 +128,28 @@ static void verify_print_json(const verify_args *a, int status, int rc, const ch
 }
 
 /* The verdict line on stdout: OK with what was checked, or FAILED with the count. */
+/* The verdict line: OK with what was checked, or FAILED with the count; on stdout (an OK
+ * not under --quiet) and in the log file. */
 static void verify_print_text(const manifest *m, const verify_totals *t, int ok)
 {
+    char line[512], a[32], b[32], lo[64] = "";
     if (ok) {
-        char a[32], b[32], lo[64] = "";
         if (m && m->has_large_objects)
             snprintf(lo, sizeof lo, ", %llu large objects", (unsigned long long)t->large_objects);
         /* "checked" counts the COPY data decoded and recounted; "read" what was on disk. */
-        printf("verify: OK: %llu tables, %llu chunks, %llu rows%s, %s checked (%s read)\n",
-               (unsigned long long)t->tables, (unsigned long long)t->chunks, (unsigned long long)t->rows, lo,
-               pf_fmt_bytes(t->raw_bytes, a, sizeof a), pf_fmt_bytes(t->bytes_read, b, sizeof b));
+        snprintf(line, sizeof line, "verify: OK: %llu tables, %llu chunks, %llu rows%s, %s checked (%s read)",
+                 (unsigned long long)t->tables, (unsigned long long)t->chunks, (unsigned long long)t->rows, lo,
+                 pf_fmt_bytes(t->raw_bytes, a, sizeof a), pf_fmt_bytes(t->bytes_read, b, sizeof b));
     } else if (t->problem_files > 0) {
-        printf("verify: FAILED: %llu problem%s in %llu file%s\n", (unsigned long long)t->problems,
-               t->problems == 1 ? "" : "s", (unsigned long long)t->problem_files, t->problem_files == 1 ? "" : "s");
+        snprintf(line, sizeof line, "verify: FAILED: %llu problem%s in %llu file%s", (unsigned long long)t->problems,
+                 t->problems == 1 ? "" : "s", (unsigned long long)t->problem_files, t->problem_files == 1 ? "" : "s");
     } else {
-        printf("verify: FAILED: %llu problem%s\n", (unsigned long long)t->problems, t->problems == 1 ? "" : "s");
+        snprintf(line, sizeof line, "verify: FAILED: %llu problem%s", (unsigned long long)t->problems,
+                 t->problems == 1 ? "" : "s");
     }
+    if (!ok || !cli_log_quiet())
+        printf("%s\n", line);
+    cli_log_record("%s", line);
 }
 
 /* Every check; 0 when they ran (whatever they found), -1 with err when one could not. */
@@ -164,18 +176,21 @@ int cmd_verify(int argc, char **argv)
     double start = pf_now();
     verify_session *s = verify_open(a.dir, passphrase, on_problem, &cli, err, sizeof err);
     cli_forget(passphrase);
+    if (s)
+        verify_observe(s, cli_log_wants_progress() ? cli_dump_progress : NULL, NULL,
+                       cli_log_verbose() ? cli_log_job : NULL, NULL);
     rc = verify_checks(s, &a, err, sizeof err);
     free(a.req);
     int status = rc < 0 ? (cli_interrupted ? EXIT_INTERRUPTED : 1) : verify_session_ok(s) ? 0 : 1;
     if (rc < 0)
-        fprintf(stderr, "pgferry verify: %s\n", err);
+        cli_log_error("pgferry verify: %s", err);
     verify_totals t = {0};
     if (s)
         verify_session_totals(s, &t);
     if (rc == 0) { /* a verdict: a backup inside a repository records it (REPO/.verify/) */
         char rerr[PF_ERRLEN];
         if (repo_record_verification(a.dir, status == 0, t.problems, a.db != NULL, time(NULL), rerr, sizeof rerr) < 0)
-            fprintf(stderr, "pgferry verify: could not record the result: %s\n", rerr);
+            cli_log_error("pgferry verify: could not record the result: %s", rerr);
     }
     if (a.json)
         verify_print_json(&a, status, rc, err, cli.problems, &t, pf_now() - start);

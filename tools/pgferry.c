@@ -1,9 +1,19 @@
 /* pgferry: command-line entry. Parses options, runs one command, maps errors to exit
  * codes: 0 success, 1 failure, 2 usage error, 130 interrupted. */
 #include "tools/cli.h"
+#include "tools/cli_log.h"
 
 #include <stdio.h>
 #include <string.h>
+
+/* What runs each command of tools/cli_spec.c. */
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} commands[] = {{"dump", cmd_dump},     {"restore", cmd_restore}, {"copy", cmd_copy},
+                {"verify", cmd_verify}, {"list", cmd_list},       {"drill", cmd_drill},
+                {"diff", cmd_diff},     {"prune", cmd_prune},     {"status", cmd_status},
+                {"cat", cmd_cat}};
 
 /* pgferry help [COMMAND] */
 static int help_command(int argc, char **argv)
@@ -23,26 +33,9 @@ static int help_command(int argc, char **argv)
 
 static int run_command(const char *cmd, int argc, char **argv)
 {
-    if (strcmp(cmd, "dump") == 0)
-        return cmd_dump(argc, argv);
-    if (strcmp(cmd, "drill") == 0)
-        return cmd_drill(argc, argv);
-    if (strcmp(cmd, "restore") == 0)
-        return cmd_restore(argc, argv);
-    if (strcmp(cmd, "copy") == 0)
-        return cmd_copy(argc, argv);
-    if (strcmp(cmd, "cat") == 0)
-        return cmd_cat(argc, argv);
-    if (strcmp(cmd, "verify") == 0)
-        return cmd_verify(argc, argv);
-    if (strcmp(cmd, "list") == 0)
-        return cmd_list(argc, argv);
-    if (strcmp(cmd, "diff") == 0)
-        return cmd_diff(argc, argv);
-    if (strcmp(cmd, "prune") == 0)
-        return cmd_prune(argc, argv);
-    if (strcmp(cmd, "status") == 0)
-        return cmd_status(argc, argv);
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (strcmp(cmd, commands[i].name) == 0)
+            return commands[i].run(argc, argv);
     if (cmd[0] == '-')
         fprintf(stderr, "pgferry: unknown option %s (try 'pgferry --help')\n", cmd);
     else
@@ -70,5 +63,7 @@ int main(int argc, char **argv)
         return 0;
     }
     cli_json_begin(cmd, argc - 1, argv + 1);
-    return cli_json_end(run_command(cmd, argc - 1, argv + 1));
+    int rc = run_command(cmd, argc - 1, argv + 1);
+    cli_log_close();
+    return cli_json_end(rc);
 }
