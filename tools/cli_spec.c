@@ -309,7 +309,7 @@ static const cli_cmd verify_cmd = {
     .name = "verify",
     .summary = "prove a dump is whole (offline: every file, chunk, hash and row count)",
     .usage = "[OPTIONS] (DIR | --repo REPO (--as-of TIME | --backup NAME))\n"
-             "[--db CONNINFO [-h HOST] [-p PORT] [-U USER]]",
+             "  [--db CONNINFO [-h HOST] [-p PORT] [-U USER]]",
     .description = "Proves a dump is whole without a database: the manifest's checksum; every file it lists\n"
                    "is present with its size, and no other file is; every chunk (in parallel) has its stored\n"
                    "hash, decodes, and has the raw length and hash, row count and content hash the manifest\n"
@@ -394,7 +394,7 @@ static const cli_cmd drill_cmd = {
     .name = "drill",
     .summary = "timed restore drill into a scratch database",
     .usage = "[OPTIONS] (DIR | --repo REPO (--as-of TIME | --backup NAME))\n"
-             "--target CONNINFO [-h HOST] [-p PORT] [-U USER]",
+             "  --target CONNINFO [-h HOST] [-p PORT] [-U USER]",
     .description = "A timed restore drill: creates a scratch database with a unique name on the target\n"
                    "server, restores the dump into it, proves every table equal to the dump (row counts\n"
                    "and content hashes), records each phase's wall time and throughput, and drops the\n"
@@ -448,7 +448,7 @@ static const cli_cmd diff_cmd = {
     .name = "diff",
     .summary = "compare tables with a backup by key; SQL that puts lost rows back",
     .usage = "[OPTIONS] -d DBNAME -t TABLE [-t TABLE...]\n"
-             "(-f DIR | DIR | --repo REPO (--as-of TIME | --backup NAME))",
+             "  (-f DIR | DIR | --repo REPO (--as-of TIME | --backup NAME))",
     .description = "Compares tables of a live database with a backup, row by row by key (the primary key,\n"
                    "else the replica identity index, else --key), and prints per table the rows deleted,\n"
                    "added and changed since the backup. With --sql, writes a script that puts the backup's\n"

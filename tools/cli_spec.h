@@ -76,7 +76,8 @@ typedef struct {
 typedef struct {
     const char *name;        /* "dump" */
     const char *summary;     /* one line, for 'pgferry help' and the man page's NAME */
-    const char *usage;       /* synopsis lines after "pgferry NAME" ("\n" between) */
+    const char *usage;       /* synopsis lines after "pgferry NAME" ("\n" between; a line
+                                starting with two spaces continues the one before) */
     const char *description; /* prose */
     cli_section sections[CLI_MAX_SECTIONS];
     const cli_opt *opts;

@@ -115,12 +115,18 @@ static void help_sections(FILE *out, const cli_cmd *c)
     }
 }
 
+/* The synopsis: "Usage: pgferry NAME ..." and its other forms under it; a continued line
+ * is indented past "pgferry NAME". */
 static void help_usage(FILE *out, const char *name, const char *usage)
 {
     const char *lead = "Usage: ";
+    int width = (int)(strlen("pgferry ") + (name ? strlen(name) + 1 : 0));
     for (const char *p = usage; *p;) {
         size_t n = strcspn(p, "\n");
-        fprintf(out, "%spgferry%s%s %.*s\n", lead, name ? " " : "", name ? name : "", (int)n, p);
+        if (n >= 2 && p[0] == ' ' && p[1] == ' ')
+            fprintf(out, "       %*s%.*s\n", width, "", (int)(n - 2), p + 2);
+        else
+            fprintf(out, "%spgferry%s%s %.*s\n", lead, name ? " " : "", name ? name : "", (int)n, p);
         lead = "       ";
         p += n + (p[n] == '\n');
     }
@@ -286,7 +292,10 @@ static void man_header(FILE *out, const cli_cmd *c)
     fputs("\n.SH SYNOPSIS\n.nf\n", out);
     for (const char *p = c->usage; *p;) {
         size_t n = strcspn(p, "\n");
-        fprintf(out, "\\fBpgferry%s%s\\fR ", c->name ? " " : "", c->name ? c->name : "");
+        if (n >= 2 && p[0] == ' ' && p[1] == ' ') /* continued: indented as in --help */
+            fprintf(out, "%*s", (int)(strlen("pgferry ") + (c->name ? strlen(c->name) + 1 : 0)) - 2, "");
+        else
+            fprintf(out, "\\fBpgferry%s%s\\fR ", c->name ? " " : "", c->name ? c->name : "");
         roff(out, p, n);
         fputc('\n', out);
         p += n + (p[n] == '\n');
