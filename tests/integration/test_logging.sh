@@ -2,7 +2,8 @@
 # test_logging.sh: what dump, restore, verify and drill write while they run, off a
 # terminal (stderr a file, as under cron or systemd):
 #  1. --progress: plain lines, each starting with the UTC time (ISO 8601), no \r and no
-#     escape codes, the last one "done" with every chunk counted, then the summary
+#     escape codes, the last one "done" with every chunk counted, then the summary; on a
+#     terminal (script(1)) the line is still redrawn in place
 #  2. -v: a timestamped line per job as it finishes: every chunk of every table (dump,
 #     verify), every table's load, each index and constraint, each ANALYZE (restore)
 #  3. --quiet: nothing on success, on stdout or stderr; errors still
@@ -66,6 +67,15 @@ if [[ $rc -eq 0 ]] && plain "$tmp/err" && stamped "$tmp/err" &&
   [[ $last =~ verify:\ chunks\ $nchunks/$nchunks\ +rows\ 50000\ .*ETA\ done$ ]] && grep -q "^verify: OK: " "$tmp/out"; then
   pass "verify --progress: timestamped plain lines, the last done; the verdict on stdout"
 else fail "verify --progress" "exit $rc; last: $last"; fi
+
+# on a terminal (script(1) gives pgferry one): the line redrawn in place, as before
+if command -v script >/dev/null 2>&1; then
+  script -qefc "$(printf '%q ' "$PGFERRY" dump -f "$tmp/dt" --chunk-size 256kB "$src")" /dev/null >"$tmp/tty" 2>&1
+  if grep -q $'\r\033\[K' "$tmp/tty" && grep -qE "dump: chunks $nchunks/$nchunks .*ETA done" "$tmp/tty" &&
+    ! grep -qE "$TS" <(tr '\r' '\n' <"$tmp/tty"); then
+    pass "dump on a terminal: the progress line redrawn with \\r, no timestamps"
+  else fail "dump on a terminal" "no redrawn progress line" "$tmp/tty"; fi
+fi
 
 # ======================================================================================
 echo "# --- 2. -v: each job"
