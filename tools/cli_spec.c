@@ -62,7 +62,7 @@ static const cli_opt dump_opts[] = {
     {"file", 'f', 'f', "DIR", "output directory: must not exist or be empty (created 0700)", 0, CLI_COMPLETE_DIR},
     {"repo", 0, OPT_REPO, "REPO", "instead of -f: a new backup in REPO/<UTC start time>/, e.g.\n"
                                   "REPO/20261127T030000Z (REPO created 0700 if missing; see\n"
-                                  "'pgferry list --repo', 'pgferry prune', 'pgferry status')\n"
+                                  "'pgferry list --repo', 'pgferry prune', 'pgferry status').\n"
                                   "DIR and REPO may be s3://BUCKET/PREFIX (S3 and compatible\n"
                                   "stores; credentials, region and endpoint from the AWS_*\n"
                                   "variables and ~/.aws, as the AWS CLI reads them)", 0, CLI_COMPLETE_DIR},
