@@ -74,6 +74,7 @@ typedef struct {
     cli_conn cc;
     int json, encrypt;
     const char *passfile, *repo, *profile_spec;
+    repo_slot slot; /* --repo: the new backup (o.dir points into it, so it lives here) */
 } dump_args;
 
 /* --tag: what the manifest and 'list --repo' show, one line. */
@@ -253,16 +254,14 @@ static void dump_print_json(const dump_options *o, const char *repo, const dump_
  * and status know); 0, or -1 with err (-2: the repository's slot could not be made). */
 static int dump_into(dump_args *a, dump_summary *s, char *err, size_t errlen)
 {
-    repo_slot slot;
-    memset(&slot, 0, sizeof slot);
     if (a->repo) {
         time_t now;
-        if (repo_now(&now, err, errlen) < 0 || repo_slot_begin(a->repo, now, &slot, err, errlen) < 0)
+        if (repo_now(&now, err, errlen) < 0 || repo_slot_begin(a->repo, now, &a->slot, err, errlen) < 0)
             return -2;
-        a->o.dir = slot.dir;
+        a->o.dir = a->slot.dir;
     }
     int rc = dump_to_dir(&a->o, s, err, errlen);
-    repo_slot_end(&slot);
+    repo_slot_end(&a->slot);
     return rc;
 }
 
