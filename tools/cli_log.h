@@ -1,4 +1,4 @@
-/* cli_log: what a long-running command (dump, restore, verify, drill) tells the person or
+/* cli_log: what a long-running command (dump, restore, copy, verify, drill) tells the person or
  * the log file watching it (tools/cli_log.c):
  *
  *   on a terminal     the progress line, redrawn in place (\r), as pgferry always did

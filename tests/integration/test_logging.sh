@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_logging.sh: what dump, restore, verify and drill write while they run, off a
+# test_logging.sh: what dump, restore, copy, verify and drill write while they run, off a
 # terminal (stderr a file, as under cron or systemd):
 #  1. --progress: plain lines, each starting with the UTC time (ISO 8601), no \r and no
 #     escape codes, the last one "done" with every chunk counted, then the summary; on a
@@ -11,6 +11,7 @@
 #     appends), -v --quiet sends the jobs to the file only; a --log-file that cannot be
 #     opened is a usage error before anything runs (no dump directory, no database made)
 #  5. drill --progress -v: the restore's and the verification's lines, timestamped
+#  6. copy --progress -v: the same lines; a bad --log-file creates no database
 # Runs inside tests/harness/with_cluster.sh (PG* set) with PGFERRY (the binary).
 set -u
 PF_TEST_NAME=logging
@@ -179,5 +180,22 @@ if [[ $rc -eq 0 ]] && plain "$tmp/err" && stamped "$tmp/err" &&
   grep -qE "${TS}drill: index INDEX public\.t2_w: " "$tmp/err" && grep -qF "result: **PASS**" "$tmp/out"; then
   pass "drill --progress -v: the restore's and the verification's progress and jobs, timestamped"
 else fail "drill --progress -v" "exit $rc"; fi
+
+# ======================================================================================
+echo "# --- 6. copy"
+# ======================================================================================
+adddb "${p}c1"
+run copy --progress -v --source "$src" --target "${p}c1" --create
+if [[ $rc -eq 0 ]] && plain "$tmp/err" && stamped "$tmp/err" &&
+  grep -qE "${TS}restore: chunks [0-9]+/[0-9]+ .*ETA done$" "$tmp/err" &&
+  grep -qE "${TS}copy: load public\.t1" "$tmp/err" && grep -qE "${TS}copy: index INDEX public\.t2_w: " "$tmp/err" &&
+  grep -qE "${TS}copy: 2 tables, 50000 rows, .* every table verified equal to the source$" "$tmp/err"; then
+  pass "copy --progress -v: timestamped progress, each load and index, the summary"
+else fail "copy --progress -v" "exit $rc"; fi
+run copy --quiet --log-file "$tmp/no/such/x.log" --source "$src" --target "${p}c2" --create
+created=$(q postgres "SELECT count(*) FROM pg_database WHERE datname = '${p}c2'")
+expect "copy --log-file in a missing directory: usage error, no database created" \
+  "2|pgferry copy: --log-file \"$tmp/no/such/x.log\": No such file or directory (try 'pgferry copy --help')|0" \
+  "$rc|$(cat "$tmp/err")|$created"
 
 summary logging
