@@ -54,7 +54,8 @@ newdb "${p}c2"
 run copy --source "dbname=$src" --target "dbname=${p}c2" -j 1 --globals --progress
 expect "copy --globals into an empty database -j 1: exit 0" 0 "$rc"
 if grep -qE "^restore: globals: 0 roles created \([0-9]+ there already" "$tmp/err"; then pass "copy --globals: the roles the objects use, there already"; else fail "copy --globals" "no globals line"; fi
-if grep -qE "^copy: [0-9]+ tables, [0-9]+ rows, .* into ${p}c2 in [0-9.]+ s; every table verified equal to the source$" "$tmp/err" &&
+# off a terminal --progress lines start with the UTC time (test_logging.sh)
+if grep -qE "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z copy: [0-9]+ tables, [0-9]+ rows, .* into ${p}c2 in [0-9.]+ s; every table verified equal to the source$" "$tmp/err" &&
    grep -q 'restore: chunks [0-9]*/[0-9]* ' "$tmp/err"; then pass "copy --progress: progress lines and the closing line"
 else fail "copy --progress" "no progress or closing line"; fi
 same_as "copy -j 1" "$tmp/src" "${p}c2"
