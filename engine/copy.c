@@ -257,48 +257,21 @@ static int read_all(int fd, unsigned char **out, size_t *outlen, char *err, size
  * custom-format archive read from a pipe; its stderr goes to logf. */
 static int run_pg_dump(copy_ctx *cc, const char *logf, unsigned char **out, size_t *outlen, char *err, size_t errlen)
 {
-    PGconn *coord = dump_source_coord(cc->src);
     const catalog *cat = dump_source_catalog(cc->src);
-    char pg_dump[4096], snaparg[128];
-    if (pgtools_find("pg_dump", pgconn_server_major(coord), pg_dump, sizeof pg_dump, err, errlen) < 0)
-        return -1;
-    char *conn_nopw = NULL, *password = NULL;
-    if (pgconn_split_password(cc->o->source, &conn_nopw, &password, err, errlen) < 0)
-        return -1;
-    char **argv = calloc(16 + cat->npgdump_args, sizeof(char *));
-    int rc = argv ? 0 : pf_err(err, errlen, "out of memory"), fds[2] = {-1, -1};
-    size_t a = 0;
-    snprintf(snaparg, sizeof snaparg, "--snapshot=%s", dump_source_snapshot(cc->src));
-    if (argv) {
-        const char *fixed[] = {pg_dump, "--format=custom", "--schema-only", "--no-sync", snaparg, "--dbname", conn_nopw};
-        for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
-            argv[a++] = (char *)fixed[i];
-        for (size_t i = 0; i < cat->npgdump_args; i++)
-            argv[a++] = cat->pgdump_args[i];
-    }
     pid_t pid = -1;
-    if (rc == 0 && pipe2(fds, O_CLOEXEC) != 0)
-        rc = pf_err(err, errlen, "pipe: %s", strerror(errno));
-    if (rc == 0)
-        rc = pgtools_spawn(argv, -1, fds[1], logf, password, &pid, err, errlen);
-    if (fds[1] >= 0)
-        close(fds[1]);
+    int fd = -1;
+    if (pgtools_schema_dump(cc->o->source, pgconn_server_major(dump_source_coord(cc->src)),
+                            dump_source_snapshot(cc->src), NULL, cat->pgdump_args, cat->npgdump_args, logf, &pid, &fd,
+                            err, errlen) < 0)
+        return -1;
     char e2[PF_ERRLEN];
-    int rrc = rc == 0 ? read_all(fds[0], out, outlen, e2, sizeof e2) : 0;
-    if (fds[0] >= 0)
-        close(fds[0]);
-    if (rc == 0 && pgtools_wait(pid, 1, "pg_dump --schema-only", logf, err, errlen) != 0)
-        rc = -1;
+    int rrc = read_all(fd, out, outlen, e2, sizeof e2);
+    close(fd);
+    int rc = pgtools_wait(pid, 1, "pg_dump --schema-only", logf, err, errlen) != 0 ? -1 : 0;
     if (rc == 0 && rrc < 0)
         rc = pf_err(err, errlen, "%s", e2);
-    if (rc < 0 && rrc == 0 && pid > 0)
+    if (rc < 0 && rrc == 0)
         free(*out);
-    free(argv);
-    free(conn_nopw);
-    if (password) {
-        explicit_bzero(password, strlen(password));
-        free(password);
-    }
     return rc;
 }
 

@@ -1,6 +1,7 @@
 #include "engine/pgtools.h"
 
 #include "common/pf_util.h"
+#include "engine/pgconn.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -201,4 +202,52 @@ int pgtools_wait(pid_t pid, int blocking, const char *what, const char *errfile,
     if (WIFSIGNALED(st))
         return pf_err(err, errlen, "%s killed by signal %d", what, WTERMSIG(st));
     return pf_err(err, errlen, "%s failed with exit status %d", what, WEXITSTATUS(st));
+}
+
+int pgtools_schema_dump(const char *conninfo, int server_major, const char *snapshot, const char *lock_wait_timeout,
+                        char *const *args, size_t nargs, const char *errfile, pid_t *pid, int *fd, char *err,
+                        size_t errlen)
+{
+    char pg_dump[4096], snaparg[128], lockarg[256];
+    if (pgtools_find("pg_dump", server_major, pg_dump, sizeof pg_dump, err, errlen) < 0)
+        return -1;
+    char *conn_nopw = NULL, *password = NULL;
+    if (pgconn_split_password(conninfo, &conn_nopw, &password, err, errlen) < 0)
+        return -1;
+    char **argv = calloc(16 + nargs, sizeof(char *));
+    int rc = argv ? 0 : pf_err(err, errlen, "out of memory"), fds[2] = {-1, -1};
+    if (argv) {
+        size_t a = 0;
+        snprintf(snaparg, sizeof snaparg, "--snapshot=%s", snapshot);
+        argv[a++] = pg_dump;
+        argv[a++] = "--format=custom";
+        argv[a++] = "--schema-only";
+        argv[a++] = "--no-sync";
+        argv[a++] = snaparg;
+        if (lock_wait_timeout) {
+            snprintf(lockarg, sizeof lockarg, "--lock-wait-timeout=%s", lock_wait_timeout);
+            argv[a++] = lockarg;
+        }
+        argv[a++] = "--dbname";
+        argv[a++] = conn_nopw;
+        for (size_t i = 0; i < nargs; i++)
+            argv[a++] = args[i];
+    }
+    if (rc == 0 && pipe2(fds, O_CLOEXEC) != 0)
+        rc = pf_err(err, errlen, "pipe: %s", strerror(errno));
+    if (rc == 0)
+        rc = pgtools_spawn(argv, -1, fds[1], errfile, password, pid, err, errlen);
+    if (fds[1] >= 0)
+        close(fds[1]);
+    if (rc == 0)
+        *fd = fds[0];
+    else if (fds[0] >= 0)
+        close(fds[0]);
+    free(argv);
+    free(conn_nopw);
+    if (password) {
+        explicit_bzero(password, strlen(password));
+        free(password);
+    }
+    return rc;
 }

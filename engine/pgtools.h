@@ -25,4 +25,13 @@ int pgtools_spawn(char *const argv[], int stdin_fd, int stdout_fd, const char *e
 int pgtools_wait(pid_t pid, int blocking, const char *what, const char *errfile, char *err,
                  size_t errlen);
 
+/* Starts pg_dump --format=custom --schema-only --no-sync --snapshot=SNAPSHOT
+ * [--lock-wait-timeout=TIMEOUT] --dbname CONNINFO ARGS... (the pg_dump fit for the server's
+ * major version; CONNINFO's password goes in the environment, never in argv) with its
+ * archive on a pipe: *fd is the read end, for the caller to read and close; stderr goes
+ * to errfile. The caller waits for *pid (pgtools_wait). */
+int pgtools_schema_dump(const char *conninfo, int server_major, const char *snapshot, const char *lock_wait_timeout,
+                        char *const *args, size_t nargs, const char *errfile, pid_t *pid, int *fd, char *err,
+                        size_t errlen);
+
 #endif

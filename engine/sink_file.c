@@ -127,63 +127,18 @@ static int start_schema_dump(const dump_options *o, pf_store *st, const char *lo
                              const catalog *cat, manifest *m, const char *snapshot, schema_pipe *sp, pid_t *pid,
                              char *err, size_t errlen)
 {
-    char pg_dump[4096], lockarg[256];
-    if (pgtools_find("pg_dump", pgconn_server_major(coord), pg_dump, sizeof pg_dump, err, errlen) < 0)
+    if (!(sp->cw = chunkwriter_new_files(m, err, errlen)) ||
+        chunkwriter_open(sp->cw, st, SCHEMA_FILE, STORE_W_DEFER_SYNC, err, errlen) != 0)
         return -1;
-    char *conn_nopw = NULL, *password = NULL;
-    if (pgconn_split_password(o->conninfo, &conn_nopw, &password, err, errlen) < 0)
-        return -1;
-    size_t maxargs = 32 + cat->npgdump_args;
-    char **argv = calloc(maxargs, sizeof(char *));
-    if (!argv) {
-        free(conn_nopw);
-        if (password) {
-            explicit_bzero(password, strlen(password));
-            free(password);
-        }
-        return pf_err(err, errlen, "out of memory");
-    }
-    size_t a = 0;
-    char snaparg[128];
-    snprintf(snaparg, sizeof snaparg, "--snapshot=%s", snapshot);
-    argv[a++] = pg_dump;
-    argv[a++] = "--format=custom";
-    argv[a++] = "--schema-only";
-    argv[a++] = "--no-sync";
-    argv[a++] = snaparg;
-    if (o->lock_wait_timeout) {
-        snprintf(lockarg, sizeof lockarg, "--lock-wait-timeout=%s", o->lock_wait_timeout);
-        argv[a++] = lockarg;
-    }
-    argv[a++] = "--dbname";
-    argv[a++] = conn_nopw;
     /* the selection resolved by the catalog, as exact names: the archive holds the
      * definitions of exactly the tables whose rows the dump holds */
-    for (size_t i = 0; i < cat->npgdump_args; i++)
-        argv[a++] = cat->pgdump_args[i];
-    argv[a] = NULL;
-    int fds[2] = {-1, -1}, rc = -1;
-    if (pipe2(fds, O_CLOEXEC) != 0)
-        pf_err(err, errlen, "pipe: %s", strerror(errno));
-    else if ((sp->cw = chunkwriter_new_files(m, err, errlen)) != NULL &&
-             chunkwriter_open(sp->cw, st, SCHEMA_FILE, STORE_W_DEFER_SYNC, err, errlen) == 0)
-        rc = pgtools_spawn(argv, -1, fds[1], logf, password, pid, err, errlen);
-    if (fds[1] >= 0)
-        close(fds[1]);
-    sp->fd = fds[0];
-    if (rc == 0) {
-        if (pthread_create(&sp->thread, NULL, schema_reader, sp) == 0)
-            sp->started = 1;
-        else
-            rc = pf_err(err, errlen, "cannot start the schema reader thread");
-    }
-    free(argv);
-    free(conn_nopw);
-    if (password) {
-        explicit_bzero(password, strlen(password));
-        free(password);
-    }
-    return rc;
+    if (pgtools_schema_dump(o->conninfo, pgconn_server_major(coord), snapshot, o->lock_wait_timeout, cat->pgdump_args,
+                            cat->npgdump_args, logf, pid, &sp->fd, err, errlen) < 0)
+        return -1;
+    if (pthread_create(&sp->thread, NULL, schema_reader, sp) != 0)
+        return pf_err(err, errlen, "cannot start the schema reader thread");
+    sp->started = 1;
+    return 0;
 }
 
 /* A small file of the dump written whole (encrypted like every file of an encrypted dump),
