@@ -222,42 +222,45 @@ void cli_log_job(void *ctx, const pf_job *j)
     pthread_mutex_unlock(&L.mu);
 }
 
-void cli_log_info(const char *fmt, ...)
+/* How a formatted line goes out (emit_line). */
+enum { LINE_INFO, LINE_RECORD, LINE_ERROR };
+
+static void emit_line(int kind, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void emit_line(int kind, const char *fmt, va_list ap)
 {
     char line[2048];
+    vsnprintf(line, sizeof line, fmt, ap);
+    pthread_mutex_lock(&L.mu);
+    if (kind == LINE_ERROR) {
+        undraw();
+        fprintf(stderr, "%s\n", line); /* errors keep their form: scripts match them */
+    }
+    emit(line, kind == LINE_INFO && L.progress);
+    pthread_mutex_unlock(&L.mu);
+}
+
+void cli_log_info(const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    emit_line(LINE_INFO, fmt, ap);
     va_end(ap);
-    pthread_mutex_lock(&L.mu);
-    emit(line, L.progress);
-    pthread_mutex_unlock(&L.mu);
 }
 
 void cli_log_record(const char *fmt, ...)
 {
     if (!L.log)
         return;
-    char line[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    emit_line(LINE_RECORD, fmt, ap);
     va_end(ap);
-    pthread_mutex_lock(&L.mu);
-    emit(line, 0);
-    pthread_mutex_unlock(&L.mu);
 }
 
 void cli_log_error(const char *fmt, ...)
 {
-    char line[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    emit_line(LINE_ERROR, fmt, ap);
     va_end(ap);
-    pthread_mutex_lock(&L.mu);
-    undraw();
-    fprintf(stderr, "%s\n", line); /* errors keep their form: scripts match them */
-    emit(line, 0);
-    pthread_mutex_unlock(&L.mu);
 }
