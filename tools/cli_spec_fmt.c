@@ -93,14 +93,20 @@ static void help_environment(FILE *out, const cli_cmd *c)
     }
 }
 
+/* Whether section s of c holds an option. */
+static int section_used(const cli_cmd *c, int s)
+{
+    for (const cli_opt *o = c->opts; o->name; o++)
+        if (o->section == s)
+            return 1;
+    return 0;
+}
+
 static void help_sections(FILE *out, const cli_cmd *c)
 {
     for (int s = 0; s < CLI_MAX_SECTIONS; s++) {
         const cli_section *sec = &c->sections[s];
-        int any = 0;
-        for (const cli_opt *o = c->opts; o->name; o++)
-            any |= o->section == s;
-        if (!any && !sec->title)
+        if (!section_used(c, s) && !sec->title)
             continue;
         if (sec->title)
             fprintf(out, "%s:\n", sec->title);
@@ -224,10 +230,7 @@ static void man_options(FILE *out, const cli_cmd *c)
     fputs(".SH OPTIONS\n", out);
     for (int s = 0; s < CLI_MAX_SECTIONS; s++) {
         const cli_section *sec = &c->sections[s];
-        int any = 0;
-        for (const cli_opt *o = c->opts; o->name; o++)
-            any |= o->section == s;
-        if (!any && !sec->title)
+        if (!section_used(c, s) && !sec->title)
             continue;
         if (sec->title) {
             fputs(".SS ", out);
