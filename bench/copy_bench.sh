@@ -14,8 +14,9 @@
 #   pgcopydb clone --table-jobs N --index-jobs N   (Debian's pgcopydb; it VACUUM ANALYZEs)
 #   pgferry dump -j N + pgferry restore --create -j N   (through a directory)
 #   pg_dump -Fd -j N + pg_restore -j N                  (reference; no statistics)
-# and writes bench/results/copy.md (the table, ratios to pgcopydb measured in this run) and
-# bench/results/hf-copy.json. Installs what it needs (tools/install-deps.sh --bench).
+# and writes bench/results/copy.md (the table, ratios to pgcopydb measured in this run, the
+# client and server CPU of each tool through bench/measure.sh, and pgferry copy's phases from
+# one more run with --json), bench/results/hf-copy.json and copy-stats.tsv. Installs what it needs (tools/install-deps.sh --bench).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -55,25 +56,47 @@ bash tools/gen_data.sh -d "$SRC" --scale "$scale" --many-tables 0 2>&1 | tee -a 
 bytes=$(psql -XAtqc "SELECT pg_database_size('$SRC')")
 
 conn="host=$PGHOST port=$PGPORT user=$PGUSER"
-fresh="dropdb --if-exists --force $DST; rm -rf $WORK/dump $WORK/pgcopydb $WORK/pgdump"
+fresh="psql -XAtqc CHECKPOINT >/dev/null; dropdb --if-exists --force $DST; rm -rf $WORK/dump $WORK/pgcopydb $WORK/pgdump"
+# every run through bench/measure.sh: its client CPU (the tool and the processes it waited
+# for: pg_dump, pg_restore) and the server's CPU meanwhile go to stats.tsv
+STATS=$R/copy-stats.tsv
+: >"$STATS"
+export BENCH_PM_PID=$(head -n 1 "$PF_CLUSTER_DATA/postmaster.pid")
+m() { printf '%q ' bash "$here/bench/measure.sh" "$STATS" "$1" bash -c "$2"; }
+pcd_uri() { echo "postgresql://$PGUSER@/$1?host=$PGHOST&port=$PGPORT"; }
 echo "== timing ($runs runs each, -j $jobs) on $(nproc) cores"
 hyperfine --runs "$runs" --export-json "$R/hf-copy.json" --style basic \
   -n "pgferry copy" --prepare "$fresh" \
-  "$PGFERRY copy --source '$conn dbname=$SRC' --target '$conn dbname=$DST' --create -j $jobs --no-progress" \
+  "$(m "pgferry copy" "$PGFERRY copy --source '$conn dbname=$SRC' --target '$conn dbname=$DST' --create -j $jobs --no-progress")" \
   -n "pgcopydb clone" --prepare "$fresh; createdb $DST" \
-  "pgcopydb clone --source 'postgresql://$PGUSER@/$SRC?host=$PGHOST&port=$PGPORT' --target 'postgresql://$PGUSER@/$DST?host=$PGHOST&port=$PGPORT' --table-jobs $jobs --index-jobs $jobs --dir $WORK/pgcopydb >/dev/null 2>&1" \
+  "$(m "pgcopydb clone" "pgcopydb clone --source '$(pcd_uri "$SRC")' --target '$(pcd_uri "$DST")' --table-jobs $jobs --index-jobs $jobs --dir $WORK/pgcopydb >/dev/null 2>&1")" \
   -n "pgferry dump + restore" --prepare "$fresh" \
-  "$PGFERRY dump -d '$conn dbname=$SRC' -f $WORK/dump -j $jobs --no-progress && $PGFERRY restore -f $WORK/dump -d '$conn dbname=$DST' --create -j $jobs --no-progress" \
+  "$(m "pgferry dump + restore" "$PGFERRY dump -d '$conn dbname=$SRC' -f $WORK/dump -j $jobs --no-progress && $PGFERRY restore -f $WORK/dump -d '$conn dbname=$DST' --create -j $jobs --no-progress")" \
   -n "pg_dump -Fd + pg_restore" --prepare "$fresh; createdb $DST" \
-  "pg_dump -Fd -j $jobs -f $WORK/pgdump $SRC && pg_restore -d $DST -j $jobs $WORK/pgdump" 2>&1 | tee -a "$LOG"
+  "$(m "pg_dump -Fd + pg_restore" "pg_dump -Fd -j $jobs -f $WORK/pgdump $SRC && pg_restore -d $DST -j $jobs $WORK/pgdump")" 2>&1 | tee -a "$LOG"
+
+# where pgferry copy's time goes: one more run with --json (its phases)
+eval "$fresh"
+"$PGFERRY" copy --source "$conn dbname=$SRC" --target "$conn dbname=$DST" --create -j "$jobs" --no-progress --json >"$R/copy-phases.json"
 
 ref=$(jq -r '.results[] | select(.command == "pgcopydb clone") | .mean' "$R/hf-copy.json")
+# per tool: mean client CPU (user + sys) and server CPU over its runs, in seconds
+cpu_of() {
+  awk -F'\t' -v id="$1" -v tck="$(getconf CLK_TCK)" '$1 == id { n++; c += $3 + $4; if ($6 != "") { s += $6 / tck; sn++ } }
+    END { if (n) printf "%.2f\t%s", c / n, sn ? sprintf("%.2f", s / sn) : "-" }' "$STATS"
+}
 {
   echo "Copy of tools/gen_data.sh --scale $scale ($(awk -v b="$bytes" 'BEGIN { printf "%.0f MB", b / 1048576 }') database) into a new database on the same server, -j $jobs, $runs runs each, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores."
   echo
-  echo "| | seconds (mean ± stddev) | × pgcopydb clone |"
-  echo "|---|---|---|"
-  jq -r --argjson ref "$ref" '.results[] | "| \(.command) | \(.mean * 100 | round / 100) ± \(.stddev * 100 | round / 100) | \(.mean / $ref * 100 | round / 100)× |"' "$R/hf-copy.json"
+  echo "| | seconds (mean ± stddev) | × pgcopydb clone | client CPU s | server CPU s | all CPU s / $(nproc) cores |"
+  echo "|---|---|---|---|---|---|"
+  while IFS=$'\t' read -r name mean sd; do
+    IFS=$'\t' read -r ccpu scpu < <(cpu_of "$name")
+    floor=$(awk -v c="$ccpu" -v s="$scpu" -v n="$(nproc)" 'BEGIN { if (s == "-") print "-"; else printf "%.2f", (c + s) / n }')
+    echo "| $name | $mean ± $sd | $(awk -v a="$mean" -v b="$ref" 'BEGIN { printf "%.2f", a / b }')× | $ccpu | $scpu | $floor |"
+  done < <(jq -r '.results[] | [.command, (.mean * 100 | round / 100), ((.stddev // 0) * 100 | round / 100)] | @tsv' "$R/hf-copy.json")
+  echo
+  echo "The last column is the least time the run could take on this machine with every core busy; a tool whose time is near it is bound by CPU, not by waiting. pgferry copy, one more run with --json (seconds): $(jq -r '.phase_seconds | "data \(.data * 100 | round / 100), indexes and constraints after the last chunk \(.indexes_constraints * 100 | round / 100), the final comparison of every table with the source \(.verify * 100 | round / 100), total \(.total * 100 | round / 100)"' "$R/copy-phases.json")."
 } >"$R/copy.md"
 echo
 cat "$R/copy.md"
