@@ -648,8 +648,15 @@ restore_section() {
   echo
   echo "Raw data: bench/results/ (hyperfine JSON hf-*.json, per-run CPU/RSS stats.tsv, pgferry's --json phases-*.json and --trace trace-*.json of its last timed restore of each shape, codec.json, run.log)."
 } >"$R/RESULTS.md"
-# bench/LATEST.md (tracked) keeps the latest full run; a --quick smoke run does not replace it
-((quick)) || cp "$R/RESULTS.md" "$here/bench/LATEST.md"
+# bench/LATEST.md (tracked) keeps the latest full run; a --quick smoke run does not replace it.
+# Its copy section is bench/copy_bench.sh's: kept as it is.
+if ((!quick)); then
+  L=$here/bench/LATEST.md
+  copy_section=$([[ -f $L ]] && awk '/^## Copy, database to database/ { keep = 1 } keep && /^## / && !/^## Copy, database to database/ { keep = 0 } keep' "$L" || true)
+  cp "$R/RESULTS.md" "$L.tmp"
+  [[ -n $copy_section ]] && printf '\n%s\n' "$copy_section" >>"$L.tmp"
+  mv "$L.tmp" "$L"
+fi
 echo
 cat "$R/RESULTS.md"
 echo
