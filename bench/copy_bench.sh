@@ -75,7 +75,13 @@ hyperfine --runs "$runs" --export-json "$R/hf-copy.json" --style basic \
   -n "pg_dump -Fd + pg_restore" --prepare "$fresh; createdb $DST" \
   "$(m "pg_dump -Fd + pg_restore" "pg_dump -Fd -j $jobs -f $WORK/pgdump $SRC && pg_restore -d $DST -j $jobs $WORK/pgdump")" 2>&1 | tee -a "$LOG"
 
-# where pgferry copy's time goes: one more run with --json (its phases)
+# where pgferry copy's time goes: the final comparison alone, as `verify --db` of a restored
+# copy against its dump (one measured run), and one more copy with --json (its phases)
+eval "$fresh"
+"$PGFERRY" dump -d "$conn dbname=$SRC" -f "$WORK/dump" -j "$jobs" --no-progress >>"$LOG" 2>&1
+"$PGFERRY" restore -f "$WORK/dump" -d "$conn dbname=$DST" --create -j "$jobs" --no-progress >>"$LOG" 2>&1
+psql -XAtqc CHECKPOINT >/dev/null
+bash "$here/bench/measure.sh" "$STATS" "final comparison" "$PGFERRY" verify "$WORK/dump" --db "$conn dbname=$DST" -j "$jobs" >>"$LOG" 2>&1
 eval "$fresh"
 "$PGFERRY" copy --source "$conn dbname=$SRC" --target "$conn dbname=$DST" --create -j "$jobs" --no-progress --json >"$R/copy-phases.json"
 
@@ -83,7 +89,7 @@ ref=$(jq -r '.results[] | select(.command == "pgcopydb clone") | .mean' "$R/hf-c
 # per tool: mean client CPU (user + sys) and server CPU over its runs, in seconds
 cpu_of() {
   awk -F'\t' -v id="$1" -v tck="$(getconf CLK_TCK)" '$1 == id { n++; c += $3 + $4; if ($6 != "") { s += $6 / tck; sn++ } }
-    END { if (n) printf "%.2f\t%s", c / n, sn ? sprintf("%.2f", s / sn) : "-" }' "$STATS"
+    END { if (n) printf "%.2f\t%s\n", c / n, sn ? sprintf("%.2f", s / sn) : "-" }' "$STATS"
 }
 {
   echo "Copy of tools/gen_data.sh --scale $scale ($(awk -v b="$bytes" 'BEGIN { printf "%.0f MB", b / 1048576 }') database) into a new database on the same server, -j $jobs, $runs runs each, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores."
@@ -95,6 +101,8 @@ cpu_of() {
     floor=$(awk -v c="$ccpu" -v s="$scpu" -v n="$(nproc)" 'BEGIN { if (s == "-") print "-"; else printf "%.2f", (c + s) / n }')
     echo "| $name | $mean ± $sd | $(awk -v a="$mean" -v b="$ref" 'BEGIN { printf "%.2f", a / b }')× | $ccpu | $scpu | $floor |"
   done < <(jq -r '.results[] | [.command, (.mean * 100 | round / 100), ((.stddev // 0) * 100 | round / 100)] | @tsv' "$R/hf-copy.json")
+  IFS=$'\t' read -r ccpu scpu < <(cpu_of "final comparison")
+  echo "| ↳ pgferry copy's final comparison alone (verify --db of a restored copy, 1 run) | $(awk -F'\t' '$1 == "final comparison" { printf "%.2f", $2 }' "$STATS") | - | $ccpu | $scpu | $(awk -v c="$ccpu" -v s="$scpu" -v n="$(nproc)" 'BEGIN { if (s == "-") print "-"; else printf "%.2f", (c + s) / n }') |"
   echo
   echo "The last column is the least time the run could take on this machine with every core busy; a tool whose time is near it is bound by CPU, not by waiting. pgferry copy, one more run with --json (seconds): $(jq -r '.phase_seconds | "data \(.data * 100 | round / 100), indexes and constraints after the last chunk \(.indexes_constraints * 100 | round / 100), the final comparison of every table with the source \(.verify * 100 | round / 100), total \(.total * 100 | round / 100)"' "$R/copy-phases.json")."
 } >"$R/copy.md"
