@@ -361,9 +361,10 @@ static void on_prompt_signal(int sig)
 }
 
 /* Asks for the password on /dev/tty with echo off, as psql's simple_prompt does; never
- * from stdin (that may be a pipe of data) and never echoed. Returns 0 and *out
- * (malloc'd), or an exit code after printing why. */
-static int read_password(const char *cmd, char **out)
+ * from stdin (that may be a pipe of data) and never echoed. "Password: ", or "Password
+ * for --source: " when the command takes more than one connection (its option is a long
+ * one). Returns 0 and *out (malloc'd), or an exit code after printing why. */
+static int read_password(const char *cmd, const char *conn_opt, char **out)
 {
     *out = NULL;
     int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -390,8 +391,10 @@ static int read_password(const char *cmd, char **out)
         quiet.c_lflag &= ~(tcflag_t)ECHO;
         tcsetattr(fd, TCSAFLUSH, &quiet);
     }
-    static const char prompt[] = "Password: ";
-    ssize_t w = write(fd, prompt, sizeof prompt - 1);
+    char prompt[64] = "Password: ";
+    if (conn_opt && strncmp(conn_opt, "--", 2) == 0)
+        snprintf(prompt, sizeof prompt, "Password for %s: ", conn_opt);
+    ssize_t w = write(fd, prompt, strlen(prompt));
     (void)w;
     char buf[1024];
     size_t len = 0;
@@ -501,7 +504,7 @@ int cli_conn_build(const char *cmd, const cli_conn *cc, int need_db, char **out)
                     fill[f].opt, what, fill[f].key);
     }
     if (cc->prompt && k_pw >= 0 && !vals[k_pw]) {
-        rc = read_password(cmd, &password);
+        rc = read_password(cmd, cc->conn_opt, &password);
         if (rc != 0)
             goto done;
         vals[k_pw] = password;

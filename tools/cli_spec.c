@@ -257,7 +257,10 @@ static const cli_opt copy_opts[] = {
     {"host", 'h', 'h', "HOST", "server host name or socket directory", 1, NULL},
     {"port", 'p', 'p', "PORT", "server port", 1, NULL},
     {"username", 'U', 'U', "NAME", "role to connect as", 1, NULL},
-    {"no-password", 'w', 'w', NULL, "never ask for a password (the default)", 1, NULL},
+    {"no-password", 'w', 'w', NULL, "never ask for a password (the default without -W)", 1, NULL},
+    {"password", 'W', 'W', NULL, "ask for the passwords on the terminal (/dev/tty, not echoed)\n"
+                                 "before connecting: the source's, then the target's, each\n"
+                                 "unless its connection string has one", 1, NULL},
     END};
 
 static const cli_cmd copy_cmd = {

@@ -29,7 +29,7 @@ static int copy_option(copy_args *a, int c, char **argv)
     switch (c) {
     case OPT_SOURCE: a->src.conninfo = cli_take_conninfo(optarg); break;
     case OPT_TARGET: a->dst.conninfo = cli_take_conninfo(optarg); break;
-    case 'h': case 'p': case 'U': case 'w':
+    case 'h': case 'p': case 'U': case 'w': case 'W':
         if ((rc = cli_conn_option("copy", &a->src, c, optarg)) != 0 ||
             (rc = cli_conn_option("copy", &a->dst, c, optarg)) != 0)
             return rc;

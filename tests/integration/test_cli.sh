@@ -70,7 +70,7 @@ done
 run -h
 if [[ $rc -eq 2 ]] && has "help is --help or -?" "$tmp/err" && [[ ! -s $tmp/out ]]; then pass "pgferry -h: usage error"
 else fail "pgferry -h" "exit $rc, expected 2 saying help is --help or -?"; fi
-for cmd in dump restore verify drill diff; do
+for cmd in dump restore verify drill diff copy; do
   run "$cmd" --help
   miss=
   for o in "-h, --host=HOST" "-p, --port=PORT" "-U, --username=NAME" "-w, --no-password" "-W, --password"; do
@@ -365,6 +365,35 @@ if command -v script >/dev/null 2>&1 && command -v mkfifo >/dev/null 2>&1; then
     exec 7>&-
     fail "-W" "no Password: prompt on the terminal" "$tmp/typescript" "$tmp/script.out"
   fi
+  # copy: two connections, two prompts that say which one
+  script -qefc "$(printf '%q ' "$PGFERRY" copy -h "$H" -p "$PGPORT" -U pf_pwuser -W --source pwdb --target dbname=pwcopy --create -j 1 --no-progress)" \
+    "$tmp/typescript2" <"$tmp/tty-in" >"$tmp/script2.out" 2>&1 &
+  spid=$!
+  bg+=("$spid")
+  exec 7>"$tmp/tty-in"
+  asked=0
+  for want in "Password for --source: " "Password for --target: "; do
+    for ((i = 0; i < 300; i++)); do grep -qF "$want" "$tmp/typescript2" 2>/dev/null && break; sleep 0.05; done
+    grep -qF "$want" "$tmp/typescript2" 2>/dev/null || break
+    printf '%s\n' "$PW" >&7
+    asked=$((asked + 1))
+  done
+  if ((asked == 2)); then
+    wait "$spid"
+    rc=$?
+  else
+    kill "$spid" 2>/dev/null
+    wait "$spid"
+    rc=$?
+  fi
+  exec 7>&-
+  if ((asked == 2)) && [[ $rc -eq 0 ]] &&
+     [[ $(q pwcopy "SELECT count(*) || ':' || md5(string_agg(t::text, ',' ORDER BY t::text)) FROM public.big t") == \
+        $(q pwdb "SELECT count(*) || ':' || md5(string_agg(t::text, ',' ORDER BY t::text)) FROM public.big t") ]]; then
+    pass "copy -W: asks for the source's and the target's password, the copy completes and matches"
+  else fail "copy -W" "prompts answered $asked of 2, exit $rc" "$tmp/typescript2" "$tmp/script2.out"; fi
+  if ! grep -qaFf "$tmp/markers" "$tmp/typescript2"; then pass "copy -W: the passwords are not echoed"
+  else fail "copy -W echo" "a password appears on the terminal"; fi
 else
   echo "SKIP - -W: script(1) or mkfifo not available"
 fi
