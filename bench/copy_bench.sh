@@ -102,7 +102,7 @@ cpu_of() {
     echo "| $name | $mean ± $sd | $(awk -v a="$mean" -v b="$ref" 'BEGIN { printf "%.2f", a / b }')× | $ccpu | $scpu | $floor |"
   done < <(jq -r '.results[] | [.command, (.mean * 100 | round / 100), ((.stddev // 0) * 100 | round / 100)] | @tsv' "$R/hf-copy.json")
   IFS=$'\t' read -r ccpu scpu < <(cpu_of "final comparison")
-  echo "| ↳ pgferry copy's final comparison alone (verify --db of a restored copy, 1 run) | $(awk -F'\t' '$1 == "final comparison" { printf "%.2f", $2 }' "$STATS") | - | $ccpu | $scpu | $(awk -v c="$ccpu" -v s="$scpu" -v n="$(nproc)" 'BEGIN { if (s == "-") print "-"; else printf "%.2f", (c + s) / n }') |"
+  echo "| ↳ reading every table back and comparing it, alone: verify --db of a restored copy (1 run; its client CPU also decodes the dump's files) | $(awk -F'\t' '$1 == "final comparison" { printf "%.2f", $2 }' "$STATS") | - | ($ccpu) | $scpu | - |"
   echo
   echo "The last column is the least time the run could take on this machine with every core busy; a tool whose time is near it is bound by CPU, not by waiting. pgferry copy, one more run with --json (seconds): $(jq -r '.phase_seconds | "data \(.data * 100 | round / 100), indexes and constraints after the last chunk \(.indexes_constraints * 100 | round / 100), the final comparison of every table with the source \(.verify * 100 | round / 100), total \(.total * 100 | round / 100)"' "$R/copy-phases.json")."
 } >"$R/copy.md"
@@ -112,7 +112,9 @@ cat "$R/copy.md"
 # bench/LATEST.md: this run's section replaces the one before (bench/run.sh writes the rest)
 L=$here/bench/LATEST.md
 if [[ -f $L ]]; then
-  awk '/^## Copy, database to database/ { skip = 1; next } skip && /^## / { skip = 0 } !skip' "$L" >"$L.tmp"
+  # without the old section and the blank lines that ended what is kept
+  awk '/^## Copy, database to database/ { skip = 1; next } skip && /^## / { skip = 0 } !skip' "$L" |
+    awk '{ line[NR] = $0 } NF { last = NR } END { for (i = 1; i <= last; i++) print line[i] }' >"$L.tmp"
 else
   : >"$L.tmp"
 fi
