@@ -296,8 +296,15 @@ static int render_archive(restore_ctx *ctx, char *err, size_t errlen)
     restore_map_tables(ctx);
     if (restore_select_entries(ctx, err, errlen) < 0)
         return -1;
+    /* pg_restore -C writes the database's own SQL (CREATE DATABASE, \connect) whether or
+     * not the list names its entry: only when that entry is wanted (--create without -t or
+     * -n; with them the database gets the server's defaults, restore_create_database) */
+    int database_sql = 0;
+    for (size_t i = 0; i < n; i++)
+        database_sql |= ctx->wanted[i] && restore_is_database_entry(&ctx->a.entries[i]);
     const char *tmpdir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    return archive_render(&ctx->a, pg_restore, ctx->wanted, o->no_owner, o->no_acl, o->create, tmpdir, err, errlen);
+    return archive_render(&ctx->a, pg_restore, ctx->wanted, o->no_owner, o->no_acl, database_sql, tmpdir, err,
+                          errlen);
 }
 
 /* 3. The target: created (--create), connected, checked as a whole (all that is missing
