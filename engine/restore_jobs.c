@@ -391,14 +391,16 @@ static int add_loads(restore_ctx *ctx, size_t ti, char *err, size_t errlen)
         free(left);
         return pf_err(err, errlen, "out of memory");
     }
-    /* The load strategy. A table one worker can load without becoming the straggler (no
-     * more than its share of all the rows: total / workers) is one job: all its chunks in
-     * one transaction through one COPY, after a TRUNCATE that makes it a COPY ... FREEZE
-     * (rows written frozen, no later hint-bit pass rewriting every page, and no WAL at
-     * all under wal_level=minimal). Only the tables above that share, which would finish
-     * last, are split into a job per chunk for several workers at once (they contend for
-     * the table's extension lock and lose FREEZE, but the restore does not wait on one
-     * worker). FREEZE is not worth it below wal_skip_threshold (2MB): there the TRUNCATE's
+    /* The load strategy. A table one worker can load without becoming the straggler is
+     * one job: all its chunks in one transaction through one COPY, after a TRUNCATE that
+     * makes it a COPY ... FREEZE (rows written frozen and pages all-visible: no later
+     * hint-bit pass rewriting every page, cheaper scans for its index builds, ANALYZE
+     * and copy's final comparison, and no WAL at all under wal_level=minimal). A FREEZE
+     * load takes about 3/4 of the work of loading the same rows unfrozen, so a table is
+     * the straggler only above 4/3 of an even share of all the rows (total / workers;
+     * straggler_bytes). Only those tables, which would finish last, are split into a job
+     * per chunk for several workers at once (they contend for the table's extension lock
+     * and lose FREEZE, but the restore does not wait on one worker). FREEZE is not worth it below wal_skip_threshold (2MB): there the TRUNCATE's
      * buffer scan costs more than it saves. A table that refers to itself, loaded with
      * its foreign keys live, is one COPY whatever its size. PGFERRY_RESTORE_SPLIT=always
      * or never overrides the choice (for measuring it). */
@@ -507,7 +509,8 @@ static int plan_loads(restore_ctx *ctx, char *err, size_t errlen)
     for (size_t t = 0; t < ctx->ntables; t++)
         if (ctx->tables[t].selected)
             all += ctx->tables[t].mt->raw_bytes;
-    ctx->straggler_bytes = all / (uint64_t)(ctx->o->jobs > 0 ? ctx->o->jobs : 1);
+    /* 4/3 of an even share: what a FREEZE load of it costs against an unfrozen one (add_loads) */
+    ctx->straggler_bytes = all / 3 * 4 / (uint64_t)(ctx->o->jobs > 0 ? ctx->o->jobs : 1);
     for (size_t t = 0; t < ctx->ntables; t++)
         if (ctx->tables[t].selected && add_loads(ctx, t, err, errlen) < 0)
             return -1;

@@ -179,8 +179,9 @@ expect "usage: missing -f exits 2" 2 "$rc"
 # =========================================================================================
 echo "# --- 8. Load strategy and --trace (at ${SECONDS}s)"
 # d1 has 1MB chunks: docs (~25MB) and accounts (~24MB) have ~25 each, the rest one or two.
-# A table of no more than its share of all the rows (total / jobs) is one job: one COPY of
-# all its chunks after a TRUNCATE (FREEZE from 2MB); only larger tables are split.
+# A table of no more than 4/3 of its share of all the rows (total / jobs: a FREEZE load
+# costs about 3/4 of an unfrozen one) is one job: one COPY of all its chunks after a
+# TRUNCATE (FREEZE from 2MB); only larger tables are split.
 tr_rows() { # TRACE TABLE-LABEL: the rows its load spans carry, and how many spans
   jq -r --arg t "$2" '[.traceEvents[] | select(.ph == "X" and .cat == "load" and (.name == $t or (.name | startswith($t + " "))))]
     | "\(map(.args.rows // 0) | add // 0) rows in \(length) span(s)"' "$1"
@@ -228,6 +229,24 @@ for mode in default:1 default:3 always:2 never:2; do
   expect "load strategy $split -j $j: --json has the server CPU of each phase" "number number number number" \
     "$(jq -r '.server_cpu_seconds | [.pre_data, .data, .post_data, .finish] | map(type) | join(" ")' "$tmp/out")"
 done
+# the boundary: docs and accounts alone at -j 2, docs above an even share (1/2) of their
+# rows but under 4/3 of it (2/3), is one frozen job
+frac=$(jq -r '[.tables[] | select(.schema == "public" and (.name == "docs" or .name == "accounts"))]
+  | (map(select(.name == "docs"))[0].raw_bytes / (map(.raw_bytes) | add))' "$tmp/d1/manifest.json")
+if awk -v f="$frac" 'BEGIN { exit !(f > 0.5 && f <= 2 / 3) }'; then
+  db=${p}ls_share
+  adddb "$db"
+  run restore -f "$tmp/d1" -d "dbname=$db" --create -t public.docs -t public.accounts -j 2 --no-progress \
+    --trace "$tmp/t_share.json"
+  expect "restore --create -t docs -t accounts of a whole dump (its DATABASE entry left out): exits 0" 0 "$rc"; [[ $rc -eq 0 ]] || cat "$tmp/err"
+  expect "docs at $frac of the rows, -j 2: one frozen job (above an even share, under 4/3 of it)" 1/1 \
+    "$(jq '[.traceEvents[] | select(.cat == "load" and (.name | startswith("public.docs")))] | length' "$tmp/t_share.json")/$(
+       jq '[.traceEvents[] | select(.name == "public.docs (FREEZE)")] | length' "$tmp/t_share.json")"
+  expect "docs and accounts at -j 2: both tables' rows and content equal the source's" \
+    "$(tdigest "$src" public.docs) $(tdigest "$src" public.accounts)" "$(tdigest "$db" public.docs) $(tdigest "$db" public.accounts)"
+else
+  fail "load strategy boundary" "docs is $frac of docs + accounts in d1, not in (1/2, 2/3]: the test's data changed"
+fi
 expect "trace: a thread name per worker (-j 3: coordinator + 3)" 4 \
   "$(jq '[.traceEvents[] | select(.ph == "M" and .name == "thread_name")] | length' "$tmp/t_default3.json")"
 # keys built on their index, on the shapes where that must not change anything: partitions
