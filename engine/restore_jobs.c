@@ -400,10 +400,11 @@ static int add_loads(restore_ctx *ctx, size_t ti, char *err, size_t errlen)
      * the straggler only above 4/3 of an even share of all the rows (total / workers;
      * straggler_bytes). Only those tables, which would finish last, are split into a job
      * per chunk for several workers at once (they contend for the table's extension lock
-     * and lose FREEZE, but the restore does not wait on one worker). FREEZE is not worth it below wal_skip_threshold (2MB): there the TRUNCATE's
-     * buffer scan costs more than it saves. A table that refers to itself, loaded with
-     * its foreign keys live, is one COPY whatever its size. PGFERRY_RESTORE_SPLIT=always
-     * or never overrides the choice (for measuring it). */
+     * and lose FREEZE, but the restore does not wait on one worker). FREEZE is not worth
+     * it below wal_skip_threshold (2MB): there the TRUNCATE's buffer scan costs more than
+     * it saves. A table that refers to itself, loaded with its foreign keys live, is one
+     * COPY whatever its size. PGFERRY_RESTORE_SPLIT=always or never overrides the choice
+     * (for measuring it). */
     const char *mode = getenv("PGFERRY_RESTORE_SPLIT");
     int split = raw > ctx->straggler_bytes;
     if (mode && strcmp(mode, "always") == 0)

@@ -362,8 +362,8 @@ static void on_prompt_signal(int sig)
 
 /* Asks for the password on /dev/tty with echo off, as psql's simple_prompt does; never
  * from stdin (that may be a pipe of data) and never echoed. "Password: ", or "Password
- * for --source: " when the command takes more than one connection (its option is a long
- * one). Returns 0 and *out (malloc'd), or an exit code after printing why. */
+ * for --source: " when a long option names the connection (copy's --source and --target,
+ * drill's --target). Returns 0 and *out (malloc'd), or an exit code after printing why. */
 static int read_password(const char *cmd, const char *conn_opt, char **out)
 {
     *out = NULL;
