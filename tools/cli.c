@@ -216,6 +216,15 @@ int cli_push(const char ***arr, size_t *n, const char *v)
     return 0;
 }
 
+void cli_filter_free(catalog_filter *f)
+{
+    free(f->include_tables);
+    free(f->exclude_tables);
+    free(f->include_schemas);
+    free(f->exclude_schemas);
+    free(f->exclude_table_data);
+}
+
 /* ---- connecting ---------------------------------------------------------------------- */
 
 /* Strings that live as long as the process: commands and the engine keep pointers. */

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stddef.h>
 
+#include "engine/catalog.h"
 #include "tools/cli_spec.h"
 
 #define EXIT_USAGE 2
@@ -82,6 +83,9 @@ void cli_forget(char *secret);
 void *cli_keep(void *old, void *fresh);
 /* Appends to a growable array of strings. */
 int cli_push(const char ***arr, size_t *n, const char *v);
+/* Frees the pattern arrays cli_push filled in f (-t -T -n -N --exclude-table-data); the
+ * strings are argv's. */
+void cli_filter_free(catalog_filter *f);
 
 /* ---- connecting ------------------------------------------------------------------------
  * Every command that connects takes a connection string (dump and restore -d, verify --db,

@@ -96,14 +96,6 @@ static void print_json(const copy_summary *s, const char *keep_dump)
     cli_json_print(j);
 }
 
-static void free_filter(catalog_filter *f)
-{
-    free(f->include_tables);
-    free(f->exclude_tables);
-    free(f->include_schemas);
-    free(f->exclude_schemas);
-}
-
 int cmd_copy(int argc, char **argv)
 {
     copy_args a;
@@ -116,18 +108,18 @@ int cmd_copy(int argc, char **argv)
     if (rc == 0 && (rc = cli_log_open()) == CLI_RUN)
         rc = 0;
     if (rc != 0) {
-        free_filter(&a.o.filter);
+        cli_filter_free(&a.o.filter);
         return rc < 0 ? 0 : rc;
     }
     char *source, *target, err[PF_ERRLEN];
     profile *prof = NULL;
     if ((rc = cli_conn_build("copy", &a.src, 0, &source)) != 0 || (rc = cli_conn_build("copy", &a.dst, 1, &target)) != 0) {
-        free_filter(&a.o.filter);
+        cli_filter_free(&a.o.filter);
         return rc;
     }
     if (a.profile_spec && !(prof = profile_load(a.profile_spec, err, sizeof err))) {
         cli_log_error("pgferry copy: --profile: %s", err);
-        free_filter(&a.o.filter);
+        cli_filter_free(&a.o.filter);
         return EXIT_USAGE;
     }
     a.o.source = source;
@@ -141,7 +133,7 @@ int cmd_copy(int argc, char **argv)
     copy_summary s;
     rc = copy_run(&a.o, &s, err, sizeof err);
     profile_free(prof);
-    free_filter(&a.o.filter);
+    cli_filter_free(&a.o.filter);
     if (rc < 0) {
         copy_summary_free(&s);
         return cli_fail("copy", a.json, err);

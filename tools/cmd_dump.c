@@ -267,14 +267,9 @@ static int dump_into(dump_args *a, dump_summary *s, char *err, size_t errlen)
 
 static void dump_free(dump_args *a, char *passphrase)
 {
-    catalog_filter *f = &a->o.filter;
     cli_forget(passphrase);
     profile_free((profile *)a->o.profile);
-    free(f->include_tables);
-    free(f->exclude_tables);
-    free(f->include_schemas);
-    free(f->exclude_schemas);
-    free(f->exclude_table_data);
+    cli_filter_free(&a->o.filter);
 }
 
 int cmd_dump(int argc, char **argv)
