@@ -349,7 +349,8 @@ static int run_chunk_once(dworker *w, wstate *ws, djob *j, char *err, size_t err
     if (res.raw_bytes != bytes)
         return pf_err(err, errlen, "table %s: encoder saw %llu bytes, COPY sent %llu", t->label,
                       (unsigned long long)res.raw_bytes, (unsigned long long)bytes);
-    atomic_fetch_add(&ctx->rows, mc->rows);
+    if (j->table < ctx->cat.ntables) /* table rows: large objects are counted on their own (summarize) */
+        atomic_fetch_add(&ctx->rows, mc->rows);
     atomic_fetch_add(&ctx->stored, mc->stored_bytes);
     atomic_fetch_add(&ctx->est_done, j->pc.est_bytes);
     atomic_fetch_add(&ctx->chunks_done, 1);

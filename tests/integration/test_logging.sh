@@ -50,6 +50,16 @@ else fail "dump --progress" "$n progress lines; last: $last" "$tmp/err"; fi
 if tail -n 1 "$tmp/err" | grep -qE "${TS}dump: 2 tables, $nchunks chunks, 50000 rows, .* \\($tmp/d1\\)$"; then
   pass "dump --progress: the summary last"
 else fail "dump --progress" "no summary line last" "$tmp/err"; fi
+# large objects are counted on their own: the progress lines count table rows, as the summary
+lo=${p}lo
+newdb "$lo" || exit 1
+q "$lo" "CREATE TABLE public.t (id int); INSERT INTO public.t SELECT generate_series(1, 1000);
+         SELECT lo_from_bytea(0, 'one large object'), lo_from_bytea(0, 'and another')" >/dev/null || exit 1
+run dump --progress -f "$tmp/dlo" "$lo"
+last=$(grep -E "${TS}dump: chunks " "$tmp/err" | tail -n 1)
+if [[ $rc -eq 0 && $last =~ \ rows\ 1000\  ]] && tail -n 1 "$tmp/err" | grep -qE "${TS}dump: 1 tables?, [0-9]+ chunks, 1000 rows, "; then
+  pass "dump --progress with 2 large objects: the last progress line and the summary both count the 1000 table rows"
+else fail "dump --progress with large objects" "exit $rc; last progress: $last; summary: $(tail -n 1 "$tmp/err")" "$tmp/err"; fi
 run dump -f "$tmp/d0" "$src"
 expect "dump without --progress off a terminal: silent" "0||" "$rc|$(cat "$tmp/out")|$(cat "$tmp/err")"
 
