@@ -203,7 +203,8 @@ q pwdb "CREATE TABLE public.big (id int, pad text);
         INSERT INTO public.big SELECT g, repeat(md5(g::text), 2) FROM generate_series(1, 200000) g;
         ALTER TABLE public.big OWNER TO pf_pwuser" || exit 1
 q postgres "ALTER SYSTEM SET log_connections = on" && q postgres "SELECT pg_reload_conf()" >/dev/null || exit 1
-sleep 0.5
+# the reload is asynchronous: wait until a new backend has the setting (the postmaster reloaded)
+for ((i = 0; i < 600; i++)); do [[ $(q postgres "SHOW log_connections") == on ]] && break; sleep 0.05; done
 # pg_dump through a wrapper that logs its argv and whether PGPASSWORD is set (never its value)
 bindir=$(dirname "$(command -v pg_dump)")
 mkdir -p "$tmp/bin"
