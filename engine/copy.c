@@ -437,8 +437,8 @@ static size_t total_chunks(const copy_ctx *cc)
     return n;
 }
 
-/* The dump's directory checked (new or empty) and its sink started: pg_dump of the schema
- * in the snapshot, in the background, as a dump does. */
+/* The dump's directory checked (new or empty), before anything is read; its sink starts
+ * once the schema archive is read (keep_start). */
 static int keep_open(copy_ctx *cc, keep_dump *k, char *err, size_t errlen)
 {
     const copy_options *o = cc->o;
@@ -458,6 +458,15 @@ static int keep_open(copy_ctx *cc, keep_dump *k, char *err, size_t errlen)
         return pf_err(err, errlen, "--keep-dump: %s", e2);
     k->run = (copysink_run){dump_source_coord(cc->src), dump_source_snapshot(cc->src), dump_source_catalog(cc->src),
                             cc->m};
+    return 0;
+}
+
+/* The sink started with copy's own schema archive (the same pg_dump, in the same snapshot,
+ * a dump would run): the directory is created and chunks may come. */
+static int keep_start(copy_ctx *cc, keep_dump *k, const archive *a, char *err, size_t errlen)
+{
+    if (sink_file_use_schema(&k->sink, a->data, a->len, err, errlen) < 0)
+        return -1;
     k->started = 1;
     if (k->sink.ops->start(k->sink.ctx, &k->run, err, errlen) < 0)
         return -1;
@@ -607,6 +616,8 @@ static int copy_steps(copy_ctx *cc, const dump_options *d, copy_summary *s, char
     int rc = o->keep_dump ? keep_open(cc, &keep, err, errlen) : 0;
     if (rc == 0)
         rc = schema_archive(cc, &a, err, errlen);
+    if (rc == 0 && o->keep_dump)
+        rc = keep_start(cc, &keep, &a, err, errlen);
     if (rc == 0 && o->globals && !(globals = globals_read(dump_source_coord(cc->src), err, errlen)))
         rc = -1;
     if (rc == 0)

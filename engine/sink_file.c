@@ -1,5 +1,6 @@
 /* sink_file: the dump's own sink (copysink.h): every chunk a file in the dump's store
- * through a chunkwriter, pg_dump's schema archive streamed through the same chain, globals,
+ * through a chunkwriter, pg_dump's schema archive streamed through the same chain (or the
+ * one copy read already, handed over), globals,
  * and the manifest last. Only once the catalog is read and the tables locked is the
  * directory created; a failed dump removes what it wrote. */
 #include "engine/sink_file.h"
@@ -171,6 +172,8 @@ typedef struct {
     archive toc;
     int have_toc;
     char *globals_text;
+    unsigned char *given; /* the schema archive handed over (sink_file_use_schema), or NULL */
+    size_t given_len;
 } file_sink;
 
 typedef struct {
@@ -179,6 +182,21 @@ typedef struct {
     chunkwriter *cws[2]; /* text, binary tables (binary ones in the column layout) */
     char file[256];
 } file_worker;
+
+/* An archive already read (copy's) goes through the same chain as pg_dump's stream would,
+ * and stays in memory for the check at complete, as the reader's copy does. */
+static int write_given_schema(file_sink *fs, manifest *m, char *err, size_t errlen)
+{
+    schema_pipe *sp = &fs->sp;
+    if (!(sp->cw = chunkwriter_new_files(m, err, errlen)) ||
+        chunkwriter_open(sp->cw, fs->st, SCHEMA_FILE, STORE_W_DEFER_SYNC, err, errlen) != 0 ||
+        chunkwriter_write(sp->cw, fs->given, fs->given_len, err, errlen) < 0)
+        return -1;
+    sp->copy = fs->given;
+    sp->copy_len = sp->copy_cap = fs->given_len;
+    fs->given = NULL;
+    return 0;
+}
 
 static int file_start(void *ctx, const copysink_run *run, char *err, size_t errlen)
 {
@@ -199,6 +217,8 @@ static int file_start(void *ctx, const copysink_run *run, char *err, size_t errl
     fs->created = !fs->existed;
     if (store_mkprefix(fs->st, DUMPDIR_DATA, err, errlen) < 0)
         return -1;
+    if (fs->given)
+        return write_given_schema(fs, run->m, err, errlen);
     if (store_local_path(fs->st, DUMPDIR_PG_DUMP_LOG, fs->logf, sizeof fs->logf) < 0) {
         /* an object store: pg_dump's stderr goes to a private local temp file instead */
         const char *tmpdir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -408,11 +428,25 @@ int sink_file_open(const dump_options *o, copysink *out, char *err, size_t errle
     return 0;
 }
 
+int sink_file_use_schema(copysink *s, const void *data, size_t len, char *err, size_t errlen)
+{
+    file_sink *fs = s->ctx;
+    unsigned char *c = malloc(len ? len : 1);
+    if (!c)
+        return pf_err(err, errlen, "out of memory");
+    memcpy(c, data, len);
+    free(fs->given);
+    fs->given = c;
+    fs->given_len = len;
+    return 0;
+}
+
 void sink_file_close(copysink *s)
 {
     file_sink *fs = s->ctx;
     if (!fs)
         return;
+    free(fs->given);
     stop_pg_dump(fs);
     finish_schema_pipe(&fs->sp, 0, NULL, 0);
     if (fs->have_toc)

@@ -12,6 +12,11 @@
 int sink_file_open(const dump_options *o, copysink *out, char *err, size_t errlen);
 void sink_file_close(copysink *s);
 
+/* Before start: the sink writes this schema archive (pg_dump's custom format, in the
+ * clear, read in the run's snapshot; the sink keeps its own copy) instead of running
+ * pg_dump itself. pgferry copy --keep-dump: one pg_dump for the target and the dump. */
+int sink_file_use_schema(copysink *s, const void *data, size_t len, char *err, size_t errlen);
+
 /* pgferry dump: dump_run into a file sink on o->dir. */
 int dump_to_dir(const dump_options *o, dump_summary *s, char *err, size_t errlen);
 

@@ -229,8 +229,15 @@ kept() {
   same_as "$name: restore of the kept dump" "$tmp/src" "${p}kr$3"
 }
 newdb "${p}d1"
-run copy --source "dbname=$src" --target "dbname=${p}d1" --keep-dump "$tmp/kd1" -j 2 --no-progress
+# pg_dump through a wrapper that counts its runs: one schema dump serves target and dump
+bindir=$(dirname "$(command -v pg_dump)")
+mkdir -p "$tmp/bin"
+printf '#!/bin/sh\n[ "$1" = --version ] || echo run >>"%s"\nexec "%s" "$@"\n' "$tmp/pg_dump.runs" "$bindir/pg_dump" >"$tmp/bin/pg_dump"
+chmod 755 "$tmp/bin/pg_dump"
+ln -sf "$bindir/pg_restore" "$tmp/bin/pg_restore"
+PGFERRY_PG_BINDIR=$tmp/bin run copy --source "dbname=$src" --target "dbname=${p}d1" --keep-dump "$tmp/kd1" -j 2 --no-progress
 expect "copy --keep-dump: exit 0" 0 "$rc"
+expect "copy --keep-dump: pg_dump ran once (the schema archive serves target and dump)" 1 "$(grep -c . "$tmp/pg_dump.runs" 2>/dev/null)"
 same_as "copy --keep-dump" "$tmp/src" "${p}d1"
 kept "copy --keep-dump" "$tmp/kd1" 1
 
