@@ -25,6 +25,10 @@ fi
 
 bucket=pgferry-test
 data=$tmp/s3data
+# pgferry's staged local files (pg_dump's log of a dump to s3://) go to $TMPDIR: a private one,
+# so that the checks below see whether any is left
+export TMPDIR=$tmp/tmpdir
+mkdir -p "$TMPDIR"
 mkdir -p "$data"
 s3pid=
 port=
@@ -89,7 +93,7 @@ nchunks=$(find "$data/$bucket/dumps/one/data" -name '*.chunk._S3rver_object' | w
 ((nchunks > 0)) && pass "chunks are objects ($nchunks)" || fail "chunk objects" "none"
 big=$(find "$data/$bucket/dumps/one/data" -name '*.chunk._S3rver_object' -size +200k | head -n 1)
 [[ -n $big ]] && pass "a chunk larger than 3 parts exists (multipart: $(basename "$big" ._S3rver_object))" || fail "multipart" "no chunk above 200 kB"
-ls "$tmp"/pgferry-pg_dump-* >/dev/null 2>&1 && fail "pg_dump's staged log" "left in \$TMPDIR" || pass "no staged pg_dump log left behind"
+ls "$TMPDIR"/pgferry-pg_dump-* >/dev/null 2>&1 && fail "pg_dump's staged log" "left in \$TMPDIR" || pass "no staged pg_dump log left behind"
 
 run list "s3://$bucket/dumps/one"
 keep_out
@@ -106,6 +110,24 @@ run restore -f "s3://$bucket/dumps/one" -d "dbname=$dst" --create -j 3 --no-prog
 keep_out
 expect "restore -f s3:// exits 0" 0 "$rc"
 same_as "restore from s3://" "$tmp/src" "$dst"
+
+# copy --keep-dump s3://: the dump written beside the copy is whole and restores
+cdst=${p}cdst
+adddb "$cdst"
+run copy --source "dbname=$src" --target "dbname=$cdst" --create --keep-dump "s3://$bucket/dumps/kept" -j 2 --no-progress
+keep_out
+expect "copy --keep-dump s3:// exits 0" 0 "$rc"
+same_as "copy with --keep-dump s3://" "$tmp/src" "$cdst"
+ls "$TMPDIR"/pgferry-pg_dump-* >/dev/null 2>&1 && fail "copy's pg_dump log" "left in \$TMPDIR" || pass "copy --keep-dump s3://: no pg_dump log left behind"
+run verify "s3://$bucket/dumps/kept"
+keep_out
+expect "verify of the kept dump on s3:// exits 0" 0 "$rc"
+kdst=${p}kdst
+adddb "$kdst"
+run restore -f "s3://$bucket/dumps/kept" -d "dbname=$kdst" --create -j 2 --no-progress
+keep_out
+expect "restore of the kept dump from s3:// exits 0" 0 "$rc"
+same_as "restore of the kept dump from s3://" "$tmp/src" "$kdst"
 
 # cat of a chunk object
 first=$(find "$data/$bucket/dumps/one/data" -name '*.chunk._S3rver_object' | head -n 1)
