@@ -461,11 +461,12 @@ static int keep_open(copy_ctx *cc, keep_dump *k, char *err, size_t errlen)
     return 0;
 }
 
-/* The sink started with copy's own schema archive (the same pg_dump, in the same snapshot,
- * a dump would run): the directory is created and chunks may come. */
-static int keep_start(copy_ctx *cc, keep_dump *k, const archive *a, char *err, size_t errlen)
+/* The sink started with copy's own schema archive and globals (the same pg_dump and query,
+ * in the same snapshot, a dump would run): the directory is created and chunks may come. */
+static int keep_start(copy_ctx *cc, keep_dump *k, const archive *a, const char *globals, char *err,
+                      size_t errlen)
 {
-    if (sink_file_use_schema(&k->sink, a->data, a->len, err, errlen) < 0)
+    if (sink_file_use_read(&k->sink, a->data, a->len, globals, err, errlen) < 0)
         return -1;
     k->started = 1;
     if (k->sink.ops->start(k->sink.ctx, &k->run, err, errlen) < 0)
@@ -616,10 +617,10 @@ static int copy_steps(copy_ctx *cc, const dump_options *d, copy_summary *s, char
     int rc = o->keep_dump ? keep_open(cc, &keep, err, errlen) : 0;
     if (rc == 0)
         rc = schema_archive(cc, &a, err, errlen);
-    if (rc == 0 && o->keep_dump)
-        rc = keep_start(cc, &keep, &a, err, errlen);
     if (rc == 0 && o->globals && !(globals = globals_read(dump_source_coord(cc->src), err, errlen)))
         rc = -1;
+    if (rc == 0 && o->keep_dump)
+        rc = keep_start(cc, &keep, &a, globals, err, errlen);
     if (rc == 0)
         rc = load(cc, &a, globals, s, err, errlen);
     archive_free(&a); /* empty when the restore took it */

@@ -124,12 +124,19 @@ static int finish_schema_pipe(schema_pipe *sp, int keep, char *err, size_t errle
     return rc;
 }
 
+/* The schema archive's file, opened for writing (committed at finish). */
+static int open_schema_file(schema_pipe *sp, pf_store *st, const manifest *m, char *err, size_t errlen)
+{
+    if (!(sp->cw = chunkwriter_new_files(m, err, errlen)))
+        return -1;
+    return chunkwriter_open(sp->cw, st, SCHEMA_FILE, STORE_W_DEFER_SYNC, err, errlen) != 0 ? -1 : 0;
+}
+
 static int start_schema_dump(const dump_options *o, pf_store *st, const char *logf, PGconn *coord,
                              const catalog *cat, manifest *m, const char *snapshot, schema_pipe *sp, pid_t *pid,
                              char *err, size_t errlen)
 {
-    if (!(sp->cw = chunkwriter_new_files(m, err, errlen)) ||
-        chunkwriter_open(sp->cw, st, SCHEMA_FILE, STORE_W_DEFER_SYNC, err, errlen) != 0)
+    if (open_schema_file(sp, st, m, err, errlen) < 0)
         return -1;
     /* the selection resolved by the catalog, as exact names: the archive holds the
      * definitions of exactly the tables whose rows the dump holds */
@@ -172,7 +179,7 @@ typedef struct {
     archive toc;
     int have_toc;
     char *globals_text;
-    unsigned char *given; /* the schema archive handed over (sink_file_use_schema), or NULL */
+    unsigned char *given; /* the schema archive handed over (sink_file_use_read), or NULL */
     size_t given_len;
 } file_sink;
 
@@ -188,8 +195,7 @@ typedef struct {
 static int write_given_schema(file_sink *fs, manifest *m, char *err, size_t errlen)
 {
     schema_pipe *sp = &fs->sp;
-    if (!(sp->cw = chunkwriter_new_files(m, err, errlen)) ||
-        chunkwriter_open(sp->cw, fs->st, SCHEMA_FILE, STORE_W_DEFER_SYNC, err, errlen) != 0 ||
+    if (open_schema_file(sp, fs->st, m, err, errlen) < 0 ||
         chunkwriter_write(sp->cw, fs->given, fs->given_len, err, errlen) < 0)
         return -1;
     sp->copy = fs->given;
@@ -206,8 +212,9 @@ static int file_start(void *ctx, const copysink_run *run, char *err, size_t errl
     /* the key exists before any file does: every file of the dump is encrypted */
     if (o->passphrase && manifest_init_encryption(run->m, o->passphrase, err, errlen) < 0)
         return -1;
-    /* --globals: the roles and tablespaces, read in the snapshot as everything else */
-    if (o->globals && !(fs->globals_text = globals_read(run->coord, err, errlen)))
+    /* --globals: the roles and tablespaces, read in the snapshot as everything else
+     * (unless handed over already read) */
+    if (o->globals && !fs->globals_text && !(fs->globals_text = globals_read(run->coord, err, errlen)))
         return -1;
     /* created (or made private) now: the store's sync then reports every writeback error
      * since, and a failed dump removes only what it made */
@@ -428,16 +435,22 @@ int sink_file_open(const dump_options *o, copysink *out, char *err, size_t errle
     return 0;
 }
 
-int sink_file_use_schema(copysink *s, const void *data, size_t len, char *err, size_t errlen)
+int sink_file_use_read(copysink *s, const void *schema, size_t len, const char *globals, char *err, size_t errlen)
 {
     file_sink *fs = s->ctx;
     unsigned char *c = malloc(len ? len : 1);
-    if (!c)
+    char *g = globals ? strdup(globals) : NULL;
+    if (!c || (globals && !g)) {
+        free(c);
+        free(g);
         return pf_err(err, errlen, "out of memory");
-    memcpy(c, data, len);
+    }
+    memcpy(c, schema, len);
     free(fs->given);
     fs->given = c;
     fs->given_len = len;
+    free(fs->globals_text);
+    fs->globals_text = g;
     return 0;
 }
 

@@ -13,9 +13,12 @@ int sink_file_open(const dump_options *o, copysink *out, char *err, size_t errle
 void sink_file_close(copysink *s);
 
 /* Before start: the sink writes this schema archive (pg_dump's custom format, in the
- * clear, read in the run's snapshot; the sink keeps its own copy) instead of running
- * pg_dump itself. pgferry copy --keep-dump: one pg_dump for the target and the dump. */
-int sink_file_use_schema(copysink *s, const void *data, size_t len, char *err, size_t errlen);
+ * clear, read in the run's snapshot) instead of running pg_dump itself, and these globals
+ * (globals_read's text, or NULL: read them at start if o->globals) instead of reading
+ * them; it keeps its own copies. pgferry copy --keep-dump: what copy read for the target
+ * serves the dump too. */
+int sink_file_use_read(copysink *s, const void *schema, size_t len, const char *globals, char *err,
+                       size_t errlen);
 
 /* pgferry dump: dump_run into a file sink on o->dir. */
 int dump_to_dir(const dump_options *o, dump_summary *s, char *err, size_t errlen);

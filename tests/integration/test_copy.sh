@@ -241,6 +241,17 @@ expect "copy --keep-dump: pg_dump ran once (the schema archive serves target and
 same_as "copy --keep-dump" "$tmp/src" "${p}d1"
 kept "copy --keep-dump" "$tmp/kd1" 1
 
+# --globals: the kept dump holds the roles copy read, as a dump of the source would
+newdb "${p}d4"
+run copy --source "dbname=$src" --target "dbname=${p}d4" --globals --keep-dump "$tmp/kd4" --no-progress
+expect "copy --globals --keep-dump: exit 0" 0 "$rc"
+run dump -d "dbname=$src" --globals -f "$tmp/gd4" --no-progress
+if [[ -s $tmp/kd4/globals.json ]] && cmp -s "$tmp/kd4/globals.json" "$tmp/gd4/globals.json"; then
+  pass "copy --globals --keep-dump: the kept dump's globals equal a dump --globals of the source"
+else fail "copy --globals --keep-dump" "globals.json missing or different from dump --globals'"; fi
+run verify "$tmp/kd4"
+expect "copy --globals --keep-dump: the kept dump verifies" 0 "$rc"
+
 newdb "${p}d2"
 refused "--keep-dump into a directory in use" 1 "^pgferry copy: --keep-dump: .*$tmp/kd1.* is not empty" \
   --source "dbname=$src" --target "dbname=${p}d2" --keep-dump "$tmp/kd1"
